@@ -1,0 +1,158 @@
+// shoal inspect: what a model file holds.
+#include <cstdio>
+#include <string>
+
+#include "command.h"
+#include "json.h"
+#include "shoal/model.h"
+
+namespace shoal::cli {
+namespace {
+
+std::string str(const flatbuffers::String* s) { return s ? s->str() : ""; }
+
+std::string shape_text(const Model& m, uint32_t t) {
+  const TensorShape s = m.shape(t);
+  return std::to_string(s.h) + "x" + std::to_string(s.w) + "x" + std::to_string(s.c);
+}
+
+std::string ranges_text(const fb::Model& m, const fb::Subnet* s) {
+  // One range for the sliceable groups when they all agree, as slimmable models have.
+  std::string text;
+  for (uint32_t g = 0; g < m.groups()->size(); ++g) {
+    if (!m.groups()->Get(g)->sliceable()) continue;
+    const fb::GroupRange* r = s->ranges()->Get(g);
+    const uint32_t cap = m.groups()->Get(g)->capacity();
+    char item[64];
+    std::snprintf(item, sizeof(item), "[%.0f%%,%.0f%%)", 100.0 * r->lo() / cap, 100.0 * r->hi() / cap);
+    if (text.find(item) == std::string::npos) text += (text.empty() ? "" : " ") + std::string(item);
+  }
+  return text;
+}
+
+std::string accuracy_text(float a) {
+  if (a < 0) return "-";
+  char text[16];
+  std::snprintf(text, sizeof(text), "%.2f%%", 100.0 * a);
+  return text;
+}
+
+void print_json(const Model& model) {
+  const fb::Model& m = model.fb();
+  const fb::Metadata* md = m.metadata();
+  Json j;
+  j.begin_object().field("name", str(m.name())).field("version", m.version()).field("bytes", uint64_t{model.size()});
+  j.key("metadata").begin_object();
+  if (md) {
+    j.field("architecture", str(md->architecture())).field("dataset", str(md->dataset()))
+        .field("recipe", str(md->recipe())).field("seed", md->seed()).field("epochs", md->epochs())
+        .field("description", str(md->description()));
+    j.key("class_names").begin_array();
+    if (md->class_names()) for (const auto* c : *md->class_names()) j.value(c->str());
+    j.end_array();
+  }
+  j.end_object();
+  j.field("input", str(m.tensors()->Get(m.input())->name()));
+  j.field("output", str(m.tensors()->Get(m.output())->name()));
+  j.key("groups").begin_array();
+  for (const fb::ChannelGroup* g : *m.groups()) {
+    j.begin_object().field("name", g->name()->str()).field("capacity", g->capacity()).field("sliceable", g->sliceable()).end_object();
+  }
+  j.end_array().key("layers").begin_array();
+  for (const fb::Node* n : *m.nodes()) {
+    j.begin_object().field("name", str(n->name())).field("op", fb::EnumNameOpType(n->op()));
+    j.key("inputs").begin_array();
+    for (uint32_t t : *n->inputs()) j.value(m.tensors()->Get(t)->name()->str());
+    j.end_array();
+    j.field("output", m.tensors()->Get(n->outputs()->Get(0))->name()->str());
+    j.field("shape", shape_text(model, n->outputs()->Get(0))).end_object();
+  }
+  j.end_array().key("subnets").begin_array();
+  for (uint32_t i = 0; i < m.subnets()->size(); ++i) {
+    const fb::Subnet* s = m.subnets()->Get(i);
+    const SubnetCost cost = model.cost(i);
+    j.begin_object().field("name", s->name()->str()).field("width", static_cast<double>(s->width()))
+        .field("affine_set", s->affine_set()).field("params", cost.params).field("macs", cost.macs);
+    j.key("ranges").begin_array();
+    for (const fb::GroupRange* r : *s->ranges()) j.begin_array().value(r->lo()).value(r->hi()).end_array();
+    j.end_array();
+    if (s->val_accuracy() >= 0) j.field("val_accuracy", static_cast<double>(s->val_accuracy()));
+    if (s->test_accuracy() >= 0) j.field("test_accuracy", static_cast<double>(s->test_accuracy()));
+    j.end_object();
+  }
+  j.end_array().end_object();
+  std::printf("%s\n", j.str().c_str());
+}
+
+void print_text(const Model& model) {
+  const fb::Model& m = model.fb();
+  const fb::Metadata* md = m.metadata();
+  std::printf("model      %s (format version %u, %.1f KiB)\n", str(m.name()).c_str(), m.version(), model.size() / 1024.0);
+  if (md) {
+    std::printf("arch       %s\ndataset    %s\nrecipe     %s (seed %llu, %u epochs)\n", str(md->architecture()).c_str(),
+                str(md->dataset()).c_str(), str(md->recipe()).c_str(),
+                static_cast<unsigned long long>(md->seed()), md->epochs());
+    if (md->description() && md->description()->size()) std::printf("about      %s\n", md->description()->c_str());
+    if (md->class_names() && md->class_names()->size()) {
+      std::printf("classes    ");
+      for (uint32_t i = 0; i < md->class_names()->size(); ++i) {
+        std::printf("%s%s", i ? ", " : "", md->class_names()->Get(i)->c_str());
+      }
+      std::printf("\n");
+    }
+    std::printf("input      %s %s, x = (pixel/255 - %.4f) / %.4f\n", str(m.tensors()->Get(m.input())->name()).c_str(),
+                shape_text(model, m.input()).c_str(), md->input_mean(), md->input_std());
+  }
+  std::printf("\nchannel groups (%u)\n", m.groups()->size());
+  for (const fb::ChannelGroup* g : *m.groups()) {
+    std::printf("  %-20s %6u%s\n", g->name()->c_str(), g->capacity(), g->sliceable() ? "" : "  (never sliced)");
+  }
+  std::printf("\nlayers (%u)\n  %-22s %-14s %-14s %s\n", m.nodes()->size(), "name", "op", "output", "kernel");
+  for (const fb::Node* n : *m.nodes()) {
+    std::string kernel;
+    if (const fb::Window* w = n->window()) {
+      kernel = std::to_string(w->kernel_h()) + "x" + std::to_string(w->kernel_w()) + " s" + std::to_string(w->stride_h()) +
+               (n->depthwise() ? " depthwise" : "");
+    }
+    if (n->activation() != fb::Activation::None) kernel += std::string(kernel.empty() ? "" : " ") + "+" + fb::EnumNameActivation(n->activation());
+    std::printf("  %-22s %-14s %-14s %s\n", str(n->name()).c_str(), fb::EnumNameOpType(n->op()),
+                shape_text(model, n->outputs()->Get(0)).c_str(), kernel.c_str());
+  }
+  std::printf("\nsubnets (%u)\n  %-10s %6s %-18s %12s %14s %9s %9s\n", m.subnets()->size(), "name", "width",
+              "channels", "params", "MACs", "val acc", "test acc");
+  for (uint32_t i = 0; i < m.subnets()->size(); ++i) {
+    const fb::Subnet* s = m.subnets()->Get(i);
+    const SubnetCost cost = model.cost(i);
+    std::printf("  %-10s %6.3g %-18s %12llu %14llu %9s %9s\n", s->name()->c_str(), s->width(),
+                ranges_text(m, s).c_str(), static_cast<unsigned long long>(cost.params),
+                static_cast<unsigned long long>(cost.macs), accuracy_text(s->val_accuracy()).c_str(),
+                accuracy_text(s->test_accuracy()).c_str());
+  }
+}
+
+int run_inspect(const Args& args) {
+  auto model = Model::from_file(args.positional()[0]);
+  if (!model.is_ok()) return fail("inspect", model.status());
+  if (args.has("--json")) {
+    print_json(model.value());
+  } else {
+    print_text(model.value());
+  }
+  return 0;
+}
+
+}  // namespace
+
+const Command kInspect = {
+    "inspect",
+    "show a model's channel groups, layers, subnets (params, MACs, accuracy) and metadata",
+    "shoal inspect MODEL [--json]",
+    "Loads and checks MODEL, then describes it. Channels are given as the share of each\n"
+    "sliceable group a subnet uses: [50%,100%) is the upper half.",
+    {{"--json", nullptr, "print one JSON object instead of tables"}},
+    run_inspect,
+    1,
+    1,
+};
+
+}  // namespace shoal::cli

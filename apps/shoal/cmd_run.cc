@@ -1,0 +1,173 @@
+// shoal run: accuracy and latency of one or every subnet on a labelled image set.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "command.h"
+#include "json.h"
+#include "shoal/dataset.h"
+#include "shoal/engine.h"
+#include "shoal/stats.h"
+
+namespace shoal::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct SubnetReport {
+  std::string name;
+  uint32_t images = 0, correct = 0;
+  LatencySummary latency;  // milliseconds
+  uint64_t macs = 0;
+};
+
+// Shows progress on stderr: a live line on a terminal, a line every 10 s in a log.
+class Progress {
+ public:
+  explicit Progress(bool quiet) : tty_(!quiet && isatty(STDERR_FILENO)), quiet_(quiet) {}
+  void update(const std::string& subnet, uint32_t done, uint32_t total) {
+    const auto now = Clock::now();
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (quiet_ || since < (tty_ ? 0.2 : 10.0)) return;
+    last_ = now;
+    std::fprintf(stderr, tty_ ? "\r  %s: %u/%u images " : "  %s: %u/%u images\n", subnet.c_str(), done, total);
+  }
+  void done() {
+    if (tty_) std::fprintf(stderr, "\r%60s\r", "");
+  }
+
+ private:
+  bool tty_, quiet_;
+  Clock::time_point last_ = Clock::now();
+};
+
+Result<std::vector<uint32_t>> pick_subnets(const Model& model, const std::string& spec) {
+  std::vector<uint32_t> picked;
+  if (spec == "all") {
+    for (uint32_t i = 0; i < model.fb().subnets()->size(); ++i) picked.push_back(i);
+    return picked;
+  }
+  std::stringstream in(spec);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    auto s = model.find_subnet(item);
+    if (!s.is_ok()) return s.status();
+    picked.push_back(s.value());
+  }
+  return picked;
+}
+
+uint32_t argmax(const std::vector<float>& v) {
+  uint32_t best = 0;
+  for (uint32_t i = 1; i < v.size(); ++i) best = v[i] > v[best] ? i : best;
+  return best;
+}
+
+int run_run(const Args& args) {
+  auto model = Model::from_file(args.positional()[0]);
+  if (!model.is_ok()) return fail("run", model.status());
+  auto limit = args.number("--limit", 0);
+  auto warmup = args.number("--warmup", 3);
+  if (!limit.is_ok() || !warmup.is_ok() || limit.value() < 0 || warmup.value() < 0) {
+    return fail("run", "--limit and --warmup take a whole number of images");
+  }
+  auto subnets = pick_subnets(model.value(), args.get("--subnet", "all"));
+  if (!subnets.is_ok()) return fail("run", subnets.status());
+  const std::string dir = kFashionMnistDir;
+  const uint32_t n_limit = static_cast<uint32_t>(limit.value());
+  auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), n_limit);
+  if (!images.is_ok()) return fail("run", images.status());
+  auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), n_limit);
+  if (!labels.is_ok()) return fail("run", labels.status());
+  if (labels->size() != images->count) {
+    return fail("run", "there are " + std::to_string(images->count) + " images but " +
+                           std::to_string(labels->size()) + " labels; pass matching files");
+  }
+  const Fit fit = args.has("--resize") ? Fit::kResize : Fit::kExact;
+  std::vector<float> input;
+  Status fits = image_to_input(images.value(), 0, model.value(), fit, &input);
+  if (!fits.is_ok()) return fail("run", fits);
+
+  auto engine = Engine::create(model.value());
+  if (!engine.is_ok()) return fail("run", engine.status());
+  Engine& e = *engine.value();
+  const bool json = args.has("--json");
+  Progress progress(json);
+  std::vector<SubnetReport> reports;
+  std::vector<float> output;
+  for (uint32_t s : subnets.value()) {
+    SubnetReport r;
+    r.name = model->fb().subnets()->Get(s)->name()->str();
+    r.macs = model->cost(s).macs;
+    output.resize(e.packed_size(s, model->fb().output()));
+    std::vector<double> ms;
+    ms.reserve(images->count);
+    for (uint32_t i = 0; i < images->count + static_cast<uint32_t>(warmup.value()); ++i) {
+      const bool warm = i < warmup.value();
+      const uint32_t index = warm ? i % images->count : i - static_cast<uint32_t>(warmup.value());
+      Status st = image_to_input(images.value(), index, model.value(), fit, &input);
+      const auto t0 = Clock::now();
+      if (st.is_ok()) st = e.run(s, input.data(), input.size(), output.data(), output.size());
+      const auto t1 = Clock::now();
+      if (!st.is_ok()) return fail("run", st);
+      if (warm) continue;
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      r.correct += argmax(output) == labels.value()[index];
+      progress.update(r.name, ++r.images, images->count);
+    }
+    r.latency = summarize(ms);
+    reports.push_back(r);
+  }
+  progress.done();
+
+  const fb::Metadata* md = model->fb().metadata();
+  const bool random = md && md->recipe() && md->recipe()->string_view().rfind("synth", 0) == 0;
+  if (json) {
+    Json j;
+    j.begin_object().field("model", args.positional()[0]).field("images", images->count)
+        .field("random_weights", random).key("subnets").begin_array();
+    for (const SubnetReport& r : reports) {
+      j.begin_object().field("subnet", r.name).field("accuracy", double(r.correct) / r.images)
+          .field("p50_ms", r.latency.p50).field("p95_ms", r.latency.p95).field("mean_ms", r.latency.mean)
+          .field("throughput_per_s", 1000.0 / r.latency.mean).field("macs", r.macs).end_object();
+    }
+    j.end_array().end_object();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  std::printf("%s: %u images, %s kernels, arena %.1f KiB%s\n", args.positional()[0].c_str(), images->count,
+              ref_kernels().name, e.arena_bytes() / 1024.0,
+              random ? "\n(random weights from 'shoal synth': accuracy is chance level)" : "");
+  std::printf("  %-10s %9s %10s %10s %12s %12s\n", "subnet", "accuracy", "p50 ms", "p95 ms", "images/s", "MMACs");
+  for (const SubnetReport& r : reports) {
+    std::printf("  %-10s %8.2f%% %10.3f %10.3f %12.1f %12.2f\n", r.name.c_str(), 100.0 * r.correct / r.images,
+                r.latency.p50, r.latency.p95, 1000.0 / r.latency.mean, r.macs / 1e6);
+  }
+  return 0;
+}
+
+}  // namespace
+
+const Command kRun = {
+    "run",
+    "measure accuracy and latency of subnets on labelled images (Fashion-MNIST by default)",
+    "shoal run MODEL [--subnet S[,S...]|all] [--images IDX.gz --labels IDX.gz] [--limit N] [--json]",
+    "Runs every image through each chosen subnet, one image at a time as a device would,\n"
+    "and reports top-1 accuracy, latency percentiles (engine time only) and throughput.\n"
+    "Images and labels are IDX files, gzipped or not; the default is the Fashion-MNIST\n"
+    "test set from Debian's dataset-fashion-mnist.",
+    {{"--subnet", "S", "subnet names or widths, comma-separated, or 'all' (default)"},
+     {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k images)"},
+     {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k labels)"},
+     {"--limit", "N", "use only the first N images"},
+     {"--warmup", "N", "untimed runs before measuring each subnet (default 3)"},
+     {"--resize", nullptr, "scale images to the model's input size (nearest neighbour)"},
+     {"--json", nullptr, "print one JSON object instead of a table"}},
+    run_run,
+    1,
+    1,
+};
+
+}  // namespace shoal::cli

@@ -1,0 +1,82 @@
+#include "command.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace shoal::cli {
+
+std::string Args::get(const std::string& name, const std::string& fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+Result<double> Args::number(const std::string& name, double fallback) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  if (it->second.empty() || *end != '\0') {
+    return Status(StatusCode::kInvalidArgument, name + " takes a number, not '" + it->second + "'");
+  }
+  return v;
+}
+
+Result<Args> Command::parse(int argc, char** argv) const {
+  Args args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.size() < 2 || word[0] != '-' || word == "--") {
+      args.positional_.push_back(word);
+      continue;
+    }
+    std::string name = word, value;
+    const size_t eq = word.find('=');
+    const bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      name = word.substr(0, eq);
+      value = word.substr(eq + 1);
+    }
+    const Option* option = nullptr;
+    for (const Option& o : options) {
+      if (name == o.name) option = &o;
+    }
+    if (!option) {
+      return Status(StatusCode::kInvalidArgument,
+                    "unknown option '" + name + "' (see 'shoal " + this->name + " --help')");
+    }
+    if (option->value && !inline_value) {
+      if (i + 1 >= argc) return Status(StatusCode::kInvalidArgument, name + " needs a value: " + option->value);
+      value = argv[++i];
+    } else if (!option->value && inline_value) {
+      return Status(StatusCode::kInvalidArgument, name + " takes no value");
+    }
+    args.values_[name] = value;
+  }
+  const size_t n = args.positional_.size();
+  if (n < min_positional || n > max_positional) {
+    return Status(StatusCode::kInvalidArgument,
+                  std::string("wrong number of arguments; usage: ") + usage);
+  }
+  return args;
+}
+
+std::string Command::help() const {
+  std::string text = std::string("usage: ") + usage + "\n\n" + description + "\n\noptions:\n";
+  for (const Option& o : options) {
+    std::string left = std::string("  ") + o.name + (o.value ? std::string(" ") + o.value : "");
+    if (left.size() < 24) left.resize(24, ' ');
+    text += left + " " + o.help + "\n";
+  }
+  text += "  --help                 show this help\n";
+  return text;
+}
+
+int fail(const char* command, const std::string& message) {
+  std::fprintf(stderr, "shoal %s: %s\n", command, message.c_str());
+  return 1;
+}
+
+int fail(const char* command, const Status& status) { return fail(command, status.message()); }
+
+}  // namespace shoal::cli

@@ -1,0 +1,57 @@
+// The `shoal` command line: each subcommand declares its options once, and that list drives
+// parsing, validation and --help.
+#ifndef SHOAL_APPS_COMMAND_H_
+#define SHOAL_APPS_COMMAND_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "shoal/status.h"
+
+namespace shoal::cli {
+
+struct Option {
+  const char* name;   // "--subnet"
+  const char* value;  // "NAME", or nullptr for a flag
+  const char* help;
+};
+
+class Args {
+ public:
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  std::string get(const std::string& name, const std::string& fallback = "") const;
+  // Numbers with a plain-language error naming the option.
+  Result<double> number(const std::string& name, double fallback) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  friend struct Command;
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+struct Command {
+  const char* name;
+  const char* summary;
+  const char* usage;        // "shoal inspect MODEL [--json]"
+  const char* description;  // a paragraph for --help
+  std::vector<Option> options;
+  int (*run)(const Args& args);
+  size_t min_positional = 0, max_positional = 0;
+
+  Result<Args> parse(int argc, char** argv) const;
+  std::string help() const;
+};
+
+// Prints "shoal NAME: message" to stderr and returns the exit code for a failed command.
+int fail(const char* command, const Status& status);
+int fail(const char* command, const std::string& message);
+
+extern const Command kInspect;
+extern const Command kRun;
+extern const Command kSynth;
+
+}  // namespace shoal::cli
+
+#endif  // SHOAL_APPS_COMMAND_H_

@@ -1,0 +1,22 @@
+# Every schema/*.fbs is compiled by flatc at build time; generated headers are never committed.
+find_program(SHOAL_FLATC flatc REQUIRED)
+find_path(SHOAL_FLATBUFFERS_INCLUDE flatbuffers/flatbuffers.h REQUIRED)
+
+set(SHOAL_SCHEMA_OUT ${CMAKE_BINARY_DIR}/generated/shoal/schema)
+file(GLOB SHOAL_SCHEMAS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/schema/*.fbs)
+set(SHOAL_SCHEMA_HEADERS)
+foreach(fbs ${SHOAL_SCHEMAS})
+  get_filename_component(stem ${fbs} NAME_WE)
+  set(hdr ${SHOAL_SCHEMA_OUT}/${stem}_generated.h)
+  add_custom_command(
+    OUTPUT ${hdr}
+    COMMAND ${SHOAL_FLATC} --cpp --scoped-enums -o ${SHOAL_SCHEMA_OUT} ${fbs}
+    DEPENDS ${fbs}
+    COMMENT "flatc ${stem}.fbs")
+  list(APPEND SHOAL_SCHEMA_HEADERS ${hdr})
+endforeach()
+add_custom_target(shoal_schema_gen DEPENDS ${SHOAL_SCHEMA_HEADERS})
+
+add_library(shoal_schema INTERFACE)
+add_dependencies(shoal_schema shoal_schema_gen)
+target_include_directories(shoal_schema INTERFACE ${CMAKE_BINARY_DIR}/generated ${SHOAL_FLATBUFFERS_INCLUDE})

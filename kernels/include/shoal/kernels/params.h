@@ -1,0 +1,64 @@
+// Parameters of shoal's kernels: small POD structs, shared by every backend.
+//
+// Channel slicing is "active range + stride": an activation is H x W pixels of
+// `stride` floats each, and a kernel touches only channels [lo, hi) of every pixel.
+// Pointers always point at channel 0 of pixel 0, so one full-width buffer (and one
+// full-width weight copy) serves every sub-network, including ranges that do not start
+// at 0. Kernels never allocate, never spawn threads and read only inside the ranges.
+#ifndef SHOAL_KERNELS_PARAMS_H_
+#define SHOAL_KERNELS_PARAMS_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum shoal_activation { SHOAL_ACT_NONE = 0, SHOAL_ACT_RELU = 1, SHOAL_ACT_RELU6 = 2 };
+
+// One side (input or output) of an activation as a kernel sees it.
+typedef struct shoal_plane {
+  uint32_t h, w;      // pixels
+  uint32_t stride;    // floats from one pixel to the next (the group's capacity)
+  uint32_t lo, hi;    // active channels [lo, hi)
+} shoal_plane;
+
+typedef struct shoal_window {
+  uint32_t kernel_h, kernel_w;
+  uint32_t stride_h, stride_w;
+  uint32_t pad_top, pad_left;   // bottom/right padding follows from the output size
+  uint32_t dilation_h, dilation_w;
+} shoal_window;
+
+// y[co] = act(scale[co] * sum(w[co][ky][kx][ci] * x[ci]) + shift[co]).
+// Weights are OHWI with `w_in_stride` floats per (co, ky, kx) tap; ci indexes them
+// absolutely, so the packed full-width copy serves every input range. Depthwise: one
+// float per tap and ci == co; the input and output ranges must be equal.
+// scale may be NULL (1); shift may be NULL (0); both are indexed by absolute co.
+typedef struct shoal_conv2d_params {
+  shoal_plane in, out;
+  shoal_window win;
+  uint32_t w_in_stride;
+  uint32_t depthwise;
+  int32_t activation;  // enum shoal_activation
+} shoal_conv2d_params;
+
+typedef struct shoal_pool_params {
+  shoal_plane in, out;  // equal channel ranges
+  shoal_window win;
+} shoal_pool_params;
+
+// Elementwise ops: y = act(a (+ b)) over h x w pixels, channels [lo, hi).
+typedef struct shoal_eltwise_params {
+  uint32_t h, w;
+  uint32_t a_stride, b_stride, y_stride;
+  uint32_t lo, hi;
+  int32_t activation;
+} shoal_eltwise_params;
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
+
+#endif  // SHOAL_KERNELS_PARAMS_H_

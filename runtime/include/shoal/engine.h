@@ -1,0 +1,73 @@
+// The engine: runs any sub-network of a model, or a contiguous segment of its graph.
+//
+// create() resolves kernels and plans one activation arena for the largest sub-network
+// (every tensor at full capacity), so run() at any width allocates nothing and makes no
+// system call; switching width only changes the channel ranges handed to the kernels.
+// An Engine is not thread-safe: use one per thread.
+#ifndef SHOAL_ENGINE_H_
+#define SHOAL_ENGINE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "shoal/kernel_table.h"
+#include "shoal/model.h"
+
+namespace shoal {
+
+// The nodes between two tensors: `from` is given, `to` is produced. The whole network is
+// the segment from the model's input to its output.
+struct Segment {
+  uint32_t from = 0, to = 0;
+  uint32_t first_node = 0, end_node = 0;  // nodes [first_node, end_node) run
+};
+
+class Engine {
+ public:
+  // `model` must outlive the Engine; its weights are used in place.
+  static Result<std::unique_ptr<Engine>> create(const Model& model,
+                                                const KernelTable& kernels = ref_kernels());
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const Model& model() const { return *model_; }
+  size_t arena_bytes() const { return arena_bytes_; }
+
+  Segment whole() const;
+  // Fails when a node in between needs a tensor from before `from` (a residual edge across
+  // the cut, say): such a segment cannot run from `from` alone.
+  Result<Segment> segment(std::string_view from, std::string_view to) const;
+  // Floats a tensor holds at this subnet when packed: h * w * active channels.
+  size_t packed_size(uint32_t subnet, uint32_t tensor) const;
+
+  // `in` holds packed_size(subnet, seg.from) floats (pixels in order, active channels
+  // packed); `out` receives packed_size(subnet, seg.to). Counts are checked.
+  Status run(uint32_t subnet, const Segment& seg, const float* in, size_t in_count, float* out,
+             size_t out_count);
+  Status run(uint32_t subnet, const float* in, size_t in_count, float* out, size_t out_count) {
+    return run(subnet, whole_, in, in_count, out, out_count);
+  }
+
+ private:
+  struct Step;
+  explicit Engine(const Model& model);
+  Status prepare(const KernelTable& kernels);
+  float* tensor_data(uint32_t tensor) const;
+
+  const Model* model_;
+  Segment whole_;
+  std::vector<Step> steps_;
+  std::vector<size_t> offsets_;       // per tensor, into the arena
+  std::vector<int32_t> producer_;     // per tensor, node index or -1
+  std::vector<int32_t> last_reader_;  // per tensor, node index or -1
+  float* arena_ = nullptr;
+  size_t arena_bytes_ = 0;
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_ENGINE_H_

@@ -1,0 +1,200 @@
+#include "shoal/builder.h"
+
+#include <cmath>
+
+namespace shoal {
+
+std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  std::vector<flatbuffers::Offset<fb::ChannelGroup>> groups;
+  for (const GroupSpec& g : spec.groups) {
+    groups.push_back(fb::CreateChannelGroupDirect(fbb, g.name.c_str(), g.capacity, g.sliceable));
+  }
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
+  for (const TensorSpec& t : spec.tensors) {
+    tensors.push_back(fb::CreateTensorDirect(fbb, t.name.c_str(), t.group, t.h, t.w));
+  }
+  std::vector<flatbuffers::Offset<fb::Node>> nodes;
+  for (const NodeSpec& n : spec.nodes) {
+    nodes.push_back(fb::CreateNodeDirect(fbb, n.name.c_str(), n.op, &n.inputs, &n.outputs,
+                                         n.window ? &*n.window : nullptr, n.depthwise, n.activation,
+                                         n.weights, n.scale, n.shift));
+  }
+  std::vector<flatbuffers::Offset<fb::Subnet>> subnets;
+  for (const SubnetSpec& s : spec.subnets) {
+    subnets.push_back(fb::CreateSubnetDirect(fbb, s.name.c_str(), s.width, &s.ranges, s.affine_set,
+                                             s.val_accuracy, s.test_accuracy));
+  }
+  std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
+  for (const std::vector<float>& b : spec.buffers) {
+    // Little-endian hosts only (x86, aarch64): the floats' bytes are the file's bytes.
+    const auto* bytes = reinterpret_cast<const uint8_t*>(b.data());
+    std::vector<uint8_t> data(bytes, bytes + b.size() * sizeof(float));
+    buffers.push_back(fb::CreateBufferDirect(fbb, &data));
+  }
+  const MetadataSpec& md = spec.metadata;
+  std::vector<flatbuffers::Offset<flatbuffers::String>> class_names;
+  for (const std::string& c : md.class_names) class_names.push_back(fbb.CreateString(c));
+  auto metadata = fb::CreateMetadataDirect(
+      fbb, md.architecture.c_str(), md.dataset.c_str(), &class_names, md.recipe.c_str(), md.seed,
+      md.epochs, md.description.c_str(), md.input_mean, md.input_std);
+  auto model = fb::CreateModelDirect(fbb, spec.version, spec.name.c_str(), &groups, &tensors, &nodes,
+                                     spec.input, spec.output, &subnets, spec.affine_sets, &buffers,
+                                     metadata);
+  fb::FinishModelBuffer(fbb, model);
+  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+namespace {
+
+NodeSpec plain_node(const std::string& name, fb::OpType op, std::vector<uint32_t> inputs, uint32_t out) {
+  NodeSpec n;
+  n.name = name;
+  n.op = op;
+  n.inputs = std::move(inputs);
+  n.outputs = {out};
+  return n;
+}
+
+}  // namespace
+
+fb::Window make_window(uint32_t kernel, uint32_t stride, uint32_t pad, uint32_t dilation) {
+  return fb::Window(kernel, kernel, stride, stride, pad, pad, pad, pad, dilation, dilation);
+}
+
+ModelBuilder::ModelBuilder(std::string name, uint32_t affine_sets) {
+  spec_.name = std::move(name);
+  spec_.affine_sets = affine_sets;
+}
+
+uint32_t ModelBuilder::group(std::string name, uint32_t capacity, bool sliceable) {
+  spec_.groups.push_back({std::move(name), capacity, sliceable});
+  return static_cast<uint32_t>(spec_.groups.size() - 1);
+}
+
+uint32_t ModelBuilder::tensor(std::string name, uint32_t group, uint32_t h, uint32_t w) {
+  spec_.tensors.push_back({std::move(name), group, h, w});
+  return static_cast<uint32_t>(spec_.tensors.size() - 1);
+}
+
+uint32_t ModelBuilder::input(std::string name, uint32_t group, uint32_t h, uint32_t w) {
+  spec_.input = tensor(std::move(name), group, h, w);
+  return spec_.input;
+}
+
+uint32_t ModelBuilder::node(NodeSpec n) {
+  const uint32_t out = n.outputs.at(0);
+  spec_.nodes.push_back(std::move(n));
+  return out;
+}
+
+int32_t ModelBuilder::buffer(uint64_t floats, float fill) {
+  spec_.buffers.emplace_back(floats, fill);
+  return static_cast<int32_t>(spec_.buffers.size() - 1);
+}
+
+uint32_t ModelBuilder::weighted(std::string name, fb::OpType op, uint32_t x, uint32_t out,
+                                uint64_t weights, const LayerOptions& o,
+                                std::optional<fb::Window> window) {
+  const uint32_t cout = spec_.groups[spec_.tensors[out].group].capacity;
+  NodeSpec n;
+  n.name = std::move(name);
+  n.op = op;
+  n.inputs = {x};
+  n.outputs = {out};
+  n.window = window;
+  n.depthwise = o.depthwise;
+  n.activation = o.activation;
+  n.weights = buffer(weights, 0.0f);
+  if (o.affine) {
+    n.scale = buffer(uint64_t{spec_.affine_sets} * cout, 1.0f);
+    n.shift = buffer(uint64_t{spec_.affine_sets} * cout, 0.0f);
+  } else if (o.bias) {
+    n.shift = buffer(cout, 0.0f);
+  }
+  return node(std::move(n));
+}
+
+uint32_t ModelBuilder::conv2d(std::string name, uint32_t x, uint32_t out_group, fb::Window win,
+                              const LayerOptions& o) {
+  const TensorSpec in = spec_.tensors[x];
+  auto side = [](uint32_t n, uint32_t k, uint32_t s, uint32_t d, uint32_t p0, uint32_t p1) {
+    return (n + p0 + p1 - d * (k - 1) - 1) / s + 1;
+  };
+  const uint32_t oh = side(in.h, win.kernel_h(), win.stride_h(), win.dilation_h(), win.pad_top(), win.pad_bottom());
+  const uint32_t ow = side(in.w, win.kernel_w(), win.stride_w(), win.dilation_w(), win.pad_left(), win.pad_right());
+  const uint32_t out = tensor(name, out_group, oh, ow);
+  const uint64_t cin = o.depthwise ? 1 : spec_.groups[in.group].capacity;
+  const uint64_t weights = uint64_t{spec_.groups[out_group].capacity} * win.kernel_h() * win.kernel_w() * cin;
+  return weighted(std::move(name), fb::OpType::Conv2d, x, out, weights, o, win);
+}
+
+uint32_t ModelBuilder::linear(std::string name, uint32_t x, uint32_t out_group, const LayerOptions& o) {
+  const TensorSpec in = spec_.tensors[x];
+  const uint32_t out = tensor(name, out_group, 1, 1);
+  const uint64_t weights = uint64_t{spec_.groups[out_group].capacity} * in.h * in.w *
+                           spec_.groups[in.group].capacity;
+  return weighted(std::move(name), fb::OpType::Linear, x, out, weights, o, std::nullopt);
+}
+
+uint32_t ModelBuilder::pool(std::string name, fb::OpType op, uint32_t x, fb::Window win) {
+  const TensorSpec in = spec_.tensors[x];
+  const uint32_t oh = (in.h + win.pad_top() + win.pad_bottom() - win.kernel_h()) / win.stride_h() + 1;
+  const uint32_t ow = (in.w + win.pad_left() + win.pad_right() - win.kernel_w()) / win.stride_w() + 1;
+  NodeSpec n = plain_node(name, op, {x}, tensor(name, in.group, oh, ow));
+  n.window = win;
+  return node(std::move(n));
+}
+
+uint32_t ModelBuilder::max_pool(std::string name, uint32_t x, fb::Window win) {
+  return pool(std::move(name), fb::OpType::MaxPool, x, win);
+}
+
+uint32_t ModelBuilder::avg_pool(std::string name, uint32_t x, fb::Window win) {
+  return pool(std::move(name), fb::OpType::AvgPool, x, win);
+}
+
+uint32_t ModelBuilder::global_avg_pool(std::string name, uint32_t x) {
+  NodeSpec n = plain_node(name, fb::OpType::GlobalAvgPool, {x}, tensor(name, spec_.tensors[x].group, 1, 1));
+  return node(std::move(n));
+}
+
+uint32_t ModelBuilder::add(std::string name, uint32_t a, uint32_t b, fb::Activation activation) {
+  const TensorSpec in = spec_.tensors[a];
+  NodeSpec n = plain_node(name, fb::OpType::Add, {a, b}, tensor(name, in.group, in.h, in.w));
+  n.activation = activation;
+  return node(std::move(n));
+}
+
+uint32_t ModelBuilder::activation(std::string name, uint32_t x, fb::Activation activation) {
+  const TensorSpec in = spec_.tensors[x];
+  NodeSpec n = plain_node(name, fb::OpType::Activation, {x}, tensor(name, in.group, in.h, in.w));
+  n.activation = activation;
+  return node(std::move(n));
+}
+
+uint32_t ModelBuilder::softmax(std::string name, uint32_t x) {
+  const TensorSpec in = spec_.tensors[x];
+  NodeSpec n = plain_node(name, fb::OpType::Softmax, {x}, tensor(name, in.group, in.h, in.w));
+  return node(std::move(n));
+}
+
+void ModelBuilder::subnet(std::string name, float width, float lo_fraction, float hi_fraction,
+                          uint32_t affine_set) {
+  SubnetSpec s;
+  s.name = std::move(name);
+  s.width = width;
+  s.affine_set = affine_set;
+  for (const GroupSpec& g : spec_.groups) {
+    if (!g.sliceable) {
+      s.ranges.emplace_back(0, g.capacity);
+      continue;
+    }
+    const auto at = [&](float f) { return static_cast<uint32_t>(std::lround(f * g.capacity)); };
+    const uint32_t lo = std::min(at(lo_fraction), g.capacity - 1);
+    s.ranges.emplace_back(lo, std::max(at(hi_fraction), lo + 1));
+  }
+  spec_.subnets.push_back(std::move(s));
+}
+
+}  // namespace shoal

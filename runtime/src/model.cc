@@ -1,0 +1,159 @@
+#include "shoal/model.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace shoal {
+
+void Model::FreeDeleter::operator()(uint8_t* p) const { std::free(p); }
+
+Result<Model> Model::from_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    return Status(errno == ENOENT ? StatusCode::kNotFound : StatusCode::kIo,
+                  "cannot open model file '" + path + "': " + std::strerror(errno));
+  }
+  std::fseek(f, 0, SEEK_END);
+  const long end = std::ftell(f);
+  std::fseek(f, 0, SEEK_SET);
+  if (end < 0 || static_cast<unsigned long>(end) > kMaxModelBytes) {
+    std::fclose(f);
+    return Status(StatusCode::kCorrupt, "model file '" + path + "' is larger than 1 GiB");
+  }
+  const size_t size = static_cast<size_t>(end);
+  const size_t alloc = (size + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
+  std::unique_ptr<uint8_t, FreeDeleter> owned(
+      static_cast<uint8_t*>(std::aligned_alloc(kWeightAlignment, alloc ? alloc : kWeightAlignment)));
+  const size_t got = owned ? std::fread(owned.get(), 1, size, f) : 0;
+  std::fclose(f);
+  if (!owned) return Status(StatusCode::kIo, "out of memory reading '" + path + "'");
+  if (got != size) return Status(StatusCode::kIo, "short read from '" + path + "'");
+  Result<Model> model = adopt(std::move(owned), nullptr, size);
+  if (!model.is_ok()) {
+    return Status(model.status().code(), "model file '" + path + "': " + model.status().message());
+  }
+  return model;
+}
+
+Result<Model> Model::from_bytes(const void* data, size_t size) {
+  if (size > kMaxModelBytes) return Status(StatusCode::kCorrupt, "model is larger than 1 GiB");
+  const size_t alloc = (size + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
+  std::unique_ptr<uint8_t, FreeDeleter> owned(
+      static_cast<uint8_t*>(std::aligned_alloc(kWeightAlignment, alloc ? alloc : kWeightAlignment)));
+  if (!owned) return Status(StatusCode::kIo, "out of memory copying a model");
+  if (size) std::memcpy(owned.get(), data, size);
+  return adopt(std::move(owned), nullptr, size);
+}
+
+Result<Model> Model::borrow(const void* data, size_t size) {
+  if (reinterpret_cast<uintptr_t>(data) % kWeightAlignment != 0) {
+    return Status(StatusCode::kInvalidArgument,
+                  "borrowed model bytes must be 64-byte aligned (declare the array alignas(64))");
+  }
+  return adopt(nullptr, static_cast<const uint8_t*>(data), size);
+}
+
+Result<Model> Model::adopt(std::unique_ptr<uint8_t, FreeDeleter> owned, const uint8_t* data,
+                           size_t size) {
+  Model m;
+  m.owned_ = std::move(owned);
+  m.data_ = m.owned_ ? m.owned_.get() : data;
+  m.size_ = size;
+  if (size > kMaxModelBytes) return Status(StatusCode::kCorrupt, "model is larger than 1 GiB");
+  if (size < 8) {
+    return Status(StatusCode::kCorrupt,
+                  "only " + std::to_string(size) + " bytes; not a shoal model (truncated?)");
+  }
+  if (!fb::ModelBufferHasIdentifier(m.data_)) {
+    return Status(StatusCode::kCorrupt,
+                  "not a shoal model: file identifier is not 'SHML' (was it written by 'shoal synth' "
+                  "or shoal-train?)");
+  }
+  flatbuffers::Verifier::Options opts;
+  opts.max_depth = 16;
+  opts.max_tables = 1u << 20;
+  flatbuffers::Verifier verifier(m.data_, size, opts);
+  if (!fb::VerifyModelBuffer(verifier)) {
+    return Status(StatusCode::kCorrupt,
+                  "the FlatBuffers verifier rejected the file (truncated or damaged); "
+                  "re-create or re-download it");
+  }
+  m.fb_ = fb::GetModel(m.data_);
+  if (m.fb_->version() != kModelVersion) {
+    return Status(StatusCode::kUnsupported,
+                  "model format version " + std::to_string(m.fb_->version()) +
+                      ", this build reads version " + std::to_string(kModelVersion) +
+                      "; use a matching shoal release");
+  }
+  SHOAL_RETURN_IF_ERROR(check_model(*m.fb_, m.data_));
+  return m;
+}
+
+TensorShape Model::shape(uint32_t tensor) const {
+  const fb::Tensor* t = fb_->tensors()->Get(tensor);
+  return {t->height(), t->width(), fb_->groups()->Get(t->group())->capacity()};
+}
+
+const float* Model::buffer_f32(int32_t index) const {
+  if (index < 0) return nullptr;
+  return reinterpret_cast<const float*>(fb_->buffers()->Get(index)->data()->data());
+}
+
+Result<uint32_t> Model::find_subnet(std::string_view key) const {
+  const auto* subnets = fb_->subnets();
+  for (uint32_t i = 0; i < subnets->size(); ++i) {
+    if (subnets->Get(i)->name()->string_view() == key) return i;
+  }
+  char* end = nullptr;
+  const std::string text(key);
+  const double width = std::strtod(text.c_str(), &end);
+  if (!text.empty() && end == text.c_str() + text.size()) {
+    for (uint32_t i = 0; i < subnets->size(); ++i) {
+      const fb::Subnet* s = subnets->Get(i);
+      bool from_zero = true;
+      for (const fb::GroupRange* r : *s->ranges()) from_zero = from_zero && r->lo() == 0;
+      if (from_zero && std::abs(s->width() - width) < 1e-6) return i;
+    }
+  }
+  std::string names;
+  for (uint32_t i = 0; i < subnets->size(); ++i) {
+    names += (i ? ", " : "") + subnets->Get(i)->name()->str();
+  }
+  return Status(StatusCode::kInvalidArgument,
+                "no subnet '" + text + "' in this model; it has: " + names);
+}
+
+Result<uint32_t> Model::find_tensor(std::string_view name) const {
+  const auto* tensors = fb_->tensors();
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    if (tensors->Get(i)->name()->string_view() == name) return i;
+  }
+  return Status(StatusCode::kInvalidArgument,
+                "no tensor '" + std::string(name) + "' in this model ('shoal inspect' lists them)");
+}
+
+SubnetCost Model::cost(uint32_t subnet) const {
+  const auto* ranges = fb_->subnets()->Get(subnet)->ranges();
+  auto active = [&](uint32_t tensor) {
+    const fb::GroupRange* r = ranges->Get(fb_->tensors()->Get(tensor)->group());
+    return uint64_t{r->hi() - r->lo()};
+  };
+  SubnetCost cost;
+  for (const fb::Node* node : *fb_->nodes()) {
+    if (node->op() != fb::OpType::Conv2d && node->op() != fb::OpType::Linear) continue;
+    const uint32_t in = node->inputs()->Get(0), out = node->outputs()->Get(0);
+    const TensorShape is = shape(in), os = shape(out);
+    uint64_t taps = node->op() == fb::OpType::Linear
+                        ? uint64_t{is.h} * is.w
+                        : uint64_t{node->window()->kernel_h()} * node->window()->kernel_w();
+    const uint64_t per_out = taps * (node->depthwise() ? 1 : active(in));
+    cost.macs += uint64_t{os.h} * os.w * active(out) * per_out;
+    cost.params += active(out) * per_out + (node->shift() >= 0 ? active(out) : 0);
+  }
+  return cost;
+}
+
+}  // namespace shoal

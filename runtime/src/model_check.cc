@@ -1,0 +1,318 @@
+// The semantic check of a model that passed the FlatBuffers verifier: after it, the engine
+// can index, size and slice without checking anything again.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shoal/model.h"
+
+namespace shoal {
+namespace {
+
+constexpr uint32_t kMaxCapacity = 1u << 16;
+constexpr uint32_t kMaxSide = 1u << 14;
+constexpr uint32_t kMaxKernel = 255;
+constexpr uint64_t kMaxTensorElements = uint64_t{1} << 28;  // 1 GiB of floats
+
+Status corrupt(std::string message) { return Status(StatusCode::kCorrupt, std::move(message)); }
+
+std::string node_label(const fb::Node* node, uint32_t index) {
+  std::string label = "node " + std::to_string(index);
+  if (node->name()) label += " (" + node->name()->str() + ")";
+  return label;
+}
+
+class Checker {
+ public:
+  Checker(const fb::Model& m, const uint8_t* base) : m_(m), base_(base) {}
+
+  Status run() {
+    SHOAL_RETURN_IF_ERROR(check_groups());
+    SHOAL_RETURN_IF_ERROR(check_tensors());
+    SHOAL_RETURN_IF_ERROR(check_buffers());
+    SHOAL_RETURN_IF_ERROR(check_nodes());
+    SHOAL_RETURN_IF_ERROR(check_subnets());
+    return Status::ok();
+  }
+
+ private:
+  uint32_t capacity(uint32_t tensor) const {
+    return m_.groups()->Get(m_.tensors()->Get(tensor)->group())->capacity();
+  }
+  const fb::Tensor* tensor(uint32_t i) const { return m_.tensors()->Get(i); }
+
+  Status check_groups() {
+    if (m_.groups()->size() == 0) return corrupt("the model has no channel groups");
+    for (uint32_t i = 0; i < m_.groups()->size(); ++i) {
+      const uint32_t cap = m_.groups()->Get(i)->capacity();
+      if (cap == 0 || cap > kMaxCapacity) {
+        return corrupt("channel group " + std::to_string(i) + " has capacity " +
+                       std::to_string(cap) + " (must be 1.." + std::to_string(kMaxCapacity) + ")");
+      }
+    }
+    return Status::ok();
+  }
+
+  Status check_tensors() {
+    const uint32_t groups = m_.groups()->size();
+    if (m_.tensors()->size() == 0) return corrupt("the model has no tensors");
+    for (uint32_t i = 0; i < m_.tensors()->size(); ++i) {
+      const fb::Tensor* t = tensor(i);
+      const std::string label = "tensor " + std::to_string(i) + " (" + t->name()->str() + ")";
+      if (t->group() >= groups) {
+        return corrupt(label + " names channel group " + std::to_string(t->group()) +
+                       " but there are " + std::to_string(groups));
+      }
+      if (t->height() == 0 || t->width() == 0 || t->height() > kMaxSide || t->width() > kMaxSide) {
+        return corrupt(label + " is " + std::to_string(t->height()) + "x" +
+                       std::to_string(t->width()) + " pixels (each side must be 1.." +
+                       std::to_string(kMaxSide) + ")");
+      }
+      if (uint64_t{t->height()} * t->width() * capacity(i) > kMaxTensorElements) {
+        return corrupt(label + " is larger than 1 GiB");
+      }
+    }
+    if (m_.input() >= m_.tensors()->size() || m_.output() >= m_.tensors()->size()) {
+      return corrupt("the model's input or output tensor index is out of range");
+    }
+    return Status::ok();
+  }
+
+  Status check_buffers() {
+    if (!m_.buffers()) return Status::ok();
+    for (uint32_t i = 0; i < m_.buffers()->size(); ++i) {
+      const auto* data = m_.buffers()->Get(i)->data();
+      if (!data) return corrupt("weight buffer " + std::to_string(i) + " has no data");
+      if ((data->data() - base_) % kWeightAlignment != 0) {
+        return corrupt("weight buffer " + std::to_string(i) +
+                       " is not 64-byte aligned in the file; it was not written by a shoal builder");
+      }
+    }
+    return Status::ok();
+  }
+
+  // A buffer index that must hold exactly `floats` floats, or be -1 when optional.
+  Status check_buffer(const std::string& label, const char* what, int32_t index, uint64_t floats,
+                      bool required) {
+    if (index < 0) {
+      if (index == -1 && !required) return Status::ok();
+      return corrupt(label + " has no " + what + " buffer");
+    }
+    const uint32_t count = m_.buffers() ? m_.buffers()->size() : 0;
+    if (static_cast<uint32_t>(index) >= count) {
+      return corrupt(label + " names " + what + " buffer " + std::to_string(index) + " but there are " +
+                     std::to_string(count));
+    }
+    const uint64_t bytes = m_.buffers()->Get(index)->data()->size();
+    if (bytes != floats * 4) {
+      return corrupt(label + ": " + what + " buffer " + std::to_string(index) + " holds " +
+                     std::to_string(bytes) + " bytes, the layer needs " + std::to_string(floats * 4));
+    }
+    return Status::ok();
+  }
+
+  Status check_affine(const std::string& label, const fb::Node* node, uint32_t cout) {
+    for (auto [what, index] : {std::pair<const char*, int32_t>{"scale", node->scale()},
+                               std::pair<const char*, int32_t>{"shift", node->shift()}}) {
+      if (index < 0) {
+        SHOAL_RETURN_IF_ERROR(check_buffer(label, what, index, 0, false));
+        continue;
+      }
+      if (static_cast<uint32_t>(index) >= (m_.buffers() ? m_.buffers()->size() : 0)) {
+        return check_buffer(label, what, index, 0, true);
+      }
+      const uint64_t bytes = m_.buffers()->Get(index)->data()->size();
+      const uint64_t rows = m_.affine_sets();
+      if (bytes != uint64_t{cout} * 4 && bytes != rows * cout * 4) {
+        return corrupt(label + ": " + what + " buffer " + std::to_string(index) + " holds " +
+                       std::to_string(bytes) + " bytes; it must hold 1 or " + std::to_string(rows) +
+                       " rows of " + std::to_string(cout) + " floats");
+      }
+    }
+    return Status::ok();
+  }
+
+  // Output size of a sliding window; false when the window does not fit.
+  static bool window_out(uint32_t in, uint32_t k, uint32_t s, uint32_t d, uint32_t p0, uint32_t p1,
+                         uint32_t* out) {
+    const uint64_t span = uint64_t{d} * (k - 1) + 1;
+    const uint64_t padded = uint64_t{in} + p0 + p1;
+    if (padded < span) return false;
+    *out = static_cast<uint32_t>((padded - span) / s + 1);
+    return true;
+  }
+
+  Status check_window(const std::string& label, const fb::Window* w, uint32_t in, uint32_t out,
+                      bool pool) {
+    if (!w) return corrupt(label + " has no window (kernel, stride, padding)");
+    const uint32_t ks[] = {w->kernel_h(), w->kernel_w()};
+    const uint32_t ss[] = {w->stride_h(), w->stride_w()};
+    const uint32_t ds[] = {w->dilation_h(), w->dilation_w()};
+    const uint32_t ps[] = {w->pad_top(), w->pad_left(), w->pad_bottom(), w->pad_right()};
+    for (int a = 0; a < 2; ++a) {
+      if (ks[a] == 0 || ks[a] > kMaxKernel || ss[a] == 0 || ss[a] > kMaxKernel || ds[a] == 0 ||
+          ds[a] > kMaxKernel) {
+        return corrupt(label + " has a kernel, stride or dilation of 0 or above 255");
+      }
+      if (ps[a] > kMaxKernel || ps[a + 2] > kMaxKernel) return corrupt(label + " has padding above 255");
+      // A pooling window made only of padding would have nothing to pool.
+      if (pool && (ds[a] != 1 || ps[a] >= ks[a] || ps[a + 2] >= ks[a])) {
+        return corrupt(label + ": pooling needs dilation 1 and padding smaller than the kernel");
+      }
+    }
+    const fb::Tensor* ti = tensor(in);
+    const fb::Tensor* to = tensor(out);
+    uint32_t oh = 0, ow = 0;
+    if (!window_out(ti->height(), ks[0], ss[0], ds[0], ps[0], ps[2], &oh) ||
+        !window_out(ti->width(), ks[1], ss[1], ds[1], ps[1], ps[3], &ow) || oh != to->height() ||
+        ow != to->width()) {
+      return corrupt(label + ": a " + std::to_string(ti->height()) + "x" + std::to_string(ti->width()) +
+                     " input with this window does not give the " + std::to_string(to->height()) +
+                     "x" + std::to_string(to->width()) + " output the model declares");
+    }
+    return Status::ok();
+  }
+
+  Status check_nodes() {
+    const uint32_t tensors = m_.tensors()->size();
+    std::vector<bool> produced(tensors, false);
+    produced[m_.input()] = true;
+    for (uint32_t n = 0; n < m_.nodes()->size(); ++n) {
+      const fb::Node* node = m_.nodes()->Get(n);
+      const std::string label = node_label(node, n);
+      const fb::OpType op = node->op();
+      const uint32_t want_inputs = op == fb::OpType::Add ? 2 : 1;
+      if (op > fb::OpType::MAX) {
+        return Status(StatusCode::kUnsupported,
+                      label + " has op " + std::to_string(static_cast<int>(op)) +
+                          " which this build does not know; use a newer shoal");
+      }
+      if (node->inputs()->size() != want_inputs || node->outputs()->size() != 1) {
+        return corrupt(label + " has " + std::to_string(node->inputs()->size()) + " inputs and " +
+                       std::to_string(node->outputs()->size()) + " outputs; " +
+                       fb::EnumNameOpType(op) + " takes " + std::to_string(want_inputs) + " and 1");
+      }
+      for (uint32_t in : *node->inputs()) {
+        if (in >= tensors) return corrupt(label + " reads tensor " + std::to_string(in) + ", out of range");
+        if (!produced[in]) {
+          return corrupt(label + " reads tensor " + std::to_string(in) +
+                         " before any node writes it (nodes must be in execution order)");
+        }
+      }
+      const uint32_t out = node->outputs()->Get(0);
+      if (out >= tensors) return corrupt(label + " writes tensor " + std::to_string(out) + ", out of range");
+      if (produced[out]) return corrupt(label + " writes tensor " + std::to_string(out) + " a second time");
+      produced[out] = true;
+      if (node->activation() > fb::Activation::MAX) return corrupt(label + " has an unknown activation");
+      SHOAL_RETURN_IF_ERROR(check_op(label, node));
+    }
+    if (!produced[m_.output()] || m_.output() == m_.input()) {
+      return corrupt("no node writes the model's output tensor");
+    }
+    return Status::ok();
+  }
+
+  Status check_op(const std::string& label, const fb::Node* node) {
+    const uint32_t in = node->inputs()->Get(0), out = node->outputs()->Get(0);
+    const fb::Tensor* ti = tensor(in);
+    const fb::Tensor* to = tensor(out);
+    const bool same_group = ti->group() == to->group();
+    const bool same_shape = same_group && ti->height() == to->height() && ti->width() == to->width();
+    const bool weighted = node->op() == fb::OpType::Conv2d || node->op() == fb::OpType::Linear;
+    if (!weighted && (node->weights() != -1 || node->scale() != -1 || node->shift() != -1)) {
+      return corrupt(label + ": only Conv2d and Linear nodes carry weights");
+    }
+    switch (node->op()) {
+      case fb::OpType::Conv2d: {
+        SHOAL_RETURN_IF_ERROR(check_window(label, node->window(), in, out, false));
+        if (node->depthwise() && !same_group) {
+          return corrupt(label + ": a depthwise convolution must keep its channel group");
+        }
+        const fb::Window* w = node->window();
+        const uint64_t per_out =
+            uint64_t{w->kernel_h()} * w->kernel_w() * (node->depthwise() ? 1 : capacity(in));
+        SHOAL_RETURN_IF_ERROR(check_buffer(label, "weights", node->weights(), capacity(out) * per_out, true));
+        return check_affine(label, node, capacity(out));
+      }
+      case fb::OpType::Linear: {
+        if (to->height() != 1 || to->width() != 1) return corrupt(label + ": a Linear output must be 1x1");
+        if (node->depthwise() || node->window()) return corrupt(label + ": Linear takes no window");
+        const uint64_t per_out = uint64_t{ti->height()} * ti->width() * capacity(in);
+        SHOAL_RETURN_IF_ERROR(check_buffer(label, "weights", node->weights(), capacity(out) * per_out, true));
+        return check_affine(label, node, capacity(out));
+      }
+      case fb::OpType::MaxPool:
+      case fb::OpType::AvgPool:
+        if (!same_group) return corrupt(label + ": pooling must keep its channel group");
+        return check_window(label, node->window(), in, out, true);
+      case fb::OpType::GlobalAvgPool:
+        if (!same_group || to->height() != 1 || to->width() != 1) {
+          return corrupt(label + ": global pooling gives a 1x1 tensor of the same channel group");
+        }
+        return Status::ok();
+      case fb::OpType::Add: {
+        const fb::Tensor* tb = tensor(node->inputs()->Get(1));
+        if (!same_shape || tb->group() != ti->group() || tb->height() != ti->height() ||
+            tb->width() != ti->width()) {
+          return corrupt(label + ": Add needs two inputs and an output of one channel group and shape");
+        }
+        return Status::ok();
+      }
+      case fb::OpType::Activation:
+        if (node->activation() == fb::Activation::None) return corrupt(label + ": Activation of None");
+        [[fallthrough]];
+      case fb::OpType::Softmax:
+        if (!same_shape) return corrupt(label + " must keep its input's channel group and shape");
+        return Status::ok();
+    }
+    return corrupt(label + " has an unknown op");
+  }
+
+  Status check_subnets() {
+    const uint32_t groups = m_.groups()->size();
+    if (m_.subnets()->size() == 0) return corrupt("the model has no subnets");
+    if (m_.affine_sets() == 0) return corrupt("the model declares 0 affine sets");
+    for (uint32_t s = 0; s < m_.subnets()->size(); ++s) {
+      const fb::Subnet* sub = m_.subnets()->Get(s);
+      const std::string label = "subnet " + std::to_string(s) + " (" + sub->name()->str() + ")";
+      for (uint32_t t = 0; t < s; ++t) {
+        if (m_.subnets()->Get(t)->name()->string_view() == sub->name()->string_view()) {
+          return corrupt(label + " has the same name as subnet " + std::to_string(t));
+        }
+      }
+      if (!(sub->width() > 0.0f && sub->width() <= 1.0f)) {
+        return corrupt(label + " has width " + std::to_string(sub->width()) + " (must be in (0, 1])");
+      }
+      if (sub->ranges()->size() != groups) {
+        return corrupt(label + " has " + std::to_string(sub->ranges()->size()) +
+                       " channel ranges for " + std::to_string(groups) + " groups");
+      }
+      if (sub->affine_set() >= m_.affine_sets()) {
+        return corrupt(label + " uses affine set " + std::to_string(sub->affine_set()) + " of " +
+                       std::to_string(m_.affine_sets()));
+      }
+      for (uint32_t g = 0; g < groups; ++g) {
+        const fb::GroupRange* r = sub->ranges()->Get(g);
+        const fb::ChannelGroup* group = m_.groups()->Get(g);
+        if (r->lo() >= r->hi() || r->hi() > group->capacity()) {
+          return corrupt(label + " gives group " + group->name()->str() + " channels [" +
+                         std::to_string(r->lo()) + ", " + std::to_string(r->hi()) + ") of " +
+                         std::to_string(group->capacity()));
+        }
+        if (!group->sliceable() && (r->lo() != 0 || r->hi() != group->capacity())) {
+          return corrupt(label + " slices group " + group->name()->str() + ", which is not sliceable");
+        }
+      }
+    }
+    return Status::ok();
+  }
+
+  const fb::Model& m_;
+  const uint8_t* base_;
+};
+
+}  // namespace
+
+Status check_model(const fb::Model& model, const uint8_t* base) { return Checker(model, base).run(); }
+
+}  // namespace shoal
