@@ -144,8 +144,8 @@ Result<Segment> Engine::segment(std::string_view from_name, std::string_view to_
       const int32_t p = producer_[in];
       if (in != seg.from && (p < static_cast<int32_t>(seg.first_node) || p >= static_cast<int32_t>(n))) {
         return Status(StatusCode::kInvalidArgument,
-                      "cannot cut at '" + std::string(from_name) + "': node " +
-                          m.nodes()->Get(n)->name()->str() + " also needs tensor '" +
+                      "cannot cut at '" + std::string(from_name) + "': node " + std::to_string(n) +
+                          " also needs tensor '" +
                           m.tensors()->Get(in)->name()->str() + "' from before the cut");
       }
     }

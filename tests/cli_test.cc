@@ -1,0 +1,131 @@
+// The real `shoal` binary, run as a user would: help, synth, inspect, run, and its errors.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace {
+
+struct Outcome {
+  int code = -1;
+  bool signalled = false;
+  std::string output;  // stdout and stderr
+};
+
+Outcome shoal(const std::string& args) {
+  Outcome o;
+  FILE* p = popen((std::string(SHOAL_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) o.output.append(buf, n);
+  const int status = pclose(p);
+  o.signalled = WIFSIGNALED(status);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+bool has(const Outcome& o, const std::string& text) { return o.output.find(text) != std::string::npos; }
+
+const std::string kDir = ::testing::TempDir();
+
+TEST(Cli, HelpOnEveryCommand) {
+  EXPECT_EQ(shoal("--help").code, 0);
+  for (const char* cmd : {"inspect", "run", "synth"}) {
+    const Outcome o = shoal(std::string(cmd) + " --help");
+    EXPECT_EQ(o.code, 0) << cmd;
+    EXPECT_TRUE(has(o, "usage: shoal " + std::string(cmd))) << o.output;
+  }
+  const Outcome unknown = shoal("frobnicate");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_TRUE(has(unknown, "unknown command"));
+}
+
+TEST(Cli, SynthInspectRun) {
+  const std::string model = kDir + "cli-fluid.shoal";
+  const Outcome synth = shoal("synth --arch fluid-cnn --seed 3 -o " + model);
+  ASSERT_EQ(synth.code, 0) << synth.output;
+
+  const Outcome text = shoal("inspect " + model);
+  ASSERT_EQ(text.code, 0) << text.output;
+  EXPECT_TRUE(has(text, "upper50")) << text.output;
+  EXPECT_TRUE(has(text, "[50%,100%)")) << text.output;
+  const Outcome json = shoal("inspect --json " + model);
+  ASSERT_EQ(json.code, 0);
+  EXPECT_EQ(json.output.front(), '{');
+  EXPECT_TRUE(has(json, "\"macs\":678816")) << json.output;  // w1.0 of the Fluid CNN
+
+  const Outcome run = shoal("run " + model + " --subnet upper50,0.5 --limit 50 --json");
+  ASSERT_EQ(run.code, 0) << run.output;
+  EXPECT_TRUE(has(run, "\"images\":50"));
+  EXPECT_TRUE(has(run, "\"subnet\":\"upper50\""));
+  EXPECT_TRUE(has(run, "\"subnet\":\"lower50\""));
+  EXPECT_TRUE(has(run, "\"p95_ms\""));
+
+  const Outcome table = shoal("run " + model + " --limit 20");
+  ASSERT_EQ(table.code, 0) << table.output;
+  EXPECT_TRUE(has(table, "random weights")) << table.output;
+  EXPECT_TRUE(has(table, "w0.75"));
+
+  // The same seed gives the same bytes.
+  const std::string again = kDir + "cli-fluid-again.shoal";
+  ASSERT_EQ(shoal("synth --arch fluid-cnn --seed 3 -o " + again).code, 0);
+  std::ifstream a(model, std::ios::binary), b(again, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}), std::string(std::istreambuf_iterator<char>(b), {}));
+}
+
+TEST(Cli, ErrorsSayWhatToDo) {
+  const std::string model = kDir + "cli-resnet8.shoal";
+  ASSERT_EQ(shoal("synth --arch resnet8 --widths 0.5,1 -o " + model).code, 0);
+
+  Outcome o = shoal("run " + model + " --subnet w0.3 --limit 5");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(has(o, "no subnet 'w0.3'") && has(o, "w0.5, w1.0")) << o.output;
+
+  o = shoal("run " + model + " --limit 5 --images /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(has(o, "not an IDX file")) << o.output;
+
+  o = shoal("run " + model + " --bogus");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(has(o, "unknown option '--bogus'")) << o.output;
+
+  o = shoal("synth --arch vgg99 -o " + kDir + "x.shoal");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(has(o, "fluid-cnn, resnet8, resnet18")) << o.output;
+
+  o = shoal("synth --arch fluid-cnn --widths 0.5 -o " + kDir + "x.shoal");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(has(o, "leave out --widths")) << o.output;
+
+  // A corrupt model file: an error and exit 1, never a crash.
+  const std::string corrupt = kDir + "corrupt.shoal";
+  {
+    std::ifstream in(model, std::ios::binary);
+    std::string bytes(std::istreambuf_iterator<char>(in), {});
+    bytes.resize(bytes.size() / 3);
+    std::ofstream(corrupt, std::ios::binary) << bytes;
+  }
+  for (const std::string& cmd : {"inspect " + corrupt, "run " + corrupt + " --limit 1"}) {
+    o = shoal(cmd);
+    EXPECT_FALSE(o.signalled) << cmd;
+    EXPECT_EQ(o.code, 1) << cmd;
+    EXPECT_TRUE(has(o, "truncated or damaged")) << o.output;
+  }
+  o = shoal("inspect /nonexistent.shoal");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(has(o, "cannot open model file")) << o.output;
+}
+
+TEST(Cli, WrongImageSizeNeedsResize) {
+  const std::string model = kDir + "cli-resnet18.shoal";
+  ASSERT_EQ(shoal("synth --arch resnet18 --widths 0.25 -o " + model).code, 0);
+  Outcome o = shoal("run " + model + " --limit 1");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(has(o, "28x28x1 but the model takes 224x224x3")) << o.output;
+  o = shoal("run " + model + " --limit 1 --warmup 0 --resize --json");
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(has(o, "\"subnet\":\"w0.25\"")) << o.output;
+}
+
+}  // namespace

@@ -1,0 +1,86 @@
+// The IDX reader on the real Fashion-MNIST files and on broken ones.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdio>
+
+#include "shoal/dataset.h"
+#include "test_models.h"
+
+namespace shoal {
+namespace {
+
+const std::string kDir = kFashionMnistDir;
+
+TEST(Dataset, ReadsFashionMnistTestSet) {
+  auto images = read_idx_images(kDir + "/t10k-images-idx3-ubyte.gz");
+  auto labels = read_idx_labels(kDir + "/t10k-labels-idx1-ubyte.gz");
+  ASSERT_TRUE(images.is_ok()) << images.status().to_string();
+  ASSERT_TRUE(labels.is_ok()) << labels.status().to_string();
+  EXPECT_EQ(images->count, 10000u);
+  EXPECT_EQ(images->h, 28u);
+  EXPECT_EQ(images->w, 28u);
+  ASSERT_EQ(labels->size(), 10000u);
+  EXPECT_EQ(labels.value()[0], 9);  // the first test image is an ankle boot
+  std::vector<int> per_class(10, 0);
+  for (uint8_t l : labels.value()) {
+    ASSERT_LT(l, 10);
+    ++per_class[l];
+  }
+  for (int n : per_class) EXPECT_EQ(n, 1000);
+  auto limited = read_idx_images(kDir + "/train-images-idx3-ubyte.gz", 100);
+  ASSERT_TRUE(limited.is_ok());
+  EXPECT_EQ(limited->count, 100u);
+  EXPECT_EQ(limited->pixels.size(), 100u * 28 * 28);
+}
+
+std::string write_gz(const std::string& name, const std::vector<uint8_t>& bytes) {
+  const std::string path = ::testing::TempDir() + name;
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  return path;
+}
+
+TEST(Dataset, ExplainsBrokenFiles) {
+  auto missing = read_idx_images("/nonexistent/images.gz");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("apt-get install dataset-fashion-mnist"), std::string::npos);
+
+  auto swapped = read_idx_images(kDir + "/t10k-labels-idx1-ubyte.gz");
+  EXPECT_EQ(swapped.status().code(), StatusCode::kCorrupt);
+  EXPECT_NE(swapped.status().message().find("not an IDX file of 3-dimensional"), std::string::npos);
+
+  // Header promises 5 images of 2x2 but only 7 pixels follow.
+  const std::string truncated = write_gz("trunc.gz", {0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7});
+  auto t = read_idx_images(truncated);
+  EXPECT_EQ(t.status().code(), StatusCode::kCorrupt);
+  EXPECT_NE(t.status().message().find("ends early"), std::string::npos);
+
+  const std::string huge = write_gz("huge.gz", {0, 0, 8, 3, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0});
+  EXPECT_EQ(read_idx_images(huge).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(read_idx_images(write_gz("empty.gz", {})).status().code(), StatusCode::kCorrupt);
+}
+
+TEST(Dataset, ImagesBecomeNormalisedInputsOrAClearError) {
+  const auto& bytes = testing::synth_bytes("fluid-cnn");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok());
+  Images img;
+  img.count = 1, img.h = 28, img.w = 28;
+  img.pixels.assign(28 * 28, 255);
+  std::vector<float> in;
+  ASSERT_TRUE(image_to_input(img, 0, model.value(), Fit::kExact, &in).is_ok());
+  ASSERT_EQ(in.size(), 784u);
+  EXPECT_NEAR(in[0], (1.0f - 0.2860f) / 0.3530f, 1e-5);
+  img.h = img.w = 14;
+  img.pixels.resize(14 * 14);
+  const Status wrong = image_to_input(img, 0, model.value(), Fit::kExact, &in);
+  EXPECT_EQ(wrong.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong.message().find("--resize"), std::string::npos);
+  ASSERT_TRUE(image_to_input(img, 0, model.value(), Fit::kResize, &in).is_ok());
+  EXPECT_EQ(in.size(), 784u);
+}
+
+}  // namespace
+}  // namespace shoal

@@ -1,0 +1,173 @@
+// The engine at every subnet of every synth architecture against the independent dense
+// evaluation, plus segments, width switching, errors and the no-allocation promise.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <random>
+
+#include "naive_eval.h"
+#include "shoal/engine.h"
+#include "test_models.h"
+
+// Counts every heap allocation in this test binary.
+static std::atomic<long> g_allocations{0};
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace shoal::testing {
+namespace {
+
+struct Loaded {
+  Model model;
+  std::unique_ptr<Engine> engine;
+};
+
+Loaded load(const std::string& arch) {
+  const auto& bytes = synth_bytes(arch);
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  EXPECT_TRUE(model.is_ok()) << model.status().to_string();
+  Loaded l{std::move(model.value()), nullptr};
+  auto engine = Engine::create(l.model);
+  EXPECT_TRUE(engine.is_ok()) << engine.status().to_string();
+  l.engine = std::move(engine.value());
+  return l;
+}
+
+std::vector<float> random_input(const Engine& e, uint32_t subnet, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> in(e.packed_size(subnet, e.whole().from));
+  for (float& v : in) v = dist(rng);
+  return in;
+}
+
+std::vector<float> run(Engine& e, uint32_t subnet, const Segment& seg, const std::vector<float>& in) {
+  std::vector<float> out(e.packed_size(subnet, seg.to));
+  const Status st = e.run(subnet, seg, in.data(), in.size(), out.data(), out.size());
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+  return out;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, double tol, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  double scale = 0;
+  for (float v : want) scale = std::max(scale, std::fabs(double{v}));
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], tol * (1.0 + scale)) << what << " element " << i;
+  }
+}
+
+// Logits (the classifier's output, before softmax) and probabilities at every subnet.
+void check_against_dense(const std::string& arch, int inputs) {
+  Loaded l = load(arch);
+  Engine& e = *l.engine;
+  auto logits_seg = e.segment("image", "fc");
+  ASSERT_TRUE(logits_seg.is_ok()) << logits_seg.status().to_string();
+  const uint32_t fc = l.model.find_tensor("fc").value();
+  for (uint32_t s = 0; s < l.model.fb().subnets()->size(); ++s) {
+    const std::string name = arch + " " + l.model.fb().subnets()->Get(s)->name()->str();
+    for (int i = 0; i < inputs; ++i) {
+      const std::vector<float> in = random_input(e, s, 100 + i);
+      auto dense = naive_eval(l.model, s, in);
+      expect_close(run(e, s, logits_seg.value(), in), to_packed(dense.at(fc)), 1e-4, name + " logits");
+      expect_close(run(e, s, e.whole(), in), to_packed(dense.at(l.model.fb().output())), 1e-5, name + " probabilities");
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+TEST(Engine, FluidCnnEverySubnetMatchesDenseEvaluation) { check_against_dense("fluid-cnn", 3); }
+TEST(Engine, Resnet8EverySubnetMatchesDenseEvaluation) { check_against_dense("resnet8", 2); }
+TEST(Engine, Resnet18EverySubnetMatchesDenseEvaluation) { check_against_dense("resnet18", 1); }
+
+TEST(Engine, RunAllocatesNothingAtAnyWidth) {
+  for (const char* arch : {"fluid-cnn", "resnet8"}) {
+    Loaded l = load(arch);
+    const uint32_t subnets = l.model.fb().subnets()->size();
+    std::vector<std::vector<float>> ins, outs;
+    for (uint32_t s = 0; s < subnets; ++s) {
+      ins.push_back(random_input(*l.engine, s, s));
+      outs.emplace_back(l.engine->packed_size(s, l.model.fb().output()));
+    }
+    const long before = g_allocations.load();
+    for (int round = 0; round < 3; ++round) {
+      for (uint32_t s = 0; s < subnets; ++s) {
+        const Status st = l.engine->run(s, ins[s].data(), ins[s].size(), outs[s].data(), outs[s].size());
+        ASSERT_TRUE(st.is_ok());
+      }
+    }
+    EXPECT_EQ(g_allocations.load() - before, 0) << arch << ": run() allocated";
+  }
+}
+
+TEST(Engine, SwitchingWidthLeavesNoState) {
+  Loaded a = load("resnet8");
+  const uint32_t n = a.model.fb().subnets()->size();
+  std::vector<std::vector<float>> first;
+  for (uint32_t s = 0; s < n; ++s) first.push_back(run(*a.engine, s, a.engine->whole(), random_input(*a.engine, s, 5)));
+  for (uint32_t s = n; s-- > 0;) {
+    EXPECT_EQ(run(*a.engine, s, a.engine->whole(), random_input(*a.engine, s, 5)), first[s]) << "subnet " << s;
+  }
+  Loaded fluid = load("fluid-cnn");
+  const uint32_t upper = fluid.model.find_subnet("upper50").value(), full = fluid.model.find_subnet("w1.0").value();
+  const auto in = random_input(*fluid.engine, full, 9);
+  const auto want = run(*fluid.engine, upper, fluid.engine->whole(), in);
+  run(*fluid.engine, full, fluid.engine->whole(), in);
+  EXPECT_EQ(run(*fluid.engine, upper, fluid.engine->whole(), in), want);
+}
+
+TEST(Engine, SegmentsComposeToTheWholeNetwork) {
+  for (auto [arch, cut] : {std::pair<const char*, const char*>{"fluid-cnn", "pool2"},
+                           {"resnet8", "stage1.block1.add"}, {"resnet8", "pool"}}) {
+    Loaded l = load(arch);
+    Engine& e = *l.engine;
+    auto head = e.segment("image", cut), tail = e.segment(cut, "prob");
+    ASSERT_TRUE(head.is_ok() && tail.is_ok()) << head.status().to_string() << tail.status().to_string();
+    for (uint32_t s = 0; s < l.model.fb().subnets()->size(); ++s) {
+      const auto in = random_input(e, s, 3);
+      const auto mid = run(e, s, head.value(), in);
+      EXPECT_EQ(mid.size(), e.packed_size(s, l.model.find_tensor(cut).value()));
+      EXPECT_EQ(run(e, s, tail.value(), mid), run(e, s, e.whole(), in)) << arch << " cut at " << cut;
+    }
+  }
+}
+
+TEST(Engine, RejectsCutsAcrossResidualEdgesAndBadArguments) {
+  Loaded l = load("resnet8");
+  Engine& e = *l.engine;
+  auto across = e.segment("stage1.block1.conv1", "prob");
+  ASSERT_FALSE(across.is_ok());
+  EXPECT_NE(across.status().message().find("before the cut"), std::string::npos) << across.status().message();
+  EXPECT_FALSE(e.segment("prob", "image").is_ok());
+  EXPECT_FALSE(e.segment("no-such-tensor", "prob").is_ok());
+
+  std::vector<float> in = random_input(e, 0, 1), out(e.packed_size(0, e.whole().to));
+  EXPECT_EQ(e.run(0, in.data(), in.size() - 1, out.data(), out.size()).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.run(0, in.data(), in.size(), out.data(), out.size() + 1).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.run(99, in.data(), in.size(), out.data(), out.size()).code(), StatusCode::kInvalidArgument);
+  Segment forged = e.whole();
+  forged.first_node = 3;
+  EXPECT_EQ(e.run(0, forged, in.data(), in.size(), out.data(), out.size()).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Engine, ArenaIsSharedAcrossLifetimes) {
+  Loaded l = load("resnet18");
+  uint64_t sum = 0;
+  for (uint32_t t = 0; t < l.model.fb().tensors()->size(); ++t) sum += l.model.shape(t).elements() * 4;
+  // The input and the stem's output are live together: no plan can use less, and the
+  // greedy plan should come within 10 % of that.
+  const size_t bound = (224 * 224 * 3 + 112 * 112 * 64) * 4u;
+  EXPECT_GE(l.engine->arena_bytes(), bound);
+  EXPECT_LT(l.engine->arena_bytes(), bound * 11 / 10) << "arena " << l.engine->arena_bytes() << " of " << sum;
+}
+
+}  // namespace
+}  // namespace shoal::testing
