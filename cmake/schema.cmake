@@ -20,3 +20,6 @@ add_custom_target(shoal_schema_gen DEPENDS ${SHOAL_SCHEMA_HEADERS})
 add_library(shoal_schema INTERFACE)
 add_dependencies(shoal_schema shoal_schema_gen)
 target_include_directories(shoal_schema INTERFACE ${CMAKE_BINARY_DIR}/generated ${SHOAL_FLATBUFFERS_INCLUDE})
+# Weight buffers are 64-byte aligned (a cache line, an AVX-512 vector); FlatBuffers allows
+# up to 32 unless told otherwise, and asserts in debug builds.
+target_compile_definitions(shoal_schema INTERFACE FLATBUFFERS_MAX_ALIGNMENT=64)
