@@ -182,21 +182,16 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
   const auto* ranges = sub->ranges();
   const uint32_t affine = sub->affine_set();
 
-  // Copies between a packed tensor and its full-width place in the arena.
-  auto pixels_of = [&](uint32_t t) { return size_t{m.tensors()->Get(t)->height()} * m.tensors()->Get(t)->width(); };
-  auto copy = [&](uint32_t t, bool into_arena, float* packed) {
-    const fb::GroupRange* r = ranges->Get(m.tensors()->Get(t)->group());
+  // Moves a tensor between its packed form and its full-width place in the arena.
+  auto for_each_pixel = [&](uint32_t t, auto&& move) {
+    const fb::Tensor* tensor = m.tensors()->Get(t);
+    const fb::GroupRange* r = ranges->Get(tensor->group());
     const size_t stride = model_->shape(t).c, active = r->hi() - r->lo();
     float* full = tensor_data(t) + r->lo();
-    for (size_t p = 0, n = pixels_of(t); p < n; ++p) {
-      if (into_arena) {
-        std::memcpy(full + p * stride, packed + p * active, active * sizeof(float));
-      } else {
-        std::memcpy(packed + p * active, full + p * stride, active * sizeof(float));
-      }
-    }
+    const size_t pixels = size_t{tensor->height()} * tensor->width();
+    for (size_t p = 0; p < pixels; ++p) move(full + p * stride, p * active, active * sizeof(float));
   };
-  copy(seg.from, true, const_cast<float*>(in));
+  for_each_pixel(seg.from, [&](float* arena, size_t packed, size_t bytes) { std::memcpy(arena, in + packed, bytes); });
 
   for (uint32_t n = seg.first_node; n < seg.end_node; ++n) {
     Step& s = steps_[n];
@@ -234,7 +229,7 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
         break;
     }
   }
-  copy(seg.to, false, out);
+  for_each_pixel(seg.to, [&](float* arena, size_t packed, size_t bytes) { std::memcpy(out + packed, arena, bytes); });
   return Status::ok();
 }
 
