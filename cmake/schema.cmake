@@ -23,3 +23,14 @@ target_include_directories(shoal_schema INTERFACE ${CMAKE_BINARY_DIR}/generated 
 # Weight buffers are 64-byte aligned (a cache line, an AVX-512 vector); FlatBuffers allows
 # up to 32 unless told otherwise, and asserts in debug builds.
 target_compile_definitions(shoal_schema INTERFACE FLATBUFFERS_MAX_ALIGNMENT=64)
+
+# Schemas that the runtime parses JSON against, embedded as text.
+set(SHOAL_CLUSTER_SCHEMA_H ${SHOAL_SCHEMA_OUT}/cluster_schema_text.h)
+add_custom_command(
+  OUTPUT ${SHOAL_CLUSTER_SCHEMA_H}
+  COMMAND ${CMAKE_COMMAND} -DINPUT=${CMAKE_SOURCE_DIR}/schema/cluster.fbs -DOUTPUT=${SHOAL_CLUSTER_SCHEMA_H}
+          -DNAME=kClusterSchemaText -P ${CMAKE_SOURCE_DIR}/cmake/embed_text.cmake
+  DEPENDS ${CMAKE_SOURCE_DIR}/schema/cluster.fbs ${CMAKE_SOURCE_DIR}/cmake/embed_text.cmake)
+add_custom_target(shoal_schema_text DEPENDS ${SHOAL_CLUSTER_SCHEMA_H})
+add_dependencies(shoal_schema shoal_schema_text)
+find_library(SHOAL_FLATBUFFERS_LIB NAMES flatbuffers REQUIRED)

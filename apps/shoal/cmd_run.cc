@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 
 #include "command.h"
 #include "json.h"
@@ -49,9 +48,7 @@ Result<std::vector<uint32_t>> pick_subnets(const Model& model, const std::string
     for (uint32_t i = 0; i < model.fb().subnets()->size(); ++i) picked.push_back(i);
     return picked;
   }
-  std::stringstream in(spec);
-  std::string item;
-  while (std::getline(in, item, ',')) {
+  for (const std::string& item : split_list(spec)) {
     auto s = model.find_subnet(item);
     if (!s.is_ok()) return s.status();
     picked.push_back(s.value());

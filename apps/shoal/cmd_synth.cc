@@ -1,7 +1,6 @@
 // shoal synth: random-weight slimmable models of named architectures.
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 
 #include "command.h"
 #include "shoal/architectures.h"
@@ -10,28 +9,13 @@
 namespace shoal::cli {
 namespace {
 
-Result<std::vector<float>> parse_widths(const std::string& text) {
-  std::vector<float> widths;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    char* end = nullptr;
-    const float w = std::strtof(item.c_str(), &end);
-    if (item.empty() || *end != '\0') {
-      return Status(StatusCode::kInvalidArgument, "--widths takes numbers like 0.25,0.5,1, not '" + item + "'");
-    }
-    widths.push_back(w);
-  }
-  return widths;
-}
-
 int run_synth(const Args& args) {
   if (!args.has("--arch") || !args.has("-o")) return fail("synth", "needs --arch NAME and -o FILE");
   std::vector<float> widths;
   if (args.has("--widths")) {
-    auto parsed = parse_widths(args.get("--widths"));
+    auto parsed = parse_numbers(args.get("--widths"), "--widths");
     if (!parsed.is_ok()) return fail("synth", parsed.status());
-    widths = parsed.value();
+    widths.assign(parsed->begin(), parsed->end());
   }
   auto seed = args.number("--seed", 1);
   if (!seed.is_ok()) return fail("synth", seed.status());

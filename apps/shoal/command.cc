@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 namespace shoal::cli {
@@ -70,6 +71,30 @@ std::string Command::help() const {
   }
   text += "  --help                 show this help\n";
   return text;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    items.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
+Result<std::vector<double>> parse_numbers(const std::string& text, const std::string& option) {
+  std::vector<double> numbers;
+  for (const std::string& item : split_list(text)) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0') {
+      return Status(StatusCode::kInvalidArgument, option + " takes numbers like 0.25,0.5,1, not '" + item + "'");
+    }
+    numbers.push_back(v);
+  }
+  return numbers;
 }
 
 int fail(const char* command, const std::string& message) {

@@ -44,6 +44,10 @@ struct Command {
   std::string help() const;
 };
 
+// "a,b,c" -> items; a list of numbers, with an error naming the option.
+std::vector<std::string> split_list(const std::string& text);
+Result<std::vector<double>> parse_numbers(const std::string& text, const std::string& option);
+
 // Prints "shoal NAME: message" to stderr and returns the exit code for a failed command.
 int fail(const char* command, const Status& status);
 int fail(const char* command, const std::string& message);
@@ -51,6 +55,9 @@ int fail(const char* command, const std::string& message);
 extern const Command kInspect;
 extern const Command kRun;
 extern const Command kSynth;
+extern const Command kWorker;
+extern const Command kMaster;
+extern const Command kDemo;
 
 }  // namespace shoal::cli
 

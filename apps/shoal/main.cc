@@ -7,8 +7,9 @@
 
 namespace {
 
-const shoal::cli::Command* const kCommands[] = {&shoal::cli::kInspect, &shoal::cli::kRun,
-                                                &shoal::cli::kSynth};
+const shoal::cli::Command* const kCommands[] = {
+    &shoal::cli::kDemo, &shoal::cli::kMaster, &shoal::cli::kWorker,
+    &shoal::cli::kInspect, &shoal::cli::kRun, &shoal::cli::kSynth};
 
 void print_usage() {
   std::printf(

@@ -1,0 +1,76 @@
+// shoal worker: serve one model's subnets to masters over TCP.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "command.h"
+#include "shoal/net/worker_server.h"
+
+namespace shoal::cli {
+namespace {
+
+int run_worker(const Args& args) {
+  if (!args.has("--model")) return fail("worker", "needs --model FILE");
+  const std::string listen = args.get("--listen", "127.0.0.1:0");
+  if (listen.rfind("127.", 0) != 0 && listen.rfind("localhost:", 0) != 0) {
+    return fail("worker", "listening beyond this machine needs a pre-shared key, which this version does not have "
+                          "yet; listen on 127.0.0.1 (and tunnel, e.g. ssh -L, to reach other devices)");
+  }
+  auto slowdown = args.number("--slowdown", 1.0);
+  if (!slowdown.is_ok()) return fail("worker", slowdown.status());
+  auto model = Model::from_file(args.get("--model"));
+  if (!model.is_ok()) return fail("worker", model.status());
+  net::WorkerOptions options;
+  options.member = args.get("--member");
+  options.slowdown = slowdown.value();
+  auto server = net::WorkerServer::create(model.value(), options);
+  if (!server.is_ok()) return fail("worker", server.status());
+  auto listener = net::TcpListener::listen(listen);
+  if (!listener.is_ok()) return fail("worker", listener.status());
+
+  // SIGINT and SIGTERM stop the server cleanly: every thread blocks them, one waits.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread waiter([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    server.value()->stop();
+  });
+  waiter.detach();
+
+  std::printf("listening on 127.0.0.1:%u\n", listener.value()->port());
+  std::fflush(stdout);
+  std::fprintf(stderr, "shoal worker: serving %s (%u subnets) with slowdown %.2f; Ctrl-C stops\n",
+               args.get("--model").c_str(), model->fb().subnets()->size(), options.slowdown);
+  server.value()->run(*listener.value());
+  const net::WorkerCounters& c = server.value()->counters();
+  std::fprintf(stderr, "shoal worker: stopped after %llu results, %llu expired, %llu malformed, %llu refused, %llu connections\n",
+               static_cast<unsigned long long>(c.served.load()), static_cast<unsigned long long>(c.expired.load()),
+               static_cast<unsigned long long>(c.malformed.load()), static_cast<unsigned long long>(c.rejected.load()),
+               static_cast<unsigned long long>(c.connections.load()));
+  return 0;
+}
+
+}  // namespace
+
+const Command kWorker = {
+    "worker",
+    "serve a model's subnets to masters over TCP",
+    "shoal worker --model MODEL [--listen 127.0.0.1:PORT] [--slowdown F] [--member NAME]",
+    "Serves inference requests for any subnet of MODEL. Requests wait in one queue for the\n"
+    "engine; one whose deadline passes while waiting is answered 'expired' instead of run.\n"
+    "Prints 'listening on HOST:PORT' on stdout once ready (port 0 picks a free port).\n"
+    "Only loopback addresses for now: frames are not yet authenticated.",
+    {{"--model", "FILE", "the model to serve"},
+     {"--listen", "HOST:PORT", "address to listen on (default 127.0.0.1:0)"},
+     {"--slowdown", "F", "stretch compute time F times, to emulate a slower device (default 1)"},
+     {"--member", "NAME", "this member's name in the ensemble (default: the model's name)"}},
+    run_worker,
+};
+
+}  // namespace shoal::cli

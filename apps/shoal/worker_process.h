@@ -1,0 +1,42 @@
+// A `shoal worker` in a child process, started and stopped as a real device's would be.
+#ifndef SHOAL_APPS_WORKER_PROCESS_H_
+#define SHOAL_APPS_WORKER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "shoal/status.h"
+
+namespace shoal::cli {
+
+class WorkerProcess {
+ public:
+  // Runs `binary worker ARGS --listen 127.0.0.1:PORT` (PORT 0 picks one) and waits until it
+  // says where it listens.
+  static Result<WorkerProcess> start(const std::string& binary, const std::vector<std::string>& args,
+                                     uint16_t port = 0);
+  WorkerProcess(WorkerProcess&& other) noexcept;
+  WorkerProcess& operator=(WorkerProcess&& other) noexcept;
+  ~WorkerProcess();
+
+  const std::string& address() const { return address_; }
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  void kill_now();  // SIGKILL, as a crash or a pulled plug
+  void stop();      // SIGTERM, then wait
+
+ private:
+  WorkerProcess() = default;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  std::string address_;
+};
+
+// This executable's path, to start more of itself.
+std::string self_executable();
+
+}  // namespace shoal::cli
+
+#endif  // SHOAL_APPS_WORKER_PROCESS_H_

@@ -1,0 +1,26 @@
+// A cluster description: people write it as JSON; it is checked against schema/cluster.fbs.
+#ifndef SHOAL_NET_CLUSTER_H_
+#define SHOAL_NET_CLUSTER_H_
+
+#include <string>
+#include <vector>
+
+#include "shoal/status.h"
+
+namespace shoal::net {
+
+struct ClusterConfig {
+  std::vector<std::string> names, addresses;
+  std::string policy = "adaensemble";
+  double deadline_ms = 0;  // 0: not given
+  double margin_ms = 0.3, margin_fraction = 0.1;
+  double static_target_ms = 0;  // 0: the deadline
+};
+
+// Errors name the file and, for JSON that does not fit the schema, the line.
+Result<ClusterConfig> load_cluster(const std::string& path);
+Result<ClusterConfig> parse_cluster(const std::string& json, const std::string& origin);
+
+}  // namespace shoal::net
+
+#endif  // SHOAL_NET_CLUSTER_H_

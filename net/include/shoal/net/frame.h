@@ -1,0 +1,69 @@
+// Framing: a fixed 24-byte little-endian header, then the payload (a FlatBuffer table of
+// schema/wire.fbs). The header is checked, and the payload length held to the limit,
+// before anything is allocated for the payload.
+//
+//   offset  size  field
+//   0       4     magic "SHOL"
+//   4       2     protocol version (1)
+//   6       2     message type (wire::MessageType)
+//   8       4     flags (0; reserved for a MAC)
+//   12      8     request id
+//   20      4     payload length in bytes
+#ifndef SHOAL_NET_FRAME_H_
+#define SHOAL_NET_FRAME_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "shoal/net/connection.h"
+#include "shoal/schema/wire_generated.h"
+
+namespace shoal::net {
+
+inline constexpr uint8_t kMagic[4] = {'S', 'H', 'O', 'L'};
+inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr size_t kHeaderBytes = 24;
+
+struct Limits {
+  uint32_t max_payload_bytes = 16u << 20;
+};
+
+struct FrameHeader {
+  uint16_t version = kProtocolVersion;
+  wire::MessageType type = wire::MessageType::Hello;
+  uint32_t flags = 0;
+  uint64_t request_id = 0;
+  uint32_t payload_bytes = 0;
+};
+
+struct Frame {
+  FrameHeader header;
+  std::vector<uint8_t> payload;  // capacity is reused from frame to frame
+};
+
+void encode_header(const FrameHeader& header, uint8_t out[kHeaderBytes]);
+// kCorrupt for a bad magic, an unknown type or a payload over the limit; kUnsupported for
+// another protocol version. After any of these the stream cannot be trusted any more.
+Result<FrameHeader> decode_header(const uint8_t in[kHeaderBytes], const Limits& limits);
+
+// kIo when the connection closed (cleanly between frames, or mid-frame).
+Status read_frame(Connection& connection, const Limits& limits, Frame* frame);
+// Header and payload in one write.
+Status write_frame(Connection& connection, wire::MessageType type, uint64_t request_id,
+                   const uint8_t* payload, size_t size);
+
+// The payload as a verified table of type T, or nullptr when it does not verify.
+template <typename T>
+const T* verified_payload(const Frame& frame) {
+  if (frame.payload.empty()) return nullptr;
+  flatbuffers::Verifier::Options options;
+  options.max_depth = 8;
+  options.max_tables = 4096;
+  flatbuffers::Verifier verifier(frame.payload.data(), frame.payload.size(), options);
+  if (!verifier.VerifyBuffer<T>(nullptr)) return nullptr;
+  return flatbuffers::GetRoot<T>(frame.payload.data());
+}
+
+}  // namespace shoal::net
+
+#endif  // SHOAL_NET_FRAME_H_

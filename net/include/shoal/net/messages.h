@@ -1,0 +1,53 @@
+// Building and reading the messages of schema/wire.fbs. Senders reuse a per-thread
+// builder; readers verify the payload and return a plain struct or a clear error.
+#ifndef SHOAL_NET_MESSAGES_H_
+#define SHOAL_NET_MESSAGES_H_
+
+#include <string>
+#include <vector>
+
+#include "shoal/net/frame.h"
+
+namespace shoal::net {
+
+struct SubnetSummary {
+  std::string name;
+  float width = 0;
+  uint64_t macs = 0;
+  float val_accuracy = -1;
+};
+
+// What a worker serves, from its Hello. A master's Hello fills only protocol and software.
+struct WorkerInfo {
+  uint32_t protocol = kProtocolVersion;
+  std::string software, member, model_name, architecture;
+  std::vector<SubnetSummary> subnets;
+  uint32_t input_h = 0, input_w = 0, input_c = 0, classes = 0;
+};
+
+struct ResourceReport {
+  float cpu_load = -1;  // load average per core
+  uint64_t available_memory_bytes = 0;
+  float temperature_c = -1;
+  uint32_t queue_length = 0;
+};
+
+Status send_hello(Connection& c, const WorkerInfo& info);
+Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
+                          const uint8_t* image, size_t size);
+Status send_infer_result(Connection& c, uint64_t id, const float* probabilities, size_t count,
+                         uint32_t compute_us, uint32_t queue_us);
+Status send_heartbeat(Connection& c, uint64_t id, const ResourceReport& report);
+Status send_error(Connection& c, uint64_t id, wire::ErrorCode code, const std::string& message);
+
+Result<WorkerInfo> parse_hello(const Frame& frame);
+Result<ResourceReport> parse_heartbeat(const Frame& frame);
+// "worker error DeadlineExpired: ..." as a Status message; kCorrupt when it does not verify.
+Status parse_error(const Frame& frame, wire::ErrorCode* code);
+
+// This machine's load, memory and temperature, from /proc and /sys (Linux).
+ResourceReport read_resource_report(uint32_t queue_length);
+
+}  // namespace shoal::net
+
+#endif  // SHOAL_NET_MESSAGES_H_

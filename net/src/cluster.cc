@@ -1,0 +1,52 @@
+#include "shoal/net/cluster.h"
+
+#include <flatbuffers/idl.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "shoal/net/connection.h"
+#include "shoal/schema/cluster_generated.h"
+#include "shoal/schema/cluster_schema_text.h"
+
+namespace shoal::net {
+
+Result<ClusterConfig> parse_cluster(const std::string& json, const std::string& origin) {
+  flatbuffers::Parser parser;
+  if (!parser.Parse(kClusterSchemaText)) {
+    return Status(StatusCode::kUnsupported, "internal: cluster schema does not parse: " + parser.error_);
+  }
+  if (!parser.Parse(json.c_str())) {
+    return Status(StatusCode::kInvalidArgument, origin + " does not match schema/cluster.fbs: " + parser.error_);
+  }
+  flatbuffers::Verifier verifier(parser.builder_.GetBufferPointer(), parser.builder_.GetSize());
+  if (!cluster::VerifyClusterBuffer(verifier)) {
+    return Status(StatusCode::kInvalidArgument, origin + ": the cluster description does not verify");
+  }
+  const cluster::Cluster* c = cluster::GetCluster(parser.builder_.GetBufferPointer());
+  ClusterConfig config;
+  for (const cluster::Worker* w : *c->workers()) {
+    std::string host;
+    uint16_t port = 0;
+    SHOAL_RETURN_IF_ERROR(parse_address(w->address()->str(), &host, &port));
+    config.addresses.push_back(w->address()->str());
+    config.names.push_back(w->name() ? w->name()->str() : w->address()->str());
+  }
+  if (config.addresses.empty()) return Status(StatusCode::kInvalidArgument, origin + " lists no workers");
+  if (c->policy()) config.policy = c->policy()->str();
+  config.deadline_ms = c->deadline_ms();
+  config.margin_ms = c->margin_ms();
+  config.margin_fraction = c->margin_fraction();
+  config.static_target_ms = c->static_target_ms();
+  return config;
+}
+
+Result<ClusterConfig> load_cluster(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status(StatusCode::kNotFound, "cannot open cluster file '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_cluster(text.str(), "cluster file '" + path + "'");
+}
+
+}  // namespace shoal::net

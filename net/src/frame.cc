@@ -1,0 +1,81 @@
+#include "shoal/net/frame.h"
+
+#include <cstring>
+#include <string>
+
+namespace shoal::net {
+namespace {
+
+template <typename T>
+void put(uint8_t* p, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i));
+}
+
+template <typename T>
+T get(const uint8_t* p) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) v |= uint64_t{p[i]} << (8 * i);
+  return static_cast<T>(v);
+}
+
+}  // namespace
+
+void encode_header(const FrameHeader& h, uint8_t out[kHeaderBytes]) {
+  std::memcpy(out, kMagic, 4);
+  put<uint16_t>(out + 4, h.version);
+  put<uint16_t>(out + 6, static_cast<uint16_t>(h.type));
+  put<uint32_t>(out + 8, h.flags);
+  put<uint64_t>(out + 12, h.request_id);
+  put<uint32_t>(out + 20, h.payload_bytes);
+}
+
+Result<FrameHeader> decode_header(const uint8_t in[kHeaderBytes], const Limits& limits) {
+  if (std::memcmp(in, kMagic, 4) != 0) {
+    return Status(StatusCode::kCorrupt, "not a shoal frame (bad magic); is the peer a shoal worker or master?");
+  }
+  FrameHeader h;
+  h.version = get<uint16_t>(in + 4);
+  const uint16_t type = get<uint16_t>(in + 6);
+  h.flags = get<uint32_t>(in + 8);
+  h.request_id = get<uint64_t>(in + 12);
+  h.payload_bytes = get<uint32_t>(in + 20);
+  if (h.version != kProtocolVersion) {
+    return Status(StatusCode::kUnsupported, "peer speaks protocol version " + std::to_string(h.version) +
+                                                ", this build speaks " + std::to_string(kProtocolVersion));
+  }
+  if (type < static_cast<uint16_t>(wire::MessageType::MIN) || type > static_cast<uint16_t>(wire::MessageType::MAX)) {
+    return Status(StatusCode::kCorrupt, "unknown message type " + std::to_string(type));
+  }
+  h.type = static_cast<wire::MessageType>(type);
+  if (h.flags != 0) return Status(StatusCode::kCorrupt, "unknown frame flags " + std::to_string(h.flags));
+  if (h.payload_bytes > limits.max_payload_bytes) {
+    return Status(StatusCode::kCorrupt, "payload of " + std::to_string(h.payload_bytes) + " bytes is over the " +
+                                            std::to_string(limits.max_payload_bytes) + "-byte limit");
+  }
+  return h;
+}
+
+Status read_frame(Connection& connection, const Limits& limits, Frame* frame) {
+  uint8_t header[kHeaderBytes];
+  SHOAL_RETURN_IF_ERROR(connection.read_exact(header, kHeaderBytes));
+  Result<FrameHeader> h = decode_header(header, limits);
+  if (!h.is_ok()) return h.status();
+  frame->header = h.value();
+  frame->payload.resize(frame->header.payload_bytes);
+  return connection.read_exact(frame->payload.data(), frame->payload.size());
+}
+
+Status write_frame(Connection& connection, wire::MessageType type, uint64_t request_id, const uint8_t* payload,
+                   size_t size) {
+  thread_local std::vector<uint8_t> buffer;
+  buffer.resize(kHeaderBytes + size);
+  FrameHeader h;
+  h.type = type;
+  h.request_id = request_id;
+  h.payload_bytes = static_cast<uint32_t>(size);
+  encode_header(h, buffer.data());
+  if (size) std::memcpy(buffer.data() + kHeaderBytes, payload, size);
+  return connection.write_all(buffer.data(), buffer.size());
+}
+
+}  // namespace shoal::net

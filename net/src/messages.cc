@@ -1,0 +1,130 @@
+#include "shoal/net/messages.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace shoal::net {
+namespace {
+
+flatbuffers::FlatBufferBuilder& builder() {
+  thread_local flatbuffers::FlatBufferBuilder fbb(1024);
+  fbb.Clear();
+  return fbb;
+}
+
+Status send(Connection& c, wire::MessageType type, uint64_t id, flatbuffers::FlatBufferBuilder& fbb) {
+  return write_frame(c, type, id, fbb.GetBufferPointer(), fbb.GetSize());
+}
+
+Status malformed(const char* what) {
+  return Status(StatusCode::kCorrupt, std::string(what) + " message does not verify against schema/wire.fbs");
+}
+
+std::string str(const flatbuffers::String* s) { return s ? s->str() : ""; }
+
+}  // namespace
+
+Status send_hello(Connection& c, const WorkerInfo& info) {
+  auto& fbb = builder();
+  std::vector<flatbuffers::Offset<wire::SubnetInfo>> subnets;
+  for (const SubnetSummary& s : info.subnets) {
+    subnets.push_back(wire::CreateSubnetInfoDirect(fbb, s.name.c_str(), s.width, s.macs, s.val_accuracy));
+  }
+  fbb.Finish(wire::CreateHelloDirect(fbb, info.protocol, info.software.c_str(), info.member.c_str(),
+                                     info.model_name.c_str(), info.architecture.c_str(), &subnets, info.input_h,
+                                     info.input_w, info.input_c, info.classes));
+  return send(c, wire::MessageType::Hello, 0, fbb);
+}
+
+Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
+                          const uint8_t* image, size_t size) {
+  auto& fbb = builder();
+  auto name = fbb.CreateString(subnet);
+  auto pixels = fbb.CreateVector(image, size);
+  fbb.Finish(wire::CreateInferRequest(fbb, name, budget_us, pixels));
+  return send(c, wire::MessageType::InferRequest, id, fbb);
+}
+
+Status send_infer_result(Connection& c, uint64_t id, const float* probabilities, size_t count, uint32_t compute_us,
+                         uint32_t queue_us) {
+  auto& fbb = builder();
+  auto probs = fbb.CreateVector(probabilities, count);
+  fbb.Finish(wire::CreateInferResult(fbb, probs, compute_us, queue_us));
+  return send(c, wire::MessageType::InferResult, id, fbb);
+}
+
+Status send_heartbeat(Connection& c, uint64_t id, const ResourceReport& r) {
+  auto& fbb = builder();
+  fbb.Finish(wire::CreateHeartbeat(fbb, r.cpu_load, r.available_memory_bytes, r.temperature_c, r.queue_length));
+  return send(c, wire::MessageType::Heartbeat, id, fbb);
+}
+
+Status send_error(Connection& c, uint64_t id, wire::ErrorCode code, const std::string& message) {
+  auto& fbb = builder();
+  fbb.Finish(wire::CreateErrorDirect(fbb, code, message.c_str()));
+  return send(c, wire::MessageType::Error, id, fbb);
+}
+
+Result<WorkerInfo> parse_hello(const Frame& frame) {
+  const wire::Hello* h = verified_payload<wire::Hello>(frame);
+  if (!h) return malformed("Hello");
+  WorkerInfo info;
+  info.protocol = h->protocol();
+  info.software = str(h->software());
+  info.member = str(h->member());
+  info.model_name = str(h->model_name());
+  info.architecture = str(h->architecture());
+  if (h->subnets()) {
+    for (const wire::SubnetInfo* s : *h->subnets()) {
+      info.subnets.push_back({s->name()->str(), s->width(), s->macs(), s->val_accuracy()});
+    }
+  }
+  info.input_h = h->input_h();
+  info.input_w = h->input_w();
+  info.input_c = h->input_c();
+  info.classes = h->classes();
+  return info;
+}
+
+Result<ResourceReport> parse_heartbeat(const Frame& frame) {
+  const wire::Heartbeat* h = verified_payload<wire::Heartbeat>(frame);
+  if (!h) return malformed("Heartbeat");
+  return ResourceReport{h->cpu_load(), h->available_memory_bytes(), h->temperature_c(), h->queue_length()};
+}
+
+Status parse_error(const Frame& frame, wire::ErrorCode* code) {
+  const wire::Error* e = verified_payload<wire::Error>(frame);
+  if (!e) return malformed("Error");
+  *code = e->code();
+  const char* name = wire::EnumNameErrorCode(e->code());
+  return Status(StatusCode::kInvalidArgument,
+                std::string("peer error ") + (*name ? name : "?") + ": " + str(e->message()));
+}
+
+ResourceReport read_resource_report(uint32_t queue_length) {
+  ResourceReport r;
+  r.queue_length = queue_length;
+  double load = 0;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) == 1) r.cpu_load = static_cast<float>(load / sysconf(_SC_NPROCESSORS_ONLN));
+    std::fclose(f);
+  }
+  if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
+    char line[256];
+    unsigned long long kb = 0;
+    while (std::fgets(line, sizeof(line), f)) {
+      if (std::sscanf(line, "MemAvailable: %llu kB", &kb) == 1) r.available_memory_bytes = kb * 1024;
+    }
+    std::fclose(f);
+  }
+  if (std::FILE* f = std::fopen("/sys/class/thermal/thermal_zone0/temp", "r")) {
+    long milli = 0;
+    if (std::fscanf(f, "%ld", &milli) == 1) r.temperature_c = static_cast<float>(milli / 1000.0);
+    std::fclose(f);
+  }
+  return r;
+}
+
+}  // namespace shoal::net
