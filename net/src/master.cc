@@ -431,11 +431,13 @@ Status Master::calibrate(const Images& images, const std::vector<uint8_t>& label
 Status Master::set_policy(const std::string& name, double static_target_ms) {
   Impl& m = *impl_;
   if (!m.profile) return Status(StatusCode::kInvalidArgument, "calibrate before choosing a policy");
+  m.drain();
+  m.refresh_alive();
   const auto predicted = m.predict(Clock::now());
   if (name == "adaensemble") {
     m.policy = make_adaensemble_policy(*m.profile);
   } else if (name == "dynamic") {
-    m.policy = make_dynamic_policy(*m.profile, predicted);
+    m.policy = make_dynamic_policy(*m.profile, predicted, m.alive_scratch);
   } else if (name == "static") {
     m.policy = make_static_policy(*m.profile, predicted, static_target_ms);
   } else {

@@ -198,14 +198,17 @@ std::unique_ptr<Policy> make_adaensemble_policy(const EnsembleProfile& profile) 
 }
 
 std::unique_ptr<Policy> make_dynamic_policy(const EnsembleProfile& profile,
-                                            const std::vector<std::vector<double>>& predicted) {
-  uint32_t best = 0;
+                                            const std::vector<std::vector<double>>& predicted,
+                                            const std::vector<bool>& alive) {
   auto full = [&](uint32_t w) {  // the prediction for w's most expensive subnet
     uint32_t top = 0;
     for (uint32_t s = 1; s < profile.subnets(w); ++s) top = profile.macs(w, s) > profile.macs(w, top) ? s : top;
     return predicted[w][top];
   };
-  for (uint32_t w = 1; w < profile.workers(); ++w) best = full(w) < full(best) ? w : best;
+  uint32_t best = 0;
+  for (uint32_t w = 0; w < profile.workers(); ++w) {
+    if (alive[w] && (!alive[best] || full(w) < full(best))) best = w;
+  }
   return std::make_unique<Dynamic>(profile, best);
 }
 

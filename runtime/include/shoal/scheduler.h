@@ -78,10 +78,11 @@ class Policy {
 // AdaEnsemble: among configurations whose every member is predicted to fit the budget,
 // the one with the highest profiled accuracy.
 std::unique_ptr<Policy> make_adaensemble_policy(const EnsembleProfile& profile);
-// Single-device Dynamic DNN: on the one worker that is fastest at full width, the most
-// accurate subnet that fits. `predicted` is the calibration's prediction.
+// Single-device Dynamic DNN: on the one live worker that is fastest at full width, the most
+// accurate subnet that fits (and nothing once that worker is gone).
 std::unique_ptr<Policy> make_dynamic_policy(const EnsembleProfile& profile,
-                                            const std::vector<std::vector<double>>& predicted);
+                                            const std::vector<std::vector<double>>& predicted,
+                                            const std::vector<bool>& alive);
 // Static ensemble: every worker, each at the most accurate subnet predicted to fit
 // `target_ms`, fixed once.
 std::unique_ptr<Policy> make_static_policy(const EnsembleProfile& profile,

@@ -1,0 +1,137 @@
+// What the master adds to a request, against a raw TCP round trip of the same sizes on
+// loopback, measured in the same run; and how long the AdaEnsemble allocator takes to decide.
+//   build/bench/net_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <arpa/inet.h>
+#include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "shoal/builder.h"
+#include "shoal/net/master.h"
+#include "shoal/net/worker_server.h"
+
+namespace {
+
+constexpr size_t kImageBytes = 28 * 28;
+constexpr size_t kReplyBytes = 10 * sizeof(float);
+
+bool full_io(int fd, void* p, size_t n, bool write) {
+  char* c = static_cast<char*>(p);
+  while (n > 0) {
+    const ssize_t k = write ? send(fd, c, n, MSG_NOSIGNAL) : recv(fd, c, n, 0);
+    if (k <= 0) return false;
+    c += k;
+    n -= static_cast<size_t>(k);
+  }
+  return true;
+}
+
+// The peer: plain sockets, a 784-byte request answered by a 40-byte reply.
+void BM_RawTcpRoundTrip(benchmark::State& state) {
+  const int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  listen(lfd, 1);
+  socklen_t len = sizeof(sa);
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len);
+  std::thread echo([lfd] {
+    const int fd = accept(lfd, nullptr, nullptr);
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    char in[kImageBytes], out[kReplyBytes] = {};
+    while (full_io(fd, in, sizeof(in), false) && full_io(fd, out, sizeof(out), true)) {
+    }
+    close(fd);
+  });
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  char req[kImageBytes] = {}, rep[kReplyBytes];
+  for (auto _ : state) {
+    full_io(fd, req, sizeof(req), true);
+    full_io(fd, rep, sizeof(rep), false);
+  }
+  close(fd);
+  echo.join();
+  close(lfd);
+}
+BENCHMARK(BM_RawTcpRoundTrip)->UseRealTime();
+
+// A model that costs next to nothing to run, so the master's and worker's own work shows.
+shoal::Model tiny_model() {
+  shoal::ModelBuilder b("tiny", 1);
+  const uint32_t image = b.group("image", 1, false), classes = b.group("classes", 10, false);
+  uint32_t x = b.input("image", image, 28, 28);
+  x = b.global_avg_pool("pool", x);
+  x = b.linear("fc", x, classes, {shoal::fb::Activation::None, false, false, true});
+  b.output(b.softmax("prob", x));
+  b.subnet("w1.0", 1.0f, 0.0f, 1.0f, 0);
+  const std::vector<uint8_t> bytes = shoal::serialize_model(b.spec());
+  return std::move(shoal::Model::from_bytes(bytes.data(), bytes.size()).value());
+}
+
+void BM_MasterRoundTrip(benchmark::State& state) {
+  const shoal::Model model = tiny_model();
+  auto server = shoal::net::WorkerServer::create(model, {});
+  auto listener = shoal::net::TcpListener::listen("127.0.0.1:0");
+  std::thread serving([&] { server.value()->run(*listener.value()); });
+  shoal::net::MasterOptions options;
+  options.addresses = {"127.0.0.1:" + std::to_string(listener.value()->port())};
+  auto master = shoal::net::Master::connect(options);
+  shoal::Images images;
+  images.count = 8, images.h = 28, images.w = 28;
+  images.pixels.assign(8 * kImageBytes, 7);
+  const std::vector<uint8_t> labels(8, 0);
+  if (!master.is_ok() || !master.value()->calibrate(images, labels, 0, 8, nullptr).is_ok() ||
+      !master.value()->set_policy("adaensemble", 0).is_ok()) {
+    state.SkipWithError("master did not start");
+  } else {
+    for (auto _ : state) benchmark::DoNotOptimize(master.value()->infer(images.image(0), 1000.0));
+  }
+  master = shoal::Status(shoal::StatusCode::kIo, "done");
+  server.value()->stop();
+  serving.join();
+}
+BENCHMARK(BM_MasterRoundTrip)->UseRealTime();
+
+// 4 workers x 4 subnets, as in the demo. Budgets: everything fits (the best configuration
+// is taken at once), a tight one, and nothing fits (every configuration is scanned).
+void BM_AdaEnsembleDecision(benchmark::State& state) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(0, 1);
+  const uint32_t workers = 4, subnets = 4, classes = 10, images = 200;
+  std::vector<uint8_t> labels(images);
+  for (auto& l : labels) l = static_cast<uint8_t>(rng() % classes);
+  std::vector<std::vector<std::vector<float>>> probs(workers);
+  std::vector<std::vector<uint64_t>> macs(workers);
+  std::vector<std::vector<double>> predicted(workers);
+  for (uint32_t w = 0; w < workers; ++w) {
+    for (uint32_t s = 0; s < subnets; ++s) {
+      std::vector<float> p(images * classes);
+      for (uint32_t i = 0; i < images; ++i)
+        for (uint32_t c = 0; c < classes; ++c) p[i * classes + c] = u(rng) + (c == labels[i] ? 0.2f * s : 0.0f);
+      probs[w].push_back(std::move(p));
+      macs[w].push_back(s + 1);
+      predicted[w].push_back((s + 1) * (1.0 + w * 0.5));
+    }
+  }
+  auto profile = shoal::EnsembleProfile::measure(probs, macs, labels, classes);
+  auto policy = shoal::make_adaensemble_policy(profile.value());
+  const std::vector<bool> alive(workers, true);
+  const double budget = state.range(0) / 10.0;
+  for (auto _ : state) benchmark::DoNotOptimize(policy->plan({budget, &predicted, &alive}));
+  state.SetLabel("budget " + std::to_string(budget) + " ms");
+}
+BENCHMARK(BM_AdaEnsembleDecision)->Arg(1000)->Arg(25)->Arg(5);
+
+}  // namespace
+
+BENCHMARK_MAIN();

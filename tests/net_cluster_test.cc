@@ -1,0 +1,122 @@
+// Real worker processes on loopback: a master keeps answering every input in time while a
+// worker is killed, and uses a restarted worker again. Plus the cluster file.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "shoal/net/cluster.h"
+#include "shoal/net/master.h"
+#include "test_models.h"
+#include "worker_process.h"
+
+namespace shoal::net {
+namespace {
+
+using cli::WorkerProcess;
+
+class Cluster : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 3; ++i) {
+      ModelSpec spec = testing::synth_spec("fluid-cnn", 50 + i);
+      const std::vector<uint8_t> bytes = serialize_model(spec);
+      paths_.push_back(::testing::TempDir() + "cluster-member" + std::to_string(i) + ".shoal");
+      std::ofstream(paths_.back(), std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      auto w = WorkerProcess::start(SHOAL_BINARY, {"--model", paths_.back(), "--slowdown", i == 2 ? "3" : "1"});
+      ASSERT_TRUE(w.is_ok()) << w.status().to_string();
+      options_.addresses.push_back(w->address());
+      workers_.push_back(std::move(w.value()));
+    }
+    auto images = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 200);
+    auto labels = read_idx_labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz", 200);
+    ASSERT_TRUE(images.is_ok() && labels.is_ok());
+    images_ = std::move(images.value());
+    labels_ = std::move(labels.value());
+    auto master = Master::connect(options_);
+    ASSERT_TRUE(master.is_ok()) << master.status().to_string();
+    master_ = std::move(master.value());
+    ASSERT_TRUE(master_->calibrate(images_, labels_, 150, 20, nullptr).is_ok());
+  }
+
+  MasterOptions options_;
+  std::vector<std::string> paths_;
+  std::vector<WorkerProcess> workers_;
+  Images images_;
+  std::vector<uint8_t> labels_;
+  std::unique_ptr<Master> master_;
+};
+
+constexpr double kDeadlineMs = 60.0;
+constexpr double kSlackMs = 5.0;  // scheduling noise on a loaded 2-core machine
+
+TEST_F(Cluster, EveryInputAnsweredInTimeWhileAWorkerIsKilled) {
+  // Kill a worker while the master is busy, so requests are in flight when it dies.
+  ASSERT_TRUE(master_->set_policy("static", kDeadlineMs).is_ok());
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    workers_[0].kill_now();
+  });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(150);
+  for (uint32_t i = 0; std::chrono::steady_clock::now() < until; ++i) {
+    const Prediction p = master_->infer(images_.image(i % 150), kDeadlineMs);
+    ASSERT_GE(p.label, 0) << "input " << i;
+    EXPECT_LE(p.latency_ms, kDeadlineMs + kSlackMs);
+  }
+  killer.join();
+  for (const char* policy : {"adaensemble", "static", "dynamic"}) {
+    ASSERT_TRUE(master_->set_policy(policy, kDeadlineMs).is_ok());
+    for (uint32_t i = 30; i < 90; ++i) {
+      const Prediction p = master_->infer(images_.image(i), kDeadlineMs);
+      ASSERT_GE(p.label, 0) << policy << " input " << i << " got no answer after the kill";
+      EXPECT_LE(p.latency_ms, kDeadlineMs + kSlackMs) << policy << " input " << i;
+      for (const Choice& c : p.used) EXPECT_NE(c.worker, 0u) << "a dead worker's result was used";
+    }
+  }
+  EXPECT_FALSE(master_->alive(0));
+  EXPECT_EQ(master_->counters().disconnects, 1u);
+}
+
+TEST_F(Cluster, RestartedWorkerIsUsedAgain) {
+  ASSERT_TRUE(master_->set_policy("static", kDeadlineMs).is_ok());
+  const uint16_t port = workers_[1].port();
+  workers_[1].kill_now();
+  for (uint32_t i = 0; i < 5; ++i) ASSERT_GE(master_->infer(images_.image(i), kDeadlineMs).label, 0);
+  EXPECT_FALSE(master_->alive(1));
+
+  auto again = WorkerProcess::start(SHOAL_BINARY, {"--model", paths_[1]}, port);
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  workers_[1] = std::move(again.value());
+  bool used = false;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (uint32_t i = 0; !used && std::chrono::steady_clock::now() < give_up; ++i) {
+    const Prediction p = master_->infer(images_.image(i % 100), kDeadlineMs);
+    for (const Choice& c : p.used) used = used || c.worker == 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(used) << "the restarted worker was never used again";
+  EXPECT_TRUE(master_->alive(1));
+  EXPECT_EQ(master_->counters().reconnects, 1u);
+}
+
+TEST(ClusterFile, ParsesAndExplainsMistakes) {
+  auto ok = parse_cluster(R"({workers: [{name: "pi5", address: "127.0.0.1:7001"}, {address: "127.0.0.1:7002"}],
+                              policy: "static", deadline_ms: 40})", "test");
+  ASSERT_TRUE(ok.is_ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->names, (std::vector<std::string>{"pi5", "127.0.0.1:7002"}));
+  EXPECT_EQ(ok->policy, "static");
+  EXPECT_DOUBLE_EQ(ok->deadline_ms, 40);
+  EXPECT_NEAR(ok->margin_fraction, 0.1, 1e-6);
+
+  auto unknown = parse_cluster(R"({workers: [], colour: "red"})", "test");
+  EXPECT_FALSE(unknown.is_ok());
+  EXPECT_NE(unknown.status().message().find("colour"), std::string::npos) << unknown.status().message();
+  auto address = parse_cluster(R"({workers: [{address: "pi5"}]})", "test");
+  EXPECT_NE(address.status().message().find("127.0.0.1:7000"), std::string::npos) << address.status().message();
+  EXPECT_FALSE(parse_cluster(R"({workers: []})", "test").is_ok());
+  EXPECT_EQ(load_cluster("/nonexistent.json").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace shoal::net

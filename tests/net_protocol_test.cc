@@ -1,0 +1,191 @@
+// The wire protocol over the in-memory transport: round trips and every class of
+// malformed frame, against a real WorkerServer.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "shoal/dataset.h"
+#include "shoal/engine.h"
+#include "shoal/net/messages.h"
+#include "shoal/net/worker_server.h"
+#include "test_models.h"
+
+namespace shoal::net {
+namespace {
+
+class Protocol : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto& bytes = testing::synth_bytes("fluid-cnn");
+    model_ = std::make_unique<Model>(std::move(Model::from_bytes(bytes.data(), bytes.size()).value()));
+    auto server = WorkerServer::create(*model_, WorkerOptions{"m0", 1.0, Limits{1u << 16}});
+    ASSERT_TRUE(server.is_ok());
+    server_ = std::move(server.value());
+  }
+
+  std::unique_ptr<Connection> connect() {
+    auto [client, worker] = loopback_pair();
+    server_->serve(std::move(worker));
+    return std::move(client);
+  }
+
+  static Frame read(Connection& c) {
+    Frame f;
+    const Status st = read_frame(c, Limits{}, &f);
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    return f;
+  }
+
+  static wire::ErrorCode expect_error(Connection& c, uint64_t id) {
+    const Frame f = read(c);
+    EXPECT_EQ(f.header.type, wire::MessageType::Error);
+    EXPECT_EQ(f.header.request_id, id);
+    wire::ErrorCode code = wire::ErrorCode::None;
+    (void)parse_error(f, &code);
+    return code;
+  }
+
+  std::vector<uint8_t> image(uint8_t v = 100) const { return std::vector<uint8_t>(28 * 28, v); }
+
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<WorkerServer> server_;
+};
+
+TEST_F(Protocol, HelloDescribesTheModel) {
+  auto c = connect();
+  ASSERT_TRUE(send_hello(*c, WorkerInfo{}).is_ok());
+  const Frame f = read(*c);
+  ASSERT_EQ(f.header.type, wire::MessageType::Hello);
+  auto info = parse_hello(f);
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->member, "m0");
+  EXPECT_EQ(info->input_h, 28u);
+  EXPECT_EQ(info->classes, 10u);
+  ASSERT_EQ(info->subnets.size(), 6u);
+  EXPECT_EQ(info->subnets[3].name, "upper50");
+  EXPECT_EQ(info->subnets[5].macs, 678816u);
+}
+
+TEST_F(Protocol, InferenceMatchesTheEngine) {
+  auto c = connect();
+  auto engine = Engine::create(*model_);
+  ASSERT_TRUE(engine.is_ok());
+  const std::vector<uint8_t> img = image(77);
+  Images one;
+  one.count = 1, one.h = 28, one.w = 28;
+  one.pixels = img;
+  std::vector<float> in, want(10);
+  ASSERT_TRUE(image_to_input(one, 0, *model_, Fit::kExact, &in).is_ok());
+  for (const char* subnet : {"upper50", "w1.0", "lower25"}) {
+    const uint32_t s = model_->find_subnet(subnet).value();
+    ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
+    ASSERT_TRUE(send_infer_request(*c, 42, subnet, 1'000'000, img.data(), img.size()).is_ok());
+    const Frame f = read(*c);
+    ASSERT_EQ(f.header.type, wire::MessageType::InferResult);
+    EXPECT_EQ(f.header.request_id, 42u);
+    const wire::InferResult* r = verified_payload<wire::InferResult>(f);
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->probabilities()->size(), 10u);
+    for (uint32_t k = 0; k < 10; ++k) EXPECT_EQ(r->probabilities()->Get(k), want[k]) << subnet;
+    EXPECT_GT(r->compute_us(), 0u);
+  }
+  ASSERT_TRUE(send_heartbeat(*c, 7, ResourceReport{}).is_ok());
+  const Frame hb = read(*c);
+  ASSERT_EQ(hb.header.type, wire::MessageType::Heartbeat);
+  auto report = parse_heartbeat(hb);
+  ASSERT_TRUE(report.is_ok());
+  EXPECT_GT(report->available_memory_bytes, 0u);
+}
+
+TEST_F(Protocol, RequestErrorsGetAnErrorAndTheConnectionLives) {
+  auto c = connect();
+  const std::vector<uint8_t> img = image();
+  ASSERT_TRUE(send_infer_request(*c, 1, "w0.6", 1'000'000, img.data(), img.size()).is_ok());
+  EXPECT_EQ(expect_error(*c, 1), wire::ErrorCode::UnknownSubnet);
+  ASSERT_TRUE(send_infer_request(*c, 2, "w1.0", 1'000'000, img.data(), 100).is_ok());
+  EXPECT_EQ(expect_error(*c, 2), wire::ErrorCode::BadInput);
+  ASSERT_TRUE(send_infer_request(*c, 3, "w1.0", 0, img.data(), img.size()).is_ok());
+  EXPECT_EQ(expect_error(*c, 3), wire::ErrorCode::DeadlineExpired);
+  const uint8_t garbage[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  ASSERT_TRUE(write_frame(*c, wire::MessageType::InferRequest, 4, garbage, sizeof(garbage)).is_ok());
+  EXPECT_EQ(expect_error(*c, 4), wire::ErrorCode::Malformed);
+  ASSERT_TRUE(write_frame(*c, wire::MessageType::InferRequest, 5, nullptr, 0).is_ok());
+  EXPECT_EQ(expect_error(*c, 5), wire::ErrorCode::Malformed);
+  ASSERT_TRUE(send_infer_result(*c, 6, nullptr, 0, 0, 0).is_ok());
+  EXPECT_EQ(expect_error(*c, 6), wire::ErrorCode::Unsupported);
+  // Still served after all of that.
+  ASSERT_TRUE(send_infer_request(*c, 7, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+  EXPECT_EQ(read(*c).header.type, wire::MessageType::InferResult);
+  EXPECT_GE(server_->counters().malformed.load(), 2u);
+}
+
+// A frame whose header cannot be trusted: an error, the peer dropped, everyone else served.
+void expect_dropped_after(Connection& c, const uint8_t* bytes, size_t n, wire::ErrorCode want) {
+  ASSERT_TRUE(c.write_all(bytes, n).is_ok());
+  Frame f;
+  ASSERT_TRUE(read_frame(c, Limits{}, &f).is_ok());
+  ASSERT_EQ(f.header.type, wire::MessageType::Error);
+  wire::ErrorCode code = wire::ErrorCode::None;
+  (void)parse_error(f, &code);
+  EXPECT_EQ(code, want);
+  EXPECT_EQ(read_frame(c, Limits{}, &f).code(), StatusCode::kIo) << "the connection should be closed";
+}
+
+TEST_F(Protocol, BadHeadersDropOnlyThatPeer) {
+  auto bystander = connect();
+  uint8_t h[kHeaderBytes];
+  FrameHeader header;
+  header.type = wire::MessageType::InferRequest;
+
+  auto c1 = connect();
+  encode_header(header, h);
+  h[0] = 'X';
+  expect_dropped_after(*c1, h, sizeof(h), wire::ErrorCode::Malformed);
+
+  auto c2 = connect();
+  header.version = 2;
+  encode_header(header, h);
+  expect_dropped_after(*c2, h, sizeof(h), wire::ErrorCode::Unsupported);
+
+  auto c3 = connect();
+  header.version = kProtocolVersion;
+  header.payload_bytes = 1u << 30;  // over the limit: refused before any allocation
+  encode_header(header, h);
+  expect_dropped_after(*c3, h, sizeof(h), wire::ErrorCode::Malformed);
+
+  auto c4 = connect();
+  header.payload_bytes = 0;
+  encode_header(header, h);
+  h[6] = 99;  // unknown message type
+  expect_dropped_after(*c4, h, sizeof(h), wire::ErrorCode::Malformed);
+
+  auto c5 = connect();  // a truncated frame, then the peer vanishes
+  header.payload_bytes = 500;
+  encode_header(header, h);
+  ASSERT_TRUE(c5->write_all(h, sizeof(h)).is_ok());
+  ASSERT_TRUE(c5->write_all(h, 10).is_ok());
+  c5->shutdown();
+
+  const std::vector<uint8_t> img = image();
+  ASSERT_TRUE(send_infer_request(*bystander, 9, "upper25", 1'000'000, img.data(), img.size()).is_ok());
+  EXPECT_EQ(read(*bystander).header.type, wire::MessageType::InferResult);
+}
+
+TEST(Frame, HeaderRoundTripsLittleEndian) {
+  FrameHeader h;
+  h.type = wire::MessageType::InferResult;
+  h.request_id = 0x0102030405060708ull;
+  h.payload_bytes = 0x0A0B0C0D;
+  uint8_t bytes[kHeaderBytes];
+  encode_header(h, bytes);
+  EXPECT_EQ(bytes[12], 0x08);  // request id, least significant byte first
+  EXPECT_EQ(bytes[20], 0x0D);
+  auto back = decode_header(bytes, Limits{0x0A0B0C0D});
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->request_id, h.request_id);
+  EXPECT_EQ(back->payload_bytes, h.payload_bytes);
+  EXPECT_EQ(decode_header(bytes, Limits{0x0A0B0C0C}).status().code(), StatusCode::kCorrupt);
+}
+
+}  // namespace
+}  // namespace shoal::net
