@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -34,15 +34,23 @@ class TcpConnection final : public Connection {
     return Status::ok();
   }
 
+  // Buffered: a small frame (header and payload) usually costs one recv.
   Status read_exact(void* data, size_t size) override {
     char* p = static_cast<char*>(data);
     while (size > 0) {
-      const ssize_t n = ::recv(fd_, p, size, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) return Status(StatusCode::kIo, "connection to " + peer_ + " closed");
-      if (n < 0) return os_error("connection to " + peer_ + " closed");
-      p += n;
-      size -= static_cast<size_t>(n);
+      if (begin_ == end_) {
+        const ssize_t n = ::recv(fd_, buffer_, sizeof(buffer_), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) return Status(StatusCode::kIo, "connection to " + peer_ + " closed");
+        if (n < 0) return os_error("connection to " + peer_ + " closed");
+        begin_ = 0;
+        end_ = static_cast<size_t>(n);
+      }
+      const size_t take = std::min(size, end_ - begin_);
+      std::memcpy(p, buffer_ + begin_, take);
+      begin_ += take;
+      p += take;
+      size -= take;
     }
     return Status::ok();
   }
@@ -53,6 +61,8 @@ class TcpConnection final : public Connection {
  private:
   int fd_;
   std::string peer_;
+  char buffer_[16384];
+  size_t begin_ = 0, end_ = 0;
 };
 
 Status resolve(const std::string& address, sockaddr_in* sa) {

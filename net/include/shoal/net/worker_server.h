@@ -1,6 +1,7 @@
 // A worker: serves inference requests for any subnet of one model to any number of
-// masters. Requests queue for one engine (a device computes one thing at a time); a
-// request whose deadline passes while it waits is answered DeadlineExpired, not run.
+// masters. Requests wait their turn for one engine (a device computes one thing at a
+// time) and run on the thread that read them, so no hand-off adds latency; a request
+// whose deadline passes while it waits is answered DeadlineExpired, not run.
 // Malformed frames get an error reply; a peer whose stream cannot be trusted any more
 // (bad header) is dropped; everyone else is served on.
 #ifndef SHOAL_NET_WORKER_SERVER_H_
