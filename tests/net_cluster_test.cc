@@ -2,11 +2,15 @@
 // worker is killed, and uses a restarted worker again. Plus the cluster file.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
 #include "shoal/net/cluster.h"
+#include "shoal/builder.h"
 #include "shoal/net/master.h"
 #include "test_models.h"
 #include "worker_process.h"
@@ -116,6 +120,41 @@ TEST(ClusterFile, ParsesAndExplainsMistakes) {
   EXPECT_NE(address.status().message().find("127.0.0.1:7000"), std::string::npos) << address.status().message();
   EXPECT_FALSE(parse_cluster(R"({workers: []})", "test").is_ok());
   EXPECT_EQ(load_cluster("/nonexistent.json").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace shoal::net
+
+namespace shoal::net {
+namespace {
+
+TEST(KeyedCluster, WorkerServesOnlyMastersWithItsKey) {
+  const std::string key_path = ::testing::TempDir() + "shoal.key";
+  std::ofstream(key_path) << "0123456789abcdef0123456789abcdef\n";
+  const std::string model = ::testing::TempDir() + "keyed.shoal";
+  const std::vector<uint8_t> bytes = serialize_model(testing::synth_spec("fluid-cnn"));
+  std::ofstream(model, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+
+  auto open = WorkerProcess::start(SHOAL_BINARY, {"--model", model}, 0);
+  ASSERT_TRUE(open.is_ok());
+  // Beyond loopback only with a key.
+  const int refused = std::system((std::string(SHOAL_BINARY) + " worker --model " + model +
+                                   " --listen 0.0.0.0:0 > /dev/null 2>&1").c_str());
+  EXPECT_EQ(WEXITSTATUS(refused), 1);
+  auto keyed = cli::WorkerProcess::start(SHOAL_BINARY, {"--model", model, "--key-file", key_path});
+  ASSERT_TRUE(keyed.is_ok()) << keyed.status().to_string();
+
+  MasterOptions options;
+  options.addresses = {keyed->address()};
+  EXPECT_FALSE(Master::connect(options).is_ok()) << "a master without the key was served";
+  options.key = "0123456789abcdef0123456789abcdeX";
+  auto wrong = Master::connect(options);
+  ASSERT_FALSE(wrong.is_ok());
+  EXPECT_NE(wrong.status().message().find("different keys"), std::string::npos) << wrong.status().message();
+  options.key = load_key_file(key_path).value();
+  EXPECT_TRUE(Master::connect(options).is_ok());
+  options.addresses = {open->address()};  // a keyed master refuses an unkeyed worker too
+  EXPECT_FALSE(Master::connect(options).is_ok());
 }
 
 }  // namespace

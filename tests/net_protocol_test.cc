@@ -18,7 +18,11 @@ class Protocol : public ::testing::Test {
   void SetUp() override {
     const auto& bytes = testing::synth_bytes("fluid-cnn");
     model_ = std::make_unique<Model>(std::move(Model::from_bytes(bytes.data(), bytes.size()).value()));
-    auto server = WorkerServer::create(*model_, WorkerOptions{"m0", 1.0, Limits{1u << 16}});
+    WorkerOptions options;
+    options.member = "m0";
+    options.limits.max_payload_bytes = 1u << 16;
+    options.key = key_;
+    auto server = WorkerServer::create(*model_, options);
     ASSERT_TRUE(server.is_ok());
     server_ = std::move(server.value());
   }
@@ -47,9 +51,56 @@ class Protocol : public ::testing::Test {
 
   std::vector<uint8_t> image(uint8_t v = 100) const { return std::vector<uint8_t>(28 * 28, v); }
 
+  std::string key_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<WorkerServer> server_;
 };
+
+class KeyedProtocol : public Protocol {
+ protected:
+  void SetUp() override {
+    key_ = "correct horse battery staple";
+    Protocol::SetUp();
+  }
+};
+
+TEST_F(KeyedProtocol, OnlyPeersWithTheKeyAreServed) {
+  const std::vector<uint8_t> img = image();
+  auto good = connect();
+  good->set_key(key_);
+  ASSERT_TRUE(send_infer_request(*good, 1, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+  EXPECT_EQ(read(*good).header.type, wire::MessageType::InferResult);
+
+  for (const std::string& key : {std::string(), std::string("correct horse battery stapler")}) {
+    auto bad = connect();
+    bad->set_key(key);
+    ASSERT_TRUE(send_infer_request(*bad, 2, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+    Frame f;
+    const Status st = read_frame(*bad, Limits{}, &f);  // the reply is refused or never comes
+    EXPECT_FALSE(st.is_ok() && f.header.type == wire::MessageType::InferResult) << "served with key '" << key << "'";
+  }
+  EXPECT_EQ(server_->counters().served.load(), 1u);
+  EXPECT_GE(server_->counters().malformed.load(), 2u);
+
+  // A flipped payload byte breaks the MAC: refused, and only that peer dropped.
+  auto tampered = connect();
+  tampered->set_key(key_);
+  auto [probe_a, probe_b] = loopback_pair();
+  probe_a->set_key(key_);
+  ASSERT_TRUE(send_infer_request(*probe_a, 3, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+  uint8_t header[kHeaderBytes];
+  ASSERT_TRUE(probe_b->read_exact(header, kHeaderBytes).is_ok());
+  const uint32_t payload = decode_header(header, Limits{}).value().payload_bytes;
+  std::vector<uint8_t> rest(payload + kMacBytes);
+  ASSERT_TRUE(probe_b->read_exact(rest.data(), rest.size()).is_ok());
+  rest[payload / 2] ^= 1;
+  ASSERT_TRUE(tampered->write_all(header, kHeaderBytes).is_ok());
+  ASSERT_TRUE(tampered->write_all(rest.data(), rest.size()).is_ok());
+  Frame f;
+  EXPECT_FALSE(read_frame(*tampered, Limits{}, &f).is_ok() && f.header.type == wire::MessageType::InferResult);
+  ASSERT_TRUE(send_infer_request(*good, 4, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+  EXPECT_EQ(read(*good).header.type, wire::MessageType::InferResult);
+}
 
 TEST_F(Protocol, HelloDescribesTheModel) {
   auto c = connect();

@@ -21,6 +21,11 @@ int run_master(const Args& args) {
     return fail("master", "needs --workers HOST:PORT,... or --cluster FILE.json");
   }
   if (args.has("--policy")) cluster.policy = args.get("--policy");
+  if (args.has("--key-file")) {
+    auto key = net::load_key_file(args.get("--key-file"));
+    if (!key.is_ok()) return fail("master", key.status());
+    cluster.key = key.value();
+  }
   std::vector<std::string> policies = split_list(cluster.policy);
   if (cluster.policy == "all") policies = {"adaensemble", "dynamic", "static"};
   std::vector<double> deadlines;
@@ -47,6 +52,7 @@ int run_master(const Args& args) {
   options.addresses = cluster.addresses;
   options.margin_ms = cluster.margin_ms;
   options.margin_fraction = cluster.margin_fraction;
+  options.key = cluster.key;
   auto master = net::Master::connect(options);
   if (!master.is_ok()) return fail("master", master.status());
   const bool json = args.has("--json");
@@ -82,6 +88,7 @@ const Command kMaster = {
     "fixes one width per worker for --static-target. Late results are dropped.",
     {{"--workers", "LIST", "worker addresses, comma-separated"},
      {"--cluster", "FILE", "cluster description in JSON (schema/cluster.fbs)"},
+     {"--key-file", "FILE", "pre-shared key, the same as the workers'"},
      {"--deadline", "MS", "per-input deadline in ms; a list runs each"},
      {"--policy", "NAME", "adaensemble (default), dynamic, static, a list, or all"},
      {"--static-target", "MS", "latency target the static ensemble is fixed for (default: the deadline)"},

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "command.h"
+#include "shoal/net/cluster.h"
 #include "shoal/net/worker_server.h"
 
 namespace shoal::cli {
@@ -14,9 +15,15 @@ namespace {
 int run_worker(const Args& args) {
   if (!args.has("--model")) return fail("worker", "needs --model FILE");
   const std::string listen = args.get("--listen", "127.0.0.1:0");
-  if (listen.rfind("127.", 0) != 0 && listen.rfind("localhost:", 0) != 0) {
-    return fail("worker", "listening beyond this machine needs a pre-shared key, which this version does not have "
-                          "yet; listen on 127.0.0.1 (and tunnel, e.g. ssh -L, to reach other devices)");
+  std::string key;
+  if (args.has("--key-file")) {
+    auto loaded = net::load_key_file(args.get("--key-file"));
+    if (!loaded.is_ok()) return fail("worker", loaded.status());
+    key = loaded.value();
+  }
+  if (key.empty() && listen.rfind("127.", 0) != 0 && listen.rfind("localhost:", 0) != 0) {
+    return fail("worker", "listening beyond this machine needs --key-file, so that only masters holding the same "
+                          "key are served (make one with: head -c 32 /dev/urandom | base64 > shoal.key)");
   }
   auto slowdown = args.number("--slowdown", 1.0);
   if (!slowdown.is_ok()) return fail("worker", slowdown.status());
@@ -25,6 +32,7 @@ int run_worker(const Args& args) {
   net::WorkerOptions options;
   options.member = args.get("--member");
   options.slowdown = slowdown.value();
+  options.key = key;
   auto server = net::WorkerServer::create(model.value(), options);
   if (!server.is_ok()) return fail("worker", server.status());
   auto listener = net::TcpListener::listen(listen);
@@ -43,7 +51,7 @@ int run_worker(const Args& args) {
   });
   waiter.detach();
 
-  std::printf("listening on 127.0.0.1:%u\n", listener.value()->port());
+  std::printf("listening on %s:%u\n", listen.substr(0, listen.rfind(':')).c_str(), listener.value()->port());
   std::fflush(stdout);
   std::fprintf(stderr, "shoal worker: serving %s (%u subnets) with slowdown %.2f; Ctrl-C stops\n",
                args.get("--model").c_str(), model->fb().subnets()->size(), options.slowdown);
@@ -61,13 +69,15 @@ int run_worker(const Args& args) {
 const Command kWorker = {
     "worker",
     "serve a model's subnets to masters over TCP",
-    "shoal worker --model MODEL [--listen 127.0.0.1:PORT] [--slowdown F] [--member NAME]",
+    "shoal worker --model MODEL [--listen HOST:PORT] [--key-file FILE] [--slowdown F] [--member NAME]",
     "Serves inference requests for any subnet of MODEL. Requests wait in one queue for the\n"
     "engine; one whose deadline passes while waiting is answered 'expired' instead of run.\n"
     "Prints 'listening on HOST:PORT' on stdout once ready (port 0 picks a free port).\n"
-    "Only loopback addresses for now: frames are not yet authenticated.",
+    "With --key-file every frame carries an HMAC-SHA256 under that pre-shared key and\n"
+    "frames without the right one are refused; listening beyond loopback requires it.",
     {{"--model", "FILE", "the model to serve"},
-     {"--listen", "HOST:PORT", "address to listen on (default 127.0.0.1:0)"},
+     {"--listen", "HOST:PORT", "address to listen on (default 127.0.0.1:0; 0.0.0.0:PORT for all)"},
+     {"--key-file", "FILE", "pre-shared key; masters must use the same one"},
      {"--slowdown", "F", "stretch compute time F times, to emulate a slower device (default 1)"},
      {"--member", "NAME", "this member's name in the ensemble (default: the model's name)"}},
     run_worker,

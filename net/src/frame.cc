@@ -1,5 +1,7 @@
 #include "shoal/net/frame.h"
 
+#include "shoal/net/hmac.h"
+
 #include <cstring>
 #include <string>
 
@@ -47,7 +49,7 @@ Result<FrameHeader> decode_header(const uint8_t in[kHeaderBytes], const Limits& 
     return Status(StatusCode::kCorrupt, "unknown message type " + std::to_string(type));
   }
   h.type = static_cast<wire::MessageType>(type);
-  if (h.flags != 0) return Status(StatusCode::kCorrupt, "unknown frame flags " + std::to_string(h.flags));
+  if ((h.flags & ~kFlagMac) != 0) return Status(StatusCode::kCorrupt, "unknown frame flags " + std::to_string(h.flags));
   if (h.payload_bytes > limits.max_payload_bytes) {
     return Status(StatusCode::kCorrupt, "payload of " + std::to_string(h.payload_bytes) + " bytes is over the " +
                                             std::to_string(limits.max_payload_bytes) + "-byte limit");
@@ -61,20 +63,40 @@ Status read_frame(Connection& connection, const Limits& limits, Frame* frame) {
   Result<FrameHeader> h = decode_header(header, limits);
   if (!h.is_ok()) return h.status();
   frame->header = h.value();
+  const bool has_mac = frame->header.flags & kFlagMac;
+  if (has_mac != !connection.key().empty()) {
+    return Status(StatusCode::kCorrupt, has_mac ? "the peer authenticates its frames; give this side the same --key-file"
+                                                : "the peer does not authenticate its frames; it needs the same --key-file");
+  }
   frame->payload.resize(frame->header.payload_bytes);
-  return connection.read_exact(frame->payload.data(), frame->payload.size());
+  SHOAL_RETURN_IF_ERROR(connection.read_exact(frame->payload.data(), frame->payload.size()));
+  if (has_mac) {
+    uint8_t tag[kMacBytes];
+    SHOAL_RETURN_IF_ERROR(connection.read_exact(tag, kMacBytes));
+    const Digest want = hmac_sha256(connection.key(), header, kHeaderBytes, frame->payload.data(), frame->payload.size());
+    if (!digests_equal(tag, want.data())) {
+      return Status(StatusCode::kCorrupt, "frame MAC does not match: the two sides use different keys");
+    }
+  }
+  return Status::ok();
 }
 
 Status write_frame(Connection& connection, wire::MessageType type, uint64_t request_id, const uint8_t* payload,
                    size_t size) {
   thread_local std::vector<uint8_t> buffer;
-  buffer.resize(kHeaderBytes + size);
+  const bool mac = !connection.key().empty();
+  buffer.resize(kHeaderBytes + size + (mac ? kMacBytes : 0));
   FrameHeader h;
   h.type = type;
+  h.flags = mac ? kFlagMac : 0;
   h.request_id = request_id;
   h.payload_bytes = static_cast<uint32_t>(size);
   encode_header(h, buffer.data());
   if (size) std::memcpy(buffer.data() + kHeaderBytes, payload, size);
+  if (mac) {
+    const Digest tag = hmac_sha256(connection.key(), buffer.data(), kHeaderBytes, payload, size);
+    std::memcpy(buffer.data() + kHeaderBytes + size, tag.data(), kMacBytes);
+  }
   return connection.write_all(buffer.data(), buffer.size());
 }
 

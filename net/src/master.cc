@@ -116,6 +116,7 @@ struct Master::Impl {
     auto c = tcp_connect(link.address, options.connect_timeout_ms);
     if (!c.is_ok()) return c.status();
     std::shared_ptr<Connection> connection(std::move(c.value()));
+    connection->set_key(options.key);
     WorkerInfo hello;
     hello.software = "shoal 0.1.0";
     SHOAL_RETURN_IF_ERROR(send_hello(*connection, hello));

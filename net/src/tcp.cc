@@ -135,15 +135,11 @@ Result<std::unique_ptr<TcpListener>> TcpListener::listen(const std::string& addr
   return std::unique_ptr<TcpListener>(new TcpListener(fd, ntohs(sa.sin_port)));
 }
 
-TcpListener::~TcpListener() { close(); }
+TcpListener::~TcpListener() { ::close(fd_); }
 
-void TcpListener::close() {
-  if (fd_ >= 0) {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    fd_ = -1;
-  }
-}
+// Wakes a blocked accept() without releasing the descriptor under it (another thread may
+// be inside accept; closing would let the number be reused). The destructor releases it.
+void TcpListener::close() { ::shutdown(fd_, SHUT_RDWR); }
 
 Result<std::unique_ptr<Connection>> TcpListener::accept() {
   sockaddr_in peer;

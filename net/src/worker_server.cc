@@ -104,6 +104,7 @@ void WorkerServer::stop() {
 void WorkerServer::serve(std::unique_ptr<Connection> connection) {
   auto peer = std::make_shared<Peer>();
   peer->connection = std::move(connection);
+  peer->connection->set_key(impl_->options.key);
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->stopping) return;
   ++impl_->counters.connections;

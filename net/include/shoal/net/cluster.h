@@ -15,7 +15,11 @@ struct ClusterConfig {
   double deadline_ms = 0;  // 0: not given
   double margin_ms = 0.3, margin_fraction = 0.1;
   double static_target_ms = 0;  // 0: the deadline
+  std::string key;              // from key_file, if given
 };
+
+// A pre-shared key file: its bytes, trailing whitespace dropped; at least 16 of them.
+Result<std::string> load_key_file(const std::string& path);
 
 // Errors name the file and, for JSON that does not fit the schema, the line.
 Result<ClusterConfig> load_cluster(const std::string& path);

@@ -22,6 +22,13 @@ class Connection {
   virtual Status read_exact(void* data, size_t size) = 0;
   virtual void shutdown() = 0;
   virtual std::string peer() const = 0;
+
+  // Frames on this connection carry an HMAC-SHA256 under this pre-shared key; empty: none.
+  void set_key(std::string key) { key_ = std::move(key); }
+  const std::string& key() const { return key_; }
+
+ private:
+  std::string key_;
 };
 
 // Two connected ends of an in-memory stream.
@@ -41,11 +48,12 @@ class TcpListener {
   uint16_t port() const { return port_; }
   // Blocks until a peer connects or close() is called (then kIo).
   Result<std::unique_ptr<Connection>> accept();
+  // Stops accepting; safe to call from another thread while accept() blocks.
   void close();
 
  private:
   TcpListener(int fd, uint16_t port) : fd_(fd), port_(port) {}
-  int fd_;
+  const int fd_;
   uint16_t port_;
 };
 

@@ -6,9 +6,13 @@
 //   0       4     magic "SHOL"
 //   4       2     protocol version (1)
 //   6       2     message type (wire::MessageType)
-//   8       4     flags (0; reserved for a MAC)
+//   8       4     flags (bit 0: a MAC follows the payload)
 //   12      8     request id
 //   20      4     payload length in bytes
+//
+// With a pre-shared key (Connection::set_key) every frame carries flag 0 and, after the
+// payload, a 32-byte HMAC-SHA256 of header and payload; a frame without one, or with a
+// wrong one, is refused. (No replay protection yet: a recorded frame can be sent again.)
 #ifndef SHOAL_NET_FRAME_H_
 #define SHOAL_NET_FRAME_H_
 
@@ -23,6 +27,8 @@ namespace shoal::net {
 inline constexpr uint8_t kMagic[4] = {'S', 'H', 'O', 'L'};
 inline constexpr uint16_t kProtocolVersion = 1;
 inline constexpr size_t kHeaderBytes = 24;
+inline constexpr uint32_t kFlagMac = 1;
+inline constexpr size_t kMacBytes = 32;
 
 struct Limits {
   uint32_t max_payload_bytes = 16u << 20;
@@ -46,9 +52,10 @@ void encode_header(const FrameHeader& header, uint8_t out[kHeaderBytes]);
 // another protocol version. After any of these the stream cannot be trusted any more.
 Result<FrameHeader> decode_header(const uint8_t in[kHeaderBytes], const Limits& limits);
 
-// kIo when the connection closed (cleanly between frames, or mid-frame).
+// kIo when the connection closed (cleanly between frames, or mid-frame); kCorrupt when the
+// MAC is missing, unexpected or wrong.
 Status read_frame(Connection& connection, const Limits& limits, Frame* frame);
-// Header and payload in one write.
+// Header, payload and MAC (with a key) in one write.
 Status write_frame(Connection& connection, wire::MessageType type, uint64_t request_id,
                    const uint8_t* payload, size_t size);
 

@@ -23,6 +23,7 @@ struct MasterOptions {
   double margin_fraction = 0.1;        // ...and this share of themselves
   int connect_timeout_ms = 2000;
   Limits limits;
+  std::string key;  // pre-shared key, the same as the workers' (empty: none)
 };
 
 struct Prediction {

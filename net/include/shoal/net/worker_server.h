@@ -21,6 +21,7 @@ struct WorkerOptions {
   std::string member;    // this member's name in Hello (default: the model's name)
   double slowdown = 1.0; // compute time is stretched by this factor, to emulate a slower device
   Limits limits;
+  std::string key;       // pre-shared key: every frame must carry its MAC (empty: none)
 };
 
 struct WorkerCounters {
