@@ -7,94 +7,30 @@
 #include <cmath>
 #include <random>
 
+#include "kernel_sweep.h"
 #include "naive_eval.h"
 #include "ref/ref.h"
 
 namespace shoal::testing {
 namespace {
 
-constexpr float kUntouched = -12345.0f;
-
-struct Sweep {
-  std::mt19937 rng{1234};
-  uint32_t pick(uint32_t lo, uint32_t hi) { return std::uniform_int_distribution<uint32_t>(lo, hi)(rng); }
-  float value() { return std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng); }
-  shoal_plane plane(uint32_t h, uint32_t w, uint32_t cap) {
-    const uint32_t lo = pick(0, cap - 1);
-    return {h, w, cap, lo, pick(lo + 1, cap)};
-  }
-};
-
-// A full-width activation: active channels random, the rest NaN.
-std::vector<float> activation(Sweep& s, const shoal_plane& p) {
-  std::vector<float> v(size_t{p.h} * p.w * p.stride + 16, NAN);
-  for (size_t px = 0; px < size_t{p.h} * p.w; ++px)
-    for (uint32_t c = p.lo; c < p.hi; ++c) v[px * p.stride + c] = s.value();
-  return v;
-}
-
-Dense compact(const std::vector<float>& v, const shoal_plane& p) {
-  Dense d{p.hi - p.lo, p.h, p.w, std::vector<double>(size_t{p.hi - p.lo} * p.h * p.w)};
-  for (uint32_t y = 0; y < p.h; ++y)
-    for (uint32_t x = 0; x < p.w; ++x)
-      for (uint32_t c = p.lo; c < p.hi; ++c) d.at(c - p.lo, y, x) = v[(size_t{y} * p.w + x) * p.stride + c];
-  return d;
-}
-
-// Compares the active channels with `want` (compact) and checks the rest are untouched.
-void expect_plane(const std::vector<float>& got, const shoal_plane& p, const Dense& want, const std::string& what) {
-  for (uint32_t y = 0; y < p.h; ++y)
-    for (uint32_t x = 0; x < p.w; ++x)
-      for (uint32_t c = 0; c < p.stride; ++c) {
-        const float g = got[(size_t{y} * p.w + x) * p.stride + c];
-        if (c < p.lo || c >= p.hi) {
-          ASSERT_EQ(g, kUntouched) << what << " wrote channel " << c << " outside [" << p.lo << "," << p.hi << ")";
-        } else {
-          const double w = want.at(c - p.lo, y, x);
-          ASSERT_NEAR(g, w, 1e-4 * (1.0 + std::fabs(w))) << what << " at y=" << y << " x=" << x << " c=" << c;
-        }
-      }
-}
-
-uint32_t out_side(uint32_t in, uint32_t k, uint32_t s, uint32_t d, uint32_t pad) {
-  const int64_t span = int64_t{d} * (k - 1) + 1;
-  const int64_t padded = int64_t{in} + 2 * pad;
-  return padded < span ? 0 : static_cast<uint32_t>((padded - span) / s + 1);
-}
-
 TEST(RefKernels, Conv2dMatchesDenseLoops) {
   Sweep s;
-  const uint32_t caps[] = {1, 2, 3, 5, 7, 8, 13, 16, 17};
   int tested = 0;
   for (int trial = 0; trial < 600; ++trial) {
-    const bool depthwise = trial % 5 == 4;
-    const uint32_t in_cap = caps[s.pick(0, 8)];
-    const uint32_t out_cap = depthwise ? in_cap : caps[s.pick(0, 8)];
-    DenseWindow k;
-    k.kh = s.pick(1, 5), k.kw = s.pick(1, 5);
-    k.sh = s.pick(1, 2), k.sw = s.pick(1, 2);
-    k.dh = s.pick(1, 2), k.dw = s.pick(1, 2);
-    const uint32_t pad_h = s.pick(0, 2), pad_w = s.pick(0, 2);
-    k.ph = pad_h, k.pw = pad_w;
-    const uint32_t ih = s.pick(1, 11), iw = s.pick(1, 11);
-    const uint32_t oh = out_side(ih, k.kh, k.sh, k.dh, pad_h), ow = out_side(iw, k.kw, k.sw, k.dw, pad_w);
-    if (oh == 0 || ow == 0) continue;
-    shoal_conv2d_params p{};
-    p.in = s.plane(ih, iw, in_cap);
-    p.out = depthwise ? shoal_plane{oh, ow, out_cap, p.in.lo, p.in.hi} : s.plane(oh, ow, out_cap);
-    p.win = {k.kh, k.kw, k.sh, k.sw, pad_h, pad_w, k.dh, k.dw};
-    p.w_in_stride = depthwise ? 1 : in_cap;
-    p.depthwise = depthwise;
-    p.activation = static_cast<int32_t>(s.pick(0, 2));
-    const std::vector<float> x = activation(s, p.in);
-    std::vector<float> w(size_t{out_cap} * k.kh * k.kw * p.w_in_stride), scale(out_cap), shift(out_cap);
-    for (float& v : w) v = s.value();
-    for (float& v : scale) v = s.value();
-    for (float& v : shift) v = s.value();
-    const bool affine = trial % 3 != 0;
-    std::vector<float> y(size_t{oh} * ow * out_cap, kUntouched);
-    shoal_conv2d_nhwc_f32__ref(&p, x.data(), w.data(), affine ? scale.data() : nullptr,
-                               affine ? shift.data() : nullptr, y.data());
+    ConvCase c;
+    if (!random_conv(s, trial, &c)) continue;
+    const shoal_conv2d_params& p = c.p;
+    const DenseWindow k{p.win.kernel_h, p.win.kernel_w, p.win.stride_h, p.win.stride_w,
+                        p.win.pad_top,  p.win.pad_left, p.win.dilation_h, p.win.dilation_w};
+    const bool depthwise = p.depthwise, affine = c.affine;
+    const uint32_t oh = p.out.h, ow = p.out.w;
+    const std::vector<float>& x = c.x;
+    const std::vector<float>& w = c.w;
+    const std::vector<float>& scale = c.scale;
+    const std::vector<float>& shift = c.shift;
+    std::vector<float> y = c.blank_output();
+    shoal_conv2d_nhwc_f32__ref(&p, x.data(), w.data(), c.scale_ptr(), c.shift_ptr(), y.data());
 
     const uint32_t ci_n = depthwise ? 1 : p.in.hi - p.in.lo, co_n = p.out.hi - p.out.lo;
     std::vector<double> wc(size_t{co_n} * ci_n * k.kh * k.kw);

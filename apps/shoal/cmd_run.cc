@@ -87,7 +87,13 @@ int run_run(const Args& args) {
   Status fits = image_to_input(images.value(), 0, model.value(), fit, &input);
   if (!fits.is_ok()) return fail("run", fits);
 
-  auto engine = Engine::create(model.value());
+  const KernelTable* kernels = args.has("--backend") ? find_kernels(args.get("--backend")) : &best_kernels();
+  if (!kernels) {
+    std::string names;
+    for (const KernelTable* t : available_kernels()) names += std::string(names.empty() ? "" : ", ") + t->name;
+    return fail("run", "no backend '" + args.get("--backend") + "' on this CPU; choose one of: " + names);
+  }
+  auto engine = Engine::create(model.value(), *kernels);
   if (!engine.is_ok()) return fail("run", engine.status());
   Engine& e = *engine.value();
   const bool json = args.has("--json");
@@ -123,7 +129,7 @@ int run_run(const Args& args) {
   const bool random = md && md->recipe() && md->recipe()->string_view().rfind("synth", 0) == 0;
   if (json) {
     Json j;
-    j.begin_object().field("model", args.positional()[0]).field("images", images->count)
+    j.begin_object().field("model", args.positional()[0]).field("images", images->count).field("backend", e.kernels().name)
         .field("random_weights", random).key("subnets").begin_array();
     for (const SubnetReport& r : reports) {
       j.begin_object().field("subnet", r.name).field("accuracy", double(r.correct) / r.images)
@@ -134,8 +140,8 @@ int run_run(const Args& args) {
     std::printf("%s\n", j.str().c_str());
     return 0;
   }
-  std::printf("%s: %u images, %s kernels, arena %.1f KiB%s\n", args.positional()[0].c_str(), images->count,
-              ref_kernels().name, e.arena_bytes() / 1024.0,
+  std::printf("%s: %u images, %s kernels, arena %.1f KiB, packed weights %.1f KiB%s\n", args.positional()[0].c_str(),
+              images->count, e.kernels().name, e.arena_bytes() / 1024.0, e.packed_weight_bytes() / 1024.0,
               random ? "\n(random weights from 'shoal synth': accuracy is chance level)" : "");
   std::printf("  %-10s %9s %10s %10s %12s %12s\n", "subnet", "accuracy", "p50 ms", "p95 ms", "images/s", "MMACs");
   for (const SubnetReport& r : reports) {
@@ -161,6 +167,7 @@ const Command kRun = {
      {"--limit", "N", "use only the first N images"},
      {"--warmup", "N", "untimed runs before measuring each subnet (default 3)"},
      {"--resize", nullptr, "scale images to the model's input size (nearest neighbour)"},
+     {"--backend", "NAME", "kernels: ref, avx2, avx512 (default: the fastest this CPU runs)"},
      {"--json", nullptr, "print one JSON object instead of a table"}},
     run_run,
     1,

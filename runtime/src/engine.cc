@@ -49,7 +49,10 @@ Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const KernelT
 
 Engine::Engine(const Model& model) : model_(&model) {}
 
-Engine::~Engine() { std::free(arena_); }
+Engine::~Engine() {
+  std::free(arena_);
+  std::free(packed_);
+}
 
 Status Engine::prepare(const KernelTable& kernels) {
   const fb::Model& m = model_->fb();
@@ -80,6 +83,7 @@ Status Engine::prepare(const KernelTable& kernels) {
   if (!arena_) return Status(StatusCode::kIo, "out of memory: the arena needs " + std::to_string(arena_bytes_) + " bytes");
   std::memset(arena_, 0, arena_bytes_);  // touch every page now, not during the first run
 
+  kernels_ = &kernels;
   steps_.resize(nodes);
   for (uint32_t n = 0; n < nodes; ++n) {
     const fb::Node* node = m.nodes()->Get(n);
@@ -114,6 +118,29 @@ Status Engine::prepare(const KernelTable& kernels) {
     }
     s.pool = {plane(is), plane(os), window(node->window())};
     s.elt = {os.h, os.w, is.c, is.c, os.c, 0, os.c, act};
+  }
+  return pack_weights();
+}
+
+// One packed copy of every layer's full-width weights, in one allocation, made once.
+Status Engine::pack_weights() {
+  if (!kernels_->conv2d_pack) return Status::ok();
+  std::vector<size_t> offsets(steps_.size(), 0);
+  size_t total = 0;
+  for (size_t n = 0; n < steps_.size(); ++n) {
+    const Step& s = steps_[n];
+    if (s.op != fb::OpType::Conv2d && s.op != fb::OpType::Linear) continue;
+    offsets[n] = total;
+    total += (kernels_->conv2d_packed_floats(&s.conv, s.conv.out.stride) + 15) / 16 * 16;
+  }
+  packed_bytes_ = total * sizeof(float);
+  packed_ = static_cast<float*>(std::aligned_alloc(kTensorAlignment, packed_bytes_ ? packed_bytes_ : kTensorAlignment));
+  if (!packed_) return Status(StatusCode::kIo, "out of memory packing " + std::to_string(packed_bytes_) + " bytes of weights");
+  for (size_t n = 0; n < steps_.size(); ++n) {
+    Step& s = steps_[n];
+    if (s.op != fb::OpType::Conv2d && s.op != fb::OpType::Linear) continue;
+    kernels_->conv2d_pack(&s.conv, s.conv.out.stride, s.w, packed_ + offsets[n]);
+    s.w = packed_ + offsets[n];
   }
   return Status::ok();
 }

@@ -1,21 +1,71 @@
 #include "shoal/kernel_table.h"
 
 #include "ref/ref.h"
+#if SHOAL_HAVE_X86_KERNELS
+#include "x86/x86.h"
+#endif
 
 namespace shoal {
+namespace {
+
+// Everything but convolution runs the reference kernels until optimised twins exist.
+KernelTable with_conv(const char* name,
+                      void (*conv)(const shoal_conv2d_params*, const float*, const float*, const float*,
+                                   const float*, float*),
+                      size_t (*packed_floats)(const shoal_conv2d_params*, uint32_t),
+                      void (*pack)(const shoal_conv2d_params*, uint32_t, const float*, float*)) {
+  return {name,
+          conv,
+          packed_floats,
+          pack,
+          shoal_maxpool_nhwc_f32__ref,
+          shoal_avgpool_nhwc_f32__ref,
+          shoal_global_avgpool_nhwc_f32__ref,
+          shoal_add_nhwc_f32__ref,
+          shoal_activation_nhwc_f32__ref,
+          shoal_softmax_nhwc_f32__ref};
+}
+
+#if SHOAL_HAVE_X86_KERNELS
+template <uint32_t kBlock>
+size_t packed_floats(const shoal_conv2d_params* p, uint32_t cout) {
+  return shoal_conv2d_packed_floats(p, cout, kBlock);
+}
+template <uint32_t kBlock>
+void pack(const shoal_conv2d_params* p, uint32_t cout, const float* w, float* out) {
+  shoal_conv2d_pack_oc_blocks(p, cout, kBlock, w, out);
+}
+#endif
+
+}  // namespace
 
 const KernelTable& ref_kernels() {
-  static const KernelTable table = {
-      "ref",
-      shoal_conv2d_nhwc_f32__ref,
-      shoal_maxpool_nhwc_f32__ref,
-      shoal_avgpool_nhwc_f32__ref,
-      shoal_global_avgpool_nhwc_f32__ref,
-      shoal_add_nhwc_f32__ref,
-      shoal_activation_nhwc_f32__ref,
-      shoal_softmax_nhwc_f32__ref,
-  };
+  static const KernelTable table = with_conv("ref", shoal_conv2d_nhwc_f32__ref, nullptr, nullptr);
   return table;
+}
+
+std::vector<const KernelTable*> available_kernels() {
+  std::vector<const KernelTable*> tables = {&ref_kernels()};
+#if SHOAL_HAVE_X86_KERNELS
+  static const KernelTable avx2 = with_conv("avx2", shoal_conv2d_nhwc_f32_oc8__avx2, packed_floats<8>, pack<8>);
+  static const KernelTable avx512 =
+      with_conv("avx512", shoal_conv2d_nhwc_f32_oc16__avx512, packed_floats<16>, pack<16>);
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) tables.push_back(&avx2);
+  if (__builtin_cpu_supports("avx512f")) tables.push_back(&avx512);
+#endif
+  return tables;
+}
+
+const KernelTable& best_kernels() {
+  static const KernelTable* best = available_kernels().back();
+  return *best;
+}
+
+const KernelTable* find_kernels(const std::string& name) {
+  for (const KernelTable* t : available_kernels()) {
+    if (name == t->name) return t;
+  }
+  return nullptr;
 }
 
 }  // namespace shoal

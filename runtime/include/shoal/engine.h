@@ -27,15 +27,20 @@ struct Segment {
 
 class Engine {
  public:
-  // `model` must outlive the Engine; its weights are used in place.
+  // `model` must outlive the Engine; its weights are used in place, or packed once into
+  // the engine's persistent memory when the kernels want them packed.
   static Result<std::unique_ptr<Engine>> create(const Model& model,
-                                                const KernelTable& kernels = ref_kernels());
+                                                const KernelTable& kernels = best_kernels());
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   const Model& model() const { return *model_; }
+  // Activations, planned at the largest subnet.
   size_t arena_bytes() const { return arena_bytes_; }
+  // Packed weights (0 when the kernels use the model's weights in place).
+  size_t packed_weight_bytes() const { return packed_bytes_; }
+  const KernelTable& kernels() const { return *kernels_; }
 
   Segment whole() const;
   // Fails when a node in between needs a tensor from before `from` (a residual edge across
@@ -56,6 +61,7 @@ class Engine {
   struct Step;
   explicit Engine(const Model& model);
   Status prepare(const KernelTable& kernels);
+  Status pack_weights();
   float* tensor_data(uint32_t tensor) const;
 
   const Model* model_;
@@ -66,6 +72,9 @@ class Engine {
   std::vector<int32_t> last_reader_;  // per tensor, node index or -1
   float* arena_ = nullptr;
   size_t arena_bytes_ = 0;
+  float* packed_ = nullptr;
+  size_t packed_bytes_ = 0;
+  const KernelTable* kernels_ = nullptr;
 };
 
 }  // namespace shoal

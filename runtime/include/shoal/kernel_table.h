@@ -2,14 +2,21 @@
 #ifndef SHOAL_KERNEL_TABLE_H_
 #define SHOAL_KERNEL_TABLE_H_
 
+#include <string>
+#include <vector>
+
 #include "shoal/kernels/params.h"
 
 namespace shoal {
 
 struct KernelTable {
   const char* name;
+  // `w` is what conv2d_pack wrote, or the model's OHWI weights in place when it is null.
   void (*conv2d)(const shoal_conv2d_params*, const float* x, const float* w, const float* scale,
                  const float* shift, float* y);
+  // Optional: floats the packed copy of one layer's full-width weights takes, and packing.
+  size_t (*conv2d_packed_floats)(const shoal_conv2d_params*, uint32_t out_capacity);
+  void (*conv2d_pack)(const shoal_conv2d_params*, uint32_t out_capacity, const float* ohwi, float* packed);
   void (*max_pool)(const shoal_pool_params*, const float* x, float* y);
   void (*avg_pool)(const shoal_pool_params*, const float* x, float* y);
   void (*global_avg_pool)(const shoal_pool_params*, const float* x, float* y);
@@ -20,6 +27,12 @@ struct KernelTable {
 
 // The reference kernels (kernels/ref/): always built, the twin of every other backend.
 const KernelTable& ref_kernels();
+// The fastest table this CPU runs (chosen once, by CPUID on x86).
+const KernelTable& best_kernels();
+// Every table this build has and this CPU runs, reference first: "ref", "avx2", "avx512".
+std::vector<const KernelTable*> available_kernels();
+// By name, or nullptr.
+const KernelTable* find_kernels(const std::string& name);
 
 }  // namespace shoal
 
