@@ -22,7 +22,7 @@ struct DemoDevice {
 constexpr DemoDevice kDevices[] = {{"nano-cpu", 7.8}, {"pi5", 3.0}, {"xavier-nx", 3.9}, {"nano-gpu", 5.4}};
 
 int run_demo(const Args& args) {
-  auto limit = args.number("--limit", 300);
+  auto limit = args.number("--limit", 1000);
   if (!limit.is_ok() || limit.value() < 1) return fail("demo", "--limit takes a number of test images");
   const std::string arch = args.get("--arch", "resnet8");
   char dir_template[] = "/tmp/shoal-demo-XXXXXX";
@@ -56,7 +56,7 @@ int run_demo(const Args& args) {
   std::fflush(stdout);
   auto master = net::Master::connect(options);
   if (!master.is_ok()) return fail("demo", master.status());
-  Status st = calibrate_on_validation(*master.value(), 60, false);
+  Status st = calibrate_on_validation(*master.value(), 100, false);
   if (!st.is_ok()) return fail("demo", st);
 
   // The paper's 0.6 / 0.4 / 0.2 s, scaled so the middle one is what the fastest worker
@@ -96,7 +96,7 @@ const Command kDemo = {
     "AdaEnsemble paper's cluster (Jetson Nano CPU, Raspberry Pi 5, Jetson Xavier NX, Jetson\n"
     "Nano GPU), calibrates, then runs N Fashion-MNIST test images through adaensemble,\n"
     "dynamic and static at three deadlines, prints one table and stops every worker.",
-    {{"--limit", "N", "test images per policy and deadline (default 300)"},
+    {{"--limit", "N", "test images per policy and deadline (default 1000)"},
      {"--arch", "NAME", "member architecture (default resnet8)"}},
     run_demo,
 };
