@@ -26,8 +26,13 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
                                    double static_target_ms, bool quiet) {
   std::vector<Cell> cells;
   for (const std::string& policy : policies) {
+    double static_fixed_for = -1;  // the static ensemble is chosen once per latency target
     for (double deadline : deadlines) {
-      SHOAL_RETURN_IF_ERROR(master.set_policy(policy, static_target_ms > 0 ? static_target_ms : deadline));
+      const double target = static_target_ms > 0 ? static_target_ms : deadline;
+      if (policy != "static" || target != static_fixed_for) {
+        SHOAL_RETURN_IF_ERROR(master.set_policy(policy, target));
+        static_fixed_for = policy == "static" ? target : -1;
+      }
       Cell cell;
       cell.policy = policy;
       cell.deadline_ms = deadline;
