@@ -26,7 +26,6 @@ struct Engine::Step {
   shoal_conv2d_params conv;
   shoal_pool_params pool;
   shoal_eltwise_params elt;
-  const KernelTable* k;
 };
 
 namespace {
@@ -92,7 +91,6 @@ Status Engine::prepare(const KernelTable& kernels) {
     const uint32_t in = node->inputs()->Get(0), out = node->outputs()->Get(0);
     const TensorShape is = model_->shape(in), os = model_->shape(out);
     s.op = node->op();
-    s.k = &kernels;
     s.in_group = m.tensors()->Get(in)->group();
     s.out_group = m.tensors()->Get(out)->group();
     s.a = tensor_data(in);
@@ -224,7 +222,7 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
     Step& s = steps_[n];
     const fb::GroupRange* ri = ranges->Get(s.in_group);
     const fb::GroupRange* ro = ranges->Get(s.out_group);
-    const KernelTable& k = *s.k;
+    const KernelTable& k = *kernels_;
     switch (s.op) {
       case fb::OpType::Conv2d:
       case fb::OpType::Linear:
