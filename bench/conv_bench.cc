@@ -131,7 +131,7 @@ void register_all() {
     for (const auto* b : *loaded->model->fb().buffers()) weight_bytes += b->data()->size();
     for (const shoal::KernelTable* k : shoal::available_kernels()) {
       auto e = shoal::Engine::create(*loaded->model, *k);
-      std::printf("%-10s %-7s model weights %9.1f KiB, packed copy %9.1f KiB, arena %8.1f KiB\n", arch, k->name,
+      std::fprintf(stderr, "%-10s %-7s model weights %9.1f KiB, packed copy %9.1f KiB, arena %8.1f KiB\n", arch, k->name,
                   weight_bytes / 1024.0, e.value()->packed_weight_bytes() / 1024.0, e.value()->arena_bytes() / 1024.0);
       loaded->engines[k->name] = std::move(e.value());
     }
