@@ -27,5 +27,5 @@ struct Avx512 {
 
 extern "C" void shoal_conv2d_nhwc_f32_oc16__avx512(const shoal_conv2d_params* p, const float* x, const float* packed,
                                                    const float* scale, const float* shift, float* y) {
-  shoal::x86::Conv2dOcBlocks<Avx512, 6, 4>::run(p, x, packed, scale, shift, y);
+  shoal::x86::Conv2dOcBlocks<Avx512, 5, 4>::run(p, x, packed, scale, shift, y);
 }
