@@ -240,3 +240,37 @@ TEST(Frame, HeaderRoundTripsLittleEndian) {
 
 }  // namespace
 }  // namespace shoal::net
+
+namespace shoal::net {
+namespace {
+
+// A request that waits behind a slow one past its deadline must be answered DeadlineExpired,
+// with its clock counted from arrival, not from when the worker got round to reading it.
+TEST(SlowWorker, QueuedRequestsExpireFromArrival) {
+  const auto& bytes = testing::synth_bytes("resnet8");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok());
+  WorkerOptions options;
+  options.slowdown = 200;  // a w1.0 request takes tens of milliseconds
+  auto server = WorkerServer::create(model.value(), options);
+  ASSERT_TRUE(server.is_ok());
+  auto [client, worker] = loopback_pair();
+  server.value()->serve(std::move(worker));
+  const std::vector<uint8_t> img(28 * 28, 50);
+  ASSERT_TRUE(send_infer_request(*client, 1, "w1.0", 10'000'000, img.data(), img.size()).is_ok());
+  ASSERT_TRUE(send_infer_request(*client, 2, "w0.25", 2'000, img.data(), img.size()).is_ok());  // 2 ms
+  Frame f;
+  ASSERT_TRUE(read_frame(*client, Limits{}, &f).is_ok());
+  EXPECT_EQ(f.header.request_id, 1u);
+  EXPECT_EQ(f.header.type, wire::MessageType::InferResult);
+  ASSERT_TRUE(read_frame(*client, Limits{}, &f).is_ok());
+  EXPECT_EQ(f.header.request_id, 2u);
+  wire::ErrorCode code = wire::ErrorCode::None;
+  ASSERT_EQ(f.header.type, wire::MessageType::Error);
+  (void)parse_error(f, &code);
+  EXPECT_EQ(code, wire::ErrorCode::DeadlineExpired);
+  EXPECT_EQ(server.value()->counters().expired.load(), 1u);
+}
+
+}  // namespace
+}  // namespace shoal::net

@@ -33,6 +33,10 @@ int run_worker(const Args& args) {
   options.member = args.get("--member");
   options.slowdown = slowdown.value();
   options.key = key;
+  if (args.has("--backend")) {
+    options.kernels = find_kernels(args.get("--backend"));
+    if (!options.kernels) return fail("worker", "no backend '" + args.get("--backend") + "' on this CPU (ref, avx2, avx512)");
+  }
   auto server = net::WorkerServer::create(model.value(), options);
   if (!server.is_ok()) return fail("worker", server.status());
   auto listener = net::TcpListener::listen(listen);
@@ -78,6 +82,7 @@ const Command kWorker = {
     {{"--model", "FILE", "the model to serve"},
      {"--listen", "HOST:PORT", "address to listen on (default 127.0.0.1:0; 0.0.0.0:PORT for all)"},
      {"--key-file", "FILE", "pre-shared key; masters must use the same one"},
+     {"--backend", "NAME", "kernels: ref, avx2, avx512 (default: the fastest this CPU runs)"},
      {"--slowdown", "F", "stretch compute time F times, to emulate a slower device (default 1)"},
      {"--member", "NAME", "this member's name in the ensemble (default: the model's name)"}},
     run_worker,

@@ -1,7 +1,8 @@
 #include "shoal/net/worker_server.h"
 
 #include <chrono>
-#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,6 +31,14 @@ struct Peer {
   }
 };
 
+struct Job {
+  std::shared_ptr<Peer> peer;
+  uint64_t id = 0;
+  uint32_t subnet = 0;
+  Clock::time_point received, deadline;
+  std::vector<uint8_t> image;
+};
+
 }  // namespace
 
 struct WorkerServer::Impl {
@@ -39,18 +48,16 @@ struct WorkerServer::Impl {
   WorkerInfo info;
   WorkerCounters counters;
 
-  std::mutex mu;  // guards stopping, peers, threads, listener
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job> queue;
   bool stopping = false;
   std::vector<std::weak_ptr<Peer>> peers;
   std::vector<std::thread> threads;
+  std::thread compute;
   TcpListener* listener = nullptr;
 
-  // The device: one request computes at a time; `waiting` counts the others.
-  std::mutex engine_mu;
-  std::atomic<uint32_t> waiting{0};
-  std::vector<float> input, output;
-  Images image;
-
+  void compute_loop();
   void peer_loop(std::shared_ptr<Peer> peer);
   void handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Clock::time_point received);
 };
@@ -62,7 +69,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   auto impl = std::make_unique<Impl>();
   impl->model = &model;
   impl->options = options;
-  auto engine = Engine::create(model);
+  auto engine = Engine::create(model, options.kernels ? *options.kernels : best_kernels());
   if (!engine.is_ok()) return engine.status();
   impl->engine = std::move(engine.value());
   const fb::Model& m = model.fb();
@@ -78,15 +85,16 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   const TensorShape in = model.shape(m.input());
   info.input_h = in.h, info.input_w = in.w, info.input_c = in.c;
   info.classes = model.shape(m.output()).c;
-  impl->image.count = 1;
-  impl->image.h = in.h, impl->image.w = in.w, impl->image.c = in.c;
-  return std::unique_ptr<WorkerServer>(new WorkerServer(std::move(impl)));
+  std::unique_ptr<WorkerServer> server(new WorkerServer(std::move(impl)));
+  server->impl_->compute = std::thread([s = server->impl_.get()] { s->compute_loop(); });
+  return server;
 }
 
 WorkerServer::WorkerServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 WorkerServer::~WorkerServer() {
   stop();
+  impl_->compute.join();
   for (std::thread& t : impl_->threads) t.join();
 }
 
@@ -95,6 +103,7 @@ const WorkerCounters& WorkerServer::counters() const { return impl_->counters; }
 void WorkerServer::stop() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->stopping = true;
+  impl_->cv.notify_all();
   if (impl_->listener) impl_->listener->close();
   for (auto& weak : impl_->peers) {
     if (auto peer = weak.lock()) peer->connection->shutdown();
@@ -157,7 +166,12 @@ void WorkerServer::Impl::peer_loop(std::shared_ptr<Peer> peer) {
         handle_request(peer, frame, received);
         break;
       case wire::MessageType::Heartbeat: {
-        const ResourceReport report = read_resource_report(waiting.load());
+        size_t queued;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          queued = queue.size();
+        }
+        const ResourceReport report = read_resource_report(static_cast<uint32_t>(queued));
         peer->reply([&](Connection& c) { return send_heartbeat(c, id, report); });
         break;
       }
@@ -189,35 +203,58 @@ void WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
                                                  std::to_string(info.input_h) + "x" + std::to_string(info.input_w) + "x" +
                                                  std::to_string(info.input_c) + " = " + std::to_string(want));
   }
-  const uint32_t subnet_index = subnet.value();
-  const auto deadline = received + std::chrono::microseconds(req->budget_us());
-  ++waiting;
-  std::unique_lock<std::mutex> device(engine_mu);
-  --waiting;
-  const auto start = Clock::now();
-  if (start >= deadline) {
-    device.unlock();
-    ++counters.expired;
-    peer->reply([&](Connection& c) {
-      return send_error(c, id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
+  Job job;
+  job.peer = peer;
+  job.id = id;
+  job.subnet = subnet.value();
+  job.received = received;
+  job.deadline = received + std::chrono::microseconds(req->budget_us());
+  job.image.assign(req->image()->begin(), req->image()->end());
+  std::lock_guard<std::mutex> lock(mu);
+  queue.push_back(std::move(job));
+  cv.notify_one();
+}
+
+void WorkerServer::Impl::compute_loop() {
+  Images image;  // one image at a time, reused
+  image.count = 1;
+  image.h = info.input_h, image.w = info.input_w, image.c = info.input_c;
+  std::vector<float> input, output;
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (stopping) return;
+      job = std::move(queue.front());
+      queue.pop_front();
+    }
+    const auto start = Clock::now();
+    if (start >= job.deadline) {
+      ++counters.expired;
+      job.peer->reply([&](Connection& c) {
+        return send_error(c, job.id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
+      });
+      continue;
+    }
+    image.pixels.swap(job.image);
+    Status st = image_to_input(image, 0, *model, Fit::kExact, &input);
+    output.resize(engine->packed_size(job.subnet, model->fb().output()));
+    if (st.is_ok()) st = engine->run(job.subnet, input.data(), input.size(), output.data(), output.size());
+    const auto computed = Clock::now();
+    if (options.slowdown > 1.0) {
+      std::this_thread::sleep_for((computed - start) * (options.slowdown - 1.0));
+    }
+    const auto done = Clock::now();
+    if (!st.is_ok()) {
+      job.peer->reply([&](Connection& c) { return send_error(c, job.id, wire::ErrorCode::Internal, st.message()); });
+      continue;
+    }
+    ++counters.served;
+    job.peer->reply([&](Connection& c) {
+      return send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received));
     });
-    return;
   }
-  image.pixels.assign(req->image()->begin(), req->image()->end());
-  Status st = image_to_input(image, 0, *model, Fit::kExact, &input);
-  output.resize(engine->packed_size(subnet_index, model->fb().output()));
-  if (st.is_ok()) st = engine->run(subnet_index, input.data(), input.size(), output.data(), output.size());
-  if (options.slowdown > 1.0) std::this_thread::sleep_for((Clock::now() - start) * (options.slowdown - 1.0));
-  const auto done = Clock::now();
-  if (!st.is_ok()) {
-    device.unlock();
-    peer->reply([&](Connection& c) { return send_error(c, id, wire::ErrorCode::Internal, st.message()); });
-    return;
-  }
-  ++counters.served;
-  peer->reply([&](Connection& c) {
-    return send_infer_result(c, id, output.data(), output.size(), micros(done - start), micros(start - received));
-  });
 }
 
 }  // namespace shoal::net
