@@ -87,13 +87,9 @@ int run_run(const Args& args) {
   Status fits = image_to_input(images.value(), 0, model.value(), fit, &input);
   if (!fits.is_ok()) return fail("run", fits);
 
-  const KernelTable* kernels = args.has("--backend") ? find_kernels(args.get("--backend")) : &best_kernels();
-  if (!kernels) {
-    std::string names;
-    for (const KernelTable* t : available_kernels()) names += std::string(names.empty() ? "" : ", ") + t->name;
-    return fail("run", "no backend '" + args.get("--backend") + "' on this CPU; choose one of: " + names);
-  }
-  auto engine = Engine::create(model.value(), *kernels);
+  auto kernels = backend_option(args);
+  if (!kernels.is_ok()) return fail("run", kernels.status());
+  auto engine = Engine::create(model.value(), *kernels.value());
   if (!engine.is_ok()) return fail("run", engine.status());
   Engine& e = *engine.value();
   const bool json = args.has("--json");

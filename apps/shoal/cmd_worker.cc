@@ -33,10 +33,9 @@ int run_worker(const Args& args) {
   options.member = args.get("--member");
   options.slowdown = slowdown.value();
   options.key = key;
-  if (args.has("--backend")) {
-    options.kernels = find_kernels(args.get("--backend"));
-    if (!options.kernels) return fail("worker", "no backend '" + args.get("--backend") + "' on this CPU (ref, avx2, avx512)");
-  }
+  auto kernels = backend_option(args);
+  if (!kernels.is_ok()) return fail("worker", kernels.status());
+  options.kernels = kernels.value();
   auto server = net::WorkerServer::create(model.value(), options);
   if (!server.is_ok()) return fail("worker", server.status());
   auto listener = net::TcpListener::listen(listen);

@@ -97,6 +97,15 @@ Result<std::vector<double>> parse_numbers(const std::string& text, const std::st
   return numbers;
 }
 
+Result<const KernelTable*> backend_option(const Args& args) {
+  if (!args.has("--backend")) return &best_kernels();
+  if (const KernelTable* k = find_kernels(args.get("--backend"))) return k;
+  std::string names;
+  for (const KernelTable* t : available_kernels()) names += std::string(names.empty() ? "" : ", ") + t->name;
+  return Status(StatusCode::kInvalidArgument,
+                "no backend '" + args.get("--backend") + "' on this CPU; choose one of: " + names);
+}
+
 int fail(const char* command, const std::string& message) {
   std::fprintf(stderr, "shoal %s: %s\n", command, message.c_str());
   return 1;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/kernel_table.h"
 #include "shoal/status.h"
 
 namespace shoal::cli {
@@ -47,6 +48,10 @@ struct Command {
 // "a,b,c" -> items; a list of numbers, with an error naming the option.
 std::vector<std::string> split_list(const std::string& text);
 Result<std::vector<double>> parse_numbers(const std::string& text, const std::string& option);
+
+// --backend NAME as a kernel table (the fastest this CPU runs when absent), or an error that
+// lists the backends this CPU has.
+Result<const KernelTable*> backend_option(const Args& args);
 
 // Prints "shoal NAME: message" to stderr and returns the exit code for a failed command.
 int fail(const char* command, const Status& status);
