@@ -1,5 +1,6 @@
 #include "shoal/net/worker_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -52,8 +53,11 @@ struct WorkerServer::Impl {
   std::condition_variable cv;
   std::deque<Job> queue;
   bool stopping = false;
+  // Peers being served, to shut down on stop(); a long-lived worker sees many come and go,
+  // so their threads are detached and counted rather than kept until shutdown.
   std::vector<std::weak_ptr<Peer>> peers;
-  std::vector<std::thread> threads;
+  uint32_t peer_threads = 0;
+  std::condition_variable peers_done;
   std::thread compute;
   TcpListener* listener = nullptr;
 
@@ -95,7 +99,8 @@ WorkerServer::WorkerServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 WorkerServer::~WorkerServer() {
   stop();
   impl_->compute.join();
-  for (std::thread& t : impl_->threads) t.join();
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->peers_done.wait(lock, [&] { return impl_->peer_threads == 0; });
 }
 
 const WorkerCounters& WorkerServer::counters() const { return impl_->counters; }
@@ -117,8 +122,15 @@ void WorkerServer::serve(std::unique_ptr<Connection> connection) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->stopping) return;
   ++impl_->counters.connections;
-  impl_->peers.push_back(peer);
-  impl_->threads.emplace_back([this, peer] { impl_->peer_loop(peer); });
+  auto& peers = impl_->peers;
+  peers.erase(std::remove_if(peers.begin(), peers.end(), [](const auto& w) { return w.expired(); }), peers.end());
+  peers.push_back(peer);
+  ++impl_->peer_threads;
+  std::thread([impl = impl_.get(), peer] {
+    impl->peer_loop(peer);
+    std::lock_guard<std::mutex> lock(impl->mu);  // the destructor waits for this before impl goes
+    if (--impl->peer_threads == 0) impl->peers_done.notify_all();
+  }).detach();
 }
 
 void WorkerServer::run(TcpListener& listener) {
