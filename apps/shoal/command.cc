@@ -44,7 +44,8 @@ Result<Args> Command::parse(int argc, char** argv) const {
     }
     if (!option) {
       return Status(StatusCode::kInvalidArgument,
-                    "unknown option '" + name + "' (see 'shoal " + this->name + " --help')");
+                    "unknown option '" + name + "' (see '" + program + (*this->name ? " " : "") +
+                        this->name + " --help')");
     }
     if (option->value && !inline_value) {
       if (i + 1 >= argc) return Status(StatusCode::kInvalidArgument, name + " needs a value: " + option->value);
@@ -71,6 +72,22 @@ std::string Command::help() const {
   }
   text += "  --help                 show this help\n";
   return text;
+}
+
+int run_command(const Command& command, int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::fputs(command.help().c_str(), stdout);
+      return 0;
+    }
+  }
+  Result<Args> args = command.parse(argc, argv);
+  if (!args.is_ok()) {
+    std::fprintf(stderr, "%s%s%s: %s\n", command.program, *command.name ? " " : "", command.name,
+                 args.status().message().c_str());
+    return 1;
+  }
+  return command.run(args.value());
 }
 
 std::vector<std::string> split_list(const std::string& text) {

@@ -40,10 +40,14 @@ struct Command {
   std::vector<Option> options;
   int (*run)(const Args& args);
   size_t min_positional = 0, max_positional = 0;
+  const char* program = "shoal";  // "shoal-train" for the trainer
 
   Result<Args> parse(int argc, char** argv) const;
   std::string help() const;
 };
+
+// Runs `command` on argv (after the command's name): --help, parsing, then run().
+int run_command(const Command& command, int argc, char** argv);
 
 // "a,b,c" -> items; a list of numbers, with an error naming the option.
 std::vector<std::string> split_list(const std::string& text);

@@ -12,7 +12,7 @@ Status calibrate_on_validation(net::Master& master, uint32_t count, bool quiet) 
   if (!images.is_ok()) return images.status();
   auto labels = read_idx_labels(dir + "/train-labels-idx1-ubyte.gz");
   if (!labels.is_ok()) return labels.status();
-  const uint32_t first = images->count > 5000 ? images->count - 5000 : 0;  // the validation split
+  const uint32_t first = validation_first(images->count);
   count = std::min(count, images->count - first);
   if (!quiet) std::fprintf(stderr, "calibrating: %u validation images x every worker and subnet\n", count);
   return master.calibrate(images.value(), labels.value(), first, count, [&](uint32_t done) {

@@ -32,16 +32,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const auto* c : kCommands) {
-    if (std::strcmp(argv[1], c->name) != 0) continue;
-    for (int i = 2; i < argc; ++i) {
-      if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-        std::fputs(c->help().c_str(), stdout);
-        return 0;
-      }
-    }
-    auto args = c->parse(argc - 2, argv + 2);
-    if (!args.is_ok()) return shoal::cli::fail(c->name, args.status());
-    return c->run(args.value());
+    if (std::strcmp(argv[1], c->name) == 0) return shoal::cli::run_command(*c, argc - 2, argv + 2);
   }
   std::fprintf(stderr, "shoal: unknown command '%s'\n\n", argv[1]);
   print_usage();

@@ -127,6 +127,8 @@ const std::vector<ArchitectureInfo>& architectures() {
       {"fluid-cnn", "Fluid paper CNN: 3 conv (16 ch, 3x3) + fc, 28x28x1 -> 10 classes; subnets "
                     "lower25, lower50, upper25, upper50, w0.75, w1.0"},
       {"resnet8", "ResNet-8: 3 stages of 16/32/64 channels, 1 block each, 28x28x1 -> 10 classes"},
+      {"resnet8-s1", "ResNet-8 sliced after stage 1's ReLU (16 ch) + pool + fc: a VIP student"},
+      {"resnet8-s2", "ResNet-8 sliced after stage 2's ReLU (32 ch) + pool + fc: a VIP student"},
       {"resnet18", "ResNet-18: 4 stages of 64..512 channels, 224x224x3 -> 1000 classes"},
   };
   return list;
@@ -160,8 +162,11 @@ Result<ModelSpec> build_architecture(const std::string& name, const std::vector<
   }
   const std::vector<float> w = widths.empty() ? std::vector<float>{0.25f, 0.5f, 0.75f, 1.0f} : widths;
   ModelSpec spec;
-  if (name == "resnet8") {
-    spec = resnet(name, 28, 1, 10, {16, 32, 64}, 1, false, w);
+  if (name == "resnet8" || name == "resnet8-s1" || name == "resnet8-s2") {
+    // The sliced students keep the teacher's layer names, so its weights carry over by name.
+    const size_t stages = name == "resnet8" ? 3 : name == "resnet8-s2" ? 2 : 1;
+    const std::vector<uint32_t> stage_width{16, 32, 64};
+    spec = resnet(name, 28, 1, 10, {stage_width.begin(), stage_width.begin() + stages}, 1, false, w);
     fashion_mnist(spec);
   } else if (name == "resnet18") {
     spec = resnet(name, 224, 3, 1000, {64, 128, 256, 512}, 2, true, w);

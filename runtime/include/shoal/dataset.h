@@ -12,6 +12,12 @@
 namespace shoal {
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+// The validation split: the last 5000 images of the training set. The trainer holds them
+// out; calibration and the accuracy profile measure on them.
+inline constexpr uint32_t kValidationImages = 5000;
+inline uint32_t validation_first(uint32_t train_count) {
+  return train_count > kValidationImages ? train_count - kValidationImages : 0;
+}
 
 struct Images {
   uint32_t count = 0, h = 0, w = 0, c = 1;

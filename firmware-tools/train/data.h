@@ -1,0 +1,48 @@
+// Fashion-MNIST as tensors for training: the training set without its validation split,
+// the validation split (the last 5000 training images, as everywhere in shoal) and the test
+// set; batches in a seeded order; the VIP paper's diversity (augmentations, class imbalance).
+#ifndef SHOAL_TRAIN_DATA_H_
+#define SHOAL_TRAIN_DATA_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "shoal/status.h"
+
+namespace shoal::train {
+
+struct Split {
+  torch::Tensor images;  // N x 1 x H x W, normalized with the model's mean and std
+  torch::Tensor labels;  // N, int64
+  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+};
+
+struct DataSets {
+  Split train, validation, test;
+};
+
+// `train_limit` > 0 keeps only the first `train_limit` training images (smoke runs);
+// validation and test are always whole.
+Result<DataSets> load_fashion_mnist(const std::string& dir, float mean, float std, uint32_t train_limit);
+
+// A seeded random order of `n` indices: the same for (seed, epoch) on every machine.
+std::vector<int64_t> shuffled(int64_t n, uint64_t seed, uint32_t epoch);
+
+// Class-imbalanced subset (VIP): every image of `target` classes, `keep` of each other class.
+Split imbalanced(const Split& split, const std::vector<int64_t>& target, double keep, uint64_t seed);
+
+// Augmentations a VIP variant may be assigned; applied per batch with a seeded generator.
+enum class Augment : uint32_t {
+  kFlip = 1, kRotate = 2, kContrast = 4, kBrightness = 8, kCrop6 = 16, kCrop12 = 32, kCrop20 = 64
+};
+std::string augment_names(uint32_t mask);
+// Applies the augmentations in `mask` to a batch, each to a random half of the images.
+torch::Tensor augment(const torch::Tensor& batch, uint32_t mask, std::mt19937_64& rng);
+
+}  // namespace shoal::train
+
+#endif  // SHOAL_TRAIN_DATA_H_

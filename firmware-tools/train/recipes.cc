@@ -1,0 +1,232 @@
+#include "recipes.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "shoal/architectures.h"
+
+namespace shoal::train {
+namespace {
+
+// `nested_only` keeps the subnets that start at channel 0 (slimmable widths): fluid-cnn's
+// upper subnets are the fluid recipe's.
+SlimNet make_net(const std::string& arch, const std::vector<float>& widths, uint64_t seed, bool nested_only = false) {
+  Result<ModelSpec> spec = build_architecture(arch, widths);
+  if (!spec.is_ok()) throw std::invalid_argument(spec.status().message());
+  if (nested_only) {
+    std::vector<SubnetSpec> kept;
+    for (const SubnetSpec& s : spec->subnets) {
+      if (s.name.rfind("upper", 0) != 0) kept.push_back(s);
+    }
+    spec->subnets = kept;
+  }
+  torch::manual_seed(seed);
+  SlimNet net(std::move(spec).value());
+  net->initialize();
+  return net;
+}
+
+std::vector<std::string> subnet_names(const ModelSpec& spec) {
+  std::vector<std::string> names;
+  for (const SubnetSpec& s : spec.subnets) names.push_back(s.name);
+  return names;
+}
+
+void print_row(const std::string& label, const std::vector<std::pair<std::string, double>>& cells) {
+  std::printf("  %-28s", label.c_str());
+  for (const auto& [name, acc] : cells) std::printf("  %s %6.2f%%", name.c_str(), 100.0 * acc);
+  std::printf("\n");
+}
+
+std::vector<std::pair<std::string, double>> test_row(SlimNet& net, const Context& ctx) {
+  std::vector<std::pair<std::string, double>> row;
+  for (size_t s = 0; s < net->spec().subnets.size(); ++s) {
+    row.emplace_back(net->spec().subnets[s].name, accuracy(net, static_cast<uint32_t>(s), ctx.data->test, ctx));
+  }
+  return row;
+}
+
+double mean_validation(SlimNet& net, const Context& ctx) {
+  double sum = 0;
+  for (size_t s = 0; s < net->spec().subnets.size(); ++s) {
+    sum += accuracy(net, static_cast<uint32_t>(s), ctx.data->validation, ctx);
+  }
+  return sum / static_cast<double>(net->spec().subnets.size());
+}
+
+LossFn cross_entropy(SlimNet net, uint32_t subnet) {
+  return [net, subnet](const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64&) mutable {
+    return torch::cross_entropy_loss(net->forward(x, subnet, true), y);
+  };
+}
+
+}  // namespace
+
+std::vector<Trained> train_slimmable(const RecipeOptions& o, const Context& ctx) {
+  struct Candidate {
+    SlimNet net{nullptr};
+    uint64_t seed;
+    double val;
+  };
+  std::vector<Candidate> candidates;
+  for (uint32_t m = 0; m < o.members; ++m) {
+    const uint64_t seed = o.seed + m;
+    SlimNet net = make_net(o.arch, {}, seed, true);
+    const std::vector<std::string> widths = subnet_names(net->spec());
+    const uint32_t widest = static_cast<uint32_t>(widths.size() - 1);
+    Job job;
+    job.name = o.arch + "-slim-s" + std::to_string(seed);
+    job.net = net;
+    job.train = &ctx.data->train;
+    job.epochs = o.epochs;
+    job.seed = seed;
+    job.report = widths;
+    // Sandwich rule with inplace distillation: the widest learns from the labels, every
+    // narrower width from the widest's (detached) predictions, in one step.
+    job.phases.push_back([net, widest](const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64&) mutable {
+      const torch::Tensor full = net->forward(x, widest, true);
+      torch::Tensor loss = torch::cross_entropy_loss(full, y);
+      for (uint32_t s = 0; s < widest; ++s) loss = loss + distillation_loss(net->forward(x, s, true), full);
+      return loss;
+    });
+    run_job(job, ctx);
+    candidates.push_back({net, seed, mean_validation(net, ctx)});
+  }
+  std::vector<size_t> order(candidates.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return candidates[a].val > candidates[b].val; });
+  std::printf("slimmable %s: %u members trained, best %u kept by mean validation accuracy over widths\n",
+              o.arch.c_str(), o.members, std::min(o.keep, o.members));
+  std::vector<Trained> paths;
+  for (size_t rank = 0; rank < order.size(); ++rank) {
+    Candidate& c = candidates[order[rank]];
+    const bool kept = rank < o.keep;
+    const std::string name = o.arch + "-slim-s" + std::to_string(c.seed);
+    char label[96];
+    std::snprintf(label, sizeof(label), "%s%s (val %.2f%%) test", kept ? "" : "dropped ", name.c_str(), 100.0 * c.val);
+    print_row(label, test_row(c.net, ctx));
+    if (kept) paths.push_back({export_model(c.net, name, "slimmable (sandwich rule, inplace distillation, switchable BN)", c.seed, o.epochs, ctx), c.net});
+  }
+  return paths;
+}
+
+std::vector<Trained> train_fluid(const RecipeOptions& o, const Context& ctx) {
+  SlimNet net = make_net(o.arch, {}, o.seed);
+  const ModelSpec& spec = net->spec();
+  for (const char* needed : {"lower25", "lower50", "w0.75", "w1.0", "upper25", "upper50"}) {
+    net->subnet_index(needed);  // throws for an architecture without the Fluid subnets
+  }
+  Job job;
+  job.name = o.arch + "-fluid-s" + std::to_string(o.seed);
+  job.net = net;
+  job.train = &ctx.data->train;
+  job.epochs = o.epochs;
+  job.seed = o.seed;
+  job.report = subnet_names(spec);
+  // Algorithm 1, one iteration per epoch: the nested models grow 25 -> 50 -> 75 -> 100 %,
+  // then the upper 25 % and upper 50 % models are re-trained on their own channels. All of
+  // them are slices of one weight tensor, so "copy the weights" is sharing them.
+  for (const char* s : {"lower25", "lower50", "w0.75", "w1.0", "upper25", "upper50"}) {
+    job.phases.push_back(cross_entropy(net, net->subnet_index(s)));
+  }
+  run_job(job, ctx);
+  std::printf("fluid %s (Algorithm 1, %u iterations):\n", o.arch.c_str(), o.epochs);
+  std::vector<std::pair<std::string, double>> row = test_row(net, ctx);
+  const torch::Tensor both = (probabilities(net, net->subnet_index("lower50"), ctx.data->test, ctx) +
+                              probabilities(net, net->subnet_index("upper50"), ctx.data->test, ctx)) / 2;
+  row.emplace_back("lower50+upper50 averaged", accuracy(both, ctx.data->test));
+  print_row(job.name + " test", row);
+  return {{export_model(net, job.name, "fluid (nested incremental training, Algorithm 1)", o.seed, o.epochs, ctx), net}};
+}
+
+std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
+  if (o.diversity != "augment" && o.diversity != "imbalance") {
+    throw std::invalid_argument("--diversity is augment or imbalance, not '" + o.diversity + "'");
+  }
+  std::vector<Trained> paths;
+  // The teacher: the full architecture at full width only, trained on the labels.
+  SlimNet teacher = make_net(o.arch, {1.0f}, o.seed);
+  Job tj;
+  tj.name = o.arch + "-vip-teacher-s" + std::to_string(o.seed);
+  tj.net = teacher;
+  tj.train = &ctx.data->train;
+  tj.epochs = o.epochs;
+  tj.seed = o.seed;
+  tj.report = {"w1.0"};
+  tj.phases.push_back(cross_entropy(teacher, 0));
+  run_job(tj, ctx);
+  paths.push_back({export_model(teacher, tj.name, "vip teacher", o.seed, o.epochs, ctx), teacher});
+  teacher->eval();
+
+  // A diverse set of augmentations, one combination per variant (the paper's assignment of
+  // photometric, geometric and crop transformations to variants).
+  const uint32_t kAugments[] = {
+      uint32_t(Augment::kFlip), uint32_t(Augment::kCrop12), uint32_t(Augment::kContrast) | uint32_t(Augment::kBrightness),
+      uint32_t(Augment::kRotate), uint32_t(Augment::kCrop6) | uint32_t(Augment::kFlip), uint32_t(Augment::kCrop20),
+      uint32_t(Augment::kBrightness) | uint32_t(Augment::kCrop6), uint32_t(Augment::kContrast) | uint32_t(Augment::kFlip)};
+  std::vector<Split> subsets(o.variants);
+  std::vector<SlimNet> students;
+  std::vector<std::string> names;
+  for (uint32_t v = 0; v <= o.variants; ++v) {  // v == variants: the baseline, no diversity
+    const bool baseline = v == o.variants;
+    const uint64_t seed = o.seed + 1 + v;
+    SlimNet student = make_net(o.student, {1.0f}, seed);
+    const std::vector<std::string> shared = student->copy_matching(*teacher);
+    Job job;
+    uint32_t mask = 0;
+    std::string what = "baseline";
+    job.train = &ctx.data->train;
+    if (!baseline && o.diversity == "augment") {
+      mask = kAugments[v % (sizeof(kAugments) / sizeof(kAugments[0]))];
+      what = "augment " + augment_names(mask);
+    } else if (!baseline) {
+      const int64_t target = v % 10;
+      subsets[v] = imbalanced(ctx.data->train, {target}, 0.7, seed);
+      job.train = &subsets[v];
+      what = "imbalance: all of class " + std::to_string(target) + ", 70% of the rest";
+    }
+    job.name = o.student + (baseline ? "-vip-baseline-s" : "-vip-v" + std::to_string(v) + "-s") + std::to_string(seed);
+    job.net = student;
+    job.epochs = o.epochs;
+    job.seed = seed;
+    job.report = {"w1.0"};
+    job.frozen_epochs = o.frozen_epochs;
+    const std::vector<torch::Tensor> head = student->parameters_except(shared);
+    for (torch::Tensor& p : student->parameters()) {
+      if (std::none_of(head.begin(), head.end(), [&](const torch::Tensor& h) { return h.is_same(p); })) job.frozen.push_back(p);
+    }
+    const double alpha = o.alpha;
+    job.phases.push_back([student, teacher, mask, alpha](const torch::Tensor& x, const torch::Tensor& y,
+                                                         std::mt19937_64& rng) mutable {
+      const torch::Tensor in = augment(x, mask, rng);
+      torch::Tensor t;
+      {
+        torch::NoGradGuard no_grad;
+        t = teacher->forward(in, 0, false);
+      }
+      const torch::Tensor s = student->forward(in, 0, true);
+      return alpha * torch::cross_entropy_loss(s, y) + (1 - alpha) * distillation_loss(s, t);
+    });
+    if (!ctx.quiet) std::fprintf(stderr, "[%s] %s; %zu layers from the teacher\n", job.name.c_str(), what.c_str(), shared.size());
+    run_job(job, ctx);
+    char recipe[160];
+    std::snprintf(recipe, sizeof(recipe), "vip student (%s, alpha %.2f)", what.c_str(), alpha);
+    paths.push_back({export_model(student, job.name, recipe, seed, o.epochs, ctx), student});
+    students.push_back(student);
+    names.push_back(job.name);
+  }
+  std::printf("vip %s -> %s, diversity %s:\n", o.arch.c_str(), o.student.c_str(), o.diversity.c_str());
+  print_row("teacher (T) test", test_row(teacher, ctx));
+  print_row("baseline (B) test", test_row(students.back(), ctx));
+  torch::Tensor sum;
+  for (uint32_t v = 0; v < o.variants; ++v) {
+    const torch::Tensor p = probabilities(students[v], 0, ctx.data->test, ctx);
+    sum = v == 0 ? p : sum + p;
+    print_row(names[v] + " test", {{"w1.0", accuracy(p, ctx.data->test)}});
+  }
+  if (o.variants > 0) print_row("ensemble (E) test", {{"avg", accuracy(sum, ctx.data->test)}});
+  return paths;
+}
+
+}  // namespace shoal::train
