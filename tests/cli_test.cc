@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 namespace {
 
@@ -31,7 +32,7 @@ const std::string kDir = ::testing::TempDir();
 
 TEST(Cli, HelpOnEveryCommand) {
   EXPECT_EQ(shoal("--help").code, 0);
-  for (const char* cmd : {"inspect", "run", "synth"}) {
+  for (const char* cmd : {"inspect", "run", "synth", "profile", "master", "worker", "demo"}) {
     const Outcome o = shoal(std::string(cmd) + " --help");
     EXPECT_EQ(o.code, 0) << cmd;
     EXPECT_TRUE(has(o, "usage: shoal " + std::string(cmd))) << o.output;
@@ -92,7 +93,7 @@ TEST(Cli, ErrorsSayWhatToDo) {
 
   o = shoal("synth --arch vgg99 -o " + kDir + "x.shoal");
   EXPECT_EQ(o.code, 1);
-  EXPECT_TRUE(has(o, "fluid-cnn, resnet8, resnet18")) << o.output;
+  EXPECT_TRUE(has(o, "fluid-cnn, resnet8, resnet8-s1, resnet8-s2, resnet18")) << o.output;
 
   o = shoal("synth --arch fluid-cnn --widths 0.5 -o " + kDir + "x.shoal");
   EXPECT_EQ(o.code, 1);
@@ -126,6 +127,46 @@ TEST(Cli, WrongImageSizeNeedsResize) {
   o = shoal("run " + model + " --limit 1 --warmup 0 --resize --json");
   EXPECT_EQ(o.code, 0) << o.output;
   EXPECT_TRUE(has(o, "\"subnet\":\"w0.25\"")) << o.output;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, ProfileAccuracyWritesProfilePlotAndJson) {
+  const std::string a = kDir + "cli-prof-a.shoal", b = kDir + "cli-prof-b.shoal";
+  ASSERT_EQ(shoal("synth --arch fluid-cnn --seed 1 -o " + a).code, 0);
+  ASSERT_EQ(shoal("synth --arch resnet8 --widths 0.5,1 --seed 2 -o " + b).code, 0);
+  const std::string out = kDir + "cli-prof.shoalprof", plot = kDir + "cli-prof.svg";
+  std::remove(out.c_str());
+  std::remove(plot.c_str());
+  const Outcome o = shoal("profile accuracy --members " + a + "," + b + " --limit 60 --out " + out + " --quiet");
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(has(o, "members alone")) << o.output;
+  EXPECT_TRUE(has(o, "(20 configurations)")) << o.output;  // (6 + 1) x (2 + 1) - 1
+  std::ifstream svg(plot);
+  const std::string text((std::istreambuf_iterator<char>(svg)), {});
+  EXPECT_EQ(text.rfind("<svg", 0), 0u);
+  EXPECT_NE(text.find("2 members"), std::string::npos);
+  std::ifstream prof(out, std::ios::binary);
+  EXPECT_TRUE(prof.good());
+
+  const Outcome json = shoal("profile accuracy --members " + a + "," + b + " --limit 60 --json --split all --images " +
+                             "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --labels " +
+                             "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz --out " + out);
+  ASSERT_EQ(json.code, 0) << json.output;
+  EXPECT_EQ(json.output.front(), '{') << json.output;
+  EXPECT_TRUE(has(json, "\"best_by_members_and_width\""));
+
+  const Outcome same = shoal("profile accuracy --members " + a + "," + a + " --limit 10 --out " + out);
+  EXPECT_EQ(same.code, 1);
+  EXPECT_TRUE(has(same, "each must be distinct")) << same.output;
+  const Outcome split = shoal("profile accuracy --members " + a + " --split test");
+  EXPECT_EQ(split.code, 1);
+  EXPECT_TRUE(has(split, "--split is validation or all")) << split.output;
+  const Outcome none = shoal("profile accuracy");
+  EXPECT_EQ(none.code, 1);
+  EXPECT_TRUE(has(none, "--members FILES is required")) << none.output;
 }
 
 }  // namespace

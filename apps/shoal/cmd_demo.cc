@@ -31,24 +31,37 @@ int run_demo(const Args& args) {
   const char* dir = mkdtemp(dir_template);
   if (!dir) return fail("demo", "cannot make a temporary directory");
 
-  std::printf("shoal demo: 4 workers on loopback, each its own process and member (%s)\n", arch.c_str());
-  std::printf("NOTE: members are random-weight models from 'shoal synth' until trained members ship,\n"
-              "so accuracy is at chance level; latency, deadlines, misses and choices are real.\n"
-              "Workers run the reference kernels, slowed down to mimic each device (see --help).\n\n");
+  const std::vector<std::string> trained = split_list(args.get("--members"));
+  if (!trained.empty() && trained.size() != 4) return fail("demo", "--members takes 4 model files, one per worker");
+  if (trained.empty()) {
+    std::printf("shoal demo: 4 workers on loopback, each its own process and member (%s)\n", arch.c_str());
+    std::printf("NOTE: no --members given, so members are random-weight models from 'shoal synth' and\n"
+                "accuracy is at chance level; latency, deadlines, misses and choices are real.\n");
+  } else {
+    std::printf("shoal demo: 4 workers on loopback, each its own process and trained member\n");
+  }
+  std::printf("Workers run the reference kernels, slowed down to mimic each device (see --help).\n\n");
   std::vector<WorkerProcess> workers;
   std::vector<std::string> names;
   net::MasterOptions options;
   for (uint32_t i = 0; i < 4; ++i) {
-    auto spec = build_architecture(arch, {});
-    if (!spec.is_ok()) return fail("demo", spec.status());
-    randomize_weights(spec.value(), 1000 + i);
-    const std::vector<uint8_t> bytes = serialize_model(spec.value());
-    const std::string path = std::string(dir) + "/member" + std::to_string(i) + ".shoal";
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    std::string path, member;
+    if (!trained.empty()) {
+      path = trained[i];
+      member = path.substr(path.rfind('/') + 1);
+      member = member.substr(0, member.rfind('.'));
+    } else {
+      auto spec = build_architecture(arch, {});
+      if (!spec.is_ok()) return fail("demo", spec.status());
+      randomize_weights(spec.value(), 1000 + i);
+      const std::vector<uint8_t> bytes = serialize_model(spec.value());
+      path = std::string(dir) + "/member" + std::to_string(i) + ".shoal";
+      member = arch + "-seed" + std::to_string(1000 + i);
+      std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    }
     char slowdown[32];
     std::snprintf(slowdown, sizeof(slowdown), "%.2f", kDevices[i].slowdown);
-    auto worker = WorkerProcess::start(self_executable(), {"--model", path, "--slowdown", slowdown, "--backend", "ref", "--member",
-                                                           arch + "-seed" + std::to_string(1000 + i)});
+    auto worker = WorkerProcess::start(self_executable(), {"--model", path, "--slowdown", slowdown, "--backend", "ref", "--member", member});
     if (!worker.is_ok()) return fail("demo", worker.status());
     std::printf("  %-10s pid %-7d %s  slowdown %.1fx\n", kDevices[i].name, worker->pid(), worker->address().c_str(),
                 kDevices[i].slowdown);
@@ -61,6 +74,10 @@ int run_demo(const Args& args) {
   if (!master.is_ok()) return fail("demo", master.status());
   Status st = calibrate_on_validation(*master.value(), 100, false);
   if (!st.is_ok()) return fail("demo", st);
+  if (args.has("--profile")) {
+    st = use_profile_file(*master.value(), args.get("--profile"), false);
+    if (!st.is_ok()) return fail("demo", st);
+  }
 
   // The paper's 0.6 / 0.4 / 0.2 s, scaled so the middle one is what the fastest worker
   // needs at full width: wide ensembles fit the first, the last forces narrow ones.
@@ -101,7 +118,9 @@ const Command kDemo = {
     "scheduling jitter, dominates; calibrates, then runs N Fashion-MNIST test images through adaensemble,\n"
     "dynamic and static at three deadlines, prints one table and stops every worker.",
     {{"--limit", "N", "test images per policy and deadline (default 1000)"},
-     {"--arch", "NAME", "member architecture (default resnet8)"}},
+     {"--arch", "NAME", "member architecture when no --members are given (default resnet8)"},
+     {"--members", "FILES", "4 trained .shoal files, one per worker (default: random-weight synth members)"},
+     {"--profile", "FILE", "accuracy profile of those members from 'shoal profile accuracy'"}},
     run_demo,
 };
 

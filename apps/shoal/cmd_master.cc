@@ -58,6 +58,10 @@ int run_master(const Args& args) {
   const bool json = args.has("--json");
   Status st = calibrate_on_validation(*master.value(), static_cast<uint32_t>(calibrate.value()), json);
   if (!st.is_ok()) return fail("master", st);
+  if (args.has("--profile")) {
+    st = use_profile_file(*master.value(), args.get("--profile"), json);
+    if (!st.is_ok()) return fail("master", st);
+  }
   auto cells = evaluate(*master.value(), images.value(), labels.value(), policies, deadlines, target.value(), json);
   if (!cells.is_ok()) return fail("master", cells.status());
   if (json) {
@@ -93,6 +97,7 @@ const Command kMaster = {
      {"--policy", "NAME", "adaensemble (default), dynamic, static, a list, or all"},
      {"--static-target", "MS", "latency target the static ensemble is fixed for (default: the deadline)"},
      {"--calibrate", "N", "validation images to calibrate on (default 100)"},
+     {"--profile", "FILE", "accuracy of every configuration from 'shoal profile accuracy' (calibration then only times)"},
      {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k)"},
      {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k)"},
      {"--limit", "N", "use only the first N images"},

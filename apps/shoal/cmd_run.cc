@@ -22,26 +22,6 @@ struct SubnetReport {
   uint64_t macs = 0;
 };
 
-// Shows progress on stderr: a live line on a terminal, a line every 10 s in a log.
-class Progress {
- public:
-  explicit Progress(bool quiet) : tty_(!quiet && isatty(STDERR_FILENO)), quiet_(quiet) {}
-  void update(const std::string& subnet, uint32_t done, uint32_t total) {
-    const auto now = Clock::now();
-    const double since = std::chrono::duration<double>(now - last_).count();
-    if (quiet_ || since < (tty_ ? 0.2 : 10.0)) return;
-    last_ = now;
-    std::fprintf(stderr, tty_ ? "\r  %s: %u/%u images " : "  %s: %u/%u images\n", subnet.c_str(), done, total);
-  }
-  void done() {
-    if (tty_) std::fprintf(stderr, "\r%60s\r", "");
-  }
-
- private:
-  bool tty_, quiet_;
-  Clock::time_point last_ = Clock::now();
-};
-
 Result<std::vector<uint32_t>> pick_subnets(const Model& model, const std::string& spec) {
   std::vector<uint32_t> picked;
   if (spec == "all") {

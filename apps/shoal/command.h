@@ -3,6 +3,10 @@
 #ifndef SHOAL_APPS_COMMAND_H_
 #define SHOAL_APPS_COMMAND_H_
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -46,6 +50,26 @@ struct Command {
   std::string help() const;
 };
 
+// Shows progress on stderr: a live line on a terminal, a line every 10 s in a log.
+class Progress {
+ public:
+  explicit Progress(bool quiet) : tty_(!quiet && isatty(STDERR_FILENO)), quiet_(quiet) {}
+  void update(const std::string& subnet, uint32_t done, uint32_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (quiet_ || since < (tty_ ? 0.2 : 10.0)) return;
+    last_ = now;
+    std::fprintf(stderr, tty_ ? "\r  %s: %u/%u images " : "  %s: %u/%u images\n", subnet.c_str(), done, total);
+  }
+  void done() {
+    if (tty_) std::fprintf(stderr, "\r%60s\r", "");
+  }
+
+ private:
+  bool tty_, quiet_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 // Runs `command` on argv (after the command's name): --help, parsing, then run().
 int run_command(const Command& command, int argc, char** argv);
 
@@ -67,6 +91,7 @@ extern const Command kSynth;
 extern const Command kWorker;
 extern const Command kMaster;
 extern const Command kDemo;
+extern const Command kProfile;
 
 }  // namespace shoal::cli
 

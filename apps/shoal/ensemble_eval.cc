@@ -21,6 +21,15 @@ Status calibrate_on_validation(net::Master& master, uint32_t count, bool quiet) 
   });
 }
 
+Status use_profile_file(net::Master& master, const std::string& path, bool quiet) {
+  auto profile = read_profile(path);
+  if (!profile.is_ok()) return profile.status();
+  Status st = master.use_profile(profile.value());
+  if (!st.is_ok()) return Status(st.code(), path + ": " + st.message());
+  if (!quiet) std::fprintf(stderr, "ensemble accuracy from %s (%u images of %s)\n", path.c_str(), profile->count, profile->images.c_str());
+  return Status::ok();
+}
+
 Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
                                    const std::vector<std::string>& policies, const std::vector<double>& deadlines,
                                    double static_target_ms, bool quiet) {

@@ -25,6 +25,9 @@ struct Cell {
 // the training set), with progress on stderr.
 Status calibrate_on_validation(net::Master& master, uint32_t count, bool quiet);
 
+// Reads a profile file ('shoal profile accuracy') and gives its accuracies to the master.
+Status use_profile_file(net::Master& master, const std::string& path, bool quiet);
+
 Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
                                    const std::vector<std::string>& policies, const std::vector<double>& deadlines,
                                    double static_target_ms, bool quiet);

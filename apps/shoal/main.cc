@@ -9,7 +9,7 @@ namespace {
 
 const shoal::cli::Command* const kCommands[] = {
     &shoal::cli::kDemo, &shoal::cli::kMaster, &shoal::cli::kWorker,
-    &shoal::cli::kInspect, &shoal::cli::kRun, &shoal::cli::kSynth};
+    &shoal::cli::kInspect, &shoal::cli::kRun, &shoal::cli::kProfile, &shoal::cli::kSynth};
 
 void print_usage() {
   std::printf(

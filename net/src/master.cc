@@ -429,6 +429,21 @@ Status Master::calibrate(const Images& images, const std::vector<uint8_t>& label
   return Status::ok();
 }
 
+Status Master::use_profile(const AccuracyProfile& profile) {
+  Impl& m = *impl_;
+  if (!m.profile) return Status(StatusCode::kInvalidArgument, "calibrate before loading an accuracy profile");
+  std::vector<ServedModel> served;
+  for (const auto& link : m.links) {
+    ServedModel s{link->info.model_name, {}};
+    for (const SubnetSummary& sub : link->info.subnets) s.subnets.push_back(sub.name);
+    served.push_back(std::move(s));
+  }
+  auto table = profile_for_workers(profile, served);
+  if (!table.is_ok()) return table.status();
+  m.profile = std::make_unique<EnsembleProfile>(std::move(table.value()));
+  return Status::ok();
+}
+
 Status Master::set_policy(const std::string& name, double static_target_ms) {
   Impl& m = *impl_;
   if (!m.profile) return Status(StatusCode::kInvalidArgument, "calibrate before choosing a policy");

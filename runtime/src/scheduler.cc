@@ -77,21 +77,56 @@ Result<EnsembleProfile> EnsembleProfile::measure(const std::vector<std::vector<s
   };
   visit(visit, 0, false);
 
+  p.rank();
+  return p;
+}
+
+Result<EnsembleProfile> EnsembleProfile::from_table(const std::vector<uint32_t>& subnets,
+                                                    const std::vector<std::vector<uint64_t>>& macs,
+                                                    std::vector<float> accuracy_by_code) {
+  if (subnets.empty() || subnets.size() > 12 || macs.size() != subnets.size()) {
+    return Status(StatusCode::kInvalidArgument, "an ensemble profile takes 1 to 12 members");
+  }
+  uint64_t total = 1;
+  for (size_t w = 0; w < subnets.size(); ++w) {
+    if (subnets[w] == 0 || macs[w].size() != subnets[w]) {
+      return Status(StatusCode::kInvalidArgument, "member " + std::to_string(w) + " has no subnets");
+    }
+    total *= subnets[w] + 1;
+    if (total > (1u << 22)) return Status(StatusCode::kInvalidArgument, "too many configurations");
+  }
+  if (accuracy_by_code.size() != total) {
+    return Status(StatusCode::kInvalidArgument, "the profile has " + std::to_string(accuracy_by_code.size()) +
+                                                    " accuracies for " + std::to_string(total) + " configurations");
+  }
+  for (float a : accuracy_by_code) {
+    if (!(a >= 0.0f && a <= 1.0f)) return Status(StatusCode::kInvalidArgument, "an accuracy is not in [0, 1]");
+  }
+  EnsembleProfile p;
+  p.subnets_ = subnets;
+  p.macs_ = macs;
+  p.by_code_ = std::move(accuracy_by_code);
+  p.rank();
+  return p;
+}
+
+void EnsembleProfile::rank() {
   auto cost = [&](uint32_t code) {
     uint64_t sum = 0;
-    const Config c = p.decode(code);
-    for (size_t w = 0; w < c.size(); ++w) sum += c[w] >= 0 ? p.macs_[w][static_cast<size_t>(c[w])] : 0;
+    const Config c = decode(code);
+    for (size_t w = 0; w < c.size(); ++w) sum += c[w] >= 0 ? macs_[w][static_cast<size_t>(c[w])] : 0;
     return sum;
   };
-  for (uint32_t code = 1; code < total; ++code) p.ranked_.push_back({code, p.by_code_[code]});
-  std::stable_sort(p.ranked_.begin(), p.ranked_.end(), [&](const Entry& a, const Entry& b) {
+  ranked_.clear();
+  choices_.clear();
+  for (uint32_t code = 1; code < by_code_.size(); ++code) ranked_.push_back({code, by_code_[code]});
+  std::stable_sort(ranked_.begin(), ranked_.end(), [&](const Entry& a, const Entry& b) {
     if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
     return cost(a.code) < cost(b.code);
   });
-  for (const Entry& e : p.ranked_) {
-    for (int s : p.decode(e.code)) p.choices_.push_back(static_cast<int8_t>(s));
+  for (const Entry& e : ranked_) {
+    for (int s : decode(e.code)) choices_.push_back(static_cast<int8_t>(s));
   }
-  return p;
 }
 
 double EnsembleProfile::accuracy(const Config& config) const { return by_code_[encode(config)]; }

@@ -32,6 +32,14 @@ class EnsembleProfile {
                                          const std::vector<std::vector<uint64_t>>& macs,
                                          const std::vector<uint8_t>& labels, uint32_t classes);
 
+  // From accuracies already measured, indexed by configuration code (see code_of).
+  static Result<EnsembleProfile> from_table(const std::vector<uint32_t>& subnets,
+                                            const std::vector<std::vector<uint64_t>>& macs,
+                                            std::vector<float> accuracy_by_code);
+  // The code of a configuration: mixed radix, digit w (base subnets(w) + 1) = subnet + 1.
+  uint32_t code_of(const Config& config) const { return encode(config); }
+  const std::vector<float>& accuracy_by_code() const { return by_code_; }
+
   size_t workers() const { return subnets_.size(); }
   uint32_t subnets(uint32_t worker) const { return subnets_[worker]; }
   double accuracy(const Config& config) const;
@@ -51,6 +59,7 @@ class EnsembleProfile {
   };
   uint32_t encode(const Config& c) const;
   Config decode(uint32_t code) const;
+  void rank();  // ranked_ and choices_ from by_code_
 
   std::vector<uint32_t> subnets_;
   std::vector<std::vector<uint64_t>> macs_;

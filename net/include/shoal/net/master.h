@@ -13,6 +13,7 @@
 
 #include "shoal/dataset.h"
 #include "shoal/net/messages.h"
+#include "shoal/profile_file.h"
 #include "shoal/scheduler.h"
 
 namespace shoal::net {
@@ -58,6 +59,9 @@ class Master {
   Status calibrate(const Images& images, const std::vector<uint8_t>& labels, uint32_t first, uint32_t count,
                    const std::function<void(uint32_t done)>& progress);
   const EnsembleProfile& profile() const;
+  // Replaces the accuracy calibrate() measured with a profile file's (made on more images by
+  // 'shoal profile accuracy'); every worker's model and subnets must be in it.
+  Status use_profile(const AccuracyProfile& profile);
   // adaensemble, dynamic or static (needs calibrate() first).
   Status set_policy(const std::string& name, double static_target_ms);
   // One input (input_h x input_w x input_c bytes, as every worker's Hello says).
