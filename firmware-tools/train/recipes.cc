@@ -186,7 +186,10 @@ std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
       job.train = &subsets[v];
       what = "imbalance: all of class " + std::to_string(target) + ", 70% of the rest";
     }
-    job.name = o.student + (baseline ? "-vip-baseline-s" : "-vip-v" + std::to_string(v) + "-s") + std::to_string(seed);
+    // Names say the diversity, so augment and imbalance runs can share an output directory
+    // (and the teacher and baseline, which they train identically).
+    const std::string kind = o.diversity == "augment" ? "aug" : "imb";
+    job.name = o.student + (baseline ? "-vip-baseline-s" : "-vip-" + kind + std::to_string(v) + "-s") + std::to_string(seed);
     job.net = student;
     job.epochs = o.epochs;
     job.seed = seed;

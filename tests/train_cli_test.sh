@@ -1,0 +1,20 @@
+#!/bin/sh
+# shoal-train as a user runs it: help, a bad recipe, a smoke-sized run that `shoal inspect`
+# reads, and a second start that resumes from the checkpoint and writes the same bytes.
+set -eu
+train=$1
+shoal=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+"$train" --help | grep -q "usage: shoal-train RECIPE"
+if "$train" frobnicate --out "$dir" > "$dir/err" 2>&1; then exit 1; fi
+grep -q "unknown recipe 'frobnicate'" "$dir/err"
+if "$train" slimmable --epochs zero > "$dir/err" 2>&1; then exit 1; fi
+grep -q -- "--epochs takes a number" "$dir/err"
+"$train" fluid --epochs 1 --train-limit 256 --out "$dir" --quiet > "$dir/out"
+grep -q "wrote $dir/fluid-cnn-fluid-s1.shoal" "$dir/out"
+"$shoal" inspect "$dir/fluid-cnn-fluid-s1.shoal" | grep -q "recipe     fluid (nested incremental training"
+cp "$dir/fluid-cnn-fluid-s1.shoal" "$dir/first.shoal"
+"$train" fluid --epochs 1 --train-limit 256 --out "$dir" 2>&1 | grep -q "resuming after epoch 1 of 1"
+cmp "$dir/first.shoal" "$dir/fluid-cnn-fluid-s1.shoal"
+echo "shoal-train CLI: ok"
