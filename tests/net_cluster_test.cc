@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -46,6 +47,12 @@ class Cluster : public ::testing::Test {
     ASSERT_TRUE(master.is_ok()) << master.status().to_string();
     master_ = std::move(master.value());
     ASSERT_TRUE(master_->calibrate(images_, labels_, 150, 20, nullptr).is_ok());
+  }
+
+  void TearDown() override {
+    master_.reset();
+    workers_.clear();
+    for (const std::string& p : paths_) std::remove(p.c_str());  // no model files left behind in /tmp
   }
 
   MasterOptions options_;
