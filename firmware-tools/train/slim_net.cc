@@ -8,7 +8,6 @@ namespace shoal::train {
 namespace {
 
 constexpr double kBnEpsilon = 1e-5;
-constexpr double kBnMomentum = 0.1;
 
 torch::Tensor activate(const torch::Tensor& x, fb::Activation a) {
   if (a == fb::Activation::Relu) return torch::relu(x);
@@ -104,7 +103,7 @@ torch::Tensor SlimNetImpl::forward(const torch::Tensor& input, uint32_t subnet, 
           const int64_t set = sub.affine_set;
           y = torch::batch_norm(y, l.gamma[set].slice(0, ro.lo(), ro.hi()),
                                 l.beta[set].slice(0, ro.lo(), ro.hi()), l.mean[set].slice(0, ro.lo(), ro.hi()),
-                                l.var[set].slice(0, ro.lo(), ro.hi()), train, kBnMomentum, kBnEpsilon, false);
+                                l.var[set].slice(0, ro.lo(), ro.hi()), train, bn_momentum_, kBnEpsilon, false);
         } else if (l.bias.defined()) {
           y = y + l.bias.slice(0, ro.lo(), ro.hi()).view({1, -1, 1, 1});
         }
@@ -187,6 +186,17 @@ std::vector<std::string> SlimNetImpl::copy_matching(const SlimNetImpl& other) {
     }
   }
   return copied;
+}
+
+void SlimNetImpl::recalibrate_batch_norm(uint32_t subnet, const torch::Tensor& images, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  const double saved = bn_momentum_;
+  int64_t k = 0;
+  for (int64_t b = 0; b < images.size(0); b += batch, ++k) {
+    bn_momentum_ = 1.0 / static_cast<double>(k + 1);  // the running value becomes the mean over batches
+    forward(images.slice(0, b, std::min(images.size(0), b + batch)), subnet, true);
+  }
+  bn_momentum_ = saved;
 }
 
 std::vector<torch::Tensor> SlimNetImpl::parameters_except(const std::vector<std::string>& names) {

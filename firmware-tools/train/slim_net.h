@@ -26,6 +26,11 @@ class SlimNetImpl : public torch::nn::Module {
   // layers use batch statistics and update the subnet's running statistics.
   torch::Tensor forward(const torch::Tensor& x, uint32_t subnet, bool train);
 
+  // Re-estimates the subnet's batch-norm statistics on `images` with the weights as they
+  // are now (an average over batches, no gradients). Subnets share weights, so training one
+  // leaves the others' running statistics stale; this is the slimmable networks' fix.
+  void recalibrate_batch_norm(uint32_t subnet, const torch::Tensor& images, int64_t batch);
+
   const ModelSpec& spec() const { return spec_; }
   uint32_t subnet_index(const std::string& name) const;  // throws when unknown
   // The spec with the trained weights written into its buffers (OHWI, folded batch-norm).
@@ -44,6 +49,7 @@ class SlimNetImpl : public torch::nn::Module {
   };
   ModelSpec spec_;
   std::vector<Layer> layers_;  // per node
+  double bn_momentum_ = 0.1;
 };
 TORCH_MODULE(SlimNet);
 

@@ -16,6 +16,7 @@ namespace shoal::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int64_t kCalibrationImages = 5000;
 
 std::string duration_text(double seconds) {
   char text[32];
@@ -124,6 +125,12 @@ double run_job(Job& job, const Context& ctx) {
     }
   }
   for (torch::Tensor& p : job.frozen) p.set_requires_grad(true);
+  if (end == job.epochs) {
+    // Every subnet's statistics for the final weights, from the first training images (the
+    // same ones every time, so the result stays reproducible).
+    const torch::Tensor calib = data.images.slice(0, 0, std::min<int64_t>(data.size(), kCalibrationImages)).to(ctx.device);
+    for (uint32_t s = 0; s < job.net->spec().subnets.size(); ++s) job.net->recalibrate_batch_norm(s, calib, ctx.batch);
+  }
   return last_loss;
 }
 

@@ -43,7 +43,8 @@ struct Job {
 };
 
 // Trains `job` (or resumes it from out_dir/checkpoints/NAME.pt; a finished checkpoint only
-// loads). Returns the last epoch's mean loss.
+// loads), then re-estimates every subnet's batch-norm statistics for the final weights on the
+// first 5000 training images. Returns the last epoch's mean loss.
 double run_job(Job& job, const Context& ctx);
 
 // Class probabilities (N x classes, CPU) and accuracy of one subnet, batch-norm in eval mode.
