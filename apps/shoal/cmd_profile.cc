@@ -55,9 +55,11 @@ std::string svg(const std::vector<Point>& points, uint32_t members, const std::s
   const double w = 640, h = 400, left = 60, right = 150, top = 40, bottom = 50;
   double lo = 1, hi = 0, xmax = 0;
   for (const Point& p : points) lo = std::min(lo, p.accuracy), hi = std::max(hi, p.accuracy), xmax = std::max(xmax, p.total_width);
-  lo = std::floor(lo * 20) / 20;
-  hi = std::ceil(hi * 20) / 20 + 1e-9;
-  if (hi - lo < 0.05) lo = hi - 0.05;
+  // Grid lines every 1 % for a narrow spread, every 5 % otherwise.
+  const double step = hi - lo <= 0.10 ? 0.01 : 0.05;
+  lo = std::floor(lo / step) * step;
+  hi = std::ceil(hi / step) * step + 1e-9;
+  if (hi - lo < step) lo = hi - step;
   xmax = std::ceil(xmax);
   const auto X = [&](double v) { return left + v / xmax * (w - left - right); };
   const auto Y = [&](double a) { return h - bottom - (a - lo) / (hi - lo) * (h - top - bottom); };
@@ -67,7 +69,7 @@ std::string svg(const std::vector<Point>& points, uint32_t members, const std::s
                   "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   std::snprintf(buf, sizeof(buf), "<text x=\"%g\" y=\"22\" font-size=\"14\">%s</text>\n", left, title.c_str());
   s += buf;
-  for (double a = lo; a <= hi + 1e-9; a += 0.05) {
+  for (double a = lo; a <= hi + 1e-9; a += step) {
     std::snprintf(buf, sizeof(buf), "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.0f%%</text>\n",
                   left, w - right, Y(a), Y(a), left - 6, Y(a) + 4, a * 100);
     s += buf;

@@ -24,6 +24,7 @@ struct Event {
   uint32_t worker = 0;
   uint64_t id = 0;
   std::vector<float> probabilities;
+  double queue_ms = 0;  // how long the worker says it sat in its queue
   Clock::time_point at;
 };
 
@@ -94,6 +95,7 @@ struct Master::Impl {
           e.kind = Event::kError;  // a reply we cannot use counts as a failure
         } else {
           e.probabilities.assign(r->probabilities()->begin(), r->probabilities()->end());
+          e.queue_ms = r->queue_us() / 1000.0;
         }
       } else if (frame.header.type == wire::MessageType::Error) {
         e.kind = Event::kError;
@@ -210,7 +212,10 @@ struct Master::Impl {
     if (e.kind == Event::kError) {
       ++counters.worker_errors;
     } else {
-      estimator->observe(e.worker, answered->subnet, ms_between(answered->sent, e.at));
+      // The estimate is the round trip without the worker's queue: the queue is predicted
+      // separately from the requests outstanding (busy_until), and counting it in both
+      // would inflate a subnet's estimate for as long as it once waited behind others.
+      estimator->observe(e.worker, answered->subnet, std::max(0.0, ms_between(answered->sent, e.at) - e.queue_ms));
     }
     return true;
   }
