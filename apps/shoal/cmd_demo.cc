@@ -89,12 +89,13 @@ int run_demo(const Args& args) {
   auto images = read_idx_images(dataset + "/t10k-images-idx3-ubyte.gz", static_cast<uint32_t>(limit.value()));
   auto labels = read_idx_labels(dataset + "/t10k-labels-idx1-ubyte.gz", static_cast<uint32_t>(limit.value()));
   if (!images.is_ok() || !labels.is_ok()) return fail("demo", images.is_ok() ? labels.status() : images.status());
+  print_cluster(*master.value(), names);  // as calibrated, before any run leaves a backlog
+  std::fflush(stdout);
   std::fprintf(stderr, "running %u test images per policy and deadline\n", images->count);
   auto cells = evaluate(*master.value(), images.value(), labels.value(), {"adaensemble", "dynamic", "static"},
                         deadlines, deadlines[1], false);
   if (!cells.is_ok()) return fail("demo", cells.status());
   std::printf("\n");
-  print_cluster(*master.value(), names);
   print_cells(cells.value(), *master.value(), names);
   std::printf("static is fixed for the middle deadline (%.2f ms), as the paper's static ensemble is for 0.4 s.\n",
               deadlines[1]);

@@ -62,6 +62,7 @@ int run_master(const Args& args) {
     st = use_profile_file(*master.value(), args.get("--profile"), json);
     if (!st.is_ok()) return fail("master", st);
   }
+  if (!json) print_cluster(*master.value(), cluster.names);  // as calibrated, before any run
   auto cells = evaluate(*master.value(), images.value(), labels.value(), policies, deadlines, target.value(), json);
   if (!cells.is_ok()) return fail("master", cells.status());
   if (json) {
@@ -71,7 +72,6 @@ int run_master(const Args& args) {
     j.end_object();
     std::printf("%s\n", j.str().c_str());
   } else {
-    print_cluster(*master.value(), cluster.names);
     print_cells(cells.value(), *master.value(), cluster.names);
   }
   return 0;

@@ -76,7 +76,7 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
 
 void print_cluster(const net::Master& master, const std::vector<std::string>& names) {
   const auto predicted = master.predictions();
-  std::printf("workers and predicted latency (ms, margins included) per subnet:\n");
+  std::printf("workers and predicted latency after calibration (ms, margins included) per subnet:\n");
   for (uint32_t w = 0; w < master.workers(); ++w) {
     const net::WorkerInfo& info = master.worker(w);
     std::printf("  %-10s member %-14s", names[w].c_str(), info.member.c_str());
