@@ -33,6 +33,19 @@ std::vector<std::string> subnet_names(const ModelSpec& spec) {
   return names;
 }
 
+// A job that trains `net` on the whole training split and reports every subnet's validation
+// accuracy; recipes add their losses (phases) and what else differs.
+Job make_job(std::string name, SlimNet net, uint32_t epochs, uint64_t seed, const Context& ctx) {
+  Job job;
+  job.name = std::move(name);
+  job.net = net;
+  job.train = &ctx.data->train;
+  job.epochs = epochs;
+  job.seed = seed;
+  job.report = subnet_names(net->spec());
+  return job;
+}
+
 void print_row(const std::string& label, const std::vector<std::pair<std::string, double>>& cells) {
   std::printf("  %-28s", label.c_str());
   for (const auto& [name, acc] : cells) std::printf("  %s %6.2f%%", name.c_str(), 100.0 * acc);
@@ -75,13 +88,7 @@ std::vector<Trained> train_slimmable(const RecipeOptions& o, const Context& ctx)
     SlimNet net = make_net(o.arch, {}, seed, true);
     const std::vector<std::string> widths = subnet_names(net->spec());
     const uint32_t widest = static_cast<uint32_t>(widths.size() - 1);
-    Job job;
-    job.name = o.arch + "-slim-s" + std::to_string(seed);
-    job.net = net;
-    job.train = &ctx.data->train;
-    job.epochs = o.epochs;
-    job.seed = seed;
-    job.report = widths;
+    Job job = make_job(o.arch + "-slim-s" + std::to_string(seed), net, o.epochs, seed, ctx);
     // Sandwich rule with inplace distillation: the widest learns from the labels, every
     // narrower width from the widest's (detached) predictions, in one step.
     job.phases.push_back([net, widest](const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64&) mutable {
@@ -113,17 +120,10 @@ std::vector<Trained> train_slimmable(const RecipeOptions& o, const Context& ctx)
 
 std::vector<Trained> train_fluid(const RecipeOptions& o, const Context& ctx) {
   SlimNet net = make_net(o.arch, {}, o.seed);
-  const ModelSpec& spec = net->spec();
   for (const char* needed : {"lower25", "lower50", "w0.75", "w1.0", "upper25", "upper50"}) {
     net->subnet_index(needed);  // throws for an architecture without the Fluid subnets
   }
-  Job job;
-  job.name = o.arch + "-fluid-s" + std::to_string(o.seed);
-  job.net = net;
-  job.train = &ctx.data->train;
-  job.epochs = o.epochs;
-  job.seed = o.seed;
-  job.report = subnet_names(spec);
+  Job job = make_job(o.arch + "-fluid-s" + std::to_string(o.seed), net, o.epochs, o.seed, ctx);
   // Algorithm 1, one iteration per epoch: the nested models grow 25 -> 50 -> 75 -> 100 %,
   // then the upper 25 % and upper 50 % models are re-trained on their own channels. All of
   // them are slices of one weight tensor, so "copy the weights" is sharing them.
@@ -147,13 +147,7 @@ std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
   std::vector<Trained> paths;
   // The teacher: the full architecture at full width only, trained on the labels.
   SlimNet teacher = make_net(o.arch, {1.0f}, o.seed);
-  Job tj;
-  tj.name = o.arch + "-vip-teacher-s" + std::to_string(o.seed);
-  tj.net = teacher;
-  tj.train = &ctx.data->train;
-  tj.epochs = o.epochs;
-  tj.seed = o.seed;
-  tj.report = {"w1.0"};
+  Job tj = make_job(o.arch + "-vip-teacher-s" + std::to_string(o.seed), teacher, o.epochs, o.seed, ctx);
   tj.phases.push_back(cross_entropy(teacher, 0));
   run_job(tj, ctx);
   paths.push_back({export_model(teacher, tj.name, "vip teacher", o.seed, o.epochs, ctx), teacher});
@@ -173,10 +167,14 @@ std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
     const uint64_t seed = o.seed + 1 + v;
     SlimNet student = make_net(o.student, {1.0f}, seed);
     const std::vector<std::string> shared = student->copy_matching(*teacher);
-    Job job;
+    // Names say the diversity, so augment and imbalance runs can share an output directory
+    // (and the teacher and baseline, which they train identically).
+    const std::string kind = o.diversity == "augment" ? "aug" : "imb";
+    Job job = make_job(o.student + (baseline ? "-vip-baseline-s" : "-vip-" + kind + std::to_string(v) + "-s") +
+                           std::to_string(seed),
+                       student, o.epochs, seed, ctx);
     uint32_t mask = 0;
     std::string what = "baseline";
-    job.train = &ctx.data->train;
     if (!baseline && o.diversity == "augment") {
       mask = kAugments[v % (sizeof(kAugments) / sizeof(kAugments[0]))];
       what = "augment " + augment_names(mask);
@@ -186,14 +184,6 @@ std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
       job.train = &subsets[v];
       what = "imbalance: all of class " + std::to_string(target) + ", 70% of the rest";
     }
-    // Names say the diversity, so augment and imbalance runs can share an output directory
-    // (and the teacher and baseline, which they train identically).
-    const std::string kind = o.diversity == "augment" ? "aug" : "imb";
-    job.name = o.student + (baseline ? "-vip-baseline-s" : "-vip-" + kind + std::to_string(v) + "-s") + std::to_string(seed);
-    job.net = student;
-    job.epochs = o.epochs;
-    job.seed = seed;
-    job.report = {"w1.0"};
     job.frozen_epochs = o.frozen_epochs;
     const std::vector<torch::Tensor> head = student->parameters_except(shared);
     for (torch::Tensor& p : student->parameters()) {
