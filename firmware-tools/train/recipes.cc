@@ -185,10 +185,7 @@ std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
       what = "imbalance: all of class " + std::to_string(target) + ", 70% of the rest";
     }
     job.frozen_epochs = o.frozen_epochs;
-    const std::vector<torch::Tensor> head = student->parameters_except(shared);
-    for (torch::Tensor& p : student->parameters()) {
-      if (std::none_of(head.begin(), head.end(), [&](const torch::Tensor& h) { return h.is_same(p); })) job.frozen.push_back(p);
-    }
+    job.frozen = student->parameters_of(shared);  // the teacher's layers wait while the new head learns
     const double alpha = o.alpha;
     job.phases.push_back([student, teacher, mask, alpha](const torch::Tensor& x, const torch::Tensor& y,
                                                          std::mt19937_64& rng) mutable {

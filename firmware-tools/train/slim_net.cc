@@ -199,10 +199,10 @@ void SlimNetImpl::recalibrate_batch_norm(uint32_t subnet, const torch::Tensor& i
   bn_momentum_ = saved;
 }
 
-std::vector<torch::Tensor> SlimNetImpl::parameters_except(const std::vector<std::string>& names) {
+std::vector<torch::Tensor> SlimNetImpl::parameters_of(const std::vector<std::string>& names) {
   std::vector<torch::Tensor> out;
   for (size_t i = 0; i < spec_.nodes.size(); ++i) {
-    if (std::find(names.begin(), names.end(), spec_.nodes[i].name) != names.end()) continue;
+    if (std::find(names.begin(), names.end(), spec_.nodes[i].name) == names.end()) continue;
     for (const torch::Tensor& p : {layers_[i].weight, layers_[i].gamma, layers_[i].beta, layers_[i].bias}) {
       if (p.defined()) out.push_back(p);
     }

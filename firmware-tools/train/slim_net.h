@@ -38,8 +38,8 @@ class SlimNetImpl : public torch::nn::Module {
   // Copies every parameter and statistic whose node name and shape match (a VIP student
   // takes its teacher's layers this way). Returns the names of the nodes copied.
   std::vector<std::string> copy_matching(const SlimNetImpl& other);
-  // Parameters of the nodes not in `names` (a VIP student's new head, say).
-  std::vector<torch::Tensor> parameters_except(const std::vector<std::string>& names);
+  // Parameters of the named nodes (the layers a VIP student took from its teacher, say).
+  std::vector<torch::Tensor> parameters_of(const std::vector<std::string>& names);
 
  private:
   struct Layer {
