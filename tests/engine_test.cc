@@ -42,12 +42,12 @@ struct Loaded {
   std::unique_ptr<Engine> engine;
 };
 
-Loaded load(const std::string& arch) {
+Loaded load(const std::string& arch, const KernelTable& kernels = best_kernels(), unsigned threads = 1) {
   const auto& bytes = synth_bytes(arch);
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   EXPECT_TRUE(model.is_ok()) << model.status().to_string();
   Loaded l{std::move(model.value()), nullptr};
-  auto engine = Engine::create(l.model);
+  auto engine = Engine::create(l.model, kernels, threads);
   EXPECT_TRUE(engine.is_ok()) << engine.status().to_string();
   l.engine = std::move(engine.value());
   return l;
@@ -100,9 +100,12 @@ TEST(Engine, FluidCnnEverySubnetMatchesDenseEvaluation) { check_against_dense("f
 TEST(Engine, Resnet8EverySubnetMatchesDenseEvaluation) { check_against_dense("resnet8", 2); }
 TEST(Engine, Resnet18EverySubnetMatchesDenseEvaluation) { check_against_dense("resnet18", 1); }
 
+// On every backend (XNNPACK's operators included) and with the engine's threads.
 TEST(Engine, RunAllocatesNothingAtAnyWidth) {
+  for (const KernelTable* kernels : available_kernels())
+  for (unsigned threads : {1u, 2u})
   for (const char* arch : {"fluid-cnn", "resnet8"}) {
-    Loaded l = load(arch);
+    Loaded l = load(arch, *kernels, threads);
     const uint32_t subnets = l.model.fb().subnets()->size();
     std::vector<std::vector<float>> ins, outs;
     for (uint32_t s = 0; s < subnets; ++s) {
@@ -116,7 +119,8 @@ TEST(Engine, RunAllocatesNothingAtAnyWidth) {
         ASSERT_TRUE(st.is_ok());
       }
     }
-    EXPECT_EQ(g_allocations.load() - before, 0) << arch << ": run() allocated";
+    EXPECT_EQ(g_allocations.load() - before, 0)
+        << arch << " on " << kernels->name << " with " << threads << " threads: run() allocated";
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "kernel_sweep.h"
 #include "ref/ref.h"
+#include "shoal/builder.h"
 #include "shoal/engine.h"
 #include "test_models.h"
 
@@ -46,33 +47,125 @@ TEST(Backends, Conv2dMatchesReferenceTwin) {
   }
 }
 
-TEST(Backends, EveryEngineMatchesTheReferenceEngine) {
-  for (const char* arch : {"fluid-cnn", "resnet8", "resnet18"}) {
-    const auto& bytes = synth_bytes(arch);
-    auto model = Model::from_bytes(bytes.data(), bytes.size());
-    ASSERT_TRUE(model.is_ok());
-    auto reference = Engine::create(model.value(), ref_kernels());
-    ASSERT_TRUE(reference.is_ok());
-    for (const KernelTable* table : available_kernels()) {
-      auto engine = Engine::create(model.value(), *table);
-      ASSERT_TRUE(engine.is_ok()) << table->name;
-      for (uint32_t s = 0; s < model->fb().subnets()->size(); ++s) {
-        std::mt19937 rng(s);
-        std::normal_distribution<float> dist;
-        std::vector<float> in(reference.value()->packed_size(s, model->fb().input()));
-        for (float& v : in) v = dist(rng);
-        const Segment logits = reference.value()->segment("image", "fc").value();
-        std::vector<float> want(reference.value()->packed_size(s, logits.to)), got(want.size());
-        ASSERT_TRUE(reference.value()->run(s, logits, in.data(), in.size(), want.data(), want.size()).is_ok());
-        ASSERT_TRUE(engine.value()->run(s, logits, in.data(), in.size(), got.data(), got.size()).is_ok());
-        float scale = 0;
-        for (float v : want) scale = std::max(scale, std::fabs(v));
-        for (size_t i = 0; i < want.size(); ++i) {
-          ASSERT_NEAR(got[i], want[i], 1e-4 * (1 + scale)) << arch << " " << table->name << " subnet " << s;
+// Every op the format has, at odd sizes: strided, dilated, depthwise and 1x1 convolutions,
+// padded max and average pooling, residual add, linear over a 3x3 map, softmax; subnets at
+// the bottom, the top, the middle and the whole of every group.
+const std::vector<uint8_t>& op_zoo_bytes() {
+  static const std::vector<uint8_t> bytes = [] {
+    ModelBuilder b("op-zoo", 4);
+    const uint32_t image = b.group("image", 3, false);
+    const uint32_t g1 = b.group("g1", 20), g2 = b.group("g2", 37), classes = b.group("classes", 7, false);
+    const LayerOptions relu6{fb::Activation::Relu6, false, true, false};
+    const LayerOptions dw_relu{fb::Activation::Relu, true, true, false};
+    const LayerOptions plain{fb::Activation::None, false, true, false};
+    uint32_t x = b.input("image", image, 27, 23);
+    x = b.conv2d("conv5x5s2", x, g1, make_window(5, 2, 2), relu6);                     // 14x12
+    x = b.conv2d("depthwise", x, g1, make_window(3, 1, 1), dw_relu);
+    const uint32_t skip = x;
+    x = b.conv2d("dilated", x, g1, make_window(3, 1, 2, 2), plain);
+    x = b.add("add", x, skip, fb::Activation::Relu);
+    x = b.max_pool("maxpool", x, make_window(3, 2, 1));                                // 7x6
+    x = b.conv2d("pointwise", x, g2, make_window(1), plain);
+    x = b.activation("relu", x, fb::Activation::Relu);
+    x = b.avg_pool("avgpool_padded", x, make_window(3, 1, 1));
+    x = b.avg_pool("avgpool", x, make_window(2, 2));                                  // 3x3
+    const uint32_t pooled = b.global_avg_pool("gap", x);
+    x = b.linear("fc", x, classes, {fb::Activation::None, false, false, true});
+    (void)pooled;
+    b.output(b.softmax("prob", x));
+    b.subnet("lower", 0.5f, 0.0f, 0.5f, 0);
+    b.subnet("upper", 0.5f, 0.5f, 1.0f, 1);
+    b.subnet("middle", 0.4f, 0.3f, 0.7f, 2);
+    b.subnet("whole", 1.0f, 0.0f, 1.0f, 3);
+    randomize_weights(b.spec(), 11);
+    return serialize_model(b.spec());
+  }();
+  return bytes;
+}
+
+// Every tensor the engine computes at one subnet (or only the last), packed, in node order.
+std::vector<std::vector<float>> tensors_of(Engine& e, uint32_t subnet, const std::vector<float>& in, bool all) {
+  const fb::Model& m = e.model().fb();
+  std::vector<std::vector<float>> out;
+  for (uint32_t n = all ? 0 : m.nodes()->size() - 1; n < m.nodes()->size(); ++n) {
+    const std::string name = m.tensors()->Get(m.nodes()->Get(n)->outputs()->Get(0))->name()->str();
+    Result<Segment> seg = e.segment(m.tensors()->Get(m.input())->name()->str(), name);
+    if (!seg.is_ok()) continue;
+    std::vector<float> y(e.packed_size(subnet, seg->to));
+    EXPECT_TRUE(e.run(subnet, seg.value(), in.data(), in.size(), y.data(), y.size()).is_ok()) << name;
+    out.push_back(std::move(y));
+  }
+  return out;
+}
+
+// Every backend at 1, 2 and 3 threads against the reference engine at one thread.
+void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string& what, bool every_tensor) {
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  const uint32_t subnets = model->fb().subnets()->size();
+  auto reference = Engine::create(model.value(), ref_kernels());
+  ASSERT_TRUE(reference.is_ok());
+  std::vector<std::vector<float>> inputs;
+  std::vector<std::vector<std::vector<float>>> want;  // per subnet
+  for (uint32_t s = 0; s < subnets; ++s) {
+    std::mt19937 rng(s);
+    std::normal_distribution<float> dist;
+    inputs.emplace_back(reference.value()->packed_size(s, model->fb().input()));
+    for (float& v : inputs.back()) v = dist(rng);
+    want.push_back(tensors_of(*reference.value(), s, inputs.back(), every_tensor));
+  }
+  for (const KernelTable* table : available_kernels()) {
+    std::vector<std::vector<std::vector<float>>> one_thread;  // per subnet
+    for (unsigned threads : {1u, 2u, 3u}) {
+      if (table == &ref_kernels() && threads == 1) continue;  // that is `want`
+      auto engine = Engine::create(model.value(), *table, threads);
+      ASSERT_TRUE(engine.is_ok()) << table->name << ": " << engine.status().to_string();
+      for (uint32_t s = 0; s < subnets; ++s) {
+        const auto got = tensors_of(*engine.value(), s, inputs[s], every_tensor);
+        ASSERT_EQ(got.size(), want[s].size());
+        const std::string where = what + " " + table->name + " threads " + std::to_string(threads) + " subnet " +
+                                  model->fb().subnets()->Get(s)->name()->str();
+        for (size_t t = 0; t < got.size(); ++t) {
+          float scale = 0;
+          for (float v : want[s][t]) scale = std::max(scale, std::fabs(v));
+          for (size_t i = 0; i < got[t].size(); ++i) {
+            ASSERT_NEAR(got[t][i], want[s][t][i], 1e-4 * (1 + scale)) << where << " tensor " << t << " [" << i << "]";
+          }
+        }
+        // shoal's own kernels cut layers into row bands that compute every output exactly as
+        // the whole layer does: any thread count gives one thread's bits.
+        if (!table->operators) {
+          const auto& single = table == &ref_kernels() ? want[s] : (threads == 1 ? got : one_thread[s]);
+          EXPECT_EQ(got, single) << where << ": differs from 1 thread";
+          if (threads == 1) one_thread.push_back(got);
         }
       }
     }
   }
+}
+
+TEST(Backends, EveryOpOnEveryBackendMatchesTheReference) { expect_backends_match(op_zoo_bytes(), "op-zoo", true); }
+
+// The reference engine is slow at 224x224, so the architectures compare the logits.
+TEST(Backends, EveryArchitectureOnEveryBackendMatchesTheReference) {
+  for (const char* arch : {"fluid-cnn", "resnet8", "resnet18"}) expect_backends_match(synth_bytes(arch), arch, false);
+}
+
+TEST(Backends, XnnpackIsAnEngineBackendWhereBuilt) {
+#if SHOAL_HAVE_XNNPACK
+  const KernelTable* x = find_kernels("xnnpack");
+  ASSERT_NE(x, nullptr);
+  EXPECT_NE(x->operators, nullptr);
+  EXPECT_EQ(best_kernels().operators, nullptr) << "the default backend is shoal's own";
+  const auto& bytes = synth_bytes("resnet8");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  auto engine = Engine::create(model.value(), *x);
+  ASSERT_TRUE(engine.is_ok());
+  // Four subnets' operators hold more than one copy of the weights.
+  EXPECT_GT(engine.value()->packed_weight_bytes(), model->weight_bytes());
+#else
+  EXPECT_EQ(find_kernels("xnnpack"), nullptr);
+#endif
 }
 
 }  // namespace

@@ -94,7 +94,9 @@ TEST(ProfileFile, ErrorsSayWhatIsWrong) {
     std::vector<uint8_t> b = bytes;
     b[flip() % b.size()] ^= static_cast<uint8_t>(1u << (flip() % 8));
     auto r = read_profile(write_temp(b, "flip.shoalprof"));
-    if (r.is_ok()) EXPECT_EQ(r->table.accuracy_by_code().size(), p.table.accuracy_by_code().size());
+    if (r.is_ok()) {
+      EXPECT_EQ(r->table.accuracy_by_code().size(), p.table.accuracy_by_code().size());
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Compiled with -mavx512f -mfma (kernels/CMakeLists.txt); called only where the CPU has them.
 #include <immintrin.h>
 
-#include "conv2d_oc_blocks.h"
+#include "common/conv2d_oc_blocks.h"
 #include "x86.h"
 
 namespace {
@@ -27,5 +27,5 @@ struct Avx512 {
 
 extern "C" void shoal_conv2d_nhwc_f32_oc16__avx512(const shoal_conv2d_params* p, const float* x, const float* packed,
                                                    const float* scale, const float* shift, float* y) {
-  shoal::x86::Conv2dOcBlocks<Avx512, 5, 4>::run(p, x, packed, scale, shift, y);
+  shoal::simd::Conv2dOcBlocks<Avx512, 5, 4>::run(p, x, packed, scale, shift, y);
 }

@@ -1,7 +1,7 @@
 // Compiled with -mavx2 -mfma (kernels/CMakeLists.txt); called only where the CPU has them.
 #include <immintrin.h>
 
-#include "conv2d_oc_blocks.h"
+#include "common/conv2d_oc_blocks.h"
 #include "x86.h"
 
 namespace {
@@ -29,5 +29,5 @@ struct Avx2 {
 
 extern "C" void shoal_conv2d_nhwc_f32_oc8__avx2(const shoal_conv2d_params* p, const float* x, const float* packed,
                                                 const float* scale, const float* shift, float* y) {
-  shoal::x86::Conv2dOcBlocks<Avx2, 3, 3>::run(p, x, packed, scale, shift, y);
+  shoal::simd::Conv2dOcBlocks<Avx2, 3, 3>::run(p, x, packed, scale, shift, y);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <string>
 
 #include "shoal/arena_planner.h"
@@ -38,10 +39,38 @@ shoal_window window(const fb::Window* w) {
           w->pad_top(),  w->pad_left(), w->dilation_h(), w->dilation_w()};
 }
 
+// Output rows [oy0, oy1) of a windowed layer as a layer of its own: both pointers moved to the
+// band's first rows, the top padding what is left of it above the band.
+struct RowBand {
+  shoal_plane in, out;
+  shoal_window win;
+  size_t x_offset, y_offset;  // floats
+};
+
+RowBand row_band(const shoal_plane& in, const shoal_plane& out, const shoal_window& win, uint32_t oy0,
+                 uint32_t oy1) {
+  RowBand b{in, out, win, 0, size_t{oy0} * out.w * out.stride};
+  b.out.h = oy1 - oy0;
+  const int64_t first = int64_t{oy0} * win.stride_h - win.pad_top;  // first input row the band reads
+  if (first > 0) {
+    const uint32_t skip = static_cast<uint32_t>(std::min<int64_t>(first, in.h));
+    b.x_offset = size_t{skip} * in.w * in.stride;
+    b.in.h = in.h - skip;
+    b.win.pad_top = 0;
+  } else {
+    b.win.pad_top = static_cast<uint32_t>(-first);
+  }
+  return b;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const KernelTable& kernels) {
+Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const KernelTable& kernels, unsigned threads) {
+  if (threads < 1 || threads > 256) {
+    return Status(StatusCode::kInvalidArgument, "threads must be 1 to 256, not " + std::to_string(threads));
+  }
   std::unique_ptr<Engine> engine(new Engine(model));
+  engine->threads_ = threads;
   SHOAL_RETURN_IF_ERROR(engine->prepare(kernels));
   return engine;
 }
@@ -117,7 +146,60 @@ Status Engine::prepare(const KernelTable& kernels) {
     s.pool = {plane(is), plane(os), window(node->window())};
     s.elt = {os.h, os.w, is.c, is.c, os.c, 0, os.c, act};
   }
+  if (kernels.operators) return create_operators();
+  if (threads_ > 1) pool_ = std::make_unique<ThreadPool>(threads_);
   return pack_weights();
+}
+
+// One operator per (layer, subnet), on the layer's fixed places in the arena. What the
+// library took is measured as the heap it grew by.
+Status Engine::create_operators() {
+  const fb::Model& m = model_->fb();
+  const uint32_t subnets = m.subnets()->size();
+  const size_t heap_before = mallinfo2().uordblks;
+  Result<std::unique_ptr<BackendContext>> ctx = kernels_->operators->context(threads_);
+  if (!ctx.is_ok()) return ctx.status();
+  backend_ = std::move(ctx.value());
+  ops_.resize(steps_.size() * subnets);
+  for (uint32_t n = 0; n < steps_.size(); ++n) {
+    Step& s = steps_[n];
+    for (uint32_t sub = 0; sub < subnets; ++sub) {
+      const fb::Subnet* subnet = m.subnets()->Get(sub);
+      const fb::GroupRange* ri = subnet->ranges()->Get(s.in_group);
+      const fb::GroupRange* ro = subnet->ranges()->Get(s.out_group);
+      Result<std::unique_ptr<Operator>> op = std::unique_ptr<Operator>();
+      if (s.op == fb::OpType::Conv2d || s.op == fb::OpType::Linear) {
+        shoal_conv2d_params p = s.conv;
+        p.in.lo = ri->lo(), p.in.hi = ri->hi(), p.out.lo = ro->lo(), p.out.hi = ro->hi();
+        const uint32_t affine = subnet->affine_set();
+        op = kernels_->operators->conv2d(*backend_, p, s.w, s.scale ? s.scale + affine * s.scale_row : nullptr,
+                                         s.shift ? s.shift + affine * s.shift_row : nullptr, s.a, s.y);
+      } else if (s.op == fb::OpType::MaxPool || s.op == fb::OpType::AvgPool || s.op == fb::OpType::GlobalAvgPool) {
+        shoal_pool_params p = s.pool;
+        p.in.lo = p.out.lo = ro->lo(), p.in.hi = p.out.hi = ro->hi();
+        const PoolKind kind = s.op == fb::OpType::MaxPool   ? PoolKind::kMax
+                              : s.op == fb::OpType::AvgPool ? PoolKind::kAverage
+                                                            : PoolKind::kGlobalAverage;
+        op = kernels_->operators->pool(*backend_, kind, p, s.a, s.y);
+      }
+      if (!op.is_ok()) {
+        return Status(op.status().code(), "layer '" + m.nodes()->Get(n)->name()->str() + "' at subnet '" +
+                                              subnet->name()->str() + "': " + op.status().message());
+      }
+      ops_[size_t{n} * subnets + sub] = std::move(op.value());
+    }
+  }
+  const size_t heap_after = mallinfo2().uordblks;
+  packed_bytes_ = heap_after > heap_before ? heap_after - heap_before : 0;
+  return Status::ok();
+}
+
+template <typename Band>
+void Engine::for_row_bands(uint32_t rows, Band& band) {
+  const uint32_t bands = pool_ ? std::min<uint32_t>(pool_->threads(), rows) : 1;
+  if (bands <= 1) return band(0, rows);
+  auto task = [&](uint32_t i) { band(rows * i / bands, rows * (i + 1) / bands); };
+  pool_->run(bands, task);
 }
 
 // One packed copy of every layer's full-width weights, in one allocation, made once.
@@ -218,36 +300,66 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
   };
   for_each_pixel(seg.from, [&](float* arena, size_t packed, size_t bytes) { std::memcpy(arena, in + packed, bytes); });
 
+  const uint32_t subnets = m.subnets()->size();
   for (uint32_t n = seg.first_node; n < seg.end_node; ++n) {
     Step& s = steps_[n];
+    if (!ops_.empty() && ops_[size_t{n} * subnets + subnet]) {
+      SHOAL_RETURN_IF_ERROR(ops_[size_t{n} * subnets + subnet]->run());
+      continue;
+    }
     const fb::GroupRange* ri = ranges->Get(s.in_group);
     const fb::GroupRange* ro = ranges->Get(s.out_group);
     const KernelTable& k = *kernels_;
     switch (s.op) {
       case fb::OpType::Conv2d:
-      case fb::OpType::Linear:
+      case fb::OpType::Linear: {
         s.conv.in.lo = ri->lo(), s.conv.in.hi = ri->hi();
         s.conv.out.lo = ro->lo(), s.conv.out.hi = ro->hi();
-        k.conv2d(&s.conv, s.a, s.w, s.scale ? s.scale + affine * s.scale_row : nullptr,
-                 s.shift ? s.shift + affine * s.shift_row : nullptr, s.y);
+        const float* scale = s.scale ? s.scale + affine * s.scale_row : nullptr;
+        const float* shift = s.shift ? s.shift + affine * s.shift_row : nullptr;
+        auto band = [&](uint32_t oy0, uint32_t oy1) {
+          const RowBand b = row_band(s.conv.in, s.conv.out, s.conv.win, oy0, oy1);
+          shoal_conv2d_params p = s.conv;
+          p.in = b.in, p.out = b.out, p.win = b.win;
+          k.conv2d(&p, s.a + b.x_offset, s.w, scale, shift, s.y + b.y_offset);
+        };
+        for_row_bands(s.conv.out.h, band);
         break;
+      }
       case fb::OpType::MaxPool:
-      case fb::OpType::AvgPool:
+      case fb::OpType::AvgPool: {
+        s.pool.in.lo = s.pool.out.lo = ro->lo();
+        s.pool.in.hi = s.pool.out.hi = ro->hi();
+        auto pool = s.op == fb::OpType::MaxPool ? k.max_pool : k.avg_pool;
+        auto band = [&](uint32_t oy0, uint32_t oy1) {
+          const RowBand b = row_band(s.pool.in, s.pool.out, s.pool.win, oy0, oy1);
+          const shoal_pool_params p{b.in, b.out, b.win};
+          pool(&p, s.a + b.x_offset, s.y + b.y_offset);
+        };
+        for_row_bands(s.pool.out.h, band);
+        break;
+      }
       case fb::OpType::GlobalAvgPool:
         s.pool.in.lo = s.pool.out.lo = ro->lo();
         s.pool.in.hi = s.pool.out.hi = ro->hi();
-        (s.op == fb::OpType::MaxPool ? k.max_pool
-         : s.op == fb::OpType::AvgPool ? k.avg_pool
-                                       : k.global_avg_pool)(&s.pool, s.a, s.y);
+        k.global_avg_pool(&s.pool, s.a, s.y);
         break;
       case fb::OpType::Add:
+      case fb::OpType::Activation: {
         s.elt.lo = ro->lo(), s.elt.hi = ro->hi();
-        k.add(&s.elt, s.a, s.b, s.y);
+        auto band = [&](uint32_t r0, uint32_t r1) {
+          shoal_eltwise_params p = s.elt;
+          p.h = r1 - r0;
+          const size_t pixels = size_t{r0} * p.w;
+          if (s.op == fb::OpType::Add) {
+            k.add(&p, s.a + pixels * p.a_stride, s.b + pixels * p.b_stride, s.y + pixels * p.y_stride);
+          } else {
+            k.activation(&p, s.a + pixels * p.a_stride, s.y + pixels * p.y_stride);
+          }
+        };
+        for_row_bands(s.elt.h, band);
         break;
-      case fb::OpType::Activation:
-        s.elt.lo = ro->lo(), s.elt.hi = ro->hi();
-        k.activation(&s.elt, s.a, s.y);
-        break;
+      }
       case fb::OpType::Softmax:
         s.elt.lo = ro->lo(), s.elt.hi = ro->hi();
         k.softmax(&s.elt, s.a, s.y);

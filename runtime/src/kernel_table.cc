@@ -1,8 +1,15 @@
 #include "shoal/kernel_table.h"
 
+#include "common/pack_conv2d.h"
 #include "ref/ref.h"
 #if SHOAL_HAVE_X86_KERNELS
 #include "x86/x86.h"
+#endif
+#if SHOAL_HAVE_NEON_KERNELS
+#include "arm_neon/neon.h"
+#endif
+#if SHOAL_HAVE_XNNPACK
+#include "xnnpack_backend.h"
 #endif
 
 namespace shoal {
@@ -23,10 +30,11 @@ KernelTable with_conv(const char* name,
           shoal_global_avgpool_nhwc_f32__ref,
           shoal_add_nhwc_f32__ref,
           shoal_activation_nhwc_f32__ref,
-          shoal_softmax_nhwc_f32__ref};
+          shoal_softmax_nhwc_f32__ref,
+          nullptr};
 }
 
-#if SHOAL_HAVE_X86_KERNELS
+#if SHOAL_HAVE_X86_KERNELS || SHOAL_HAVE_NEON_KERNELS
 template <uint32_t kBlock>
 size_t packed_floats(const shoal_conv2d_params* p, uint32_t cout) {
   return shoal_conv2d_packed_floats(p, cout, kBlock);
@@ -53,11 +61,29 @@ std::vector<const KernelTable*> available_kernels() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) tables.push_back(&avx2);
   if (__builtin_cpu_supports("avx512f")) tables.push_back(&avx512);
 #endif
+#if SHOAL_HAVE_NEON_KERNELS
+  static const KernelTable neon = with_conv("neon", shoal_conv2d_nhwc_f32_oc4__neon, packed_floats<4>, pack<4>);
+  tables.push_back(&neon);  // every aarch64 CPU has NEON
+#endif
+#if SHOAL_HAVE_XNNPACK
+  static const KernelTable xnnpack = [] {
+    KernelTable t = with_conv("xnnpack", shoal_conv2d_nhwc_f32__ref, nullptr, nullptr);
+    t.operators = &xnnpack_backend();
+    return t;
+  }();
+  tables.push_back(&xnnpack);
+#endif
   return tables;
 }
 
 const KernelTable& best_kernels() {
-  static const KernelTable* best = available_kernels().back();
+  static const KernelTable* best = [] {
+    const KernelTable* own = nullptr;
+    for (const KernelTable* t : available_kernels()) {
+      if (!t->operators) own = t;
+    }
+    return own;
+  }();
   return *best;
 }
 

@@ -135,25 +135,38 @@ Result<uint32_t> Model::find_tensor(std::string_view name) const {
                 "no tensor '" + std::string(name) + "' in this model ('shoal inspect' lists them)");
 }
 
-SubnetCost Model::cost(uint32_t subnet) const {
+SubnetCost Model::node_cost(uint32_t subnet, uint32_t n) const {
+  const fb::Node* node = fb_->nodes()->Get(n);
+  if (node->op() != fb::OpType::Conv2d && node->op() != fb::OpType::Linear) return {};
   const auto* ranges = fb_->subnets()->Get(subnet)->ranges();
   auto active = [&](uint32_t tensor) {
     const fb::GroupRange* r = ranges->Get(fb_->tensors()->Get(tensor)->group());
     return uint64_t{r->hi() - r->lo()};
   };
+  const uint32_t in = node->inputs()->Get(0), out = node->outputs()->Get(0);
+  const TensorShape is = shape(in), os = shape(out);
+  const uint64_t taps = node->op() == fb::OpType::Linear
+                            ? uint64_t{is.h} * is.w
+                            : uint64_t{node->window()->kernel_h()} * node->window()->kernel_w();
+  const uint64_t per_out = taps * (node->depthwise() ? 1 : active(in));
+  return {uint64_t{os.h} * os.w * active(out) * per_out,
+          active(out) * per_out + (node->shift() >= 0 ? active(out) : 0)};
+}
+
+SubnetCost Model::cost(uint32_t subnet) const {
   SubnetCost cost;
-  for (const fb::Node* node : *fb_->nodes()) {
-    if (node->op() != fb::OpType::Conv2d && node->op() != fb::OpType::Linear) continue;
-    const uint32_t in = node->inputs()->Get(0), out = node->outputs()->Get(0);
-    const TensorShape is = shape(in), os = shape(out);
-    uint64_t taps = node->op() == fb::OpType::Linear
-                        ? uint64_t{is.h} * is.w
-                        : uint64_t{node->window()->kernel_h()} * node->window()->kernel_w();
-    const uint64_t per_out = taps * (node->depthwise() ? 1 : active(in));
-    cost.macs += uint64_t{os.h} * os.w * active(out) * per_out;
-    cost.params += active(out) * per_out + (node->shift() >= 0 ? active(out) : 0);
+  for (uint32_t n = 0; n < fb_->nodes()->size(); ++n) {
+    const SubnetCost c = node_cost(subnet, n);
+    cost.macs += c.macs;
+    cost.params += c.params;
   }
   return cost;
+}
+
+size_t Model::weight_bytes() const {
+  size_t bytes = 0;
+  for (const fb::Buffer* b : *fb_->buffers()) bytes += b->data()->size();
+  return bytes;
 }
 
 }  // namespace shoal

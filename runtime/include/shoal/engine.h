@@ -3,7 +3,11 @@
 // create() resolves kernels and plans one activation arena for the largest sub-network
 // (every tensor at full capacity), so run() at any width allocates nothing and makes no
 // system call; switching width only changes the channel ranges handed to the kernels.
-// An Engine is not thread-safe: use one per thread.
+// With threads > 1 every layer is cut into one band of output rows per thread, the same
+// bands on every run, so results are identical run to run for a given thread count (and
+// equal to one thread's: a band computes each output exactly as a whole layer would).
+// An operator backend (XNNPACK) instead gets one operator per layer and subnet at create().
+// An Engine is not thread-safe: use one per calling thread.
 #ifndef SHOAL_ENGINE_H_
 #define SHOAL_ENGINE_H_
 
@@ -15,6 +19,8 @@
 
 #include "shoal/kernel_table.h"
 #include "shoal/model.h"
+#include "shoal/operator_backend.h"
+#include "shoal/thread_pool.h"
 
 namespace shoal {
 
@@ -30,7 +36,8 @@ class Engine {
   // `model` must outlive the Engine; its weights are used in place, or packed once into
   // the engine's persistent memory when the kernels want them packed.
   static Result<std::unique_ptr<Engine>> create(const Model& model,
-                                                const KernelTable& kernels = best_kernels());
+                                                const KernelTable& kernels = best_kernels(),
+                                                unsigned threads = 1);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -38,9 +45,12 @@ class Engine {
   const Model& model() const { return *model_; }
   // Activations, planned at the largest subnet.
   size_t arena_bytes() const { return arena_bytes_; }
-  // Packed weights (0 when the kernels use the model's weights in place).
+  // Weights the backend holds besides the model's own: shoal's one packed copy, or the heap
+  // an operator backend took for its operators (0 when the kernels use the model's weights
+  // in place).
   size_t packed_weight_bytes() const { return packed_bytes_; }
   const KernelTable& kernels() const { return *kernels_; }
+  unsigned threads() const { return threads_; }
 
   Segment whole() const;
   // Fails when a node in between needs a tensor from before `from` (a residual edge across
@@ -62,6 +72,9 @@ class Engine {
   explicit Engine(const Model& model);
   Status prepare(const KernelTable& kernels);
   Status pack_weights();
+  Status create_operators();
+  template <typename Band>
+  void for_row_bands(uint32_t rows, Band& band);
   float* tensor_data(uint32_t tensor) const;
 
   const Model* model_;
@@ -75,6 +88,10 @@ class Engine {
   float* packed_ = nullptr;
   size_t packed_bytes_ = 0;
   const KernelTable* kernels_ = nullptr;
+  unsigned threads_ = 1;
+  std::unique_ptr<ThreadPool> pool_;              // shoal's kernels, threads > 1
+  std::unique_ptr<BackendContext> backend_;       // an operator backend's own state
+  std::vector<std::unique_ptr<Operator>> ops_;    // [node * subnets + subnet]; null: kernel
 };
 
 }  // namespace shoal

@@ -9,6 +9,8 @@
 
 namespace shoal {
 
+class OperatorBackend;
+
 struct KernelTable {
   const char* name;
   // `w` is what conv2d_pack wrote, or the model's OHWI weights in place when it is null.
@@ -23,13 +25,17 @@ struct KernelTable {
   void (*add)(const shoal_eltwise_params*, const float* a, const float* b, float* y);
   void (*activation)(const shoal_eltwise_params*, const float* a, float* y);
   void (*softmax)(const shoal_eltwise_params*, const float* a, float* y);
+  // Set for a library that prepares one operator per layer and subnet (XNNPACK): it runs
+  // convolutions and pooling; the functions above run whatever it declines.
+  const OperatorBackend* operators;
 };
 
 // The reference kernels (kernels/ref/): always built, the twin of every other backend.
 const KernelTable& ref_kernels();
-// The fastest table this CPU runs (chosen once, by CPUID on x86).
+// shoal's fastest kernels on this CPU (chosen once, by CPUID on x86): the default backend.
 const KernelTable& best_kernels();
-// Every table this build has and this CPU runs, reference first: "ref", "avx2", "avx512".
+// Every backend this build has and this CPU runs, reference first: "ref", "avx2", "avx512",
+// "neon", then "xnnpack" where built with SHOAL_WITH_XNNPACK.
 std::vector<const KernelTable*> available_kernels();
 // By name, or nullptr.
 const KernelTable* find_kernels(const std::string& name);

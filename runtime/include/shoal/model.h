@@ -58,6 +58,10 @@ class Model {
   Result<uint32_t> find_subnet(std::string_view name_or_width) const;
   Result<uint32_t> find_tensor(std::string_view name) const;
   SubnetCost cost(uint32_t subnet) const;
+  // One node's share of cost(subnet) (zero for nodes without weights).
+  SubnetCost node_cost(uint32_t subnet, uint32_t node) const;
+  // Bytes of every weight buffer (weights, scale, shift) in the file.
+  size_t weight_bytes() const;
 
  private:
   struct FreeDeleter { void operator()(uint8_t* p) const; };

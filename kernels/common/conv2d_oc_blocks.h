@@ -1,20 +1,20 @@
-// The x86 convolution, written once over a vector type `V` (AVX2: 8 lanes, AVX-512: 16) and
-// compiled per ISA with that file's flags. Output channels are vector lanes: up to
+// The SIMD convolution, written once over a vector type `V` (AVX2: 8 lanes, AVX-512: 16,
+// NEON: 4) and compiled per ISA with that file's flags. Output channels are vector lanes: up to
 // `kMaxBlocks` blocks of `V::kLanes` output channels for a row tile of `kTile` output pixels
 // accumulate in registers (AVX-512: 5 x 4 = 20 of 32 registers; AVX2: 3 x 3 = 9 of 16, the
 // shapes that measured fastest on ResNet-18); each input channel is broadcast once and
 // multiplied with every block's packed weights.
 // Lanes outside the active output range are computed and never stored; every load outside
 // the active range is masked, so nothing past a buffer is touched.
-#ifndef SHOAL_KERNELS_X86_CONV2D_OC_BLOCKS_H_
-#define SHOAL_KERNELS_X86_CONV2D_OC_BLOCKS_H_
+#ifndef SHOAL_KERNELS_COMMON_CONV2D_OC_BLOCKS_H_
+#define SHOAL_KERNELS_COMMON_CONV2D_OC_BLOCKS_H_
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "shoal/kernels/params.h"
 
-namespace shoal::x86 {
+namespace shoal::simd {
 
 template <typename V, uint32_t kTile, uint32_t kMaxBlocks>
 struct Conv2dOcBlocks {
@@ -128,6 +128,6 @@ struct Conv2dOcBlocks {
   }
 };
 
-}  // namespace shoal::x86
+}  // namespace shoal::simd
 
-#endif  // SHOAL_KERNELS_X86_CONV2D_OC_BLOCKS_H_
+#endif  // SHOAL_KERNELS_COMMON_CONV2D_OC_BLOCKS_H_

@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "x86.h"
+#include "pack_conv2d.h"
 
 extern "C" size_t shoal_conv2d_packed_floats(const shoal_conv2d_params* p, uint32_t out_capacity, uint32_t block) {
   const size_t blocks = (out_capacity + block - 1) / block;

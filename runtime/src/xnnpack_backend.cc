@@ -1,0 +1,163 @@
+#include "xnnpack_backend.h"
+
+#include <xnnpack.h>
+
+#include <cmath>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace shoal {
+namespace {
+
+class XnnContext final : public BackendContext {
+ public:
+  explicit XnnContext(pthreadpool_t pool) : pool(pool) {}
+  ~XnnContext() override {
+    if (pool) pthreadpool_destroy(pool);
+  }
+  pthreadpool_t pool;
+};
+
+class XnnOperator final : public Operator {
+ public:
+  explicit XnnOperator(xnn_operator_t op, pthreadpool_t pool) : op_(op), pool_(pool) {}
+  ~XnnOperator() override { xnn_delete_operator(op_); }
+  Status run() override {
+    if (xnn_run_operator(op_, pool_) != xnn_status_success) {
+      return Status(StatusCode::kIo, "an XNNPACK operator failed to run");
+    }
+    return Status::ok();
+  }
+
+ private:
+  xnn_operator_t op_;
+  pthreadpool_t pool_;
+};
+
+// XNNPACK states padding on all four sides; shoal states top/left and the output size.
+uint32_t pad_after(uint32_t in, uint32_t out, uint32_t kernel, uint32_t stride, uint32_t dilation,
+                   uint32_t before) {
+  const int64_t need = int64_t{out - 1} * stride + int64_t{kernel - 1} * dilation + 1 - in - before;
+  return need > 0 ? static_cast<uint32_t>(need) : 0;
+}
+
+// Whether XNNPACK, given that padding, computes exactly shoal's output size.
+bool same_output(const shoal_plane& in, const shoal_plane& out, const shoal_window& w, uint32_t pb, uint32_t pr) {
+  const int64_t eh = int64_t{w.kernel_h - 1} * w.dilation_h + 1, ew = int64_t{w.kernel_w - 1} * w.dilation_w + 1;
+  return (int64_t{in.h} + w.pad_top + pb - eh) / w.stride_h + 1 == out.h &&
+         (int64_t{in.w} + w.pad_left + pr - ew) / w.stride_w + 1 == out.w;
+}
+
+Status failed(const char* what) {
+  return Status(StatusCode::kUnsupported, std::string("XNNPACK refused to ") + what);
+}
+
+class XnnpackBackend final : public OperatorBackend {
+ public:
+  Result<std::unique_ptr<BackendContext>> context(unsigned threads) const override {
+    static const xnn_status init = xnn_initialize(nullptr);
+    if (init != xnn_status_success) {
+      return Status(StatusCode::kUnsupported, "XNNPACK does not run on this CPU");
+    }
+    pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
+    if (threads > 1 && !pool) return Status(StatusCode::kIo, "could not start XNNPACK's thread pool");
+    return std::unique_ptr<BackendContext>(new XnnContext(pool));
+  }
+
+  Result<std::unique_ptr<Operator>> conv2d(BackendContext& ctx, const shoal_conv2d_params& p, const float* ohwi,
+                                           const float* scale, const float* shift, const float* x,
+                                           float* y) const override {
+    const shoal_window& w = p.win;
+    const uint32_t pb = pad_after(p.in.h, p.out.h, w.kernel_h, w.stride_h, w.dilation_h, w.pad_top);
+    const uint32_t pr = pad_after(p.in.w, p.out.w, w.kernel_w, w.stride_w, w.dilation_w, w.pad_left);
+    if (!same_output(p.in, p.out, w, pb, pr)) return std::unique_ptr<Operator>();
+    // The sub-network's slice of the weights, batch-norm scale folded in, shift as bias.
+    const uint32_t nout = p.out.hi - p.out.lo;
+    const uint32_t nin = p.depthwise ? 1 : p.in.hi - p.in.lo, ci0 = p.depthwise ? 0 : p.in.lo;
+    const size_t taps = size_t{w.kernel_h} * w.kernel_w;
+    std::vector<float> kernel(nout * taps * nin), bias(nout);
+    for (uint32_t o = 0; o < nout; ++o) {
+      const uint32_t co = p.out.lo + o;
+      const float s = scale ? scale[co] : 1.0f;
+      bias[o] = shift ? shift[co] : 0.0f;
+      for (size_t t = 0; t < taps; ++t)
+        for (uint32_t i = 0; i < nin; ++i)
+          kernel[(o * taps + t) * nin + i] = ohwi[(co * taps + t) * p.w_in_stride + ci0 + i] * s;
+    }
+    const float lo = p.activation == SHOAL_ACT_NONE ? -INFINITY : 0.0f;
+    const float hi = p.activation == SHOAL_ACT_RELU6 ? 6.0f : INFINITY;
+    const uint32_t groups = p.depthwise ? nout : 1, group_out = p.depthwise ? 1 : nout;
+    xnn_operator_t op = nullptr;
+    if (xnn_create_convolution2d_nhwc_f32(w.pad_top, pr, pb, w.pad_left, w.kernel_h, w.kernel_w, w.stride_h,
+                                          w.stride_w, w.dilation_h, w.dilation_w, groups, nin, group_out,
+                                          p.in.stride, p.out.stride, kernel.data(), bias.data(), lo, hi, 0,
+                                          &op) != xnn_status_success) {
+      return failed("create a convolution");
+    }
+    return set_up(op, ctx, xnn_setup_convolution2d_nhwc_f32(op, 1, p.in.h, p.in.w, x + p.in.lo, y + p.out.lo,
+                                                            static_cast<XnnContext&>(ctx).pool),
+                  "set up a convolution");
+  }
+
+  Result<std::unique_ptr<Operator>> pool(BackendContext& ctx, PoolKind kind, const shoal_pool_params& p,
+                                         const float* x, float* y) const override {
+    const shoal_window& w = p.win;
+    const uint32_t channels = p.out.hi - p.out.lo;
+    pthreadpool_t threads = static_cast<XnnContext&>(ctx).pool;
+    xnn_operator_t op = nullptr;
+    if (kind == PoolKind::kGlobalAverage) {
+      if (xnn_create_global_average_pooling_nwc_f32(channels, p.in.stride, p.out.stride, -INFINITY, INFINITY, 0,
+                                                    &op) != xnn_status_success) {
+        return failed("create a global average pooling");
+      }
+      return set_up(op, ctx,
+                    xnn_setup_global_average_pooling_nwc_f32(op, 1, size_t{p.in.h} * p.in.w, x + p.out.lo,
+                                                             y + p.out.lo, threads),
+                    "set up a global average pooling");
+    }
+    const uint32_t pb = pad_after(p.in.h, p.out.h, w.kernel_h, w.stride_h, w.dilation_h, w.pad_top);
+    const uint32_t pr = pad_after(p.in.w, p.out.w, w.kernel_w, w.stride_w, w.dilation_w, w.pad_left);
+    if (!same_output(p.in, p.out, w, pb, pr)) return std::unique_ptr<Operator>();
+    if (kind == PoolKind::kMax) {
+      if (xnn_create_max_pooling2d_nhwc_f32(w.pad_top, pr, pb, w.pad_left, w.kernel_h, w.kernel_w, w.stride_h,
+                                            w.stride_w, w.dilation_h, w.dilation_w, channels, p.in.stride,
+                                            p.out.stride, -INFINITY, INFINITY, 0, &op) != xnn_status_success) {
+        return failed("create a max pooling");
+      }
+      return set_up(op, ctx,
+                    xnn_setup_max_pooling2d_nhwc_f32(op, 1, p.in.h, p.in.w, x + p.out.lo, y + p.out.lo, threads),
+                    "set up a max pooling");
+    }
+    // XNNPACK leaves padding out of the divisor; shoal counts it (PyTorch's default), so
+    // padded average pooling stays on shoal's kernel.
+    if (w.pad_top || w.pad_left || pb || pr || w.dilation_h != 1 || w.dilation_w != 1) {
+      return std::unique_ptr<Operator>();
+    }
+    if (xnn_create_average_pooling2d_nhwc_f32(0, 0, 0, 0, w.kernel_h, w.kernel_w, w.stride_h, w.stride_w, channels,
+                                              p.in.stride, p.out.stride, -INFINITY, INFINITY, 0,
+                                              &op) != xnn_status_success) {
+      return failed("create an average pooling");
+    }
+    return set_up(op, ctx,
+                  xnn_setup_average_pooling2d_nhwc_f32(op, 1, p.in.h, p.in.w, x + p.out.lo, y + p.out.lo, threads),
+                  "set up an average pooling");
+  }
+
+ private:
+  static Result<std::unique_ptr<Operator>> set_up(xnn_operator_t op, BackendContext& ctx, xnn_status setup,
+                                                  const char* what) {
+    std::unique_ptr<Operator> owned(new XnnOperator(op, static_cast<XnnContext&>(ctx).pool));
+    if (setup != xnn_status_success) return failed(what);
+    return owned;
+  }
+};
+
+}  // namespace
+
+const OperatorBackend& xnnpack_backend() {
+  static const XnnpackBackend backend;
+  return backend;
+}
+
+}  // namespace shoal

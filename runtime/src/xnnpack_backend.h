@@ -1,0 +1,14 @@
+// XNNPACK (Debian libxnnpack-dev, its 2022 API) as an engine backend: one XNNPACK operator per
+// layer and sub-network, created when the engine is. Built with SHOAL_WITH_XNNPACK.
+#ifndef SHOAL_RUNTIME_XNNPACK_BACKEND_H_
+#define SHOAL_RUNTIME_XNNPACK_BACKEND_H_
+
+#include "shoal/operator_backend.h"
+
+namespace shoal {
+
+const OperatorBackend& xnnpack_backend();
+
+}  // namespace shoal
+
+#endif  // SHOAL_RUNTIME_XNNPACK_BACKEND_H_
