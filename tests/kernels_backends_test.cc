@@ -24,6 +24,9 @@ TEST(Backends, ThisBuildHasOptimisedKernels) {
     EXPECT_STREQ(best_kernels().name, "avx512");
   }
 #endif
+#if SHOAL_HAVE_NEON_KERNELS
+  EXPECT_STREQ(best_kernels().name, "neon");
+#endif
 }
 
 TEST(Backends, Conv2dMatchesReferenceTwin) {
