@@ -85,7 +85,8 @@ inline bool random_conv(Sweep& s, int trial, ConvCase* c) {
   const uint32_t out_cap = depthwise ? in_cap : caps[s.pick(0, 10)];
   shoal_window k{s.pick(1, 5), s.pick(1, 5), s.pick(1, 2), s.pick(1, 2), s.pick(0, 2), s.pick(0, 2), s.pick(1, 2),
                  s.pick(1, 2)};
-  const uint32_t ih = s.pick(1, 13), iw = s.pick(1, 13);
+  // Some rows long enough for the SIMD kernels' longest tiles (12 pixels) and their remainders.
+  const uint32_t ih = s.pick(1, 13), iw = s.pick(1, trial % 4 == 1 ? 40 : 13);
   const uint32_t oh = out_side(ih, k.kernel_h, k.stride_h, k.dilation_h, k.pad_top);
   const uint32_t ow = out_side(iw, k.kernel_w, k.stride_w, k.dilation_w, k.pad_left);
   if (oh == 0 || ow == 0) return false;
@@ -104,6 +105,31 @@ inline bool random_conv(Sweep& s, int trial, ConvCase* c) {
   for (float& v : c->scale) v = s.value();
   for (float& v : c->shift) v = s.value();
   c->affine = trial % 3 != 0;
+  return true;
+}
+
+struct PoolCase {
+  shoal_pool_params p{};
+  std::vector<float> x;
+  std::vector<float> blank_output() const {
+    return std::vector<float>(size_t{p.out.h} * p.out.w * p.out.stride, kUntouched);
+  }
+};
+
+// Padding below the window size, so every window touches the input (the kernels' contract).
+inline bool random_pool(Sweep& s, bool global, PoolCase* c) {
+  static const uint32_t caps[] = {1, 3, 4, 7, 16, 17, 33, 64};
+  const uint32_t cap = caps[s.pick(0, 7)];
+  const uint32_t kh = s.pick(1, 3), kw = s.pick(1, 3);
+  shoal_window k{kh, kw, s.pick(1, 2), s.pick(1, 2), s.pick(0, kh - 1), s.pick(0, kw - 1), 1, 1};
+  const uint32_t ih = s.pick(1, 12), iw = s.pick(1, 12);
+  const uint32_t oh = global ? 1 : out_side(ih, k.kernel_h, k.stride_h, 1, k.pad_top);
+  const uint32_t ow = global ? 1 : out_side(iw, k.kernel_w, k.stride_w, 1, k.pad_left);
+  if (oh == 0 || ow == 0) return false;
+  c->p.in = s.plane(ih, iw, cap);
+  c->p.out = {oh, ow, cap, c->p.in.lo, c->p.in.hi};
+  c->p.win = k;
+  c->x = activation(s, c->p.in);
   return true;
 }
 

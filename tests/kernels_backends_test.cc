@@ -50,6 +50,36 @@ TEST(Backends, Conv2dMatchesReferenceTwin) {
   }
 }
 
+TEST(Backends, PoolingMatchesReferenceTwin) {
+  using PoolFn = void (*)(const shoal_pool_params*, const float*, float*);
+  for (const KernelTable* table : available_kernels()) {
+    if (table == &ref_kernels() || table->operators) continue;
+    const struct {
+      const char* name;
+      PoolFn want, got;
+      bool global;
+    } kinds[] = {{"max", shoal_maxpool_nhwc_f32__ref, table->max_pool, false},
+                 {"avg", shoal_avgpool_nhwc_f32__ref, table->avg_pool, false},
+                 {"global avg", shoal_global_avgpool_nhwc_f32__ref, table->global_avg_pool, true}};
+    for (const auto& kind : kinds) {
+      Sweep s;
+      int tested = 0;
+      for (int trial = 0; trial < 300; ++trial) {
+        PoolCase c;
+        if (!random_pool(s, kind.global, &c)) continue;
+        std::vector<float> want = c.blank_output(), got = c.blank_output();
+        kind.want(&c.p, c.x.data(), want.data());
+        kind.got(&c.p, c.x.data(), got.data());
+        expect_plane(got, c.p.out, compact(want, c.p.out),
+                     std::string(table->name) + " " + kind.name + " pool, trial " + std::to_string(trial));
+        if (::testing::Test::HasFatalFailure()) return;
+        ++tested;
+      }
+      EXPECT_GT(tested, 200) << table->name << " " << kind.name;
+    }
+  }
+}
+
 // Every op the format has, at odd sizes: strided, dilated, depthwise and 1x1 convolutions,
 // padded max and average pooling, residual add, linear over a 3x3 map, softmax; subnets at
 // the bottom, the top, the middle and the whole of every group.
@@ -121,7 +151,8 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
     std::vector<std::vector<std::vector<float>>> one_thread;  // per subnet
     for (unsigned threads : {1u, 2u, 3u}) {
       if (table == &ref_kernels() && threads == 1) continue;  // that is `want`
-      auto engine = Engine::create(model.value(), *table, threads);
+      // Every layer cut into bands, however small (min_band_work 0).
+      auto engine = Engine::create(model.value(), *table, threads, 0);
       ASSERT_TRUE(engine.is_ok()) << table->name << ": " << engine.status().to_string();
       for (uint32_t s = 0; s < subnets; ++s) {
         const auto got = tensors_of(*engine.value(), s, inputs[s], every_tensor);

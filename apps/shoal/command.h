@@ -85,6 +85,7 @@ Result<const KernelTable*> backend_option(const Args& args);
 int fail(const char* command, const Status& status);
 int fail(const char* command, const std::string& message);
 
+extern const Command kBench;
 extern const Command kInspect;
 extern const Command kRun;
 extern const Command kSynth;

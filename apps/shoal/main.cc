@@ -9,7 +9,8 @@ namespace {
 
 const shoal::cli::Command* const kCommands[] = {
     &shoal::cli::kDemo, &shoal::cli::kMaster, &shoal::cli::kWorker,
-    &shoal::cli::kInspect, &shoal::cli::kRun, &shoal::cli::kProfile, &shoal::cli::kSynth};
+    &shoal::cli::kInspect, &shoal::cli::kRun, &shoal::cli::kProfile, &shoal::cli::kBench,
+    &shoal::cli::kSynth};
 
 void print_usage() {
   std::printf(

@@ -12,6 +12,10 @@ extern "C" {
 void shoal_conv2d_nhwc_f32_oc4__neon(const shoal_conv2d_params* p, const float* x, const float* packed,
                                      const float* scale, const float* shift, float* y);
 
+void shoal_maxpool_nhwc_f32__neon(const shoal_pool_params* p, const float* x, float* y);
+void shoal_avgpool_nhwc_f32__neon(const shoal_pool_params* p, const float* x, float* y);
+void shoal_global_avgpool_nhwc_f32__neon(const shoal_pool_params* p, const float* x, float* y);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif

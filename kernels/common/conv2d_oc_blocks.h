@@ -16,10 +16,17 @@
 
 namespace shoal::simd {
 
-template <typename V, uint32_t kTile, uint32_t kMaxBlocks>
+template <typename V, uint32_t kMaxAcc, uint32_t kMaxBlocks>
 struct Conv2dOcBlocks {
   using Reg = typename V::Reg;
   static constexpr uint32_t kLanes = V::kLanes;
+  // Padding taps read this instead of the input (any channel index below its size).
+  static constexpr uint32_t kZeroFloats = 4096;
+  alignas(64) static inline const float zeros[kZeroFloats] = {};
+
+  static constexpr uint32_t tile_for(uint32_t blocks) {
+    return kMaxAcc / blocks < 12 ? kMaxAcc / blocks : 12;
+  }
 
   static void run(const shoal_conv2d_params* p, const float* x, const float* w, const float* scale,
                   const float* shift, float* y) {
@@ -48,23 +55,37 @@ struct Conv2dOcBlocks {
   template <uint32_t kBlocks>
   static void pixels(const shoal_conv2d_params* p, const float* x, const float* wb, size_t block_floats,
                      const float* scale, const float* shift, float* y, uint32_t b) {
+    constexpr uint32_t kTile = tile_for(kBlocks);
     const shoal_window& k = p->win;
+    // Wide inputs (more channels than the zero row) take padded pixels one at a time.
+    const bool zero_row = size_t{p->in.stride} + kLanes <= kZeroFloats;
     for (uint32_t oy = 0; oy < p->out.h; ++oy) {
       uint32_t ox = 0;
-      // Pixels whose window starts left of the input (padding) go one at a time...
-      for (; ox < p->out.w && int64_t{ox} * k.stride_w < int64_t{k.pad_left}; ++ox) {
+      for (; !zero_row && ox < p->out.w && int64_t{ox} * k.stride_w < int64_t{k.pad_left}; ++ox) {
         tile<1, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
       }
-      // ...then tiles whose every tap is inside the input horizontally take the fast path...
       for (; ox + kTile <= p->out.w; ox += kTile) {
         const int64_t ix_last =
             int64_t{ox + kTile - 1} * k.stride_w - k.pad_left + int64_t{k.kernel_w - 1} * k.dilation_w;
-        if (ix_last >= p->in.w) break;
+        if (!zero_row && ix_last >= p->in.w) break;
         tile<kTile, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
       }
-      // ...and what is left of the row, one at a time.
-      for (; ox < p->out.w; ++ox) tile<1, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
+      if (zero_row) {
+        if (ox < p->out.w) rest<kTile - 1, kBlocks>(p->out.w - ox, p, x, wb, block_floats, scale, shift, y, oy, ox, b);
+      } else {
+        for (; ox < p->out.w; ++ox) tile<1, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
+      }
     }
+  }
+
+  // The last `n` (< kTile) pixels of a row as one tile.
+  template <uint32_t kPixels, uint32_t kBlocks>
+  static void rest(uint32_t n, const shoal_conv2d_params* p, const float* x, const float* wb, size_t block_floats,
+                   const float* scale, const float* shift, float* y, uint32_t oy, uint32_t ox, uint32_t b) {
+    if constexpr (kPixels > 1) {
+      if (n < kPixels) return rest<kPixels - 1, kBlocks>(n, p, x, wb, block_floats, scale, shift, y, oy, ox, b);
+    }
+    tile<kPixels, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
   }
 
   template <uint32_t kPixels, uint32_t kBlocks>
@@ -86,15 +107,17 @@ struct Conv2dOcBlocks {
       if (iy < 0 || iy >= p->in.h) continue;
       const float* row = x + size_t(iy) * p->in.w * p->in.stride;
       for (uint32_t kx = 0; kx < k.kernel_w; ++kx) {
-        int64_t ix[kPixels];
-        bool inside = true;  // always, for kPixels > 1 (pixels() checked the tile)
-        for (uint32_t r = 0; r < kPixels; ++r) {
-          ix[r] = int64_t{ox + r} * k.stride_w - k.pad_left + int64_t{kx} * k.dilation_w;
-          inside = inside && ix[r] >= 0 && ix[r] < p->in.w;
-        }
-        if (!inside) continue;
+        // A pixel whose tap is in the padding reads zeros (pixels() only gives tiles with
+        // such pixels when the zero row is long enough); a lone pixel just skips the tap.
         const float* xp[kPixels];
-        for (uint32_t r = 0; r < kPixels; ++r) xp[r] = row + size_t(ix[r]) * p->in.stride;
+        bool any = false;
+        for (uint32_t r = 0; r < kPixels; ++r) {
+          const int64_t ix = int64_t{ox + r} * k.stride_w - k.pad_left + int64_t{kx} * k.dilation_w;
+          const bool inside = ix >= 0 && ix < p->in.w;
+          xp[r] = inside ? row + size_t(ix) * p->in.stride : zeros;
+          any = any || inside;
+        }
+        if (!any) continue;
         const float* wt = wb + (size_t{ky} * k.kernel_w + kx) * tap_floats;
         if (p->depthwise) {
           for (uint32_t j = 0; j < kBlocks; ++j) {

@@ -1,31 +1,10 @@
 // Compiled with -mavx512f -mfma (kernels/CMakeLists.txt); called only where the CPU has them.
-#include <immintrin.h>
 
 #include "common/conv2d_oc_blocks.h"
+#include "avx512_vec.h"
 #include "x86.h"
-
-namespace {
-
-struct Avx512 {
-  using Reg = __m512;
-  static constexpr uint32_t kLanes = 16;
-  static __mmask16 mask(uint32_t lo, uint32_t hi) {
-    return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-  }
-  static Reg zero() { return _mm512_setzero_ps(); }
-  static Reg set1(float v) { return _mm512_set1_ps(v); }
-  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
-  static Reg load_lanes(const float* p, uint32_t lo, uint32_t hi) { return _mm512_maskz_loadu_ps(mask(lo, hi), p); }
-  static void store_lanes(float* p, Reg v, uint32_t lo, uint32_t hi) { _mm512_mask_storeu_ps(p, mask(lo, hi), v); }
-  static Reg broadcast(float v) { return _mm512_set1_ps(v); }
-  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static Reg max(Reg a, Reg b) { return _mm512_max_ps(a, b); }
-  static Reg min(Reg a, Reg b) { return _mm512_min_ps(a, b); }
-};
-
-}  // namespace
 
 extern "C" void shoal_conv2d_nhwc_f32_oc16__avx512(const shoal_conv2d_params* p, const float* x, const float* packed,
                                                    const float* scale, const float* shift, float* y) {
-  shoal::simd::Conv2dOcBlocks<Avx512, 5, 4>::run(p, x, packed, scale, shift, y);
+  shoal::simd::Conv2dOcBlocks<shoal::simd::Avx512, 20, 4>::run(p, x, packed, scale, shift, y);
 }

@@ -14,6 +14,13 @@ void shoal_conv2d_nhwc_f32_oc8__avx2(const shoal_conv2d_params* p, const float* 
 void shoal_conv2d_nhwc_f32_oc16__avx512(const shoal_conv2d_params* p, const float* x, const float* packed,
                                         const float* scale, const float* shift, float* y);
 
+void shoal_maxpool_nhwc_f32__avx2(const shoal_pool_params* p, const float* x, float* y);
+void shoal_avgpool_nhwc_f32__avx2(const shoal_pool_params* p, const float* x, float* y);
+void shoal_global_avgpool_nhwc_f32__avx2(const shoal_pool_params* p, const float* x, float* y);
+void shoal_maxpool_nhwc_f32__avx512(const shoal_pool_params* p, const float* x, float* y);
+void shoal_avgpool_nhwc_f32__avx512(const shoal_pool_params* p, const float* x, float* y);
+void shoal_global_avgpool_nhwc_f32__avx512(const shoal_pool_params* p, const float* x, float* y);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif

@@ -65,12 +65,14 @@ RowBand row_band(const shoal_plane& in, const shoal_plane& out, const shoal_wind
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const KernelTable& kernels, unsigned threads) {
+Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const KernelTable& kernels, unsigned threads,
+                                               uint64_t min_band_work) {
   if (threads < 1 || threads > 256) {
     return Status(StatusCode::kInvalidArgument, "threads must be 1 to 256, not " + std::to_string(threads));
   }
   std::unique_ptr<Engine> engine(new Engine(model));
   engine->threads_ = threads;
+  engine->min_band_work_ = min_band_work;
   SHOAL_RETURN_IF_ERROR(engine->prepare(kernels));
   return engine;
 }
@@ -195,8 +197,9 @@ Status Engine::create_operators() {
 }
 
 template <typename Band>
-void Engine::for_row_bands(uint32_t rows, Band& band) {
-  const uint32_t bands = pool_ ? std::min<uint32_t>(pool_->threads(), rows) : 1;
+void Engine::for_row_bands(uint32_t rows, uint64_t work, Band& band) {
+  const uint64_t worth = min_band_work_ ? std::max<uint64_t>(1, work / min_band_work_) : rows;
+  const uint32_t bands = pool_ ? static_cast<uint32_t>(std::min<uint64_t>({pool_->threads(), rows, worth})) : 1;
   if (bands <= 1) return band(0, rows);
   auto task = [&](uint32_t i) { band(rows * i / bands, rows * (i + 1) / bands); };
   pool_->run(bands, task);
@@ -323,7 +326,10 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
           p.in = b.in, p.out = b.out, p.win = b.win;
           k.conv2d(&p, s.a + b.x_offset, s.w, scale, shift, s.y + b.y_offset);
         };
-        for_row_bands(s.conv.out.h, band);
+        const uint64_t taps = uint64_t{s.conv.win.kernel_h} * s.conv.win.kernel_w;
+        const uint64_t work = uint64_t{s.conv.out.h} * s.conv.out.w * (ro->hi() - ro->lo()) * taps *
+                              (s.conv.depthwise ? 1 : ri->hi() - ri->lo());
+        for_row_bands(s.conv.out.h, work, band);
         break;
       }
       case fb::OpType::MaxPool:
@@ -336,7 +342,9 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
           const shoal_pool_params p{b.in, b.out, b.win};
           pool(&p, s.a + b.x_offset, s.y + b.y_offset);
         };
-        for_row_bands(s.pool.out.h, band);
+        const uint64_t work = uint64_t{s.pool.out.h} * s.pool.out.w * (ro->hi() - ro->lo()) *
+                              s.pool.win.kernel_h * s.pool.win.kernel_w;
+        for_row_bands(s.pool.out.h, work, band);
         break;
       }
       case fb::OpType::GlobalAvgPool:
@@ -357,7 +365,7 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
             k.activation(&p, s.a + pixels * p.a_stride, s.y + pixels * p.y_stride);
           }
         };
-        for_row_bands(s.elt.h, band);
+        for_row_bands(s.elt.h, uint64_t{s.elt.h} * s.elt.w * (ro->hi() - ro->lo()), band);
         break;
       }
       case fb::OpType::Softmax:

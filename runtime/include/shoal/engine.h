@@ -3,9 +3,10 @@
 // create() resolves kernels and plans one activation arena for the largest sub-network
 // (every tensor at full capacity), so run() at any width allocates nothing and makes no
 // system call; switching width only changes the channel ranges handed to the kernels.
-// With threads > 1 every layer is cut into one band of output rows per thread, the same
-// bands on every run, so results are identical run to run for a given thread count (and
-// equal to one thread's: a band computes each output exactly as a whole layer would).
+// With threads > 1 a layer is cut into bands of output rows, one per thread, where each band
+// is worth at least `min_band_work` multiply-adds (handing work to a thread costs about a
+// microsecond); the bands depend only on the layer, so results are identical run to run
+// (and equal to one thread's: a band computes each output exactly as a whole layer would).
 // An operator backend (XNNPACK) instead gets one operator per layer and subnet at create().
 // An Engine is not thread-safe: use one per calling thread.
 #ifndef SHOAL_ENGINE_H_
@@ -37,7 +38,9 @@ class Engine {
   // the engine's persistent memory when the kernels want them packed.
   static Result<std::unique_ptr<Engine>> create(const Model& model,
                                                 const KernelTable& kernels = best_kernels(),
-                                                unsigned threads = 1);
+                                                unsigned threads = 1,
+                                                uint64_t min_band_work = kDefaultMinBandWork);
+  static constexpr uint64_t kDefaultMinBandWork = 200'000;
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -74,7 +77,7 @@ class Engine {
   Status pack_weights();
   Status create_operators();
   template <typename Band>
-  void for_row_bands(uint32_t rows, Band& band);
+  void for_row_bands(uint32_t rows, uint64_t work, Band& band);
   float* tensor_data(uint32_t tensor) const;
 
   const Model* model_;
@@ -89,6 +92,7 @@ class Engine {
   size_t packed_bytes_ = 0;
   const KernelTable* kernels_ = nullptr;
   unsigned threads_ = 1;
+  uint64_t min_band_work_ = kDefaultMinBandWork;
   std::unique_ptr<ThreadPool> pool_;              // shoal's kernels, threads > 1
   std::unique_ptr<BackendContext> backend_;       // an operator backend's own state
   std::vector<std::unique_ptr<Operator>> ops_;    // [node * subnets + subnet]; null: kernel

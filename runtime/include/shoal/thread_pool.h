@@ -2,9 +2,10 @@
 //
 // run(n, fn) calls fn(i) for every i in [0, n) and returns when all are done. Task i always
 // covers the same work (the engine cuts a layer into n row bands), so results do not depend
-// on which thread ran what. Workers spin briefly between layers (a layer is often tens of
-// microseconds) and then sleep, so an idle engine costs no CPU. Nothing allocates after
-// construction.
+// on which thread ran what. Threads claim tasks as they come, the caller too, so a worker
+// that is slow to wake (a busy core) costs at most the time the caller needs to do its
+// tasks itself. Workers spin for a while between jobs (a layer takes microseconds) and then
+// sleep, so an idle engine costs no CPU. Nothing allocates after construction.
 #ifndef SHOAL_THREAD_POOL_H_
 #define SHOAL_THREAD_POOL_H_
 
@@ -33,19 +34,21 @@ class ThreadPool {
 
  private:
   void dispatch(uint32_t n, void (*call)(void*, uint32_t), void* fn);
-  void work(unsigned index);
-  void share(unsigned index);
+  void work();
+  void drain(uint64_t job);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<uint32_t> pending_{0};
-  bool stop_ = false;
-  // The current job (written before generation_ is bumped).
-  uint32_t tasks_ = 0;
-  void (*call_)(void*, uint32_t) = nullptr;
-  void* fn_ = nullptr;
+  std::atomic<uint64_t> job_{0};    // the latest job's number; workers wait for it to change
+  std::atomic<uint64_t> claim_{0};  // (job << 32) | next unclaimed task
+  std::atomic<uint32_t> done_{0};   // tasks of the current job finished
+  std::atomic<bool> stop_{false};
+  // The current job, published before claim_ and job_ (atomics: a late worker may read them
+  // while the next job is written, and then fails its claim).
+  std::atomic<uint32_t> tasks_{0};
+  std::atomic<void (*)(void*, uint32_t)> call_{nullptr};
+  std::atomic<void*> fn_{nullptr};
 };
 
 }  // namespace shoal

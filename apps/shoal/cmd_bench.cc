@@ -1,0 +1,310 @@
+// shoal bench: per-layer and whole-model latency of shoal's kernels at every width and thread
+// count, with XNNPACK timed in the same run as the peer; weight and arena bytes per backend;
+// the cost of switching width.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <set>
+
+#include "bench_layers.h"
+#include "command.h"
+#include "json.h"
+#include "shoal/engine.h"
+
+namespace shoal::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Contender {
+  std::string backend;
+  unsigned threads;
+  std::unique_ptr<Engine> engine;
+};
+
+struct Row {
+  std::string kind, model, layer, shape, width, backend;
+  unsigned threads = 1;
+  double us = 0, gflops = 0;
+  double vs_xnnpack = 0;  // XNNPACK's time over this row's; 0 when not compared
+  size_t model_weight_bytes = 0, backend_weight_bytes = 0, arena_bytes = 0;
+};
+
+struct Settings {
+  int repeat = 5;
+  double min_ms = 20;
+  bool quiet = false;
+};
+
+// Microseconds per call: calls for at least `min_ms` (and 3 calls), after one warm-up call.
+template <typename Fn>
+double sample_us(Fn& fn, double min_ms) {
+  fn();
+  uint64_t calls = 0;
+  const auto t0 = Clock::now();
+  double elapsed_ms = 0;
+  do {
+    fn();
+    ++calls;
+    elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  } while (elapsed_ms < min_ms || calls < 3);
+  return elapsed_ms * 1000.0 / calls;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// The median of `repeat` samples of every contender's `fn`, the contenders taking turns
+// within each round so that a noisy moment hits them alike.
+template <typename MakeFn>
+std::vector<double> compare(std::vector<Contender*>& cs, const Settings& s, MakeFn make_fn) {
+  std::vector<std::vector<double>> samples(cs.size());
+  for (int r = 0; r < s.repeat; ++r) {
+    for (size_t i = 0; i < cs.size(); ++i) {
+      auto fn = make_fn(*cs[i]->engine);
+      samples[i].push_back(sample_us(fn, s.min_ms));
+    }
+  }
+  std::vector<double> out;
+  for (auto& v : samples) out.push_back(median(v));
+  return out;
+}
+
+void add_rows(std::vector<Row>& rows, const Row& base, const std::vector<Contender*>& cs,
+              const std::vector<double>& us, uint64_t macs) {
+  double xnn = 0;
+  for (size_t i = 0; i < cs.size(); ++i) xnn = cs[i]->backend == "xnnpack" ? us[i] : xnn;
+  for (size_t i = 0; i < cs.size(); ++i) {
+    Row r = base;
+    r.backend = cs[i]->backend;
+    r.us = us[i];
+    r.gflops = macs ? 2.0 * macs / (us[i] * 1e3) : 0;
+    r.vs_xnnpack = xnn > 0 && r.backend != "xnnpack" ? xnn / us[i] : 0;
+    rows.push_back(r);
+  }
+}
+
+void bench_model(const std::string& arch, const Model& model, std::vector<Contender>& all,
+                 const std::vector<unsigned>& threads, const Settings& s, bool layers, std::vector<Row>& rows) {
+  const fb::Model& m = model.fb();
+  const uint32_t subnets = m.subnets()->size();
+  auto subnet_name = [&](uint32_t i) { return m.subnets()->Get(i)->name()->str(); };
+  auto with_threads = [&](unsigned t) {
+    std::vector<Contender*> cs;
+    for (Contender& c : all) if (c.threads == t) cs.push_back(&c);
+    return cs;
+  };
+  // Inputs and outputs sized for the largest subnet serve every subnet.
+  std::vector<float> x(all[0].engine->arena_bytes() / sizeof(float), 0.5f), y(x.size());
+  auto run = [&](Engine& e, uint32_t sub, const Segment& seg) {
+    if (!e.run(sub, seg, x.data(), e.packed_size(sub, seg.from), y.data(), e.packed_size(sub, seg.to)).is_ok()) {
+      std::fprintf(stderr, "shoal bench: %s failed on %s\n", arch.c_str(), e.kernels().name);
+    }
+  };
+  if (layers) {
+    const std::vector<BenchLayer> ls = bench_layers(*all[0].engine);
+    for (size_t li = 0; li < ls.size(); ++li) {
+      const BenchLayer& l = ls[li];
+      if (!s.quiet) std::fprintf(stderr, "  %s layer %zu/%zu: %s\n", arch.c_str(), li + 1, ls.size(), l.name.c_str());
+      for (uint32_t sub = 0; sub < subnets; ++sub) {
+        for (unsigned t : threads) {
+          std::vector<Contender*> cs = with_threads(t);
+          const auto us = compare(cs, s, [&](Engine& e) { return [&, ep = &e] { run(*ep, sub, l.segment); }; });
+          Row base{"layer", arch, l.name, l.shape, subnet_name(sub), ""};
+          base.threads = t;
+          add_rows(rows, base, cs, us, model.node_cost(sub, l.node).macs);
+        }
+      }
+    }
+  }
+  if (!s.quiet) std::fprintf(stderr, "  %s whole model and width switching\n", arch.c_str());
+  const Segment whole = all[0].engine->whole();
+  for (unsigned t : threads) {
+    std::vector<Contender*> cs = with_threads(t);
+    for (uint32_t sub = 0; sub < subnets; ++sub) {
+      const auto us = compare(cs, s, [&](Engine& e) { return [&, ep = &e] { run(*ep, sub, whole); }; });
+      Row base{"model", arch, "(whole model)", "", subnet_name(sub), ""};
+      base.threads = t;
+      add_rows(rows, base, cs, us, model.cost(sub).macs);
+      for (size_t i = 0; i < cs.size(); ++i) {
+        Row& r = rows[rows.size() - cs.size() + i];
+        r.model_weight_bytes = model.weight_bytes();
+        r.backend_weight_bytes = cs[i]->engine->packed_weight_bytes();
+        r.arena_bytes = cs[i]->engine->arena_bytes();
+      }
+    }
+    // Switching: the narrowest and the widest subnet alternating, against each alone.
+    const uint32_t a = 0, b = subnets - 1;
+    const auto ua = compare(cs, s, [&](Engine& e) { return [&, ep = &e] { run(*ep, a, whole); }; });
+    const auto ub = compare(cs, s, [&](Engine& e) { return [&, ep = &e] { run(*ep, b, whole); }; });
+    const auto uab = compare(cs, s, [&](Engine& e) {
+      return [&, ep = &e] {
+        run(*ep, a, whole);
+        run(*ep, b, whole);
+      };
+    });
+    std::vector<double> cost;
+    for (size_t i = 0; i < cs.size(); ++i) cost.push_back((uab[i] - ua[i] - ub[i]) / 2);
+    Row base{"switch", arch, "(width switch)", "", subnet_name(a) + "<->" + subnet_name(b), ""};
+    base.threads = t;
+    add_rows(rows, base, cs, cost, 0);
+    for (size_t i = 0; i < cs.size(); ++i) rows[rows.size() - cs.size() + i].vs_xnnpack = 0;
+  }
+}
+
+void print_json(const std::vector<Row>& rows) {
+  Json j;
+  j.begin_array();
+  for (const Row& r : rows) {
+    j.begin_object().field("kind", r.kind).field("model", r.model).field("layer", r.layer).field("width", r.width)
+        .field("threads", r.threads).field("backend", r.backend).field("us", r.us).field("gflops", r.gflops);
+    if (!r.shape.empty()) j.field("shape", r.shape);
+    if (r.vs_xnnpack > 0) j.field("vs_xnnpack", r.vs_xnnpack);
+    if (r.kind == "model") {
+      j.field("model_weight_bytes", uint64_t{r.model_weight_bytes})
+          .field("backend_weight_bytes", uint64_t{r.backend_weight_bytes})
+          .field("arena_bytes", uint64_t{r.arena_bytes});
+    }
+    j.end_object();
+  }
+  j.end_array();
+  std::printf("%s\n", j.str().c_str());
+}
+
+// One line per (layer, width, threads): every backend's time and GFLOP/s side by side.
+void print_table(const std::vector<Row>& rows, const Settings& s) {
+  std::printf("median of %d samples of >= %.0f ms each; 'vs xnnpack' = XNNPACK's time / shoal's (above 1: shoal "
+              "is faster)\n",
+              s.repeat, s.min_ms);
+  std::string kind;
+  for (size_t i = 0; i < rows.size();) {
+    size_t end = i;
+    while (end < rows.size() && rows[end].kind == rows[i].kind && rows[end].model == rows[i].model &&
+           rows[end].layer == rows[i].layer && rows[end].width == rows[i].width &&
+           rows[end].threads == rows[i].threads) {
+      ++end;
+    }
+    if (rows[i].kind != kind) {
+      kind = rows[i].kind;
+      std::printf("\n%s\n%-10s %-14s %-28s %-14s %3s", kind == "layer" ? "layers (us per run)"
+                                                     : kind == "model" ? "whole model (us per inference)"
+                                                                       : "width switch (extra us per switch)",
+                  "model", "layer", "shape", "width", "thr");
+      for (size_t k = i; k < end; ++k) {
+        std::printf(" %10s", (rows[k].backend + (kind == "switch" ? "" : " us")).c_str());
+        if (kind != "switch") std::printf(" %8s", "GFLOP/s");
+      }
+      for (size_t k = i; k < end; ++k) {
+        if (kind != "switch" && rows[k].backend != "xnnpack" && end - i > 1) std::printf(" %14s", "vs xnnpack");
+      }
+      std::printf("\n");
+    }
+    std::printf("%-10s %-14s %-28s %-14s %3u", rows[i].model.c_str(), rows[i].layer.c_str(), rows[i].shape.c_str(),
+                rows[i].width.c_str(), rows[i].threads);
+    for (size_t k = i; k < end; ++k) {
+      std::printf(" %10.1f", rows[k].us);
+      if (kind != "switch") std::printf(" %8.1f", rows[k].gflops);
+    }
+    for (size_t k = i; k < end; ++k) {
+      if (rows[k].vs_xnnpack > 0) std::printf(" %13.2fx", rows[k].vs_xnnpack);
+    }
+    std::printf("\n");
+    i = end;
+  }
+  std::printf("\nmemory: the model's weights, what each backend holds besides them, and the activation arena\n");
+  std::printf("%-10s %-10s %3s %14s %14s %14s\n", "model", "backend", "thr", "model KiB", "backend KiB", "arena KiB");
+  std::set<std::string> shown;
+  for (const Row& r : rows) {
+    if (r.kind != "model" || !shown.insert(r.model + "/" + r.backend + "/" + std::to_string(r.threads)).second) continue;
+    std::printf("%-10s %-10s %3u %14.1f %14.1f %14.1f\n", r.model.c_str(), r.backend.c_str(), r.threads,
+                r.model_weight_bytes / 1024.0, r.backend_weight_bytes / 1024.0, r.arena_bytes / 1024.0);
+  }
+}
+
+int run_bench(const Args& args) {
+  Settings s;
+  auto repeat = args.number("--repeat", 5);
+  auto min_ms = args.number("--min-ms", 20);
+  if (!repeat.is_ok() || repeat.value() < 1 || repeat.value() > 1000) {
+    return fail("bench", "--repeat takes a whole number of samples from 1 to 1000");
+  }
+  if (!min_ms.is_ok() || min_ms.value() <= 0) return fail("bench", "--min-ms takes a positive number of milliseconds");
+  s.repeat = static_cast<int>(repeat.value());
+  s.min_ms = min_ms.value();
+  s.quiet = args.has("--quiet");
+  auto thread_list = parse_numbers(args.get("--threads", "1,2"), "--threads");
+  if (!thread_list.is_ok()) return fail("bench", thread_list.status());
+  std::vector<unsigned> threads;
+  for (double t : thread_list.value()) {
+    if (t < 1 || t > 256 || t != static_cast<unsigned>(t)) return fail("bench", "--threads takes whole numbers from 1 to 256");
+    threads.push_back(static_cast<unsigned>(t));
+  }
+  std::vector<std::string> backends = split_list(args.get("--backends", best_kernels().name));
+  if (args.has("--compare")) {
+    if (args.get("--compare") != "xnnpack") return fail("bench", "--compare takes 'xnnpack', the only peer");
+    if (!find_kernels("xnnpack")) {
+      return fail("bench", "this build has no XNNPACK backend: configure with -DSHOAL_WITH_XNNPACK=ON "
+                           "(Debian libxnnpack-dev), as the default preset does");
+    }
+    backends.push_back("xnnpack");
+  }
+  for (const std::string& b : backends) {
+
+    if (!find_kernels(b)) {
+      std::string names;
+      for (const KernelTable* t : available_kernels()) names += std::string(names.empty() ? "" : ", ") + t->name;
+      return fail("bench", "no backend '" + b + "' on this CPU; choose from: " + names);
+    }
+  }
+  std::vector<Row> rows;
+  for (const std::string& arch : split_list(args.get("--arch", "fluid-cnn,resnet8,resnet18"))) {
+    Result<Model> model = synth_model(arch);
+    if (!model.is_ok()) return fail("bench", model.status());
+    std::vector<Contender> contenders;
+    for (unsigned t : threads) {
+      for (const std::string& b : backends) {
+        auto e = Engine::create(model.value(), *find_kernels(b), t);
+        if (!e.is_ok()) return fail("bench", e.status());
+        contenders.push_back({b, t, std::move(e.value())});
+      }
+    }
+    bench_model(arch, model.value(), contenders, threads, s, !args.has("--models-only"), rows);
+  }
+  if (args.has("--json")) {
+    print_json(rows);
+  } else {
+    print_table(rows, s);
+  }
+  return 0;
+}
+
+}  // namespace
+
+const Command kBench = {
+    "bench",
+    "time shoal's kernels per layer, per model and per width switch, against XNNPACK",
+    "shoal bench [--compare xnnpack] [--arch A[,A...]] [--threads N[,N...]] [--json]",
+    "Times the convolution layers (one per distinct shape) and the whole network of each\n"
+    "architecture (random weights) at every subnet, on shoal's fastest kernels for this CPU\n"
+    "(or --backends), with 1 and 2 threads. With --compare xnnpack, XNNPACK runs the same\n"
+    "layers in the same run (one operator per layer and subnet), taking turns with shoal so\n"
+    "that noise hits both alike; each figure is the median of --repeat samples. Also prints\n"
+    "the bytes of weights and activations each backend holds and the extra time a switch\n"
+    "between the narrowest and the widest subnet costs.",
+    {{"--compare", "PEER", "time a peer in the same run: xnnpack"},
+     {"--arch", "LIST", "architectures (default fluid-cnn,resnet8,resnet18)"},
+     {"--backends", "LIST", "shoal backends to time (default: the fastest this CPU runs)"},
+     {"--threads", "LIST", "thread counts (default 1,2)"},
+     {"--repeat", "N", "samples per figure; the median is reported (default 5)"},
+     {"--min-ms", "MS", "minimum time per sample (default 20)"},
+     {"--models-only", nullptr, "skip the per-layer figures"},
+     {"--json", nullptr, "a list of objects: kind, model, layer, width, threads, backend, us, gflops, ..."},
+     {"--quiet", nullptr, "no progress on stderr"}},
+    run_bench,
+    0,
+    0};
+
+}  // namespace shoal::cli

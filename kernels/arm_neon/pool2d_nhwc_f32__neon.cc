@@ -1,0 +1,15 @@
+#include "common/pool2d_oc_blocks.h"
+#include "neon_vec.h"
+#include "neon.h"
+
+extern "C" void shoal_maxpool_nhwc_f32__neon(const shoal_pool_params* p, const float* x, float* y) {
+  shoal::simd::pool2d<shoal::simd::Neon, true>(p, x, y);
+}
+
+extern "C" void shoal_avgpool_nhwc_f32__neon(const shoal_pool_params* p, const float* x, float* y) {
+  shoal::simd::pool2d<shoal::simd::Neon, false>(p, x, y);
+}
+
+extern "C" void shoal_global_avgpool_nhwc_f32__neon(const shoal_pool_params* p, const float* x, float* y) {
+  shoal::simd::global_avg_pool<shoal::simd::Neon>(p, x, y);
+}

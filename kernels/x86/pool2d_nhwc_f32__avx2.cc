@@ -1,0 +1,15 @@
+#include "common/pool2d_oc_blocks.h"
+#include "avx2_vec.h"
+#include "x86.h"
+
+extern "C" void shoal_maxpool_nhwc_f32__avx2(const shoal_pool_params* p, const float* x, float* y) {
+  shoal::simd::pool2d<shoal::simd::Avx2, true>(p, x, y);
+}
+
+extern "C" void shoal_avgpool_nhwc_f32__avx2(const shoal_pool_params* p, const float* x, float* y) {
+  shoal::simd::pool2d<shoal::simd::Avx2, false>(p, x, y);
+}
+
+extern "C" void shoal_global_avgpool_nhwc_f32__avx2(const shoal_pool_params* p, const float* x, float* y) {
+  shoal::simd::global_avg_pool<shoal::simd::Avx2>(p, x, y);
+}
