@@ -61,24 +61,32 @@ struct Conv2dOcBlocks {
     const bool zero_row = size_t{p->in.stride} + kLanes <= kZeroFloats;
     for (uint32_t oy = 0; oy < p->out.h; ++oy) {
       uint32_t ox = 0;
-      for (; !zero_row && ox < p->out.w && int64_t{ox} * k.stride_w < int64_t{k.pad_left}; ++ox) {
+      if (zero_row) {
+        // The row in tiles of nearly equal length (14 pixels as 7 + 7, not 12 + 2).
+        const uint32_t tiles = (p->out.w + kTile - 1) / kTile;
+        for (uint32_t t = 0; t < tiles; ++t) {
+          const uint32_t n = p->out.w / tiles + (t < p->out.w % tiles ? 1 : 0);
+          rest<kTile, kBlocks>(n, p, x, wb, block_floats, scale, shift, y, oy, ox, b);
+          ox += n;
+        }
+        continue;
+      }
+      // Without the zero row: pixels whose window starts in the padding one at a time, full
+      // tiles while every tap is inside, and the rest of the row one at a time.
+      for (; ox < p->out.w && int64_t{ox} * k.stride_w < int64_t{k.pad_left}; ++ox) {
         tile<1, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
       }
       for (; ox + kTile <= p->out.w; ox += kTile) {
         const int64_t ix_last =
             int64_t{ox + kTile - 1} * k.stride_w - k.pad_left + int64_t{k.kernel_w - 1} * k.dilation_w;
-        if (!zero_row && ix_last >= p->in.w) break;
+        if (ix_last >= p->in.w) break;
         tile<kTile, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
       }
-      if (zero_row) {
-        if (ox < p->out.w) rest<kTile - 1, kBlocks>(p->out.w - ox, p, x, wb, block_floats, scale, shift, y, oy, ox, b);
-      } else {
-        for (; ox < p->out.w; ++ox) tile<1, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
-      }
+      for (; ox < p->out.w; ++ox) tile<1, kBlocks>(p, x, wb, block_floats, scale, shift, y, oy, ox, b);
     }
   }
 
-  // The last `n` (< kTile) pixels of a row as one tile.
+  // `n` (<= kPixels) pixels of a row as one tile.
   template <uint32_t kPixels, uint32_t kBlocks>
   static void rest(uint32_t n, const shoal_conv2d_params* p, const float* x, const float* wb, size_t block_floats,
                    const float* scale, const float* shift, float* y, uint32_t oy, uint32_t ox, uint32_t b) {

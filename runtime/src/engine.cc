@@ -292,16 +292,22 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
   const auto* ranges = sub->ranges();
   const uint32_t affine = sub->affine_set();
 
-  // Moves a tensor between its packed form and its full-width place in the arena.
-  auto for_each_pixel = [&](uint32_t t, auto&& move) {
+  // Moves a tensor between its packed form and its full-width place in the arena: one copy
+  // when every channel is active, else a short loop per pixel (a memcpy call per pixel
+  // costs more than the copy at these sizes).
+  auto move_tensor = [&](uint32_t t, const float* from, float* to, bool into_arena) {
     const fb::Tensor* tensor = m.tensors()->Get(t);
     const fb::GroupRange* r = ranges->Get(tensor->group());
     const size_t stride = model_->shape(t).c, active = r->hi() - r->lo();
-    float* full = tensor_data(t) + r->lo();
     const size_t pixels = size_t{tensor->height()} * tensor->width();
-    for (size_t p = 0; p < pixels; ++p) move(full + p * stride, p * active, active * sizeof(float));
+    if (active == stride) return static_cast<void>(std::memcpy(to, from, pixels * stride * sizeof(float)));
+    const size_t from_step = into_arena ? active : stride, to_step = into_arena ? stride : active;
+    if (into_arena) to += r->lo(); else from += r->lo();
+    for (size_t p = 0; p < pixels; ++p, from += from_step, to += to_step) {
+      for (size_t c = 0; c < active; ++c) to[c] = from[c];
+    }
   };
-  for_each_pixel(seg.from, [&](float* arena, size_t packed, size_t bytes) { std::memcpy(arena, in + packed, bytes); });
+  move_tensor(seg.from, in, tensor_data(seg.from), true);
 
   const uint32_t subnets = m.subnets()->size();
   for (uint32_t n = seg.first_node; n < seg.end_node; ++n) {
@@ -374,7 +380,7 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
         break;
     }
   }
-  for_each_pixel(seg.to, [&](float* arena, size_t packed, size_t bytes) { std::memcpy(out + packed, arena, bytes); });
+  move_tensor(seg.to, tensor_data(seg.to), out, false);
   return Status::ok();
 }
 
