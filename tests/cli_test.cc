@@ -32,7 +32,7 @@ const std::string kDir = ::testing::TempDir();
 
 TEST(Cli, HelpOnEveryCommand) {
   EXPECT_EQ(shoal("--help").code, 0);
-  for (const char* cmd : {"inspect", "run", "synth", "profile", "master", "worker", "demo"}) {
+  for (const char* cmd : {"inspect", "run", "synth", "profile", "master", "worker", "demo", "bench"}) {
     const Outcome o = shoal(std::string(cmd) + " --help");
     EXPECT_EQ(o.code, 0) << cmd;
     EXPECT_TRUE(has(o, "usage: shoal " + std::string(cmd))) << o.output;
@@ -167,6 +167,41 @@ TEST(Cli, ProfileAccuracyWritesProfilePlotAndJson) {
   const Outcome none = shoal("profile accuracy");
   EXPECT_EQ(none.code, 1);
   EXPECT_TRUE(has(none, "--members FILES is required")) << none.output;
+}
+
+}  // namespace
+
+namespace {
+
+// A short real run: fluid-cnn on shoal's kernels and (where built) XNNPACK, 1 and 2 threads.
+TEST(Cli, BenchReportsEveryLayerWidthThreadsAndBackend) {
+  const bool xnnpack = shoal("bench --compare xnnpack --arch nothing --quiet").output.find("no XNNPACK") ==
+                       std::string::npos;
+  const std::string compare = xnnpack ? " --compare xnnpack" : "";
+  const Outcome o = shoal("bench --arch fluid-cnn --repeat 1 --min-ms 1 --json --quiet" + compare);
+  ASSERT_EQ(o.code, 0) << o.output;
+  ASSERT_EQ(o.output.front(), '[') << o.output;
+  for (const char* field : {"\"layer\":", "\"width\":", "\"threads\":", "\"backend\":", "\"us\":", "\"gflops\":",
+                            "\"kind\":\"model\"", "\"kind\":\"switch\"", "\"arena_bytes\":",
+                            "\"layer\":\"conv2\"", "\"width\":\"upper25\"", "\"threads\":2"}) {
+    EXPECT_TRUE(has(o, field)) << field << " missing from " << o.output.substr(0, 400);
+  }
+  if (xnnpack) {
+    EXPECT_TRUE(has(o, "\"backend\":\"xnnpack\""));
+    EXPECT_TRUE(has(o, "\"vs_xnnpack\":"));
+  }
+  const Outcome table = shoal("bench --arch fluid-cnn --models-only --threads 1 --repeat 1 --min-ms 1 --quiet");
+  ASSERT_EQ(table.code, 0) << table.output;
+  EXPECT_TRUE(has(table, "whole model")) << table.output;
+  EXPECT_TRUE(has(table, "memory:")) << table.output;
+}
+
+TEST(Cli, BenchErrorsSayWhatToDo) {
+  EXPECT_TRUE(has(shoal("bench --compare tflite"), "--compare takes 'xnnpack'"));
+  EXPECT_TRUE(has(shoal("bench --backends sse9"), "no backend 'sse9'"));
+  EXPECT_TRUE(has(shoal("bench --threads 0"), "--threads takes whole numbers"));
+  EXPECT_TRUE(has(shoal("bench --arch alexnet --quiet"), "alexnet"));
+  EXPECT_NE(shoal("bench --arch alexnet --quiet").code, 0);
 }
 
 }  // namespace

@@ -69,7 +69,9 @@ int run_run(const Args& args) {
 
   auto kernels = backend_option(args);
   if (!kernels.is_ok()) return fail("run", kernels.status());
-  auto engine = Engine::create(model.value(), *kernels.value());
+  auto threads = threads_option(args);
+  if (!threads.is_ok()) return fail("run", threads.status());
+  auto engine = Engine::create(model.value(), *kernels.value(), threads.value());
   if (!engine.is_ok()) return fail("run", engine.status());
   Engine& e = *engine.value();
   const bool json = args.has("--json");
@@ -105,7 +107,7 @@ int run_run(const Args& args) {
   const bool random = md && md->recipe() && md->recipe()->string_view().rfind("synth", 0) == 0;
   if (json) {
     Json j;
-    j.begin_object().field("model", args.positional()[0]).field("images", images->count).field("backend", e.kernels().name)
+    j.begin_object().field("model", args.positional()[0]).field("images", images->count).field("backend", e.kernels().name).field("threads", e.threads())
         .field("random_weights", random).key("subnets").begin_array();
     for (const SubnetReport& r : reports) {
       j.begin_object().field("subnet", r.name).field("accuracy", double(r.correct) / r.images)
@@ -116,8 +118,9 @@ int run_run(const Args& args) {
     std::printf("%s\n", j.str().c_str());
     return 0;
   }
-  std::printf("%s: %u images, %s kernels, arena %.1f KiB, packed weights %.1f KiB%s\n", args.positional()[0].c_str(),
-              images->count, e.kernels().name, e.arena_bytes() / 1024.0, e.packed_weight_bytes() / 1024.0,
+  std::printf("%s: %u images, %s kernels, %u thread(s), arena %.1f KiB, backend's weights %.1f KiB%s\n",
+              args.positional()[0].c_str(), images->count, e.kernels().name, e.threads(), e.arena_bytes() / 1024.0,
+              e.packed_weight_bytes() / 1024.0,
               random ? "\n(random weights from 'shoal synth': accuracy is chance level)" : "");
   std::printf("  %-10s %9s %10s %10s %12s %12s\n", "subnet", "accuracy", "p50 ms", "p95 ms", "images/s", "MMACs");
   for (const SubnetReport& r : reports) {
@@ -143,7 +146,8 @@ const Command kRun = {
      {"--limit", "N", "use only the first N images"},
      {"--warmup", "N", "untimed runs before measuring each subnet (default 3)"},
      {"--resize", nullptr, "scale images to the model's input size (nearest neighbour)"},
-     {"--backend", "NAME", "kernels: ref, avx2, avx512 (default: the fastest this CPU runs)"},
+     {"--backend", "NAME", "ref, avx2, avx512, neon or xnnpack, as this CPU and build have (default: shoal's fastest)"},
+     {"--threads", "N", "threads per inference (default 1)"},
      {"--json", nullptr, "print one JSON object instead of a table"}},
     run_run,
     1,

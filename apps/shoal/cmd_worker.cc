@@ -36,6 +36,9 @@ int run_worker(const Args& args) {
   auto kernels = backend_option(args);
   if (!kernels.is_ok()) return fail("worker", kernels.status());
   options.kernels = kernels.value();
+  auto threads = threads_option(args);
+  if (!threads.is_ok()) return fail("worker", threads.status());
+  options.threads = threads.value();
   auto server = net::WorkerServer::create(model.value(), options);
   if (!server.is_ok()) return fail("worker", server.status());
   auto listener = net::TcpListener::listen(listen);
@@ -81,7 +84,8 @@ const Command kWorker = {
     {{"--model", "FILE", "the model to serve"},
      {"--listen", "HOST:PORT", "address to listen on (default 127.0.0.1:0; 0.0.0.0:PORT for all)"},
      {"--key-file", "FILE", "pre-shared key; masters must use the same one"},
-     {"--backend", "NAME", "kernels: ref, avx2, avx512 (default: the fastest this CPU runs)"},
+     {"--backend", "NAME", "ref, avx2, avx512, neon or xnnpack, as this CPU and build have (default: shoal's fastest)"},
+     {"--threads", "N", "threads per inference (default 1)"},
      {"--slowdown", "F", "stretch compute time F times, to emulate a slower device (default 1)"},
      {"--member", "NAME", "this member's name in the ensemble (default: the model's name)"}},
     run_worker,

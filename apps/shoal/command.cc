@@ -123,6 +123,15 @@ Result<const KernelTable*> backend_option(const Args& args) {
                 "no backend '" + args.get("--backend") + "' on this CPU; choose one of: " + names);
 }
 
+Result<unsigned> threads_option(const Args& args) {
+  Result<double> n = args.number("--threads", 1);
+  if (!n.is_ok()) return n.status();
+  if (n.value() < 1 || n.value() > 256 || n.value() != static_cast<unsigned>(n.value())) {
+    return Status(StatusCode::kInvalidArgument, "--threads takes a whole number from 1 to 256");
+  }
+  return static_cast<unsigned>(n.value());
+}
+
 int fail(const char* command, const std::string& message) {
   std::fprintf(stderr, "shoal %s: %s\n", command, message.c_str());
   return 1;

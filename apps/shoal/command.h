@@ -81,6 +81,9 @@ Result<std::vector<double>> parse_numbers(const std::string& text, const std::st
 // lists the backends this CPU has.
 Result<const KernelTable*> backend_option(const Args& args);
 
+// --threads N (default 1), checked.
+Result<unsigned> threads_option(const Args& args);
+
 // Prints "shoal NAME: message" to stderr and returns the exit code for a failed command.
 int fail(const char* command, const Status& status);
 int fail(const char* command, const std::string& message);

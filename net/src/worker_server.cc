@@ -73,7 +73,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   auto impl = std::make_unique<Impl>();
   impl->model = &model;
   impl->options = options;
-  auto engine = Engine::create(model, options.kernels ? *options.kernels : best_kernels());
+  auto engine = Engine::create(model, options.kernels ? *options.kernels : best_kernels(), options.threads);
   if (!engine.is_ok()) return engine.status();
   impl->engine = std::move(engine.value());
   const fb::Model& m = model.fb();

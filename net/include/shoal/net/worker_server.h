@@ -26,6 +26,7 @@ struct WorkerOptions {
   Limits limits;
   std::string key;       // pre-shared key: every frame must carry its MAC (empty: none)
   const KernelTable* kernels = nullptr;  // backend (null: the fastest this CPU runs)
+  unsigned threads = 1;                  // the engine's threads per request
 };
 
 struct WorkerCounters {
