@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <malloc.h>
 #include <string>
 
 #include "shoal/arena_planner.h"
@@ -154,14 +153,14 @@ Status Engine::prepare(const KernelTable& kernels) {
 }
 
 // One operator per (layer, subnet), on the layer's fixed places in the arena. What the
-// library took is measured as the heap it grew by.
+// library took is what it holds after minus before (engines created one at a time).
 Status Engine::create_operators() {
   const fb::Model& m = model_->fb();
   const uint32_t subnets = m.subnets()->size();
-  const size_t heap_before = mallinfo2().uordblks;
   Result<std::unique_ptr<BackendContext>> ctx = kernels_->operators->context(threads_);
   if (!ctx.is_ok()) return ctx.status();
   backend_ = std::move(ctx.value());
+  const size_t held_before = kernels_->operators->live_bytes();
   ops_.resize(steps_.size() * subnets);
   for (uint32_t n = 0; n < steps_.size(); ++n) {
     Step& s = steps_[n];
@@ -191,8 +190,8 @@ Status Engine::create_operators() {
       ops_[size_t{n} * subnets + sub] = std::move(op.value());
     }
   }
-  const size_t heap_after = mallinfo2().uordblks;
-  packed_bytes_ = heap_after > heap_before ? heap_after - heap_before : 0;
+  const size_t held_after = kernels_->operators->live_bytes();
+  packed_bytes_ = held_after > held_before ? held_after - held_before : 0;
   return Status::ok();
 }
 

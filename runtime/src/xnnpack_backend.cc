@@ -2,13 +2,60 @@
 
 #include <xnnpack.h>
 
+#include <atomic>
 #include <cmath>
-#include <mutex>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
 namespace shoal {
 namespace {
+
+// XNNPACK allocates through this, so the bytes its operators hold (packed weights,
+// indirection buffers) can be counted. Every block carries its size and header length just
+// before the pointer XNNPACK gets.
+std::atomic<size_t> g_live_bytes{0};
+
+void* place(void* base, size_t header, size_t size) {
+  char* p = static_cast<char*>(base) + header;
+  reinterpret_cast<size_t*>(p)[-1] = size;
+  reinterpret_cast<size_t*>(p)[-2] = header;
+  g_live_bytes += size;
+  return p;
+}
+
+void* counted_allocate(void*, size_t size) {
+  void* base = std::malloc(size + 16);
+  return base ? place(base, 16, size) : nullptr;
+}
+
+void* counted_aligned_allocate(void*, size_t alignment, size_t size) {
+  const size_t header = alignment < 16 ? 16 : alignment;
+  void* base = nullptr;
+  if (posix_memalign(&base, header, size + header) != 0) return nullptr;
+  return place(base, header, size);
+}
+
+void counted_deallocate(void*, void* p) {
+  if (!p) return;
+  const size_t size = static_cast<size_t*>(p)[-1], header = static_cast<size_t*>(p)[-2];
+  g_live_bytes -= size;
+  std::free(static_cast<char*>(p) - header);
+}
+
+void* counted_reallocate(void* context, void* p, size_t size) {
+  if (!p) return counted_allocate(context, size);
+  void* fresh = counted_allocate(context, size);
+  if (!fresh) return nullptr;
+  const size_t old = static_cast<size_t*>(p)[-1];
+  std::memcpy(fresh, p, old < size ? old : size);
+  counted_deallocate(context, p);
+  return fresh;
+}
+
+const xnn_allocator kCountingAllocator = {nullptr, counted_allocate, counted_reallocate, counted_deallocate,
+                                          counted_aligned_allocate, counted_deallocate};
 
 class XnnContext final : public BackendContext {
  public:
@@ -56,7 +103,7 @@ Status failed(const char* what) {
 class XnnpackBackend final : public OperatorBackend {
  public:
   Result<std::unique_ptr<BackendContext>> context(unsigned threads) const override {
-    static const xnn_status init = xnn_initialize(nullptr);
+    static const xnn_status init = xnn_initialize(&kCountingAllocator);
     if (init != xnn_status_success) {
       return Status(StatusCode::kUnsupported, "XNNPACK does not run on this CPU");
     }
@@ -64,6 +111,8 @@ class XnnpackBackend final : public OperatorBackend {
     if (threads > 1 && !pool) return Status(StatusCode::kIo, "could not start XNNPACK's thread pool");
     return std::unique_ptr<BackendContext>(new XnnContext(pool));
   }
+
+  size_t live_bytes() const override { return g_live_bytes.load(); }
 
   Result<std::unique_ptr<Operator>> conv2d(BackendContext& ctx, const shoal_conv2d_params& p, const float* ohwi,
                                            const float* scale, const float* shift, const float* x,

@@ -32,6 +32,8 @@ class OperatorBackend {
  public:
   virtual ~OperatorBackend() = default;
   virtual Result<std::unique_ptr<BackendContext>> context(unsigned threads) const = 0;
+  // Bytes the library holds now, in this process (its operators' packed weights and buffers).
+  virtual size_t live_bytes() const = 0;
   // `p` has the subnet's ranges set; `ohwi`, `scale`, `shift` are the full-width model
   // buffers (scale/shift already at the subnet's affine set), `x`/`y` channel 0 of pixel 0.
   virtual Result<std::unique_ptr<Operator>> conv2d(BackendContext& ctx, const shoal_conv2d_params& p,
