@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "bench_layers.h"
 #include "command.h"
@@ -58,12 +59,16 @@ double median(std::vector<double> v) {
 }
 
 // The median of `repeat` samples of every contender's `fn`, the contenders taking turns
-// within each round so that a noisy moment hits them alike.
+// within each round so that a noisy moment hits them alike. With threads, each sample waits
+// until the previous contender's idle workers have gone to sleep: XNNPACK's pthreadpool
+// spins for milliseconds after a job and would take the core the next contender's threads
+// need (measured: shoal's 2-thread resnet18 lost its whole 1.8x speed-up to it).
 template <typename MakeFn>
 std::vector<double> compare(std::vector<Contender*>& cs, const Settings& s, MakeFn make_fn) {
   std::vector<std::vector<double>> samples(cs.size());
   for (int r = 0; r < s.repeat; ++r) {
     for (size_t i = 0; i < cs.size(); ++i) {
+      if (cs[i]->threads > 1 && cs.size() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(30));
       auto fn = make_fn(*cs[i]->engine);
       samples[i].push_back(sample_us(fn, s.min_ms));
     }

@@ -195,10 +195,15 @@ Status Engine::create_operators() {
   return Status::ok();
 }
 
+constexpr uint32_t kBandsPerThread = 4;
+
 template <typename Band>
 void Engine::for_row_bands(uint32_t rows, uint64_t work, Band& band) {
   const uint64_t worth = min_band_work_ ? std::max<uint64_t>(1, work / min_band_work_) : rows;
-  const uint32_t bands = pool_ ? static_cast<uint32_t>(std::min<uint64_t>({pool_->threads(), rows, worth})) : 1;
+  // A few bands per thread, claimed as threads come free, so a thread that starts late (a
+  // busy core) does not hold the layer up.
+  const uint32_t bands =
+      pool_ ? static_cast<uint32_t>(std::min<uint64_t>({uint64_t{kBandsPerThread} * pool_->threads(), rows, worth})) : 1;
   if (bands <= 1) return band(0, rows);
   auto task = [&](uint32_t i) { band(rows * i / bands, rows * (i + 1) / bands); };
   pool_->run(bands, task);
