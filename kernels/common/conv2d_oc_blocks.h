@@ -173,8 +173,11 @@ struct Conv2dOcBlocks {
     const float* origin =
         c.x + (size_t(oy * k.stride_h - k.pad_top) * p->in.w + size_t(ox * k.stride_w - k.pad_left)) * p->in.stride;
     const size_t step = size_t{k.stride_w} * p->in.stride;
+    // Pointer by pointer: computed as a vector, GCC spends more moving them back to
+    // general registers than the adds cost.
     const float* xp[kPixels];
-    for (uint32_t r = 0; r < kPixels; ++r) xp[r] = origin + r * step;
+    const float* q = origin;
+    for (uint32_t r = 0; r < kPixels; ++r, q += step) xp[r] = q;
     Reg acc[kBlocks][kPixels];
     for (uint32_t j = 0; j < kBlocks; ++j)
       for (uint32_t r = 0; r < kPixels; ++r) acc[j][r] = V::zero();
@@ -249,11 +252,12 @@ struct Conv2dOcBlocks {
     for (uint32_t j = 0; j < kBlocks; ++j) {
       const Reg s = c.scale ? V::load_lanes(c.scale + l[j].c0, l[j].lo, l[j].hi) : V::set1(1.0f);
       const Reg t = c.shift ? V::load_lanes(c.shift + l[j].c0, l[j].lo, l[j].hi) : V::zero();
-      for (uint32_t r = 0; r < kPixels; ++r) {
+      float* out = c.y + (size_t{oy} * p->out.w + ox) * p->out.stride + l[j].c0;
+      for (uint32_t r = 0; r < kPixels; ++r, out += p->out.stride) {
         Reg v = V::fma(acc[j][r], s, t);
         if (p->activation != SHOAL_ACT_NONE) v = V::max(v, V::zero());
         if (p->activation == SHOAL_ACT_RELU6) v = V::min(v, V::set1(6.0f));
-        V::store_lanes(c.y + (size_t{oy} * p->out.w + ox + r) * p->out.stride + l[j].c0, v, l[j].lo, l[j].hi);
+        V::store_lanes(out, v, l[j].lo, l[j].hi);
       }
     }
   }
