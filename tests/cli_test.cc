@@ -189,6 +189,13 @@ TEST(Cli, BenchReportsEveryLayerWidthThreadsAndBackend) {
   if (xnnpack) {
     EXPECT_TRUE(has(o, "\"backend\":\"xnnpack\""));
     EXPECT_TRUE(has(o, "\"vs_xnnpack\":"));
+    const std::string svg = kDir + "/bench.svg";
+    ASSERT_EQ(shoal("bench --compare xnnpack --arch fluid-cnn --threads 1 --repeat 1 --min-ms 1 --quiet --plot " + svg).code, 0);
+    std::ifstream in(svg);
+    const std::string picture((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(picture.find("<svg"), std::string::npos);
+    EXPECT_NE(picture.find("fluid-cnn conv2"), std::string::npos) << picture.substr(0, 300);
+    std::remove(svg.c_str());
   }
   const Outcome table = shoal("bench --arch fluid-cnn --models-only --threads 1 --repeat 1 --min-ms 1 --quiet");
   ASSERT_EQ(table.code, 0) << table.output;
@@ -198,6 +205,7 @@ TEST(Cli, BenchReportsEveryLayerWidthThreadsAndBackend) {
 
 TEST(Cli, BenchErrorsSayWhatToDo) {
   EXPECT_TRUE(has(shoal("bench --compare tflite"), "--compare takes 'xnnpack'"));
+  EXPECT_TRUE(has(shoal("bench --plot x.svg"), "add --compare xnnpack"));
   EXPECT_TRUE(has(shoal("bench --backends sse9"), "no backend 'sse9'"));
   EXPECT_TRUE(has(shoal("bench --threads 0"), "--threads takes whole numbers"));
   EXPECT_TRUE(has(shoal("bench --arch alexnet --quiet"), "alexnet"));

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -38,10 +40,11 @@ struct Settings {
   bool quiet = false;
 };
 
-// Microseconds per call: calls for at least `min_ms` (and 3 calls), after one warm-up call.
+// Microseconds per call: calls for at least `min_ms` (and 3 calls), after 2 ms of warm-up
+// (thread pools that went to sleep wake up, caches fill).
 template <typename Fn>
 double sample_us(Fn& fn, double min_ms) {
-  fn();
+  for (const auto warm = Clock::now(); std::chrono::duration<double, std::milli>(Clock::now() - warm).count() < 2;) fn();
   uint64_t calls = 0;
   const auto t0 = Clock::now();
   double elapsed_ms = 0;
@@ -160,6 +163,77 @@ void bench_model(const std::string& arch, const Model& model, std::vector<Conten
   }
 }
 
+// A chart of every layer and whole model against XNNPACK: one row per layer, one cell per
+// width and thread count, green where shoal is faster, red where slower.
+std::string plot(const std::vector<Row>& rows) {
+  struct Line {
+    std::string model, layer;
+    std::vector<std::string> widths;
+    std::map<std::pair<std::string, unsigned>, double> ratio;
+  };
+  std::vector<Line> lines;
+  std::vector<unsigned> threads;
+  for (const Row& r : rows) {
+    if (r.vs_xnnpack <= 0) continue;
+    if (lines.empty() || lines.back().model != r.model || lines.back().layer != r.layer) {
+      auto same = [&](const Line& l) { return l.model == r.model && l.layer == r.layer; };
+      if (std::find_if(lines.begin(), lines.end(), same) == lines.end()) lines.push_back({r.model, r.layer, {}, {}});
+    }
+    Line& l = *std::find_if(lines.begin(), lines.end(), [&](const Line& x) { return x.model == r.model && x.layer == r.layer; });
+    if (std::find(l.widths.begin(), l.widths.end(), r.width) == l.widths.end()) l.widths.push_back(r.width);
+    if (std::find(threads.begin(), threads.end(), r.threads) == threads.end()) threads.push_back(r.threads);
+    l.ratio[{r.width, r.threads}] = r.vs_xnnpack;
+  }
+  size_t columns = 0;
+  for (const Line& l : lines) columns = std::max(columns, l.widths.size() * threads.size());
+  const double left = 250, cell_w = 68, cell_h = 20, top = 70;
+  const double width = left + cell_w * static_cast<double>(columns) + 20;
+  size_t models = 0;
+  for (size_t i = 0; i < lines.size(); ++i) models += i == 0 || lines[i].model != lines[i - 1].model;
+  const double height = top + cell_h * static_cast<double>(lines.size() + models) + 20;
+  char buf[512];
+  std::snprintf(buf, sizeof(buf),
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+                "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+                "<text x=\"10\" y=\"22\" font-size=\"14\">shoal vs XNNPACK: XNNPACK's time / shoal's (green: shoal "
+                "faster)</text>\n",
+                width, height);
+  std::string s = buf;
+  std::string model;
+  double y = top - cell_h;
+  for (size_t i = 0; i < lines.size(); ++i, y += cell_h) {
+    const Line& l = lines[i];
+    if (l.model != model) {  // a gap, then column heads for this model's widths
+      model = l.model;
+      y += cell_h;
+      for (size_t t = 0; t < threads.size(); ++t)
+        for (size_t w = 0; w < l.widths.size(); ++w) {
+          std::snprintf(buf, sizeof(buf), "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#555\">%s %ut</text>\n",
+                        left + cell_w * (t * l.widths.size() + w + 0.5), y - 4, l.widths[w].c_str(), threads[t]);
+          s += buf;
+        }
+    }
+    std::snprintf(buf, sizeof(buf), "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s %s</text>\n", left - 6,
+                  y + cell_h * 0.7, l.model.c_str(), l.layer.c_str());
+    s += buf;
+    for (size_t t = 0; t < threads.size(); ++t)
+      for (size_t w = 0; w < l.widths.size(); ++w) {
+        auto it = l.ratio.find({l.widths[w], threads[t]});
+        if (it == l.ratio.end()) continue;
+        const double r = it->second, strength = std::min(1.0, std::fabs(std::log2(r)));
+        const int fade = static_cast<int>(255 - 150 * strength);
+        std::snprintf(buf, sizeof(buf),
+                      "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\"/>"
+                      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.2f</text>\n",
+                      left + cell_w * (t * l.widths.size() + w), y + 2, cell_w - 2, cell_h - 2,
+                      r >= 1 ? fade : 255, r >= 1 ? 255 : fade, fade, left + cell_w * (t * l.widths.size() + w + 0.5),
+                      y + cell_h * 0.7, r);
+        s += buf;
+      }
+  }
+  return s + "</svg>\n";
+}
+
 void print_json(const std::vector<Row>& rows) {
   Json j;
   j.begin_array();
@@ -247,6 +321,9 @@ int run_bench(const Args& args) {
     if (t < 1 || t > 256 || t != static_cast<unsigned>(t)) return fail("bench", "--threads takes whole numbers from 1 to 256");
     threads.push_back(static_cast<unsigned>(t));
   }
+  if (args.has("--plot") && !args.has("--compare")) {
+    return fail("bench", "--plot draws the ratio to XNNPACK: add --compare xnnpack");
+  }
   std::vector<std::string> backends = split_list(args.get("--backends", best_kernels().name));
   if (args.has("--compare")) {
     if (args.get("--compare") != "xnnpack") return fail("bench", "--compare takes 'xnnpack', the only peer");
@@ -278,6 +355,11 @@ int run_bench(const Args& args) {
     }
     bench_model(arch, model.value(), contenders, threads, s, !args.has("--models-only"), rows);
   }
+  if (args.has("--plot")) {
+    const std::string picture = plot(rows);
+    Status written = write_file(args.get("--plot"), picture.data(), picture.size());
+    if (!written.is_ok()) return fail("bench", written);
+  }
   if (args.has("--json")) {
     print_json(rows);
   } else {
@@ -307,6 +389,7 @@ const Command kBench = {
      {"--min-ms", "MS", "minimum time per sample (default 20)"},
      {"--models-only", nullptr, "skip the per-layer figures"},
      {"--json", nullptr, "a list of objects: kind, model, layer, width, threads, backend, us, gflops, ..."},
+     {"--plot", "FILE", "an SVG chart of every layer's ratio to XNNPACK (needs --compare xnnpack)"},
      {"--quiet", nullptr, "no progress on stderr"}},
     run_bench,
     0,

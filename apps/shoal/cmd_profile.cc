@@ -101,12 +101,6 @@ std::string svg(const std::vector<Point>& points, uint32_t members, const std::s
   return s + "</svg>\n";
 }
 
-Status write_file(const std::string& path, const void* data, size_t size) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-  return out ? Status::ok() : Status(StatusCode::kIo, "cannot write " + path);
-}
-
 int profile(const Args& args) {
   const char* name = "profile";
   if (args.positional()[0] != "accuracy") return fail(name, "the only profile is 'accuracy' (shoal profile accuracy --members ...)");

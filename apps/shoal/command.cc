@@ -1,5 +1,7 @@
 #include "command.h"
 
+#include <fstream>
+
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
@@ -121,6 +123,12 @@ Result<const KernelTable*> backend_option(const Args& args) {
   for (const KernelTable* t : available_kernels()) names += std::string(names.empty() ? "" : ", ") + t->name;
   return Status(StatusCode::kInvalidArgument,
                 "no backend '" + args.get("--backend") + "' on this CPU; choose one of: " + names);
+}
+
+Status write_file(const std::string& path, const void* data, size_t size) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+  return out ? Status::ok() : Status(StatusCode::kIo, "cannot write " + path + ": check the folder exists and is writable");
 }
 
 Result<unsigned> threads_option(const Args& args) {

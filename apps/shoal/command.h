@@ -81,6 +81,9 @@ Result<std::vector<double>> parse_numbers(const std::string& text, const std::st
 // lists the backends this CPU has.
 Result<const KernelTable*> backend_option(const Args& args);
 
+// Writes a whole file, or says why not.
+Status write_file(const std::string& path, const void* data, size_t size);
+
 // --threads N (default 1), checked.
 Result<unsigned> threads_option(const Args& args);
 
