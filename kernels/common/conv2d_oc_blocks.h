@@ -100,10 +100,11 @@ struct Conv2dOcBlocks {
       if (zero_row) {
         const int64_t iy0 = int64_t{oy} * k.stride_h - k.pad_top;
         const bool rows_inside = iy0 >= 0 && iy0 + int64_t{k.kernel_h - 1} * k.dilation_h < p->in.h;
-        // Short rows (two tiles or less) with 16 or more input channels run faster as whole
-        // zero-row tiles than as a table tile plus two edge pixels alone (measured: 14x14x16
-        // 7.3 -> 6.7 us, 7x7x16 2.2 -> 1.7 us); with fewer channels the table wins.
-        const bool short_row = p->out.w <= 2 * kTile && p->in.hi - p->in.lo >= 16;
+        // Short rows (two tiles or less) with stride 1 and 16 or more input channels run
+        // faster as whole zero-row tiles than as a table tile plus two edge pixels alone
+        // (measured: 14x14x16 7.3 -> 6.7 us, 7x7x16 2.2 -> 1.7 us); with fewer channels or
+        // stride 2 the table wins.
+        const bool short_row = p->out.w <= 2 * kTile && p->in.hi - p->in.lo >= 16 && k.stride_w == 1;
         if (c.pairs && rows_inside && !short_row) {
           // Pixels whose window sticks out left or right one at a time (usually one each
           // side), the ones in between by the table.
