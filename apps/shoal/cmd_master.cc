@@ -4,9 +4,16 @@
 #include "command.h"
 #include "ensemble_eval.h"
 #include "shoal/net/cluster.h"
+#include "shoal/policy_registry.h"
 
 namespace shoal::cli {
 namespace {
+
+std::string policy_help() {
+  std::string text;
+  for (const PolicyInfo& p : policy_registry()) text += std::string("\n  ") + p.name + ": " + p.summary;
+  return text;
+}
 
 int run_master(const Args& args) {
   net::ClusterConfig cluster;
@@ -26,8 +33,8 @@ int run_master(const Args& args) {
     if (!key.is_ok()) return fail("master", key.status());
     cluster.key = key.value();
   }
-  std::vector<std::string> policies = split_list(cluster.policy);
-  if (cluster.policy == "all") policies = {"adaensemble", "dynamic", "static"};
+  auto policies = policy_list(cluster.policy);
+  if (!policies.is_ok()) return fail("master", policies.status());
   std::vector<double> deadlines;
   if (args.has("--deadline")) {
     auto parsed = parse_numbers(args.get("--deadline"), "--deadline");
@@ -38,9 +45,21 @@ int run_master(const Args& args) {
   } else {
     return fail("master", "needs --deadline MS (or deadline_ms in the cluster file)");
   }
-  auto limit = args.number("--limit", 0), calibrate = args.number("--calibrate", 100);
+  std::vector<double> alphas = {0.8};
+  if (args.has("--alpha")) {
+    auto parsed = parse_numbers(args.get("--alpha"), "--alpha");
+    if (!parsed.is_ok()) return fail("master", parsed.status());
+    alphas = parsed.value();
+  }
+  auto limit = args.number("--limit", 0), latency_images = args.number("--calibrate", 20);
+  auto accuracy_images = args.number("--accuracy-images", kValidationImages);
   auto target = args.number("--static-target", cluster.static_target_ms);
-  if (!limit.is_ok() || !calibrate.is_ok() || !target.is_ok()) return fail("master", "--limit, --calibrate and --static-target take numbers");
+  auto rate = args.number("--rate", 0), concurrency = args.number("--concurrency", 1);
+  auto priorities = args.number("--priorities", 1), slowdown = args.number("--local-slowdown", 1.0);
+  for (const auto* n : {&limit, &latency_images, &accuracy_images, &target, &rate, &concurrency, &priorities, &slowdown}) {
+    if (!n->is_ok()) return fail("master", n->status());
+  }
+  if (concurrency.value() < 1 || priorities.value() < 1) return fail("master", "--concurrency and --priorities take 1 or more");
   const std::string dir = kFashionMnistDir;
   auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), static_cast<uint32_t>(limit.value()));
   if (!images.is_ok()) return fail("master", images.status());
@@ -50,32 +69,68 @@ int run_master(const Args& args) {
 
   net::MasterOptions options;
   options.addresses = cluster.addresses;
-  options.margin_ms = cluster.margin_ms;
-  options.margin_fraction = cluster.margin_fraction;
+  options.latency.margin_ms = cluster.margin_ms;
+  options.latency.margin_fraction = cluster.margin_fraction;
   options.key = cluster.key;
+  Result<Model> local = Status(StatusCode::kNotFound, "");
+  if (args.has("--local-model")) {
+    local = Model::from_file(args.get("--local-model"));
+    if (!local.is_ok()) return fail("master", local.status());
+    auto kernels = backend_option(args);
+    if (!kernels.is_ok()) return fail("master", kernels.status());
+    options.local_model = &local.value();
+    options.local.kernels = kernels.value();
+    options.local.slowdown = slowdown.value();
+    cluster.names.push_back("master");
+  }
   auto master = net::Master::connect(options);
   if (!master.is_ok()) return fail("master", master.status());
   const bool json = args.has("--json");
-  Status st = calibrate_on_validation(*master.value(), static_cast<uint32_t>(calibrate.value()), json);
+  const bool from_file = args.has("--profile");
+  Status st = calibrate_on_validation(*master.value(), static_cast<uint32_t>(latency_images.value()),
+                                      from_file ? 0 : static_cast<uint32_t>(accuracy_images.value()), json);
   if (!st.is_ok()) return fail("master", st);
-  if (args.has("--profile")) {
+  if (from_file) {
     st = use_profile_file(*master.value(), args.get("--profile"), json);
     if (!st.is_ok()) return fail("master", st);
   }
   if (!json) print_cluster(*master.value(), cluster.names);  // as calibrated, before any run
-  auto cells = evaluate(*master.value(), images.value(), labels.value(), policies, deadlines, target.value(), json);
+  std::vector<Run> runs;
+  for (const std::string& policy : policies.value()) {
+    for (double deadline : deadlines) {
+      const bool cascade = policy == "cascade";
+      for (size_t a = 0; a < (cascade ? alphas.size() : 1); ++a) {
+        Run run{policy, deadline, {}, cascade && alphas.size() > 1};
+        run.params.alpha = alphas[a];
+        run.params.static_target_ms = target.value() > 0 ? target.value() : deadline;
+        runs.push_back(run);
+      }
+    }
+  }
+  Load load{rate.value(), static_cast<uint32_t>(concurrency.value()), static_cast<uint32_t>(priorities.value())};
+  auto cells = evaluate(*master.value(), images.value(), labels.value(), runs, load, json);
   if (!cells.is_ok()) return fail("master", cells.status());
   if (json) {
     Json j;
     j.begin_object();
-    cells_json(j, cells.value(), *master.value(), cluster.names);
+    cells_json(j, cells.value(), *master.value(), cluster.names, load);
     j.end_object();
     std::printf("%s\n", j.str().c_str());
   } else {
-    print_cells(cells.value(), *master.value(), cluster.names);
+    print_cells(cells.value(), *master.value(), cluster.names, load);
   }
   return 0;
 }
+
+const std::string kMasterDescription =
+    std::string("Connects to the workers and calibrates: the latency of every worker and subnet on a few\n"
+    "validation images, and the accuracy of every member and ensemble on the whole validation\n"
+    "split (the last 5000 training images) unless --profile gives it. Then runs each test image\n"
+    "under each policy and deadline, one at a time, N in flight (--concurrency), or arriving\n"
+    "at random at R per second (--rate), and reports accuracy, misses, throughput and latency.\n"
+    "Late results are dropped. With --local-model the master runs that member itself and uses\n"
+    "its narrowest subnet as insurance, so an input is answered even when every worker is late.\n"
+    "Policies:") + policy_help();
 
 }  // namespace
 
@@ -83,21 +138,25 @@ const Command kMaster = {
     "master",
     "run inputs through workers under a deadline, choosing widths per input, fusing what arrives",
     "shoal master (--workers HOST:PORT,... | --cluster FILE.json) --deadline MS[,MS...]\n"
-    "       [--policy adaensemble|dynamic|static|all] [--images IDX --labels IDX] [--limit N] [--json]",
-    "Connects to the workers, calibrates on the Fashion-MNIST validation split (the last 5000\n"
-    "training images: latency of every worker and subnet, accuracy of every ensemble), then\n"
-    "runs each test image under each policy and deadline. Per input, adaensemble picks the\n"
-    "workers and widths whose predicted latency fits the deadline with the best ensemble\n"
-    "accuracy; dynamic uses the fastest worker alone at the widest subnet that fits; static\n"
-    "fixes one width per worker for --static-target. Late results are dropped.",
+    "       [--policy NAME[,NAME...]|all] [--alpha A[,A...]] [--rate R | --concurrency N]\n"
+    "       [--profile FILE] [--local-model FILE] [--images IDX --labels IDX] [--limit N] [--json]",
+    kMasterDescription.c_str(),
     {{"--workers", "LIST", "worker addresses, comma-separated"},
      {"--cluster", "FILE", "cluster description in JSON (schema/cluster.fbs)"},
      {"--key-file", "FILE", "pre-shared key, the same as the workers'"},
      {"--deadline", "MS", "per-input deadline in ms; a list runs each"},
-     {"--policy", "NAME", "adaensemble (default), dynamic, static, a list, or all"},
+     {"--policy", "NAME", "a policy, a comma-separated list, or all (default adaensemble)"},
+     {"--alpha", "A", "cascade: escalate when the top probability is below A (default 0.8); a list sweeps"},
      {"--static-target", "MS", "latency target the static ensemble is fixed for (default: the deadline)"},
-     {"--calibrate", "N", "validation images to calibrate on (default 100)"},
+     {"--rate", "R", "open loop: Poisson arrivals at R inputs per second"},
+     {"--concurrency", "N", "closed loop: N inputs in flight (default 1)"},
+     {"--priorities", "K", "inputs take priority classes 0..K-1 in turn; under overload the higher are narrowed, then shed"},
+     {"--calibrate", "N", "validation images for latency calibration (default 20)"},
+     {"--accuracy-images", "N", "validation images for the accuracy profile (default 5000: the whole split)"},
      {"--profile", "FILE", "accuracy of every configuration from 'shoal profile accuracy' (calibration then only times)"},
+     {"--local-model", "FILE", "a member the master runs itself, as insurance"},
+     {"--local-slowdown", "F", "stretch its compute time by F, to emulate a slower master (default 1)"},
+     {"--backend", "NAME", "kernels of the master's own engine (default: the fastest this CPU runs)"},
      {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k)"},
      {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k)"},
      {"--limit", "N", "use only the first N images"},

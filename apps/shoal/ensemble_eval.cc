@@ -2,23 +2,57 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "shoal/net/calibrator.h"
+#include "shoal/policy_registry.h"
 
 namespace shoal::cli {
 
-Status calibrate_on_validation(net::Master& master, uint32_t count, bool quiet) {
+uint32_t Cell::misses() const {
+  uint32_t n = 0;
+  for (const auto& [o, count] : outcomes) n += (o == Outcome::kAnswered || o == Outcome::kInsured) ? 0 : count;
+  return n;
+}
+
+namespace {
+
+net::Progress progress_line(const char* what, bool quiet) {
+  if (quiet || !isatty(STDERR_FILENO)) return nullptr;
+  return [what](uint32_t done, uint32_t total) {
+    std::fprintf(stderr, "\r  %s %u/%u", what, done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+  };
+}
+
+}  // namespace
+
+Status calibrate_on_validation(net::Master& master, uint32_t latency_images, uint32_t accuracy_images, bool quiet) {
   const std::string dir = kFashionMnistDir;
   auto images = read_idx_images(dir + "/train-images-idx3-ubyte.gz");
   if (!images.is_ok()) return images.status();
   auto labels = read_idx_labels(dir + "/train-labels-idx1-ubyte.gz");
   if (!labels.is_ok()) return labels.status();
   const uint32_t first = validation_first(images->count);
-  count = std::min(count, images->count - first);
-  if (!quiet) std::fprintf(stderr, "calibrating: %u validation images x every worker and subnet\n", count);
-  return master.calibrate(images.value(), labels.value(), first, count, [&](uint32_t done) {
-    if (!quiet && isatty(STDERR_FILENO)) std::fprintf(stderr, "\r  %u/%u", done, count);
-    if (!quiet && done == count && isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
-  });
+  const uint32_t available = images->count - first;
+  latency_images = std::min(latency_images, available);
+  accuracy_images = std::min(accuracy_images, available);
+  if (!quiet) std::fprintf(stderr, "calibrating latency: %u validation images x every worker and subnet\n", latency_images);
+  SHOAL_RETURN_IF_ERROR(net::calibrate_latency(master, images.value(), first, latency_images, progress_line("latency", quiet)));
+  if (accuracy_images == 0) return Status::ok();
+  if (!quiet) {
+    std::fprintf(stderr, "measuring accuracy: %u validation images x every member and subnet\n", accuracy_images);
+  }
+  auto profile = net::measure_accuracy(master, images.value(), labels.value(), first, accuracy_images,
+                                       progress_line("accuracy", quiet));
+  if (!profile.is_ok()) return profile.status();
+  master.set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+  return Status::ok();
 }
 
 Status use_profile_file(net::Master& master, const std::string& path, bool quiet) {
@@ -30,46 +64,95 @@ Status use_profile_file(net::Master& master, const std::string& path, bool quiet
   return Status::ok();
 }
 
-Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
-                                   const std::vector<std::string>& policies, const std::vector<double>& deadlines,
-                                   double static_target_ms, bool quiet) {
-  std::vector<Cell> cells;
-  for (const std::string& policy : policies) {
-    double static_fixed_for = -1;  // the static ensemble is chosen once per latency target
-    for (double deadline : deadlines) {
-      const double target = static_target_ms > 0 ? static_target_ms : deadline;
-      if (policy != "static" || target != static_fixed_for) {
-        SHOAL_RETURN_IF_ERROR(master.set_policy(policy, target));
-        static_fixed_for = policy == "static" ? target : -1;
-      }
-      Cell cell;
-      cell.policy = policy;
-      cell.deadline_ms = deadline;
-      for (uint32_t w = 0; w < master.workers(); ++w) cell.usage.emplace_back(master.worker(w).subnets.size(), 0);
-      const uint64_t late_before = master.counters().late_replies;
-      std::vector<double> latency, plan_us;
-      for (uint32_t i = 0; i < images.count; ++i) {
-        const net::Prediction p = master.infer(images.image(i), deadline);
-        ++cell.images;
-        if (p.label < 0) {
-          ++cell.misses;
-        } else {
-          cell.correct += p.label == labels[i];
-          latency.push_back(p.latency_ms);
-        }
-        plan_us.push_back(p.plan_us);
-        cell.dropped += p.dropped.size();
-        for (const Choice& c : p.used) ++cell.usage[c.worker][c.subnet];
-      }
-      cell.late_replies = master.counters().late_replies - late_before;
-      cell.latency = summarize(latency);
-      cell.plan_us = summarize(plan_us);
-      if (!quiet) {
-        std::fprintf(stderr, "  %-11s deadline %7.2f ms: accuracy %.2f%%, %u misses\n", policy.c_str(), deadline,
-                     100.0 * cell.correct / cell.images, cell.misses);
-      }
-      cells.push_back(std::move(cell));
+Result<std::vector<std::string>> policy_list(const std::string& names) {
+  if (names == "all") return policy_names();
+  std::vector<std::string> out;
+  const std::vector<std::string> known = policy_names();
+  size_t start = 0;
+  while (start <= names.size()) {
+    const size_t comma = names.find(',', start);
+    const std::string name = names.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      return Status(StatusCode::kInvalidArgument, "unknown policy '" + name + "'; choose one of " + list + " or all");
     }
+    out.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
+                                   const std::vector<Run>& runs, const Load& load, bool quiet) {
+  std::vector<Cell> cells;
+  for (const Run& run : runs) {
+    SHOAL_RETURN_IF_ERROR(master.set_policy(run.policy, run.params));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the last run's stragglers come home
+    Cell cell;
+    cell.run = run;
+    for (uint32_t w = 0; w < master.workers(); ++w) cell.usage.emplace_back(master.worker(w).subnets.size(), 0);
+    const net::MasterCounters before = master.counters();
+    std::vector<Prediction> results(images.count);
+    std::mutex mu;
+    std::condition_variable cv;
+    uint32_t in_flight = 0;
+    std::mt19937_64 rng(12345);  // the same arrival times for every policy
+    std::exponential_distribution<double> gap(load.rate > 0 ? load.rate : 1.0);
+    const auto start = std::chrono::steady_clock::now();
+    double arrival_s = 0;
+    for (uint32_t i = 0; i < images.count; ++i) {
+      if (load.rate > 0) {
+        arrival_s += gap(rng);
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                  std::chrono::duration<double>(arrival_s)));
+      }
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        if (load.rate <= 0) cv.wait(lock, [&] { return in_flight < std::max(1u, load.concurrency); });
+        ++in_flight;
+      }
+      const int priority = static_cast<int>(i % std::max(1u, load.priorities));
+      master.submit(images.image(i), run.deadline_ms, priority, [&, i](Prediction&& p) {
+        std::lock_guard<std::mutex> lock(mu);
+        results[i] = std::move(p);
+        --in_flight;
+        cv.notify_all();
+      });
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight == 0; });
+    }
+    cell.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const net::MasterCounters after = master.counters();
+    cell.late_replies = after.orchestrator.late_replies - before.orchestrator.late_replies;
+    cell.insurance_runs = after.orchestrator.insurance_runs - before.orchestrator.insurance_runs;
+    std::vector<double> latency, plan_us;
+    for (uint32_t i = 0; i < images.count; ++i) {
+      const Prediction& p = results[i];
+      ++cell.images;
+      ++cell.outcomes[p.outcome];
+      if (p.label >= 0) {
+        cell.correct += p.label == labels[i];
+        latency.push_back(p.latency_ms);
+      }
+      plan_us.push_back(p.plan_us);
+      cell.dropped += p.dropped.size();
+      cell.hedges += p.hedges;
+      cell.narrowed += p.narrowed;
+      if (*p.mode) ++cell.modes[p.mode];
+      for (const Unit& u : p.used) ++cell.usage[u.worker][u.subnet];
+    }
+    cell.latency = summarize(latency);
+    cell.plan_us = summarize(plan_us);
+    if (!quiet) {
+      std::fprintf(stderr, "  %-11s deadline %7.2f ms%s: accuracy %.2f%%, %u misses, %.0f inputs/s\n", run.policy.c_str(),
+                   run.deadline_ms, run.show_alpha ? (" alpha " + std::to_string(run.params.alpha).substr(0, 4)).c_str() : "",
+                   100.0 * cell.accuracy(), cell.misses(), cell.images / cell.seconds);
+    }
+    cells.push_back(std::move(cell));
   }
   return cells;
 }
@@ -79,19 +162,21 @@ void print_cluster(const net::Master& master, const std::vector<std::string>& na
   std::printf("workers and predicted latency after calibration (ms, margins included) per subnet:\n");
   for (uint32_t w = 0; w < master.workers(); ++w) {
     const net::WorkerInfo& info = master.worker(w);
-    std::printf("  %-10s member %-14s", names[w].c_str(), info.member.c_str());
+    std::printf("  %-10s member %-16s", names[w].c_str(), info.member.c_str());
     for (uint32_t s = 0; s < info.subnets.size(); ++s) {
       std::printf(" %s %.2f", info.subnets[s].name.c_str(), predicted[w][s]);
     }
-    std::printf("\n");
+    std::printf("%s\n", master.local(w) ? "  (the master's own engine: insurance)" : "");
   }
-  const EnsembleProfile& profile = master.profile();
-  std::printf("validation accuracy, single members:");
-  for (uint32_t w = 0; w < master.workers(); ++w) {
-    std::printf(" %s", names[w].c_str());
-    for (uint32_t s = 0; s < profile.subnets(w); ++s) std::printf("%s%.1f%%", s ? "/" : " ", 100 * profile.single(w, s));
+  const auto profile = master.profile();
+  if (!profile) return;
+  std::printf("validation accuracy of each member alone:");
+  for (uint32_t m = 0; m < profile->members(); ++m) {
+    std::printf(" %s", m < master.members().size() ? master.members()[m].c_str() : "?");
+    for (uint32_t s = 0; s < profile->subnets(m); ++s) std::printf("%s%.1f%%", s ? "/" : " ", 100 * profile->single(m, s));
   }
-  std::printf("\nbest ensemble on validation: %.1f%%\n", 100 * profile.ranked_accuracy(0));
+  std::printf("\nbest ensemble on validation: %.1f%% (%s)\n", 100 * profile->best_accuracy(),
+              profile->exact() ? "every configuration measured" : "modelled from pairs");
 }
 
 namespace {
@@ -107,31 +192,64 @@ std::string usage_text(const Cell& cell, const net::Master& master, const std::v
       text += item;
     }
   }
+  for (const auto& [mode, n] : cell.modes) {
+    char item[64];
+    std::snprintf(item, sizeof(item), "; %s %.0f%%", mode.c_str(), 100.0 * n / cell.images);
+    text += item;
+  }
   return text.empty() ? "-" : text;
+}
+
+std::string policy_label(const Run& run) {
+  if (!run.show_alpha) return run.policy;
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%s a=%.2f", run.policy.c_str(), run.params.alpha);
+  return buf;
+}
+
+uint32_t count(const Cell& c, Outcome o) {
+  const auto it = c.outcomes.find(o);
+  return it == c.outcomes.end() ? 0 : it->second;
 }
 
 }  // namespace
 
-void print_cells(const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names) {
-  std::printf("\n%-11s %9s %9s %7s %8s %8s %8s %8s %9s  %s\n", "policy", "deadline", "accuracy", "misses", "dropped",
-              "p50 ms", "p99 ms", "late", "plan us", "members used (share of inputs)");
+void print_cells(const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names,
+                 const Load& load) {
+  if (load.rate > 0) std::printf("\nopen-loop Poisson arrivals at %.0f inputs/s\n", load.rate);
+  if (load.rate <= 0 && load.concurrency > 1) std::printf("\nclosed loop, %u inputs in flight\n", load.concurrency);
+  std::printf("\n%-16s %9s %9s %6s %7s %7s %8s %8s %8s %6s %7s  %s\n", "policy", "deadline", "accuracy", "misses",
+              "insured", "in/s", "p50 ms", "p99 ms", "dropped", "late", "plan us", "members used (share of inputs)");
   for (const Cell& c : cells) {
-    std::printf("%-11s %6.2f ms %8.2f%% %7u %8llu %8.2f %8.2f %8llu %9.1f  %s\n", c.policy.c_str(), c.deadline_ms,
-                100.0 * c.correct / c.images, c.misses, static_cast<unsigned long long>(c.dropped), c.latency.p50,
-                c.latency.p99, static_cast<unsigned long long>(c.late_replies), c.plan_us.p50,
-                usage_text(c, master, names).c_str());
+    std::printf("%-16s %6.2f ms %8.2f%% %6u %7u %7.0f %8.2f %8.2f %8llu %6llu %7.1f  %s\n", policy_label(c.run).c_str(),
+                c.run.deadline_ms, 100.0 * c.accuracy(), c.misses(), count(c, Outcome::kInsured), c.images / c.seconds,
+                c.latency.p50, c.latency.p99, static_cast<unsigned long long>(c.dropped),
+                static_cast<unsigned long long>(c.late_replies), c.plan_us.p50, usage_text(c, master, names).c_str());
   }
-  std::printf("(accuracy counts a miss as wrong; dropped = member results discarded as late or failed;\n"
-              " late = replies that arrived after their deadline)\n");
+  std::printf("(accuracy counts a miss as wrong; misses = inputs answered without a label: deadline too short,\n"
+              " shed, missed, no worker; insured = answered by the master's own narrow run alone;\n"
+              " dropped = units discarded as late or failed; late = replies after their input was answered)\n");
 }
 
-void cells_json(Json& j, const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names) {
+void cells_json(Json& j, const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names,
+                const Load& load) {
+  j.key("load").begin_object().field("rate", load.rate).field("concurrency", load.concurrency)
+      .field("priorities", load.priorities).end_object();
   j.key("results").begin_array();
   for (const Cell& c : cells) {
-    j.begin_object().field("policy", c.policy).field("deadline_ms", c.deadline_ms).field("images", c.images)
-        .field("accuracy", double(c.correct) / c.images).field("misses", c.misses).field("dropped", c.dropped)
-        .field("late_replies", c.late_replies).field("p50_ms", c.latency.p50).field("p95_ms", c.latency.p95)
-        .field("p99_ms", c.latency.p99).field("plan_us_p50", c.plan_us.p50);
+    j.begin_object().field("policy", c.run.policy).field("deadline_ms", c.run.deadline_ms).field("images", c.images)
+        .field("accuracy", c.accuracy()).field("misses", c.misses()).field("dropped", c.dropped)
+        .field("late_replies", c.late_replies).field("hedges", c.hedges).field("insurance_runs", c.insurance_runs)
+        .field("narrowed", c.narrowed).field("seconds", c.seconds).field("inputs_per_s", c.images / c.seconds)
+        .field("p50_ms", c.latency.p50).field("p95_ms", c.latency.p95).field("p99_ms", c.latency.p99)
+        .field("plan_us_p50", c.plan_us.p50);
+    if (c.run.show_alpha) j.field("alpha", c.run.params.alpha);
+    j.key("outcomes").begin_object();
+    for (const auto& [o, n] : c.outcomes) j.field(outcome_name(o), n);
+    j.end_object();
+    j.key("modes").begin_object();
+    for (const auto& [mode, n] : c.modes) j.field(mode, n);
+    j.end_object();
     j.key("usage").begin_array();
     for (uint32_t w = 0; w < c.usage.size(); ++w) {
       for (uint32_t s = 0; s < c.usage[w].size(); ++s) {

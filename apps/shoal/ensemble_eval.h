@@ -1,40 +1,66 @@
-// Running labelled images through a Master under each policy and deadline, and reporting
+// Running labelled images through a Master under each policy and deadline, one at a time,
+// closed-loop (N in flight) or open-loop (Poisson arrivals at R per second), and reporting
 // it: shared by `shoal master` and `shoal demo`.
 #ifndef SHOAL_APPS_ENSEMBLE_EVAL_H_
 #define SHOAL_APPS_ENSEMBLE_EVAL_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "json.h"
 #include "shoal/net/master.h"
+#include "shoal/dataset.h"
 #include "shoal/stats.h"
 
 namespace shoal::cli {
 
-struct Cell {
-  std::string policy;
-  double deadline_ms = 0;
-  uint32_t images = 0, correct = 0, misses = 0;
-  uint64_t dropped = 0, late_replies = 0;
-  LatencySummary latency, plan_us;
-  std::vector<std::vector<uint32_t>> usage;  // [worker][subnet] members fused
+struct Load {
+  double rate = 0;           // > 0: open-loop Poisson arrivals per second
+  uint32_t concurrency = 1;  // otherwise: this many inputs in flight (1: one at a time)
+  uint32_t priorities = 1;   // inputs take classes 0..priorities-1 in turn
 };
 
-// Calibrates on `count` images of the Fashion-MNIST validation split (the last 5000 of
-// the training set), with progress on stderr.
-Status calibrate_on_validation(net::Master& master, uint32_t count, bool quiet);
+// One row: a policy (with its parameters) at one deadline.
+struct Run {
+  std::string policy;
+  double deadline_ms = 0;
+  PolicyParams params;
+  bool show_alpha = false;
+};
+
+struct Cell {
+  Run run;
+  uint32_t images = 0, correct = 0;
+  std::map<Outcome, uint32_t> outcomes;
+  uint32_t narrowed = 0;
+  uint64_t dropped = 0, late_replies = 0, hedges = 0, insurance_runs = 0;
+  double seconds = 0;  // wall time of the run
+  LatencySummary latency, plan_us;
+  std::vector<std::vector<uint32_t>> usage;  // [worker][subnet] units fused
+  std::map<std::string, uint32_t> modes;
+  uint32_t misses() const;  // inputs answered with no label
+  double accuracy() const { return images ? double(correct) / images : 0.0; }
+};
+
+// Latency of every worker and subnet on a few validation images, then accuracy of every
+// member and subnet on `accuracy_images` of them (0: none; the default is the whole split).
+Status calibrate_on_validation(net::Master& master, uint32_t latency_images, uint32_t accuracy_images, bool quiet);
 
 // Reads a profile file ('shoal profile accuracy') and gives its accuracies to the master.
 Status use_profile_file(net::Master& master, const std::string& path, bool quiet);
 
+// Every policy of the registry when `names` is "all"; errors name the unknown ones.
+Result<std::vector<std::string>> policy_list(const std::string& names);
+
 Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
-                                   const std::vector<std::string>& policies, const std::vector<double>& deadlines,
-                                   double static_target_ms, bool quiet);
+                                   const std::vector<Run>& runs, const Load& load, bool quiet);
 
 void print_cluster(const net::Master& master, const std::vector<std::string>& names);
-void print_cells(const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names);
-void cells_json(Json& j, const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names);
+void print_cells(const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names,
+                 const Load& load);
+void cells_json(Json& j, const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names,
+                const Load& load);
 
 }  // namespace shoal::cli
 

@@ -60,52 +60,35 @@ Result<AccuracyProfile> read_profile(const std::string& path) {
   return out;
 }
 
-Result<EnsembleProfile> profile_for_workers(const AccuracyProfile& profile, const std::vector<ServedModel>& workers) {
-  // member_of[w], subnet_map[w][s]: where worker w's subnet s is in the profile.
-  std::vector<size_t> member_of;
-  std::vector<std::vector<int>> subnet_map;
-  std::vector<uint32_t> subnets;
-  std::vector<std::vector<uint64_t>> macs;
-  for (size_t w = 0; w < workers.size(); ++w) {
-    size_t m = 0;
-    while (m < profile.members.size() && profile.members[m].name != workers[w].name) ++m;
+Result<std::vector<WorkerRole>> roles_for_workers(const AccuracyProfile& profile,
+                                                  const std::vector<ServedModel>& workers) {
+  std::vector<WorkerRole> roles;
+  for (const ServedModel& w : workers) {
+    auto named = [&](const std::string& name) {
+      size_t m = 0;
+      while (m < profile.members.size() && profile.members[m].name != name) ++m;
+      return m;
+    };
+    size_t m = named(w.member);
+    if (m == profile.members.size()) m = named(w.model);
     if (m == profile.members.size()) {
-      return Status(StatusCode::kInvalidArgument, "the profile has no member '" + workers[w].name +
+      return Status(StatusCode::kInvalidArgument, "the profile has no member '" + w.member +
                                                       "' (profile every worker's model together)");
     }
-    if (std::find(member_of.begin(), member_of.end(), m) != member_of.end()) {
-      return Status(StatusCode::kInvalidArgument, "two workers serve '" + workers[w].name + "'; the profile holds each member once");
-    }
-    member_of.push_back(m);
     const ProfileMember& pm = profile.members[m];
-    subnet_map.emplace_back();
-    macs.emplace_back();
-    for (const std::string& s : workers[w].subnets) {
+    WorkerRole role;
+    role.member = static_cast<int>(m);
+    role.macs = w.macs;
+    for (const std::string& s : w.subnets) {
       const auto it = std::find(pm.subnets.begin(), pm.subnets.end(), s);
       if (it == pm.subnets.end()) {
         return Status(StatusCode::kInvalidArgument, "the profile has no subnet '" + s + "' of '" + pm.name + "'");
       }
-      subnet_map.back().push_back(static_cast<int>(it - pm.subnets.begin()));
-      macs.back().push_back(pm.macs[static_cast<size_t>(subnet_map.back().back())]);
+      role.profile_subnet.push_back(static_cast<int>(it - pm.subnets.begin()));
     }
-    subnets.push_back(static_cast<uint32_t>(workers[w].subnets.size()));
+    roles.push_back(std::move(role));
   }
-  uint64_t total = 1;
-  for (uint32_t s : subnets) total *= s + 1;
-  if (workers.empty() || total > (1u << 22)) return Status(StatusCode::kInvalidArgument, "1 to 12 workers, please");
-  std::vector<float> by_code(total, 0.0f);
-  Config config(workers.size()), theirs(profile.members.size());
-  for (uint64_t code = 1; code < total; ++code) {
-    uint64_t rest = code;
-    std::fill(theirs.begin(), theirs.end(), -1);
-    for (size_t w = 0; w < workers.size(); ++w) {
-      const int s = static_cast<int>(rest % (subnets[w] + 1)) - 1;
-      rest /= subnets[w] + 1;
-      theirs[member_of[w]] = s < 0 ? -1 : subnet_map[w][static_cast<size_t>(s)];
-    }
-    by_code[code] = static_cast<float>(profile.table.accuracy(theirs));
-  }
-  return EnsembleProfile::from_table(subnets, macs, std::move(by_code));
+  return roles;
 }
 
 }  // namespace shoal

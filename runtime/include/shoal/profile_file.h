@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "shoal/scheduler.h"
+#include "shoal/ensemble_profile.h"
+#include "shoal/policy.h"
 
 namespace shoal {
 
@@ -28,15 +29,18 @@ struct AccuracyProfile {
 std::vector<uint8_t> serialize_profile(const AccuracyProfile& profile);
 Result<AccuracyProfile> read_profile(const std::string& path);
 
-// What one worker serves: its model's name and its subnets' names.
+// What one worker serves: its member's name (by default its model's), its model's name,
+// and its subnets' names and costs.
 struct ServedModel {
-  std::string name;
+  std::string member, model;
   std::vector<std::string> subnets;
+  std::vector<uint64_t> macs;
 };
-// The profile re-indexed to these workers (matched by model name, subnets by name). Fails,
-// saying which, when a worker's model or subnet is not in the profile or a model is served
-// twice (the profile holds each member once).
-Result<EnsembleProfile> profile_for_workers(const AccuracyProfile& profile, const std::vector<ServedModel>& workers);
+// Each worker's role against the profile: which member it serves (matched by member name,
+// else model name; workers serving the same member are replicas of it) and where each of
+// its subnets is. Fails, saying which, when a worker's member or subnet is not in the profile.
+Result<std::vector<WorkerRole>> roles_for_workers(const AccuracyProfile& profile,
+                                                  const std::vector<ServedModel>& workers);
 
 }  // namespace shoal
 

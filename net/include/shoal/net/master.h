@@ -1,8 +1,12 @@
-// The master: sends each input to the workers its policy picks, collects the replies that
-// arrive before the deadline (later ones are dropped and counted, and still teach the
-// latency estimator), and averages their class probabilities. A worker that dies is
-// dropped from planning at once, and its input re-planned on the others if time allows;
-// a worker that comes back is reconnected and used again.
+// The master: connects to its workers (and, optionally, runs a member of its own as
+// insurance), and feeds the orchestrator (runtime/orchestrator.h), which decides, collects
+// and fuses. Many inputs may be in flight: submit() returns at once and the callback gets
+// the answer; infer() is submit-and-wait. A worker that dies is marked down at once (its
+// units fail, and the inputs re-plan on the others), and is reconnected when it comes back.
+//
+// Threads: one reader per link, one timer thread (deadlines, hedges, insurance), one that
+// reconnects. All of them, and submit(), take one lock around the orchestrator. Callbacks
+// run under it: hand the Prediction to your own thread and do not call the Master from them.
 #ifndef SHOAL_NET_MASTER_H_
 #define SHOAL_NET_MASTER_H_
 
@@ -11,37 +15,34 @@
 #include <string>
 #include <vector>
 
-#include "shoal/dataset.h"
+#include "shoal/model.h"
+#include "shoal/net/dialer.h"
 #include "shoal/net/messages.h"
+#include "shoal/net/worker_server.h"
+#include "shoal/orchestrator.h"
 #include "shoal/profile_file.h"
-#include "shoal/scheduler.h"
 
 namespace shoal::net {
 
 struct MasterOptions {
   std::vector<std::string> addresses;  // HOST:PORT per worker
-  double margin_ms = 0.3;              // latency predictions get this added...
-  double margin_fraction = 0.1;        // ...and this share of themselves
+  LatencyOptions latency;
+  OrchestratorOptions orchestration;
   int connect_timeout_ms = 2000;
+  int reconnect_ms = 300;
   Limits limits;
-  std::string key;  // pre-shared key, the same as the workers' (empty: none)
-};
-
-struct Prediction {
-  int label = -1;  // -1: no member answered in time (a deadline miss)
-  std::vector<float> probabilities;
-  Plan used;     // members whose results were fused
-  Plan dropped;  // members that answered late, failed or died
-  double latency_ms = 0;
-  double plan_us = 0;  // time the policy took to decide
+  std::string key;                     // pre-shared key, the same as the workers' (empty: none)
+  Dialer* dialer = nullptr;            // null: TCP
+  // The master's own member, run in this process as insurance (null: none). Must outlive the
+  // master. `local` sets its backend, threads and slowdown; its member name defaults to the
+  // model's.
+  const Model* local_model = nullptr;
+  WorkerOptions local;
 };
 
 struct MasterCounters {
-  uint64_t late_replies = 0;   // results that arrived after their deadline
-  uint64_t worker_errors = 0;  // error replies (DeadlineExpired included)
-  uint64_t disconnects = 0;
-  uint64_t reconnects = 0;
-  uint64_t replans = 0;        // inputs re-planned after a worker failed
+  OrchestratorCounters orchestrator;
+  uint64_t disconnects = 0, reconnects = 0;
 };
 
 class Master {
@@ -50,23 +51,35 @@ class Master {
   static Result<std::unique_ptr<Master>> connect(const MasterOptions& options);
   ~Master();
 
+  // Workers in the order given, then the master's own engine (local(w)) if it has one.
   size_t workers() const;
   const WorkerInfo& worker(uint32_t w) const;
+  const std::string& address(uint32_t w) const;
+  bool local(uint32_t w) const;
   bool alive(uint32_t w) const;
+  uint32_t classes() const;
+  size_t image_bytes() const;
+  // The distinct members the (remote) workers serve, in order of first appearance; workers
+  // serving the same one are its replicas. member_of(w) is -1 for the master's own engine.
+  const std::vector<std::string>& members() const;
+  int member_of(uint32_t w) const;
+  // Every subnet name a member is served at, over its replicas (what a profile measures).
+  const std::vector<std::string>& member_subnets(uint32_t member) const;
 
-  // Runs `count` labelled images through every (worker, subnet): the replies' round-trip
-  // times seed the latency estimates and their probabilities give the ensemble profile.
-  Status calibrate(const Images& images, const std::vector<uint8_t>& labels, uint32_t first, uint32_t count,
-                   const std::function<void(uint32_t done)>& progress);
-  const EnsembleProfile& profile() const;
-  // Replaces the accuracy calibrate() measured with a profile file's (made on more images by
-  // 'shoal profile accuracy'); every worker's model and subnets must be in it.
+  // Accuracy over members(), each at member_subnets() (as the calibrator measures it).
+  void set_profile(std::shared_ptr<const EnsembleProfile> profile);
+  // A profile file's ('shoal profile accuracy'); every worker's member and subnets must be in it.
   Status use_profile(const AccuracyProfile& profile);
-  // adaensemble, dynamic or static (needs calibrate() first).
-  Status set_policy(const std::string& name, double static_target_ms);
-  // One input (input_h x input_w x input_c bytes, as every worker's Hello says).
-  Prediction infer(const uint8_t* image, double budget_ms);
-  // Predicted latency (margins and queueing included) for each worker and subnet.
+  std::shared_ptr<const EnsembleProfile> profile() const;
+  // A policy from the registry (policy_registry.h); needs a profile.
+  Status set_policy(const std::string& name, const PolicyParams& params = {});
+
+  uint64_t submit(Submission submission);
+  uint64_t submit(const uint8_t* image, double budget_ms, int priority, std::function<void(Prediction&&)> done);
+  Prediction infer(const uint8_t* image, double budget_ms, int priority = 0);
+  Prediction run(Submission submission);  // submit and wait
+
+  // Predicted latency (margins and queueing included) for each worker and subnet, now.
   std::vector<std::vector<double>> predictions() const;
   MasterCounters counters() const;
 

@@ -1,0 +1,55 @@
+// The master's side of one worker: dial, handshake (the worker's Hello says what it serves),
+// send requests, and a reader thread that hands every frame to the master until the
+// connection ends, then says so once. A link that comes back must serve what it served.
+#ifndef SHOAL_NET_WORKER_LINK_H_
+#define SHOAL_NET_WORKER_LINK_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "shoal/net/dialer.h"
+#include "shoal/net/messages.h"
+
+namespace shoal::net {
+
+struct LinkOptions {
+  int connect_timeout_ms = 2000;
+  Limits limits;
+  std::string key;  // pre-shared key, the same as the worker's (empty: none)
+};
+
+class WorkerLink {
+ public:
+  using OnFrame = std::function<void(const Frame& frame)>;
+  using OnClosed = std::function<void()>;
+
+  WorkerLink(std::string address, Dialer& dialer, LinkOptions options);
+  ~WorkerLink();  // closes and joins the reader
+
+  // Connects and shakes hands; on success the reader runs, calling on_frame for each frame
+  // and on_closed once when the connection ends (not when close() ends it).
+  Status open(OnFrame on_frame, OnClosed on_closed);
+  bool up() const;
+  Status send_request(uint64_t id, const std::string& subnet, double budget_ms, const uint8_t* image, size_t size);
+  void close();
+
+  const std::string& address() const { return address_; }
+  const WorkerInfo& info() const { return info_; }
+
+ private:
+  std::string address_;
+  Dialer& dialer_;
+  LinkOptions options_;
+  WorkerInfo info_;
+  mutable std::mutex mu_;  // connection_, closing_
+  std::shared_ptr<Connection> connection_;
+  bool closing_ = false;
+  std::thread reader_;
+};
+
+}  // namespace shoal::net
+
+#endif  // SHOAL_NET_WORKER_LINK_H_

@@ -1,0 +1,79 @@
+#include "shoal/net/worker_link.h"
+
+#include <algorithm>
+
+namespace shoal::net {
+
+WorkerLink::WorkerLink(std::string address, Dialer& dialer, LinkOptions options)
+    : address_(std::move(address)), dialer_(dialer), options_(std::move(options)) {}
+
+WorkerLink::~WorkerLink() { close(); }
+
+Status WorkerLink::open(OnFrame on_frame, OnClosed on_closed) {
+  auto dialled = dialer_.dial(address_, options_.connect_timeout_ms);
+  if (!dialled.is_ok()) return dialled.status();
+  std::shared_ptr<Connection> connection(std::move(dialled.value()));
+  connection->set_key(options_.key);
+  WorkerInfo hello;
+  hello.software = "shoal 0.1.0";
+  SHOAL_RETURN_IF_ERROR(send_hello(*connection, hello));
+  Frame frame;
+  SHOAL_RETURN_IF_ERROR(read_frame(*connection, options_.limits, &frame));
+  if (frame.header.type == wire::MessageType::Error) {
+    wire::ErrorCode code;
+    return parse_error(frame, &code);
+  }
+  if (frame.header.type != wire::MessageType::Hello) {
+    return Status(StatusCode::kCorrupt, address_ + " did not answer Hello");
+  }
+  auto info = parse_hello(frame);
+  if (!info.is_ok()) return info.status();
+  if (info->subnets.empty()) return Status(StatusCode::kInvalidArgument, address_ + " serves no subnets");
+  if (!info_.subnets.empty()) {  // a reconnect: the worker must serve what it served
+    bool same = info->subnets.size() == info_.subnets.size() && info->member == info_.member;
+    for (size_t s = 0; same && s < info->subnets.size(); ++s) same = info->subnets[s].name == info_.subnets[s].name;
+    if (!same) return Status(StatusCode::kInvalidArgument, address_ + " came back serving something else");
+  }
+  if (reader_.joinable()) reader_.join();  // the old reader has ended (it said so)
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return Status(StatusCode::kIo, "the link is closing");
+  info_ = std::move(info.value());
+  connection_ = connection;
+  reader_ = std::thread([this, connection, on_frame = std::move(on_frame), on_closed = std::move(on_closed)] {
+    Frame f;
+    while (read_frame(*connection, options_.limits, &f).is_ok()) on_frame(f);
+    connection->shutdown();
+    bool closing;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (connection_ == connection) connection_.reset();
+      closing = closing_;
+    }
+    if (!closing) on_closed();
+  });
+  return Status::ok();
+}
+
+bool WorkerLink::up() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return connection_ != nullptr;
+}
+
+Status WorkerLink::send_request(uint64_t id, const std::string& subnet, double budget_ms, const uint8_t* image,
+                                size_t size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!connection_) return Status(StatusCode::kIo, address_ + " is down");
+  const double us = std::min(std::max(0.0, budget_ms) * 1000.0, 4.0e9);
+  return send_infer_request(*connection_, id, subnet, static_cast<uint32_t>(us), image, size);
+}
+
+void WorkerLink::close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    if (connection_) connection_->shutdown();
+  }
+  if (reader_.joinable()) reader_.join();
+}
+
+}  // namespace shoal::net

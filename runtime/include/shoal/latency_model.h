@@ -1,0 +1,63 @@
+// Predicts, per worker and subnet, how long from now until a unit's result would be back:
+// the smoothed round trip of that subnet (without the worker's own queueing, which it
+// reports) with margins, plus the worker's backlog of work already sent. The backlog is
+// re-derived on every reply from what is still outstanding, so errors cannot accumulate.
+// Also counts arrivals, for policies that adapt to load. Not thread-safe: one owner.
+#ifndef SHOAL_LATENCY_MODEL_H_
+#define SHOAL_LATENCY_MODEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "shoal/clock.h"
+
+namespace shoal {
+
+struct LatencyOptions {
+  double margin_ms = 0.3;        // every prediction gets this added...
+  double margin_fraction = 0.1;  // ...and this share of itself
+  double smoothing = 0.2;        // weight of the newest round trip
+  double rate_window_s = 1.0;    // arrivals are counted over about this long
+};
+
+class LatencyModel {
+ public:
+  LatencyModel(const std::vector<uint32_t>& subnets_per_worker, LatencyOptions options);
+
+  size_t workers() const { return workers_.size(); }
+  uint32_t subnets(uint32_t w) const { return static_cast<uint32_t>(workers_[w].round_trip_ms.size()); }
+  bool alive(uint32_t w) const { return workers_[w].alive; }
+  void set_alive(uint32_t w, bool alive, TimeUs now);
+
+  // The smoothed round trip without queueing, margins included; infinity until observed.
+  double compute_ms(uint32_t w, uint32_t s) const;
+  double backlog_ms(uint32_t w, TimeUs now) const;
+  double predict_ms(uint32_t w, uint32_t s, TimeUs now) const { return compute_ms(w, s) + backlog_ms(w, now); }
+  uint32_t in_flight(uint32_t w) const { return workers_[w].in_flight; }
+
+  void observe(uint32_t w, uint32_t s, double round_trip_ms);
+  // Work sent to w; returns what it reserves of w's time, to hand back to done().
+  double sent(uint32_t w, uint32_t s, TimeUs now);
+  void done(uint32_t w, double reserved_ms, TimeUs now);
+
+  void arrival(TimeUs now);
+  double arrivals_per_s(TimeUs now) const;
+
+ private:
+  struct Worker {
+    std::vector<double> round_trip_ms;  // smoothed, infinity until observed
+    bool alive = true;
+    uint32_t in_flight = 0;
+    double outstanding_ms = 0;
+    TimeUs busy_until = 0;
+  };
+  LatencyOptions options_;
+  std::vector<Worker> workers_;
+  double rate_ = 0;  // arrivals per second, decayed
+  TimeUs last_arrival_ = 0;
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_LATENCY_MODEL_H_

@@ -1,0 +1,180 @@
+// The collector: takes inputs with deadlines, asks the policy for units, hands them to a
+// UnitSender, and gathers results until the policy finishes, every unit has answered, or the
+// deadline fires. Late results are dropped and counted (and still teach the latency model);
+// a failed unit leads the policy to re-plan on workers this input has not tried; a unit far
+// past its prediction is hedged on another worker; when the master has an engine of its own
+// (a WorkerRole marked local) the narrowest subnet runs there as insurance, late enough that
+// it is rarely needed, or at once when the plan is risky. Every input gets exactly one
+// answer, at the latest at its deadline: fused probabilities, the insurance result, or an
+// explicit "deadline too short", "shed", "missed", "no worker", "busy".
+//
+// No sockets, no threads, no wall clock: the master calls it under its lock from its reader
+// and timer threads; tests drive it with a FakeClock and a scripted UnitSender.
+#ifndef SHOAL_ORCHESTRATOR_H_
+#define SHOAL_ORCHESTRATOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "shoal/allocator.h"
+#include "shoal/clock.h"
+#include "shoal/latency_model.h"
+#include "shoal/policy.h"
+#include "shoal/policy_registry.h"
+
+namespace shoal {
+
+enum class Outcome : uint8_t {
+  kAnswered,          // the policy's members answered in time
+  kInsured,           // only the master's own insurance run answered in time
+  kDeadlineTooShort,  // shorter than any worker (or the master) could ever answer: said at once
+  kShed,              // a lower priority class, dropped at once because the cluster is overloaded
+  kMissed,            // nothing answered by the deadline
+  kNoWorker,          // no live worker to plan on, and no insurance
+  kBusy,              // too many inputs in flight
+};
+const char* outcome_name(Outcome outcome);
+
+struct Prediction {
+  uint64_t ticket = 0;
+  Outcome outcome = Outcome::kMissed;
+  int label = -1;                   // -1 unless answered or insured
+  std::vector<float> probabilities;
+  Plan used;                        // units whose results were fused
+  Plan dropped;                     // units that failed, answered late or never answered
+  std::vector<std::vector<float>> member_probabilities;  // per used unit, with keep_members
+  double latency_ms = 0;            // submit to answer, on the orchestrator's clock
+  double plan_us = 0;               // time the policy took to decide the first units
+  int priority = 0;
+  bool narrowed = false;            // planned narrow because of overload (priority > 0)
+  uint32_t hedges = 0;
+  const char* policy = "";
+  const char* mode = "";            // what the policy says it did (adaptive's mode)
+};
+
+struct Submission {
+  std::vector<uint8_t> image;
+  double budget_ms = 0;
+  // 0 is the most important class and is never narrowed or shed; under overload class p > 0
+  // is narrowed to one narrow unit, then shed (see OrchestratorOptions).
+  int priority = 0;
+  Plan fixed;                 // non-empty: run exactly these units (calibration); no policy,
+                              // no hedges, no insurance
+  bool keep_members = false;  // fill Prediction::member_probabilities
+  std::function<void(Prediction&&)> done;  // called once, from inside the orchestrator
+};
+
+// How units reach their workers: the master sends frames; tests script the replies.
+class UnitSender {
+ public:
+  virtual ~UnitSender() = default;
+  // False when it cannot be sent (the worker is gone); the unit then counts as failed.
+  virtual bool send(uint64_t request_id, const Unit& unit, const std::vector<uint8_t>& image, double budget_ms) = 0;
+};
+
+struct OrchestratorOptions {
+  double hedge_factor = 2.0;        // hedge a unit not back after this many times its prediction (0: never)
+  double insurance_guard_ms = 1.0;  // the insurance run starts this long before it would be too late
+  double risky_fraction = 0.8;      // insure at once when every unit is predicted past this share of the budget
+  double narrow_pressure = 0.5;     // class p > 0 is narrowed when the shortest queue > budget * this / p
+  double shed_pressure = 1.0;       // ...and shed when it is > budget * this / p
+  uint32_t max_in_flight = 4096;    // inputs; more are answered kBusy
+  double forget_after_ms = 10000;   // requests never answered are forgotten after this
+};
+
+struct OrchestratorCounters {
+  uint64_t submitted = 0, answered = 0, insured = 0, too_short = 0, shed = 0, missed = 0, no_worker = 0, busy = 0;
+  uint64_t late_replies = 0;     // results that arrived after their input was answered
+  uint64_t failures = 0;         // units that failed (error reply, worker gone, could not send)
+  uint64_t hedges = 0, insurance_runs = 0, replans = 0, narrowed = 0;
+  uint64_t unknown_replies = 0;  // replies to requests this orchestrator never sent (or forgot)
+};
+
+class Orchestrator {
+ public:
+  Orchestrator(const Clock& clock, UnitSender& sender, std::vector<WorkerRole> roles, uint32_t classes,
+               LatencyOptions latency = {}, OrchestratorOptions options = {});
+  ~Orchestrator();
+  Orchestrator(const Orchestrator&) = delete;
+  Orchestrator& operator=(const Orchestrator&) = delete;
+
+  LatencyModel& latency() { return latency_; }
+  const LatencyModel& latency() const { return latency_; }
+  const std::vector<WorkerRole>& roles() const { return roles_; }
+  uint32_t classes() const { return classes_; }
+
+  // The accuracy profile over the members that WorkerRole::member indexes, with new roles
+  // where the profile indexes members differently (empty: keep them; their subnet counts
+  // must not change). Policies need one; inputs in flight keep the allocator they started with.
+  void set_profile(std::shared_ptr<const EnsembleProfile> profile, std::vector<WorkerRole> roles = {},
+                   AllocatorOptions options = {});
+  std::shared_ptr<const EnsembleProfile> profile() const { return profile_; }
+  const Allocator* allocator() const { return allocator_.get(); }
+  // A policy from the registry, made now (static and dynamic fix their choice from the
+  // current predictions). Inputs in flight finish under the policy they started with.
+  Status set_policy(const std::string& name, const PolicyParams& params);
+
+  uint64_t submit(Submission submission);
+  void on_result(uint64_t request_id, const float* probabilities, size_t count, double queue_ms);
+  void on_failure(uint64_t request_id);
+  void on_worker_down(uint32_t worker);
+  void on_worker_up(uint32_t worker);
+  // Fires what is due: deadlines, hedges, insurance runs, forgotten requests.
+  void on_timer();
+  TimeUs next_timer() const { return timers_.empty() ? kNever : timers_.top().at; }
+
+  size_t in_flight() const { return inputs_.size(); }
+  const OrchestratorCounters& counters() const { return counters_; }
+
+ private:
+  struct Input;
+  struct Outstanding {
+    uint64_t input = 0;
+    uint32_t index = 0;
+    uint32_t worker = 0, subnet = 0;
+    TimeUs sent = 0;
+    double reserved_ms = 0;
+  };
+  enum class TimerKind : uint8_t { kDeadline, kHedge, kInsurance, kForget };
+  struct Timer {
+    TimeUs at;
+    uint64_t key;  // input seq, or request id for kForget
+    TimerKind kind;
+    uint32_t index;
+    bool operator>(const Timer& o) const { return at > o.at; }
+  };
+
+  void answer_now(Input& in, Outcome outcome);
+  void flush(Input& in);
+  void after_event(Input& in);
+  void unit_ended(uint64_t request_id, const float* probabilities, size_t count, double queue_ms);
+  void finish(Input& in, Outcome fallback);
+  void insure(Input& in);
+  void hedge(Input& in, uint32_t index);
+  int local_worker() const;
+  PlanContext context(const Input& in) const;
+
+  const Clock& clock_;
+  UnitSender& sender_;
+  std::vector<WorkerRole> roles_;
+  uint32_t classes_;
+  OrchestratorOptions options_;
+  LatencyModel latency_;
+  std::shared_ptr<const EnsembleProfile> profile_;
+  std::shared_ptr<Allocator> allocator_;
+  std::shared_ptr<Policy> policy_;
+  std::unordered_map<uint64_t, std::unique_ptr<Input>> inputs_;
+  std::unordered_map<uint64_t, Outstanding> outstanding_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  uint64_t next_seq_ = 1;
+  OrchestratorCounters counters_;
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_ORCHESTRATOR_H_

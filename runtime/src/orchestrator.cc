@@ -1,0 +1,426 @@
+#include "shoal/orchestrator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+namespace shoal {
+
+namespace {
+constexpr uint32_t kMaxUnits = 255;  // per input: the request id holds the index in 8 bits
+uint64_t request_id(uint64_t input, uint32_t index) { return input << 8 | index; }
+}  // namespace
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::kAnswered: return "answered";
+    case Outcome::kInsured: return "insured";
+    case Outcome::kDeadlineTooShort: return "deadline too short";
+    case Outcome::kShed: return "shed";
+    case Outcome::kMissed: return "missed";
+    case Outcome::kNoWorker: return "no worker";
+    case Outcome::kBusy: return "busy";
+  }
+  return "?";
+}
+
+struct Orchestrator::Input {
+  uint64_t seq = 0;
+  InputState state;
+  std::vector<uint8_t> image;
+  std::shared_ptr<Policy> policy;        // null for fixed plans
+  std::shared_ptr<Allocator> allocator;  // the one the input started with
+  bool keep_members = false, narrowed = false, insured = false;
+  TimeUs insurance_at = kNever;
+  uint32_t hedges = 0;
+  double plan_us = 0;
+  std::function<void(Prediction&&)> done;
+};
+
+Orchestrator::Orchestrator(const Clock& clock, UnitSender& sender, std::vector<WorkerRole> roles, uint32_t classes,
+                           LatencyOptions latency, OrchestratorOptions options)
+    : clock_(clock),
+      sender_(sender),
+      roles_(std::move(roles)),
+      classes_(classes),
+      options_(options),
+      latency_(
+          [&] {
+            std::vector<uint32_t> subnets;
+            for (const WorkerRole& r : roles_) subnets.push_back(static_cast<uint32_t>(r.macs.size()));
+            return subnets;
+          }(),
+          latency) {}
+
+Orchestrator::~Orchestrator() = default;
+
+void Orchestrator::set_profile(std::shared_ptr<const EnsembleProfile> profile, std::vector<WorkerRole> roles,
+                               AllocatorOptions options) {
+  if (roles.size() == roles_.size()) roles_ = std::move(roles);
+  profile_ = std::move(profile);
+  allocator_ = std::make_shared<Allocator>(profile_, roles_, options);
+}
+
+Status Orchestrator::set_policy(const std::string& name, const PolicyParams& params) {
+  if (!allocator_) return Status(StatusCode::kInvalidArgument, "calibrate (or load a profile) before choosing a policy");
+  auto policy = make_policy(name, {*allocator_, latency_, clock_.now(), params});
+  if (!policy.is_ok()) return policy.status();
+  policy_ = std::move(policy.value());
+  return Status::ok();
+}
+
+int Orchestrator::local_worker() const {
+  for (uint32_t w = 0; w < roles_.size(); ++w) {
+    if (roles_[w].local && latency_.alive(w)) return static_cast<int>(w);
+  }
+  return -1;
+}
+
+PlanContext Orchestrator::context(const Input& in) const {
+  const size_t others = inputs_.size() - (inputs_.count(in.seq) ? 1 : 0);
+  return {latency_, *in.allocator, clock_.now(), others};
+}
+
+uint64_t Orchestrator::submit(Submission s) {
+  const TimeUs now = clock_.now();
+  latency_.arrival(now);
+  ++counters_.submitted;
+  auto owned = std::make_unique<Input>();
+  Input& in = *owned;
+  in.seq = next_seq_++;
+  in.state.submitted_ = now;
+  in.state.deadline_ = now + us_from_ms(std::max(0.0, s.budget_ms));
+  in.state.priority_ = s.priority;
+  in.state.classes_ = classes_;
+  in.state.tried_.assign(roles_.size(), false);
+  in.image = std::move(s.image);
+  in.keep_members = s.keep_members;
+  in.done = std::move(s.done);
+  in.allocator = allocator_;
+  const uint64_t seq = in.seq;
+  if (inputs_.size() >= options_.max_in_flight) {
+    answer_now(in, Outcome::kBusy);
+    return seq;
+  }
+  if (!s.fixed.empty()) {
+    for (const Unit& u : s.fixed) {
+      if (u.worker < roles_.size() && u.subnet < roles_[u.worker].macs.size()) in.state.send(u);
+    }
+  } else {
+    if (!policy_ || !in.allocator) {
+      answer_now(in, Outcome::kNoWorker);
+      return seq;
+    }
+    in.policy = policy_;
+    // Shorter than anything could answer even with every queue empty: say so at once.
+    double soonest = std::numeric_limits<double>::infinity();
+    bool any_alive = false;
+    for (uint32_t w = 0; w < roles_.size(); ++w) {
+      if (!latency_.alive(w)) continue;
+      any_alive = true;
+      for (uint32_t k = 0; k < latency_.subnets(w); ++k) soonest = std::min(soonest, latency_.compute_ms(w, k));
+    }
+    if (!any_alive) {
+      answer_now(in, Outcome::kNoWorker);
+      return seq;
+    }
+    if (!std::isinf(soonest) && s.budget_ms < soonest) {
+      answer_now(in, Outcome::kDeadlineTooShort);
+      return seq;
+    }
+    // Overload: the shortest queue against the budget decides for the lower classes.
+    if (s.priority > 0) {
+      double shortest = std::numeric_limits<double>::infinity();
+      Plan narrow;
+      for (uint32_t w = 0; w < roles_.size(); ++w) {
+        if (roles_[w].local || !latency_.alive(w)) continue;
+        shortest = std::min(shortest, latency_.backlog_ms(w, now));
+        const uint32_t k = in.allocator->narrowest(w);
+        if (narrow.empty() || latency_.predict_ms(w, k, now) < latency_.predict_ms(narrow[0].worker, narrow[0].subnet, now)) {
+          narrow = {{w, k, kFirstStage, roles_[w].member}};
+        }
+      }
+      const double pressure = shortest / std::max(1e-3, s.budget_ms);
+      if (pressure > options_.shed_pressure / s.priority) {
+        answer_now(in, Outcome::kShed);
+        return seq;
+      }
+      if (pressure > options_.narrow_pressure / s.priority && !narrow.empty()) {
+        in.narrowed = true;
+        ++counters_.narrowed;
+        in.state.send(narrow[0]);
+      }
+    }
+    if (!in.narrowed) {
+      const auto t0 = std::chrono::steady_clock::now();
+      in.policy->start(context(in), in.state);
+      in.plan_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    }
+  }
+  inputs_.emplace(seq, std::move(owned));
+  flush(in);
+  timers_.push({in.state.deadline_, seq, TimerKind::kDeadline, 0});
+  // Insurance: at once when the plan is empty or every unit is predicted too close to the
+  // deadline; otherwise late enough that the members have usually answered by then.
+  const int local = s.fixed.empty() ? local_worker() : -1;
+  if (local >= 0) {
+    const uint32_t lw = static_cast<uint32_t>(local);
+    const double local_ms = latency_.predict_ms(lw, in.allocator->narrowest(lw), now);
+    double best = std::numeric_limits<double>::infinity();
+    for (const auto& u : in.state.units_) {
+      if (u.state == UnitState::kPending) best = std::min(best, latency_.compute_ms(u.unit.worker, u.unit.subnet));
+    }
+    if (std::isinf(best) || best > options_.risky_fraction * s.budget_ms) {
+      insure(in);
+    } else {
+      in.insurance_at = in.state.deadline_ - us_from_ms(local_ms + options_.insurance_guard_ms);
+      if (in.insurance_at > now) timers_.push({in.insurance_at, seq, TimerKind::kInsurance, 0});
+    }
+  }
+  if (inputs_.count(seq)) after_event(in);
+  return seq;
+}
+
+void Orchestrator::answer_now(Input& in, Outcome outcome) {
+  // An input that never entered the map (refused at submit).
+  Prediction p;
+  p.ticket = in.seq;
+  p.outcome = outcome;
+  p.priority = in.state.priority_;
+  p.policy = policy_ ? policy_->name() : "";
+  switch (outcome) {
+    case Outcome::kDeadlineTooShort: ++counters_.too_short; break;
+    case Outcome::kShed: ++counters_.shed; break;
+    case Outcome::kNoWorker: ++counters_.no_worker; break;
+    case Outcome::kBusy: ++counters_.busy; break;
+    default: break;
+  }
+  if (in.done) in.done(std::move(p));
+}
+
+void Orchestrator::flush(Input& in) {
+  const TimeUs now = clock_.now();
+  for (const Unit& queued : in.state.outbox_) {
+    if (in.state.units_.size() >= kMaxUnits) break;
+    Unit u = queued;
+    u.member = roles_[u.worker].member;
+    const uint32_t index = static_cast<uint32_t>(in.state.units_.size());
+    in.state.units_.push_back({u, UnitState::kPending, now, {}});
+    in.state.tried_[u.worker] = true;
+    if (!latency_.alive(u.worker)) {
+      in.state.units_.back().state = UnitState::kFailed;
+      ++counters_.failures;
+      continue;
+    }
+    const double predicted = latency_.predict_ms(u.worker, u.subnet, now);
+    const uint64_t id = request_id(in.seq, index);
+    const double reserved = latency_.sent(u.worker, u.subnet, now);
+    outstanding_[id] = {in.seq, index, u.worker, u.subnet, now, reserved};
+    if (!sender_.send(id, u, in.image, in.state.remaining_ms(now))) {
+      outstanding_.erase(id);
+      latency_.done(u.worker, reserved, now);
+      in.state.units_.back().state = UnitState::kFailed;
+      ++counters_.failures;
+      continue;
+    }
+    timers_.push({now + us_from_ms(options_.forget_after_ms), id, TimerKind::kForget, 0});
+    if (in.policy && u.stage >= kFirstStage && options_.hedge_factor > 0 && !std::isinf(predicted)) {
+      const TimeUs at = now + us_from_ms(options_.hedge_factor * predicted);
+      if (at < in.state.deadline_) timers_.push({at, in.seq, TimerKind::kHedge, index});
+    }
+  }
+  in.state.outbox_.clear();
+}
+
+void Orchestrator::after_event(Input& in) {
+  const TimeUs now = clock_.now();
+  if (now >= in.state.deadline_) return finish(in, Outcome::kMissed);
+  // Let the policy react; failures it causes (a dead worker) let it react again.
+  for (int round = 0; round < 4 && in.policy && !in.state.finished_; ++round) {
+    const size_t before = in.state.units_.size();
+    const bool all_failed = before > 0 && in.state.pending() == in.state.pending_in(kInsuranceStage) &&
+                            in.state.top_stage() < kFirstStage;
+    in.policy->update(context(in), in.state);
+    flush(in);
+    if (all_failed && in.state.units_.size() > before) ++counters_.replans;
+    if (in.state.units_.size() == before || in.state.pending() > 0) break;
+  }
+  bool remote_pending = false, insurance_pending = false;
+  for (const auto& u : in.state.units_) {
+    if (u.state != UnitState::kPending) continue;
+    (u.unit.stage == kInsuranceStage ? insurance_pending : remote_pending) = true;
+  }
+  if (in.state.finished_) return finish(in, Outcome::kMissed);
+  if (remote_pending) return;
+  if (in.state.top_stage() >= kFirstStage) return finish(in, Outcome::kMissed);
+  if (insurance_pending) return;
+  if (in.state.succeeded_in(kInsuranceStage) > 0) return finish(in, Outcome::kMissed);
+  // Every unit failed and nothing more was planned: insure now if it was still to come.
+  if (!in.insured && in.insurance_at != kNever && local_worker() >= 0) {
+    insure(in);
+    for (const auto& u : in.state.units_) {
+      if (u.state == UnitState::kPending) return;
+    }
+  }
+  finish(in, in.state.units_.empty() && !in.insured ? Outcome::kNoWorker : Outcome::kMissed);
+}
+
+void Orchestrator::insure(Input& in) {
+  const int local = local_worker();
+  if (in.insured || local < 0) return;
+  in.insured = true;
+  ++counters_.insurance_runs;
+  const uint32_t w = static_cast<uint32_t>(local);
+  in.state.send({w, in.allocator->narrowest(w), kInsuranceStage, roles_[w].member});
+  flush(in);
+}
+
+void Orchestrator::hedge(Input& in, uint32_t index) {
+  if (index >= in.state.units_.size() || in.state.units_[index].state != UnitState::kPending) return;
+  if (in.state.top_stage() >= kFirstStage) return;  // something answered already
+  const PlanContext ctx = context(in);
+  const double budget = in.state.remaining_ms(ctx.now);
+  int pick = -1, pick_s = 0;
+  double pick_acc = -1;
+  for (uint32_t w = 0; w < roles_.size(); ++w) {
+    if (roles_[w].local || !latency_.alive(w) || in.state.tried(w)) continue;
+    const int s = best_subnet_on(ctx, w, budget);
+    if (s < 0 || latency_.predict_ms(w, static_cast<uint32_t>(s), ctx.now) > budget) continue;
+    const double acc = in.allocator->single(w, static_cast<uint32_t>(s));
+    if (acc > pick_acc) pick = static_cast<int>(w), pick_s = s, pick_acc = acc;
+  }
+  if (pick < 0) return;
+  ++in.hedges;
+  ++counters_.hedges;
+  const uint32_t w = static_cast<uint32_t>(pick);
+  in.state.send({w, static_cast<uint32_t>(pick_s), in.state.units_[index].unit.stage, roles_[w].member});
+  flush(in);
+  if (in.state.units_.size() > index + 1) in.state.units_.back().hedge_of = static_cast<int>(index);
+}
+
+void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t count, double queue_ms) {
+  const TimeUs now = clock_.now();
+  const auto it = outstanding_.find(id);
+  if (it == outstanding_.end()) {
+    ++counters_.unknown_replies;
+    return;
+  }
+  const Outstanding o = it->second;
+  outstanding_.erase(it);
+  latency_.done(o.worker, o.reserved_ms, now);
+  const bool ok = probabilities && count == classes_;
+  if (ok) latency_.observe(o.worker, o.subnet, std::max(0.0, ms_from_us(now - o.sent) - queue_ms));
+  else ++counters_.failures;
+  const auto in = inputs_.find(o.input);
+  if (in == inputs_.end()) {
+    if (ok) ++counters_.late_replies;
+    return;
+  }
+  InputState::Sent& unit = in->second->state.units_[o.index];
+  if (!ok) {
+    unit.state = UnitState::kFailed;
+  } else if (now > in->second->state.deadline_) {
+    unit.state = UnitState::kLate;
+    ++counters_.late_replies;
+  } else {
+    unit.state = UnitState::kDone;
+    unit.probabilities.assign(probabilities, probabilities + count);
+    // A hedge and the straggler it stands in for: the first to answer counts, the other is
+    // not waited for (its reply will be counted late).
+    auto& units = in->second->state.units_;
+    for (size_t k = 0; k < units.size(); ++k) {
+      const bool pair = units[k].hedge_of == static_cast<int>(o.index) || unit.hedge_of == static_cast<int>(k);
+      if (pair && units[k].state == UnitState::kPending) units[k].state = UnitState::kLate;
+    }
+  }
+  after_event(*in->second);
+}
+
+void Orchestrator::on_result(uint64_t id, const float* probabilities, size_t count, double queue_ms) {
+  unit_ended(id, probabilities, count, queue_ms);
+}
+
+void Orchestrator::on_failure(uint64_t id) { unit_ended(id, nullptr, 0, 0); }
+
+void Orchestrator::on_worker_down(uint32_t w) {
+  const TimeUs now = clock_.now();
+  latency_.set_alive(w, false, now);
+  std::vector<uint64_t> lost;
+  for (const auto& [id, o] : outstanding_) {
+    if (o.worker == w) lost.push_back(id);
+  }
+  std::sort(lost.begin(), lost.end());  // inputs in the order they came
+  for (uint64_t id : lost) unit_ended(id, nullptr, 0, 0);
+}
+
+void Orchestrator::on_worker_up(uint32_t w) { latency_.set_alive(w, true, clock_.now()); }
+
+void Orchestrator::on_timer() {
+  const TimeUs now = clock_.now();
+  while (!timers_.empty() && timers_.top().at <= now) {
+    const Timer t = timers_.top();
+    timers_.pop();
+    if (t.kind == TimerKind::kForget) {
+      const auto it = outstanding_.find(t.key);
+      if (it != outstanding_.end() && it->second.sent + us_from_ms(options_.forget_after_ms) <= now) {
+        latency_.done(it->second.worker, it->second.reserved_ms, now);
+        outstanding_.erase(it);
+      }
+      continue;
+    }
+    const auto it = inputs_.find(t.key);
+    if (it == inputs_.end()) continue;
+    Input& in = *it->second;
+    if (t.kind == TimerKind::kDeadline) {
+      finish(in, Outcome::kMissed);
+    } else if (t.kind == TimerKind::kHedge) {
+      hedge(in, t.index);
+    } else if (t.kind == TimerKind::kInsurance && in.state.top_stage() < kFirstStage) {
+      insure(in);
+      if (inputs_.count(t.key)) after_event(in);
+    }
+  }
+}
+
+void Orchestrator::finish(Input& in, Outcome fallback) {
+  const TimeUs now = clock_.now();
+  Prediction p;
+  p.ticket = in.seq;
+  p.priority = in.state.priority_;
+  p.narrowed = in.narrowed;
+  p.hedges = in.hedges;
+  p.plan_us = in.plan_us;
+  p.policy = in.policy ? in.policy->name() : "fixed";
+  p.mode = in.state.mode_;
+  p.latency_ms = ms_from_us(now - in.state.submitted_);
+  const uint32_t top = in.state.top_stage();
+  const bool any = in.state.succeeded_in(top) > 0;
+  if (any) {
+    in.state.fused(top, &p.probabilities);
+    p.label = static_cast<int>(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
+    p.outcome = top >= kFirstStage ? Outcome::kAnswered : Outcome::kInsured;
+  } else {
+    p.outcome = fallback;
+  }
+  for (auto& u : in.state.units_) {
+    if (u.state == UnitState::kDone && u.unit.stage == top && any) {
+      p.used.push_back(u.unit);
+      if (in.keep_members) p.member_probabilities.push_back(std::move(u.probabilities));
+    } else if (u.state != UnitState::kDone) {
+      p.dropped.push_back(u.unit);
+    }
+  }
+  switch (p.outcome) {
+    case Outcome::kAnswered: ++counters_.answered; break;
+    case Outcome::kInsured: ++counters_.insured; break;
+    case Outcome::kMissed: ++counters_.missed; break;
+    case Outcome::kNoWorker: ++counters_.no_worker; break;
+    default: break;
+  }
+  auto done = std::move(in.done);
+  inputs_.erase(in.seq);  // `in` is gone from here on; its pending units will reply late
+  if (done) done(std::move(p));
+}
+
+}  // namespace shoal

@@ -1,0 +1,468 @@
+// The collector's rules, deterministic: a FakeClock, a scripted UnitSender playing the
+// workers, no sleeps and no sockets. Every test states when each reply arrives and checks
+// what the caller is answered, when, and what is counted.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+
+#include "shoal/orchestrator.h"
+
+namespace shoal {
+namespace {
+
+constexpr uint32_t kClasses = 4;
+
+struct Sent {
+  uint64_t id;
+  Unit unit;
+  TimeUs at;
+  double budget_ms;
+};
+
+class Script final : public UnitSender {
+ public:
+  explicit Script(const FakeClock& clock) : clock_(clock) {}
+  bool send(uint64_t id, const Unit& unit, const std::vector<uint8_t>&, double budget_ms) override {
+    if (refuse_.count(unit.worker)) return false;
+    sent.push_back({id, unit, clock_.now(), budget_ms});
+    return true;
+  }
+  void refuse(uint32_t worker) { refuse_[worker] = true; }
+  std::vector<Sent> sent;
+
+ private:
+  const FakeClock& clock_;
+  std::map<uint32_t, bool> refuse_;
+};
+
+// Members 0..n-1 on workers 0..n-1, two subnets each (narrow, wide); a wider subnet and more
+// members are more accurate. Optionally a local worker (the master's own engine) last.
+std::shared_ptr<EnsembleProfile> profile_for(uint32_t members) {
+  std::vector<uint32_t> subnets(members, 2);
+  std::vector<std::vector<uint64_t>> macs(members, {1, 4});
+  uint64_t total = 1;
+  for (uint32_t m = 0; m < members; ++m) total *= 3;
+  std::vector<float> acc(total, 0.0f);
+  for (uint64_t code = 1; code < total; ++code) {
+    uint64_t rest = code;
+    float a = 0.5f;
+    for (uint32_t m = 0; m < members; ++m, rest /= 3) a += 0.02f * static_cast<float>(rest % 3) + (rest % 3 ? 0.01f : 0);
+    acc[code] = std::min(a, 1.0f);
+  }
+  return std::make_shared<EnsembleProfile>(EnsembleProfile::from_table(subnets, macs, acc).value());
+}
+
+std::vector<WorkerRole> roles_for(uint32_t members, bool local) {
+  std::vector<WorkerRole> roles;
+  for (uint32_t m = 0; m < members; ++m) roles.push_back({static_cast<int>(m), {0, 1}, {1, 4}, false});
+  if (local) roles.push_back({-1, {-1, -1}, {1, 4}, true});
+  return roles;
+}
+
+std::vector<float> one_hot(uint32_t label) {
+  std::vector<float> p(kClasses, 0.0f);
+  p[label] = 1.0f;
+  return p;
+}
+
+struct Harness {
+  explicit Harness(uint32_t members, bool local = false, OrchestratorOptions options = {})
+      : script(clock), orch(clock, script, roles_for(members, local), kClasses, zero_margins(), options) {
+    orch.set_profile(profile_for(members));
+    // Every worker: 2 ms narrow, 6 ms wide; the master's own engine 1 ms narrow.
+    for (uint32_t w = 0; w < orch.latency().workers(); ++w) {
+      orch.latency().observe(w, 0, w == members ? 1.0 : 2.0);
+      orch.latency().observe(w, 1, 6.0);
+    }
+  }
+  static LatencyOptions zero_margins() {
+    LatencyOptions o;
+    o.margin_ms = 0;
+    o.margin_fraction = 0;
+    return o;
+  }
+  uint64_t submit(double budget_ms, int priority = 0) {
+    Submission s;
+    s.image.assign(16, 1);
+    s.budget_ms = budget_ms;
+    s.priority = priority;
+    s.done = [this](Prediction&& p) { answers[p.ticket] = std::move(p); };
+    return orch.submit(std::move(s));
+  }
+  // Advances the clock to `at_ms` after start, firing timers on the way, as the master's
+  // timer thread would.
+  void run_until(double at_ms) {
+    const TimeUs until = start + us_from_ms(at_ms);
+    while (orch.next_timer() <= until) {
+      clock.set(std::max(clock.now(), orch.next_timer()));
+      orch.on_timer();
+    }
+    clock.set(until);
+  }
+  void reply(const Sent& s, uint32_t label, double queue_ms = 0) {
+    const std::vector<float> p = one_hot(label);
+    orch.on_result(s.id, p.data(), p.size(), queue_ms);
+  }
+  const Sent* sent_to(uint32_t worker, size_t nth = 0) const {
+    for (const Sent& s : script.sent) {
+      if (s.unit.worker == worker && nth-- == 0) return &s;
+    }
+    return nullptr;
+  }
+  FakeClock clock;
+  TimeUs start = clock.now();
+  Script script;
+  Orchestrator orch;
+  std::map<uint64_t, Prediction> answers;
+};
+
+TEST(Orchestrator, AnswersWhenEveryMemberHasReplied) {
+  Harness h(3);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(10.0);
+  ASSERT_EQ(h.script.sent.size(), 3u);  // every member at its wide subnet fits 10 ms
+  for (const Sent& s : h.script.sent) EXPECT_EQ(s.unit.subnet, 1u);
+  h.run_until(5.0);
+  h.reply(h.script.sent[0], 2);
+  h.reply(h.script.sent[1], 2);
+  EXPECT_FALSE(h.answers.count(t));
+  h.run_until(6.0);
+  h.reply(h.script.sent[2], 1);
+  ASSERT_TRUE(h.answers.count(t));
+  const Prediction& p = h.answers[t];
+  EXPECT_EQ(p.outcome, Outcome::kAnswered);
+  EXPECT_EQ(p.label, 2);  // two votes of three
+  EXPECT_EQ(p.used.size(), 3u);
+  EXPECT_DOUBLE_EQ(p.latency_ms, 6.0);
+  EXPECT_NEAR(p.probabilities[2], 2.0 / 3.0, 1e-6);
+}
+
+TEST(Orchestrator, LateRepliesAreDroppedCountedAndStillTeachTheLatencyModel) {
+  Harness h(3);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(10.0);
+  h.run_until(4.0);
+  h.reply(h.script.sent[0], 3);
+  h.run_until(10.0);  // the deadline fires: two members never answered
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].outcome, Outcome::kAnswered);
+  EXPECT_EQ(h.answers[t].label, 3);
+  EXPECT_DOUBLE_EQ(h.answers[t].latency_ms, 10.0);  // exactly at the deadline, not later
+  EXPECT_EQ(h.answers[t].dropped.size(), 2u);
+  h.run_until(30.0);
+  h.reply(h.script.sent[1], 0);
+  EXPECT_EQ(h.orch.counters().late_replies, 1u);
+  EXPECT_EQ(h.answers.size(), 1u);  // no second answer
+  // The late reply took 30 ms: the estimate moved towards it (6 -> 0.8 * 6 + 0.2 * 30).
+  EXPECT_NEAR(h.orch.latency().compute_ms(h.script.sent[1].unit.worker, 1), 10.8, 1e-9);
+}
+
+TEST(Orchestrator, AReplyExactlyAtTheDeadlineCounts) {
+  Harness h(1);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(8.0);
+  h.clock.set(h.start + us_from_ms(8.0));
+  h.reply(h.script.sent[0], 1);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].label, 1);
+}
+
+TEST(Orchestrator, AFailedMemberIsReplannedOnAnotherWorker) {
+  Harness h(3);
+  ASSERT_TRUE(h.orch.set_policy("fluid-ht", {}).is_ok());  // one worker per input
+  const uint64_t t = h.submit(20.0);
+  ASSERT_EQ(h.script.sent.size(), 1u);
+  const uint32_t first = h.script.sent[0].unit.worker;
+  h.run_until(1.0);
+  h.orch.on_failure(h.script.sent[0].id);  // e.g. the worker answered DeadlineExpired
+  ASSERT_EQ(h.script.sent.size(), 2u) << "the input was not re-planned";
+  EXPECT_NE(h.script.sent[1].unit.worker, first);
+  EXPECT_EQ(h.orch.counters().replans, 1u);
+  h.run_until(8.0);
+  h.reply(h.script.sent[1], 1);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].label, 1);
+  EXPECT_EQ(h.answers[t].dropped.size(), 1u);
+
+  // dynamic has one worker only: when it fails there is nothing to re-plan, and the answer
+  // says so at once instead of waiting for the deadline.
+  ASSERT_TRUE(h.orch.set_policy("dynamic", {}).is_ok());
+  const uint64_t u = h.submit(20.0);
+  h.run_until(9.0);
+  h.orch.on_failure(h.script.sent.back().id);
+  ASSERT_TRUE(h.answers.count(u));
+  EXPECT_EQ(h.answers[u].outcome, Outcome::kMissed);
+  EXPECT_DOUBLE_EQ(h.answers[u].latency_ms, 1.0);
+}
+
+TEST(Orchestrator, ADeadWorkersUnitsFailAndTheInputIsReplanned) {
+  Harness h(3);
+  ASSERT_TRUE(h.orch.set_policy("fluid-ht", {}).is_ok());
+  const uint64_t t = h.submit(20.0);
+  ASSERT_EQ(h.script.sent.size(), 1u);
+  const uint32_t w = h.script.sent[0].unit.worker;
+  h.run_until(1.0);
+  h.orch.on_worker_down(w);
+  ASSERT_EQ(h.script.sent.size(), 2u) << "nothing re-planned after the worker died";
+  const Sent again = h.script.sent.back();
+  EXPECT_NE(again.unit.worker, w);
+  EXPECT_EQ(h.orch.counters().replans, 1u);
+  h.run_until(8.0);
+  h.reply(again, 2);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].label, 2);
+  // Later inputs avoid the dead worker.
+  for (int i = 0; i < 5; ++i) h.submit(20.0);
+  for (size_t i = 2; i < h.script.sent.size(); ++i) EXPECT_NE(h.script.sent[i].unit.worker, w);
+}
+
+TEST(Orchestrator, AStragglerIsHedgedOnAnotherWorker) {
+  OrchestratorOptions options;
+  options.hedge_factor = 2.0;
+  Harness h(2, false, options);
+  ASSERT_TRUE(h.orch.set_policy("dynamic", {}).is_ok());
+  const uint64_t t = h.submit(30.0);
+  ASSERT_EQ(h.script.sent.size(), 1u);
+  const Sent first = h.script.sent[0];
+  ASSERT_EQ(first.unit.subnet, 1u);  // wide: 6 ms predicted
+  h.run_until(11.9);
+  EXPECT_EQ(h.script.sent.size(), 1u) << "hedged before twice the prediction";
+  h.run_until(12.0);
+  ASSERT_EQ(h.script.sent.size(), 2u) << "no hedge after twice the prediction";
+  const Sent hedge = h.script.sent[1];
+  EXPECT_NE(hedge.unit.worker, first.unit.worker);
+  h.run_until(18.0);
+  h.reply(hedge, 1);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].hedges, 1u);
+  EXPECT_EQ(h.answers[t].used.size(), 1u);
+  EXPECT_EQ(h.answers[t].used[0].worker, hedge.unit.worker);
+  h.reply(first, 0);  // the straggler, at last
+  EXPECT_EQ(h.orch.counters().late_replies, 1u);
+}
+
+TEST(Orchestrator, InsuranceRunsLateOnlyWhenNothingHasAnswered) {
+  Harness h(2, /*local=*/true);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint32_t local = 2;
+  // Members answer in time: no insurance run at all.
+  const uint64_t a = h.submit(20.0);
+  h.run_until(7.0);
+  for (const Sent& s : h.script.sent) h.reply(s, 1);
+  ASSERT_TRUE(h.answers.count(a));
+  EXPECT_EQ(h.sent_to(local), nullptr);
+  h.run_until(40.0);
+  // Members silent: insurance at deadline - local (1 ms) - guard (1 ms), answered before it.
+  const TimeUs at = h.clock.now();
+  const uint64_t b = h.submit(20.0);
+  h.run_until(40.0 + 17.9);
+  EXPECT_EQ(h.sent_to(local), nullptr);
+  h.run_until(40.0 + 18.0);
+  const Sent* insurance = h.sent_to(local);
+  ASSERT_NE(insurance, nullptr);
+  EXPECT_EQ(insurance->at, at + us_from_ms(18.0));
+  EXPECT_EQ(insurance->unit.subnet, 0u);  // the narrowest
+  h.run_until(40.0 + 19.0);
+  h.reply(*insurance, 3);
+  EXPECT_FALSE(h.answers.count(b)) << "a member may still answer better before the deadline";
+  h.run_until(40.0 + 20.0);
+  ASSERT_TRUE(h.answers.count(b));
+  EXPECT_EQ(h.answers[b].outcome, Outcome::kInsured);
+  EXPECT_EQ(h.answers[b].label, 3);
+  EXPECT_DOUBLE_EQ(h.answers[b].latency_ms, 20.0);
+}
+
+TEST(Orchestrator, ARiskyPlanIsInsuredAtOnce) {
+  Harness h(2, /*local=*/true);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  // 2.2 ms: the narrow subnets (2 ms) fit, but past 80 % of the budget.
+  h.submit(2.2);
+  ASSERT_NE(h.sent_to(2), nullptr);
+  EXPECT_EQ(h.sent_to(2)->at, h.start);
+}
+
+TEST(Orchestrator, AMemberResultBeatsTheInsuranceResult) {
+  Harness h(1, /*local=*/true);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(2.2);  // insured at once
+  ASSERT_EQ(h.script.sent.size(), 2u);
+  h.run_until(1.0);
+  h.reply(*h.sent_to(1), 0);  // insurance first
+  EXPECT_FALSE(h.answers.count(t)) << "answered with insurance while a member could still answer";
+  h.run_until(2.0);
+  h.reply(*h.sent_to(0), 2);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].outcome, Outcome::kAnswered);
+  EXPECT_EQ(h.answers[t].label, 2);
+}
+
+TEST(Orchestrator, ADeadlineShorterThanAnythingIsSaidAtOnce) {
+  Harness h(3, /*local=*/true);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(0.5);  // the fastest anything runs is 1 ms
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].outcome, Outcome::kDeadlineTooShort);
+  EXPECT_EQ(h.answers[t].label, -1);
+  EXPECT_TRUE(h.script.sent.empty());
+  EXPECT_EQ(h.orch.counters().too_short, 1u);
+}
+
+TEST(Orchestrator, EveryWorkerDownIsSaidAtOnce) {
+  Harness h(2);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  h.orch.on_worker_down(0);
+  h.orch.on_worker_down(1);
+  const uint64_t t = h.submit(10.0);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].outcome, Outcome::kNoWorker);
+  h.orch.on_worker_up(1);
+  h.submit(10.0);
+  ASSERT_EQ(h.script.sent.size(), 1u);
+  EXPECT_EQ(h.script.sent[0].unit.worker, 1u);
+}
+
+TEST(Orchestrator, LowerPriorityClassesAreNarrowedThenShedUnderOverload) {
+  // Both workers hold 6 ms of work and the budget is 20 ms: pressure 0.3. Class p > 0 is
+  // narrowed above 0.5 / p and shed above 1.0 / p; class 0 is never touched.
+  struct Case {
+    int priority;
+    bool narrowed, shed;
+  };
+  for (const Case c : {Case{0, false, false}, Case{1, false, false}, Case{2, true, false}, Case{4, false, true}}) {
+    Harness h(2);
+    ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+    for (uint32_t w = 0; w < 2; ++w) h.orch.latency().sent(w, 1, h.clock.now());
+    const uint64_t t = h.submit(20.0, c.priority);
+    if (c.shed) {
+      ASSERT_TRUE(h.answers.count(t));
+      EXPECT_EQ(h.answers[t].outcome, Outcome::kShed) << "class " << c.priority;
+      EXPECT_TRUE(h.script.sent.empty());
+      continue;
+    }
+    if (c.narrowed) {
+      ASSERT_EQ(h.script.sent.size(), 1u) << "class " << c.priority;
+      EXPECT_EQ(h.script.sent[0].unit.subnet, 0u);
+    } else {
+      EXPECT_EQ(h.script.sent.size(), 2u) << "class " << c.priority;
+    }
+    h.run_until(15.0);
+    for (const Sent& s : h.script.sent) h.reply(s, 1);
+    ASSERT_TRUE(h.answers.count(t));
+    EXPECT_EQ(h.answers[t].narrowed, c.narrowed);
+    EXPECT_EQ(h.answers[t].outcome, Outcome::kAnswered);
+  }
+}
+
+TEST(Orchestrator, ManyInputsInFlightEachGetOneAnswer) {
+  Harness h(3);
+  ASSERT_TRUE(h.orch.set_policy("fluid-ht", {}).is_ok());
+  std::vector<uint64_t> tickets;
+  for (int i = 0; i < 60; ++i) tickets.push_back(h.submit(1000.0));
+  ASSERT_EQ(h.script.sent.size(), 60u);
+  std::map<uint32_t, int> per_worker;
+  for (const Sent& s : h.script.sent) ++per_worker[s.unit.worker];
+  for (uint32_t w = 0; w < 3; ++w) EXPECT_EQ(per_worker[w], 20) << "fluid-ht should spread the load";
+  h.run_until(100.0);  // stragglers get hedged on the way; each reply names its input
+  for (size_t i = h.script.sent.size(); i-- > 0;) {
+    h.reply(h.script.sent[i], static_cast<uint32_t>((h.script.sent[i].id >> 8) % kClasses));
+  }
+  ASSERT_EQ(h.answers.size(), 60u);
+  for (size_t i = 0; i < 60; ++i) EXPECT_EQ(h.answers[tickets[i]].label, static_cast<int>(tickets[i] % kClasses));
+  EXPECT_EQ(h.orch.in_flight(), 0u);
+}
+
+TEST(Orchestrator, TooManyInFlightIsBusy) {
+  OrchestratorOptions options;
+  options.max_in_flight = 2;
+  Harness h(1, false, options);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  h.submit(100), h.submit(100);
+  const uint64_t third = h.submit(100);
+  ASSERT_TRUE(h.answers.count(third));
+  EXPECT_EQ(h.answers[third].outcome, Outcome::kBusy);
+}
+
+TEST(Orchestrator, CascadeEscalatesOnlyWhenUnsure) {
+  Harness h(3);
+  PolicyParams params;
+  params.alpha = 0.8;
+  ASSERT_TRUE(h.orch.set_policy("cascade", params).is_ok());
+  const uint64_t sure = h.submit(30.0);
+  ASSERT_EQ(h.script.sent.size(), 1u);
+  EXPECT_EQ(h.script.sent[0].unit.subnet, 0u);  // narrowest first
+  h.run_until(2.0);
+  h.reply(h.script.sent[0], 1);  // one-hot: confidence 1
+  ASSERT_TRUE(h.answers.count(sure));
+  EXPECT_EQ(h.answers[sure].used.size(), 1u);
+
+  const uint64_t unsure = h.submit(30.0);
+  ASSERT_EQ(h.script.sent.size(), 2u);
+  h.run_until(4.0);
+  const std::vector<float> flat = {0.4f, 0.3f, 0.2f, 0.1f};
+  h.orch.on_result(h.script.sent[1].id, flat.data(), flat.size(), 0);
+  ASSERT_GT(h.script.sent.size(), 2u) << "an unsure first stage did not escalate";
+  for (size_t i = 2; i < h.script.sent.size(); ++i) EXPECT_EQ(h.script.sent[i].unit.stage, kFirstStage + 1);
+  h.run_until(10.0);
+  for (size_t i = 2; i < h.script.sent.size(); ++i) h.reply(h.script.sent[i], 3);
+  ASSERT_TRUE(h.answers.count(unsure));
+  EXPECT_EQ(h.answers[unsure].label, 3);  // the wider stage replaces the first guess
+  for (const Unit& u : h.answers[unsure].used) EXPECT_EQ(u.stage, kFirstStage + 1);
+}
+
+TEST(Orchestrator, AdaptiveTradesEnsemblesForThroughputUnderLoad) {
+  Harness h(3);
+  std::deque<Sent> pending;
+  ASSERT_TRUE(h.orch.set_policy("adaptive", {}).is_ok());
+  const uint64_t alone = h.submit(50.0);
+  EXPECT_EQ(h.script.sent.size(), 3u);  // alone in the cluster: the whole ensemble
+  h.run_until(7.0);
+  for (const Sent& s : h.script.sent) h.reply(s, 0);
+  ASSERT_TRUE(h.answers.count(alone));
+  EXPECT_STREQ(h.answers[alone].mode, "ensemble");
+  // 200 inputs per second for 3 s (the rate estimate needs about 1 s to catch up), every one answered 5 ms after it was sent, so inputs
+  // overlap; 18 ms of work each as an ensemble over 3 workers would be utilisation 1.0 > 0.7.
+  std::vector<uint64_t> burst;
+  for (int i = 0; i < 600; ++i) {
+    h.run_until(7.0 + 5.0 * (i + 1));
+    const size_t before = h.script.sent.size();
+    burst.push_back(h.submit(50.0));
+    while (!pending.empty()) {  // the previous input's units answer just after this one arrived
+      h.reply(pending.front(), 0);
+      pending.pop_front();
+    }
+    for (size_t k = before; k < h.script.sent.size(); ++k) pending.push_back(h.script.sent[k]);
+  }
+  size_t throughput = 0;
+  for (size_t i = 490; i < 590; ++i) throughput += std::string(h.answers[burst[i]].mode) == "throughput";
+  EXPECT_GT(throughput, 90u) << "of the last 100 inputs of the burst";
+}
+
+TEST(Orchestrator, RepliesNobodyAskedForAreCountedAndIgnored) {
+  Harness h(1);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const std::vector<float> p = one_hot(0);
+  h.orch.on_result(12345, p.data(), p.size(), 0);
+  EXPECT_EQ(h.orch.counters().unknown_replies, 1u);
+  const uint64_t t = h.submit(10.0);
+  const std::vector<float> wrong(kClasses + 3, 0.1f);  // a reply with the wrong class count
+  h.orch.on_result(h.script.sent[0].id, wrong.data(), wrong.size(), 0);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_NE(h.answers[t].outcome, Outcome::kAnswered);
+  EXPECT_EQ(h.orch.counters().failures, 1u);
+}
+
+TEST(Orchestrator, ForgottenRequestsReleaseTheirWorker) {
+  OrchestratorOptions options;
+  options.forget_after_ms = 100;
+  Harness h(1, false, options);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  h.submit(10.0);
+  EXPECT_EQ(h.orch.latency().in_flight(0), 1u);
+  h.run_until(100.0);
+  EXPECT_EQ(h.orch.latency().in_flight(0), 0u) << "a request nobody answers must not hold its worker forever";
+}
+
+}  // namespace
+}  // namespace shoal
