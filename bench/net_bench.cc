@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "shoal/builder.h"
+#include "shoal/net/calibrator.h"
 #include "shoal/net/master.h"
 #include "shoal/net/worker_server.h"
 
@@ -87,11 +88,17 @@ void BM_MasterRoundTrip(benchmark::State& state) {
   options.addresses = {"127.0.0.1:" + std::to_string(listener.value()->port())};
   auto master = shoal::net::Master::connect(options);
   shoal::Images images;
-  images.count = 8, images.h = 28, images.w = 28;
+  images.count = 8, images.h = 28, images.w = 28, images.c = 1;
   images.pixels.assign(8 * kImageBytes, 7);
   const std::vector<uint8_t> labels(8, 0);
-  if (!master.is_ok() || !master.value()->calibrate(images, labels, 0, 8, nullptr).is_ok() ||
-      !master.value()->set_policy("adaensemble", 0).is_ok()) {
+  bool ok = master.is_ok() && shoal::net::calibrate_latency(*master.value(), images, 0, 8).is_ok();
+  if (ok) {
+    auto profile = shoal::net::measure_accuracy(*master.value(), images, labels, 0, 8);
+    ok = profile.is_ok();
+    if (ok) master.value()->set_profile(std::make_shared<shoal::EnsembleProfile>(std::move(profile.value())));
+    ok = ok && master.value()->set_policy("adaensemble").is_ok();
+  }
+  if (!ok) {
     state.SkipWithError("master did not start");
   } else {
     for (auto _ : state) benchmark::DoNotOptimize(master.value()->infer(images.image(0), 1000.0));
@@ -102,35 +109,41 @@ void BM_MasterRoundTrip(benchmark::State& state) {
 }
 BENCHMARK(BM_MasterRoundTrip)->UseRealTime();
 
-// 4 workers x 4 subnets, as in the demo. Budgets: everything fits (the best configuration
-// is taken at once), a tight one, and nothing fits (every configuration is scanned).
+// One AdaEnsemble decision for W workers with 4 subnets each, each worker its own member (as
+// the demo's cluster is). Up to 6 members the profile measures every configuration and the
+// allocator is exact; beyond, it has singles and pairs and the allocator is greedy. Budgets:
+// everything fits (arg 1000), a tight one (25), nothing fits (5, the whole search).
 void BM_AdaEnsembleDecision(benchmark::State& state) {
+  const uint32_t workers = static_cast<uint32_t>(state.range(0)), subnets = 4, classes = 10, images = 200;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(0, 1);
-  const uint32_t workers = 4, subnets = 4, classes = 10, images = 200;
   std::vector<uint8_t> labels(images);
   for (auto& l : labels) l = static_cast<uint8_t>(rng() % classes);
   std::vector<std::vector<std::vector<float>>> probs(workers);
   std::vector<std::vector<uint64_t>> macs(workers);
-  std::vector<std::vector<double>> predicted(workers);
+  std::vector<shoal::WorkerRole> roles(workers);
   for (uint32_t w = 0; w < workers; ++w) {
+    roles[w].member = static_cast<int>(w);
     for (uint32_t s = 0; s < subnets; ++s) {
       std::vector<float> p(images * classes);
       for (uint32_t i = 0; i < images; ++i)
         for (uint32_t c = 0; c < classes; ++c) p[i * classes + c] = u(rng) + (c == labels[i] ? 0.2f * s : 0.0f);
       probs[w].push_back(std::move(p));
       macs[w].push_back(s + 1);
-      predicted[w].push_back((s + 1) * (1.0 + w * 0.5));
+      roles[w].profile_subnet.push_back(static_cast<int>(s));
+      roles[w].macs.push_back(s + 1);
     }
   }
-  auto profile = shoal::EnsembleProfile::measure(probs, macs, labels, classes);
-  auto policy = shoal::make_adaensemble_policy(profile.value());
-  const std::vector<bool> alive(workers, true);
-  const double budget = state.range(0) / 10.0;
-  for (auto _ : state) benchmark::DoNotOptimize(policy->plan({budget, &predicted, &alive}));
-  state.SetLabel("budget " + std::to_string(budget) + " ms");
+  auto profile = std::make_shared<shoal::EnsembleProfile>(shoal::EnsembleProfile::measure(probs, macs, labels, classes).value());
+  const shoal::Allocator allocator(profile, roles);
+  shoal::LatencyModel latency(std::vector<uint32_t>(workers, subnets), {});
+  for (uint32_t w = 0; w < workers; ++w)
+    for (uint32_t s = 0; s < subnets; ++s) latency.observe(w, s, (s + 1) * (1.0 + (w % 8) * 0.5));
+  const double budget = state.range(1) / 10.0;
+  for (auto _ : state) benchmark::DoNotOptimize(allocator.best(latency, 0, budget));
+  state.SetLabel(std::string(allocator.exact() ? "exact" : "greedy") + ", budget " + std::to_string(budget) + " ms");
 }
-BENCHMARK(BM_AdaEnsembleDecision)->Arg(1000)->Arg(25)->Arg(5);
+BENCHMARK(BM_AdaEnsembleDecision)->ArgsProduct({{4, 8, 16, 64}, {1000, 25, 5}});
 
 }  // namespace
 

@@ -13,7 +13,10 @@
 
 #include "shoal/net/cluster.h"
 #include "shoal/builder.h"
+#include "shoal/dataset.h"
+#include "shoal/net/calibrator.h"
 #include "shoal/net/master.h"
+#include "shoal/policy_registry.h"
 #include "test_models.h"
 #include "worker_process.h"
 
@@ -46,7 +49,10 @@ class Cluster : public ::testing::Test {
     auto master = Master::connect(options_);
     ASSERT_TRUE(master.is_ok()) << master.status().to_string();
     master_ = std::move(master.value());
-    ASSERT_TRUE(master_->calibrate(images_, labels_, 150, 20, nullptr).is_ok());
+    ASSERT_TRUE(calibrate_latency(*master_, images_, 150, 5).is_ok());
+    auto profile = measure_accuracy(*master_, images_, labels_, 150, 20);
+    ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
+    master_->set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
   }
 
   void TearDown() override {
@@ -64,11 +70,16 @@ class Cluster : public ::testing::Test {
 };
 
 constexpr double kDeadlineMs = 60.0;
+PolicyParams fixed_for(double ms) {
+  PolicyParams p;
+  p.static_target_ms = ms;
+  return p;
+}
 constexpr double kSlackMs = 10.0;  // thread wake-up delays on a loaded 2-core machine (or under TSan)
 
 TEST_F(Cluster, EveryInputAnsweredInTimeWhileAWorkerIsKilled) {
   // Kill a worker while the master is busy, so requests are in flight when it dies.
-  ASSERT_TRUE(master_->set_policy("static", kDeadlineMs).is_ok());
+  ASSERT_TRUE(master_->set_policy("static", fixed_for(kDeadlineMs)).is_ok());
   std::thread killer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     workers_[0].kill_now();
@@ -80,13 +91,13 @@ TEST_F(Cluster, EveryInputAnsweredInTimeWhileAWorkerIsKilled) {
     EXPECT_LE(p.latency_ms, kDeadlineMs + kSlackMs);
   }
   killer.join();
-  for (const char* policy : {"adaensemble", "static", "dynamic"}) {
-    ASSERT_TRUE(master_->set_policy(policy, kDeadlineMs).is_ok());
+  for (const std::string& policy : policy_names()) {  // every policy of the registry
+    ASSERT_TRUE(master_->set_policy(policy, fixed_for(kDeadlineMs)).is_ok());
     for (uint32_t i = 30; i < 90; ++i) {
       const Prediction p = master_->infer(images_.image(i), kDeadlineMs);
       ASSERT_GE(p.label, 0) << policy << " input " << i << " got no answer after the kill";
       EXPECT_LE(p.latency_ms, kDeadlineMs + kSlackMs) << policy << " input " << i;
-      for (const Choice& c : p.used) EXPECT_NE(c.worker, 0u) << "a dead worker's result was used";
+      for (const Unit& c : p.used) EXPECT_NE(c.worker, 0u) << "a dead worker's result was used";
     }
   }
   EXPECT_FALSE(master_->alive(0));
@@ -94,7 +105,7 @@ TEST_F(Cluster, EveryInputAnsweredInTimeWhileAWorkerIsKilled) {
 }
 
 TEST_F(Cluster, RestartedWorkerIsUsedAgain) {
-  ASSERT_TRUE(master_->set_policy("static", kDeadlineMs).is_ok());
+  ASSERT_TRUE(master_->set_policy("static", fixed_for(kDeadlineMs)).is_ok());
   const uint16_t port = workers_[1].port();
   workers_[1].kill_now();
   for (uint32_t i = 0; i < 5; ++i) ASSERT_GE(master_->infer(images_.image(i), kDeadlineMs).label, 0);
@@ -107,7 +118,7 @@ TEST_F(Cluster, RestartedWorkerIsUsedAgain) {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (uint32_t i = 0; !used && std::chrono::steady_clock::now() < give_up; ++i) {
     const Prediction p = master_->infer(images_.image(i % 100), kDeadlineMs);
-    for (const Choice& c : p.used) used = used || c.worker == 1;
+    for (const Unit& c : p.used) used = used || c.worker == 1;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(used) << "the restarted worker was never used again";

@@ -55,33 +55,33 @@ TEST(ProfileFile, RoundTripKeepsEveryConfiguration) {
   EXPECT_EQ(back->table.config(0), p.table.config(0));
 }
 
-TEST(ProfileFile, ReindexedToWorkersInAnotherOrderWithFewerSubnets) {
+TEST(ProfileFile, WorkersMapToMembersInAnotherOrderWithFewerSubnetsAndReplicas) {
   std::mt19937 rng(2);
   const AccuracyProfile p = random_profile(rng);
-  // Worker 0 serves member2's w3 and w0; worker 1 serves member0 whole; member1 unused.
-  auto t = profile_for_workers(p, {{"member2", {"w3", "w0"}}, {"member0", {"w0", "w1"}}});
-  ASSERT_TRUE(t.is_ok()) << t.status().message();
-  for (int a = -1; a < 2; ++a) {
-    for (int b = -1; b < 2; ++b) {
-      if (a < 0 && b < 0) continue;
-      const Config theirs{b, -1, a < 0 ? -1 : (a == 0 ? 3 : 0)};
-      EXPECT_EQ(t->accuracy({a, b}), p.table.accuracy(theirs)) << a << "," << b;
-    }
-  }
+  // Worker 0 serves member2's w3 and w0; workers 1 and 2 serve member0 whole (replicas);
+  // member1 is not served.
+  auto roles = roles_for_workers(p, {{"member2", "m", {"w3", "w0"}, {4, 1}},
+                                     {"member0", "m", {"w0", "w1"}, {1, 2}},
+                                     {"x", "member0", {"w1"}, {2}}});  // matched by model name
+  ASSERT_TRUE(roles.is_ok()) << roles.status().message();
+  ASSERT_EQ(roles->size(), 3u);
+  EXPECT_EQ(roles.value()[0].member, 2);
+  EXPECT_EQ(roles.value()[0].profile_subnet, (std::vector<int>{3, 0}));
+  EXPECT_EQ(roles.value()[1].member, 0);
+  EXPECT_EQ(roles.value()[1].profile_subnet, (std::vector<int>{0, 1}));
+  EXPECT_EQ(roles.value()[2].member, 0);
+  EXPECT_EQ(roles.value()[2].profile_subnet, (std::vector<int>{1}));
 }
 
 TEST(ProfileFile, ErrorsSayWhatIsWrong) {
   std::mt19937 rng(3);
   const AccuracyProfile p = random_profile(rng);
-  auto missing = profile_for_workers(p, {{"other-model", {"w0"}}});
+  auto missing = roles_for_workers(p, {{"other-model", "other-model", {"w0"}, {1}}});
   ASSERT_FALSE(missing.is_ok());
   EXPECT_NE(missing.status().message().find("no member 'other-model'"), std::string::npos);
-  auto subnet = profile_for_workers(p, {{"member0", {"w9"}}});
+  auto subnet = roles_for_workers(p, {{"member0", "m", {"w9"}, {1}}});
   ASSERT_FALSE(subnet.is_ok());
   EXPECT_NE(subnet.status().message().find("no subnet 'w9'"), std::string::npos);
-  auto twice = profile_for_workers(p, {{"member0", {"w0"}}, {"member0", {"w1"}}});
-  ASSERT_FALSE(twice.is_ok());
-  EXPECT_NE(twice.status().message().find("two workers"), std::string::npos);
 
   std::vector<uint8_t> bytes = serialize_profile(p);
   EXPECT_FALSE(read_profile(::testing::TempDir() + "no-such.shoalprof").is_ok());

@@ -281,14 +281,20 @@ void Orchestrator::hedge(Input& in, uint32_t index) {
   if (in.state.top_stage() >= kFirstStage) return;  // something answered already
   const PlanContext ctx = context(in);
   const double budget = in.state.remaining_ms(ctx.now);
+  // Another replica of the straggler's member if one fits, else the most accurate worker whose
+  // member this input does not use yet (a member must not be fused twice).
+  const int member = in.state.units_[index].unit.member;
   int pick = -1, pick_s = 0;
-  double pick_acc = -1;
+  double pick_key = -1;
   for (uint32_t w = 0; w < roles_.size(); ++w) {
     if (roles_[w].local || !latency_.alive(w) || in.state.tried(w)) continue;
+    bool member_in_use = false;
+    for (const auto& u : in.state.units_) member_in_use = member_in_use || (u.unit.member >= 0 && u.unit.member == roles_[w].member);
+    if (member_in_use && roles_[w].member != member) continue;
     const int s = best_subnet_on(ctx, w, budget);
     if (s < 0 || latency_.predict_ms(w, static_cast<uint32_t>(s), ctx.now) > budget) continue;
-    const double acc = in.allocator->single(w, static_cast<uint32_t>(s));
-    if (acc > pick_acc) pick = static_cast<int>(w), pick_s = s, pick_acc = acc;
+    const double key = in.allocator->single(w, static_cast<uint32_t>(s)) + (roles_[w].member == member ? 1.0 : 0.0);
+    if (key > pick_key) pick = static_cast<int>(w), pick_s = s, pick_key = key;
   }
   if (pick < 0) return;
   ++in.hedges;

@@ -1,5 +1,8 @@
-// Static ensemble: every worker, each at the most accurate subnet predicted to fit the
-// target latency, fixed once when the policy is made (the paper fixes it for 0.4 s).
+// Static ensemble: every member, each at the most accurate subnet predicted to fit the
+// target latency on its fastest replica, fixed once when the policy is made (the paper fixes
+// it for 0.4 s). With one worker per member, that is every worker.
+#include <algorithm>
+
 #include "shoal/allocator.h"
 #include "shoal/policy_registry.h"
 
@@ -35,7 +38,15 @@ std::unique_ptr<Policy> make_static_policy(const PolicySetup& setup) {
       }
     }
     const uint32_t s = best >= 0 ? static_cast<uint32_t>(best) : a.narrowest(w);
-    fixed.push_back({w, s, kFirstStage, a.roles()[w].member});
+    const Unit unit{w, s, kFirstStage, a.roles()[w].member};
+    auto same = std::find_if(fixed.begin(), fixed.end(), [&](const Unit& u) { return unit.member >= 0 && u.member == unit.member; });
+    if (same == fixed.end()) {
+      fixed.push_back(unit);
+    } else if (a.single(w, s) > a.single(same->worker, same->subnet) ||
+               (a.single(w, s) == a.single(same->worker, same->subnet) &&
+                setup.latency.compute_ms(w, s) < setup.latency.compute_ms(same->worker, same->subnet))) {
+      *same = unit;  // a replica that does better for this member
+    }
   }
   return std::make_unique<Static>(std::move(fixed));
 }
