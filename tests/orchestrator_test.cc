@@ -254,15 +254,15 @@ TEST(Orchestrator, InsuranceRunsLateOnlyWhenNothingHasAnswered) {
   ASSERT_TRUE(h.answers.count(a));
   EXPECT_EQ(h.sent_to(local), nullptr);
   h.run_until(40.0);
-  // Members silent: insurance at deadline - local (1 ms) - guard (1 ms), answered before it.
+  // Members silent: insurance at deadline - local (1 ms) - guard (2 ms), answered by it.
   const TimeUs at = h.clock.now();
   const uint64_t b = h.submit(20.0);
-  h.run_until(40.0 + 17.9);
+  h.run_until(40.0 + 16.9);
   EXPECT_EQ(h.sent_to(local), nullptr);
-  h.run_until(40.0 + 18.0);
+  h.run_until(40.0 + 17.0);
   const Sent* insurance = h.sent_to(local);
   ASSERT_NE(insurance, nullptr);
-  EXPECT_EQ(insurance->at, at + us_from_ms(18.0));
+  EXPECT_EQ(insurance->at, at + us_from_ms(17.0));
   EXPECT_EQ(insurance->unit.subnet, 0u);  // the narrowest
   h.run_until(40.0 + 19.0);
   h.reply(*insurance, 3);
