@@ -67,16 +67,11 @@ Status use_profile_file(net::Master& master, const std::string& path, bool quiet
 Result<std::vector<std::string>> policy_list(const std::string& names) {
   if (names == "all") return policy_names();
   std::vector<std::string> out;
-  const std::vector<std::string> known = policy_names();
   size_t start = 0;
   while (start <= names.size()) {
     const size_t comma = names.find(',', start);
     const std::string name = names.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string list;
-      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-      return Status(StatusCode::kInvalidArgument, "unknown policy '" + name + "'; choose one of " + list + " or all");
-    }
+    SHOAL_RETURN_IF_ERROR(check_policy_name(name));
     out.push_back(name);
     if (comma == std::string::npos) break;
     start = comma + 1;

@@ -33,6 +33,13 @@ Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const Polic
   for (const PolicyInfo& p : policy_registry()) {
     if (name == p.name) return p.make(setup);
   }
+  return check_policy_name(name);
+}
+
+Status check_policy_name(const std::string& name) {
+  for (const PolicyInfo& p : policy_registry()) {
+    if (name == p.name) return Status::ok();
+  }
   std::string list;
   for (const PolicyInfo& p : policy_registry()) list += std::string(list.empty() ? "" : ", ") + p.name;
   return Status(StatusCode::kInvalidArgument, "unknown policy '" + name + "'; choose one of " + list + " or all");

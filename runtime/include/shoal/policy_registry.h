@@ -38,6 +38,8 @@ struct PolicyInfo {
 const std::vector<PolicyInfo>& policy_registry();
 // "unknown policy 'x'; choose one of adaensemble, dynamic, ..." when the name is not listed.
 Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const PolicySetup& setup);
+// ok for a listed name; otherwise the error make_policy gives.
+Status check_policy_name(const std::string& name);
 // Every name, in the registry's order (what --policy all runs).
 std::vector<std::string> policy_names();
 
