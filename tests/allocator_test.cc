@@ -141,7 +141,7 @@ TEST(EnsembleProfile, MatchesDirectEvaluation) {
   for (size_t rank = 0; rank < p->size(); ++rank) {
     const Config c = p->config(rank);
     EXPECT_NEAR(p->ranked_accuracy(rank), direct_accuracy(r, c, 5), 1e-6);
-    if (rank > 0) EXPECT_LE(p->ranked_accuracy(rank), p->ranked_accuracy(rank - 1));
+    if (rank > 0) { EXPECT_LE(p->ranked_accuracy(rank), p->ranked_accuracy(rank - 1)); }
     for (size_t m = 0; m < c.size(); ++m) EXPECT_EQ(p->ranked_choices(rank)[m], c[m]);
   }
 }
@@ -289,7 +289,7 @@ TEST(Allocator, SixtyFourDistinctMembersPlanWithoutATable) {
     if (!plan.empty()) {  // no single unit that fits is better than what greedy chose
       for (uint32_t w = 0; w < roles.size(); ++w) {
         for (uint32_t s = 0; s < 4; ++s) {
-          if (l.alive(w) && l.predict_ms(w, s, 0) <= budget) EXPECT_LE(a.single(w, s), a.accuracy(plan) + 1e-9);
+          if (l.alive(w) && l.predict_ms(w, s, 0) <= budget) { EXPECT_LE(a.single(w, s), a.accuracy(plan) + 1e-9); }
         }
       }
     }
@@ -311,7 +311,7 @@ TEST(Allocator, MembersRunOnTheirSoonestReplica) {
   l.set_alive(0, false, 0);
   plan = a.best(l, 0, 100.0);
   for (const Unit& u : plan) {
-    if (roles[u.worker].member == 0) EXPECT_EQ(u.worker, 2u);
+    if (roles[u.worker].member == 0) { EXPECT_EQ(u.worker, 2u); }
   }
 }
 
@@ -367,6 +367,19 @@ TEST(LatencyModel, SmoothsTowardsRecentRepliesAndQueuesWork) {
   EXPECT_DOUBLE_EQ(l.backlog_ms(0, 2000), 0.0);
   for (int i = 0; i < 300; ++i) l.arrival(i * 10000);  // 100 per second for 3 s
   EXPECT_NEAR(l.arrivals_per_s(2990000), 100.0, 10.0);
+}
+
+TEST(LatencyModel, APessimisticPredictionWidensWithJitter) {
+  LatencyOptions o;
+  o.margin_ms = 0, o.margin_fraction = 0;
+  LatencyModel l({1, 1}, o);
+  l.observe(0, 0, 4.0);
+  EXPECT_DOUBLE_EQ(l.pessimistic_ms(0, 0, 0), 4.0 + 4 * 2.0);  // one reply: unsure
+  for (int i = 0; i < 60; ++i) l.observe(0, 0, 4.0);
+  EXPECT_NEAR(l.pessimistic_ms(0, 0, 0), 4.0, 0.01);  // steady: no deviation left
+  for (int i = 0; i < 60; ++i) l.observe(1, 0, i % 2 ? 2.0 : 6.0);  // mean 4, off by 2 each time
+  EXPECT_NEAR(l.compute_ms(1, 0), 4.0, 0.5);
+  EXPECT_GT(l.pessimistic_ms(1, 0, 0), 4.0 + 4 * 1.5);
 }
 
 TEST(Fusion, AveragesDistributions) {

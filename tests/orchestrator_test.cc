@@ -254,15 +254,16 @@ TEST(Orchestrator, InsuranceRunsLateOnlyWhenNothingHasAnswered) {
   ASSERT_TRUE(h.answers.count(a));
   EXPECT_EQ(h.sent_to(local), nullptr);
   h.run_until(40.0);
-  // Members silent: insurance at deadline - local (1 ms) - guard (2 ms), answered by it.
+  // Members silent: insurance at deadline - the local run's pessimistic prediction (1 ms,
+  // plus 4 deviations of 0.5 ms after its one calibration reply) - guard (2 ms).
   const TimeUs at = h.clock.now();
   const uint64_t b = h.submit(20.0);
-  h.run_until(40.0 + 16.9);
+  h.run_until(40.0 + 14.9);
   EXPECT_EQ(h.sent_to(local), nullptr);
-  h.run_until(40.0 + 17.0);
+  h.run_until(40.0 + 15.0);
   const Sent* insurance = h.sent_to(local);
   ASSERT_NE(insurance, nullptr);
-  EXPECT_EQ(insurance->at, at + us_from_ms(17.0));
+  EXPECT_EQ(insurance->at, at + us_from_ms(15.0));
   EXPECT_EQ(insurance->unit.subnet, 0u);  // the narrowest
   h.run_until(40.0 + 19.0);
   h.reply(*insurance, 3);
@@ -279,6 +280,16 @@ TEST(Orchestrator, ARiskyPlanIsInsuredAtOnce) {
   ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
   // 2.2 ms: the narrow subnets (2 ms) fit, but past 80 % of the budget.
   h.submit(2.2);
+  ASSERT_NE(h.sent_to(2), nullptr);
+  EXPECT_EQ(h.sent_to(2)->at, h.start);
+}
+
+TEST(Orchestrator, InsuranceThatWouldStartTooLateStartsAtOnce) {
+  Harness h(2, /*local=*/true);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  // 4.5 ms: the narrow subnets (2 ms) are not risky, but the local run's pessimistic
+  // prediction (3 ms) plus the guard (2 ms) is already past the deadline.
+  h.submit(4.5);
   ASSERT_NE(h.sent_to(2), nullptr);
   EXPECT_EQ(h.sent_to(2)->at, h.start);
 }

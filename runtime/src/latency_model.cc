@@ -10,6 +10,7 @@ LatencyModel::LatencyModel(const std::vector<uint32_t>& subnets, LatencyOptions 
   for (uint32_t n : subnets) {
     Worker w;
     w.round_trip_ms.assign(n, std::numeric_limits<double>::infinity());
+    w.deviation_ms.assign(n, 0.0);
     workers_.push_back(std::move(w));
   }
 }
@@ -31,9 +32,20 @@ double LatencyModel::backlog_ms(uint32_t w, TimeUs now) const {
   return std::max<double>(0.0, ms_from_us(workers_[w].busy_until - now));
 }
 
+double LatencyModel::pessimistic_ms(uint32_t w, uint32_t s, TimeUs now) const {
+  return predict_ms(w, s, now) + options_.deviations * workers_[w].deviation_ms[s];
+}
+
 void LatencyModel::observe(uint32_t w, uint32_t s, double ms) {
   double& e = workers_[w].round_trip_ms[s];
-  e = std::isinf(e) ? ms : (1.0 - options_.smoothing) * e + options_.smoothing * ms;
+  double& d = workers_[w].deviation_ms[s];
+  if (std::isinf(e)) {
+    e = ms;
+    d = ms / 2;  // as TCP starts its RTTVAR: unsure until more replies come
+    return;
+  }
+  d = (1.0 - options_.deviation_smoothing) * d + options_.deviation_smoothing * std::abs(ms - e);
+  e = (1.0 - options_.smoothing) * e + options_.smoothing * ms;
 }
 
 double LatencyModel::sent(uint32_t w, uint32_t s, TimeUs now) {

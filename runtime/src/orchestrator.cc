@@ -166,16 +166,16 @@ uint64_t Orchestrator::submit(Submission s) {
   const int local = s.fixed.empty() ? local_worker() : -1;
   if (local >= 0) {
     const uint32_t lw = static_cast<uint32_t>(local);
-    const double local_ms = latency_.predict_ms(lw, in.allocator->narrowest(lw), now);
+    const double local_ms = latency_.pessimistic_ms(lw, in.allocator->narrowest(lw), now);
     double best = std::numeric_limits<double>::infinity();
     for (const auto& u : in.state.units_) {
       if (u.state == UnitState::kPending) best = std::min(best, latency_.compute_ms(u.unit.worker, u.unit.subnet));
     }
-    if (std::isinf(best) || best > options_.risky_fraction * s.budget_ms) {
+    in.insurance_at = in.state.deadline_ - us_from_ms(local_ms + options_.insurance_guard_ms);
+    if (std::isinf(best) || best > options_.risky_fraction * s.budget_ms || in.insurance_at <= now) {
       insure(in);
     } else {
-      in.insurance_at = in.state.deadline_ - us_from_ms(local_ms + options_.insurance_guard_ms);
-      if (in.insurance_at > now) timers_.push({in.insurance_at, seq, TimerKind::kInsurance, 0});
+      timers_.push({in.insurance_at, seq, TimerKind::kInsurance, 0});
     }
   }
   if (inputs_.count(seq)) after_event(in);

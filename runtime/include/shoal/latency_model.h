@@ -18,6 +18,8 @@ struct LatencyOptions {
   double margin_ms = 0.3;        // every prediction gets this added...
   double margin_fraction = 0.1;  // ...and this share of itself
   double smoothing = 0.2;        // weight of the newest round trip
+  double deviation_smoothing = 0.25;  // weight of the newest |round trip - mean| (as TCP's RTTVAR)
+  double deviations = 4;              // a pessimistic prediction adds this many deviations
   double rate_window_s = 1.0;    // arrivals are counted over about this long
 };
 
@@ -34,6 +36,9 @@ class LatencyModel {
   double compute_ms(uint32_t w, uint32_t s) const;
   double backlog_ms(uint32_t w, TimeUs now) const;
   double predict_ms(uint32_t w, uint32_t s, TimeUs now) const { return compute_ms(w, s) + backlog_ms(w, now); }
+  // As predict_ms, plus `deviations` smoothed deviations of the round trip: how late a unit
+  // may come back on a jittery worker. For work that must not be late (the insurance).
+  double pessimistic_ms(uint32_t w, uint32_t s, TimeUs now) const;
   uint32_t in_flight(uint32_t w) const { return workers_[w].in_flight; }
 
   void observe(uint32_t w, uint32_t s, double round_trip_ms);
@@ -47,6 +52,7 @@ class LatencyModel {
  private:
   struct Worker {
     std::vector<double> round_trip_ms;  // smoothed, infinity until observed
+    std::vector<double> deviation_ms;   // smoothed |round trip - mean|
     bool alive = true;
     uint32_t in_flight = 0;
     double outstanding_ms = 0;

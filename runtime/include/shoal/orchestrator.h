@@ -80,6 +80,7 @@ class UnitSender {
 struct OrchestratorOptions {
   double hedge_factor = 2.0;        // hedge a unit not back after this many times its prediction (0: never)
   double insurance_guard_ms = 2.0;  // the insurance run starts this long before it would be too late
+                                    // (its pessimistic prediction: mean + 4 deviations, + this)
   double risky_fraction = 0.8;      // insure at once when every unit is predicted past this share of the budget
   double narrow_pressure = 0.5;     // class p > 0 is narrowed when the shortest queue > budget * this / p
   double shed_pressure = 1.0;       // ...and shed when it is > budget * this / p
