@@ -1,5 +1,5 @@
-// The wire protocol over the in-memory transport: round trips and every class of
-// malformed frame, against a real WorkerServer.
+// The wire protocol over the in-process transport: the handshake, replays, round trips and
+// every class of malformed frame, against a real WorkerServer.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -8,6 +8,7 @@
 #include "shoal/engine.h"
 #include "shoal/net/messages.h"
 #include "shoal/net/worker_server.h"
+#include "net_test_util.h"
 #include "test_models.h"
 
 namespace shoal::net {
@@ -27,11 +28,7 @@ class Protocol : public ::testing::Test {
     server_ = std::move(server.value());
   }
 
-  std::unique_ptr<Connection> connect() {
-    auto [client, worker] = loopback_pair();
-    server_->serve(std::move(worker));
-    return std::move(client);
-  }
+  std::unique_ptr<Connection> connect() { return testing::shake_hands(*server_, key_); }
 
   static Frame read(Connection& c) {
     Frame f;
@@ -67,48 +64,122 @@ class KeyedProtocol : public Protocol {
 TEST_F(KeyedProtocol, OnlyPeersWithTheKeyAreServed) {
   const std::vector<uint8_t> img = image();
   auto good = connect();
-  good->set_key(key_);
   ASSERT_TRUE(send_infer_request(*good, 1, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
   EXPECT_EQ(read(*good).header.type, wire::MessageType::InferResult);
 
   for (const std::string& key : {std::string(), std::string("correct horse battery stapler")}) {
-    auto bad = connect();
-    bad->set_key(key);
-    ASSERT_TRUE(send_infer_request(*bad, 2, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
-    Frame f;
-    const Status st = read_frame(*bad, Limits{}, &f);  // the reply is refused or never comes
-    EXPECT_FALSE(st.is_ok() && f.header.type == wire::MessageType::InferResult) << "served with key '" << key << "'";
+    auto bad = testing::raw_connection(*server_, key);
+    EXPECT_FALSE(dial_handshake(*bad, WorkerInfo{}, 2000).is_ok()) << "handshake with key '" << key << "'";
   }
   EXPECT_EQ(server_->counters().served.load(), 1u);
-  EXPECT_GE(server_->counters().malformed.load(), 2u);
 
   // A flipped payload byte breaks the MAC: refused, and only that peer dropped.
   auto tampered = connect();
-  tampered->set_key(key_);
-  auto [probe_a, probe_b] = loopback_pair();
-  probe_a->set_key(key_);
-  ASSERT_TRUE(send_infer_request(*probe_a, 3, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
-  uint8_t header[kHeaderBytes];
-  ASSERT_TRUE(probe_b->read_exact(header, kHeaderBytes).is_ok());
-  const uint32_t payload = decode_header(header, Limits{}).value().payload_bytes;
-  std::vector<uint8_t> rest(payload + kMacBytes);
-  ASSERT_TRUE(probe_b->read_exact(rest.data(), rest.size()).is_ok());
-  rest[payload / 2] ^= 1;
-  ASSERT_TRUE(tampered->write_all(header, kHeaderBytes).is_ok());
-  ASSERT_TRUE(tampered->write_all(rest.data(), rest.size()).is_ok());
+  std::vector<uint8_t> bytes = testing::request_bytes(*tampered, 3, "w1.0", img);
+  bytes[kHeaderBytes + 40] ^= 1;
+  ASSERT_TRUE(tampered->write_all(bytes.data(), bytes.size()).is_ok());
   Frame f;
   EXPECT_FALSE(read_frame(*tampered, Limits{}, &f).is_ok() && f.header.type == wire::MessageType::InferResult);
   ASSERT_TRUE(send_infer_request(*good, 4, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
   EXPECT_EQ(read(*good).header.type, wire::MessageType::InferResult);
 }
 
-TEST_F(Protocol, HelloDescribesTheModel) {
+// Bytes as they crossed the wire, to play again.
+std::vector<uint8_t> record_frame(Connection& tap) {
+  std::vector<uint8_t> bytes(kHeaderBytes);
+  EXPECT_TRUE(tap.read_exact(bytes.data(), kHeaderBytes, 1000).is_ok());
+  const FrameHeader h = decode_header(bytes.data(), Limits{}).value();
+  bytes.resize(kHeaderBytes + h.payload_bytes + ((h.flags & kFlagMac) ? kMacBytes : 0));
+  EXPECT_TRUE(tap.read_exact(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes, 1000).is_ok());
+  return bytes;
+}
+
+TEST_F(KeyedProtocol, ARecordedExchangeCannotBeReplayed) {
+  const std::vector<uint8_t> img = image();
+  // A master's side of a whole keyed exchange, recorded on the way to the worker: Hello, a
+  // request. The recording's own session answered it once.
+  auto [master, tap] = loopback_pair();
+  master->set_key(key_);
+  auto worker_end = testing::raw_connection(*server_, key_);
+  std::thread relay_answers;
+  std::vector<uint8_t> hello, request;
+  {
+    std::thread handshake([&] { EXPECT_TRUE(dial_handshake(*master, WorkerInfo{}, 2000).is_ok()); });
+    hello = record_frame(*tap);
+    ASSERT_TRUE(worker_end->write_all(hello.data(), hello.size()).is_ok());
+    const std::vector<uint8_t> answer = record_frame(*worker_end);
+    ASSERT_TRUE(tap->write_all(answer.data(), answer.size()).is_ok());
+    handshake.join();
+  }
+  ASSERT_TRUE(send_infer_request(*master, 5, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+  request = record_frame(*tap);
+  ASSERT_TRUE(worker_end->write_all(request.data(), request.size()).is_ok());
+  const std::vector<uint8_t> result = record_frame(*worker_end);
+  EXPECT_EQ(decode_header(result.data(), Limits{}).value().type, wire::MessageType::InferResult);
+  EXPECT_EQ(server_->counters().served.load(), 1u);
+
+  // Played again to the worker without the key: the Hello is answered (a new session), the
+  // request fails that session's MAC and the peer is dropped. Nothing more is served.
+  auto replay = testing::raw_connection(*server_, key_);
+  ASSERT_TRUE(replay->write_all(hello.data(), hello.size()).is_ok());
+  const std::vector<uint8_t> answer = record_frame(*replay);
+  EXPECT_EQ(decode_header(answer.data(), Limits{}).value().type, wire::MessageType::Hello);
+  ASSERT_TRUE(replay->write_all(request.data(), request.size()).is_ok());
+  Frame f;
+  replay->set_key("");  // we cannot read under the session key: only see that nothing is served
+  while (read_frame(*replay, Limits{}, &f, 1000).is_ok()) {
+  }
+  EXPECT_EQ(server_->counters().served.load(), 1u);
+
+  // Within one session, a frame sent twice is refused by its sequence, and the peer dropped.
   auto c = connect();
-  ASSERT_TRUE(send_hello(*c, WorkerInfo{}).is_ok());
-  const Frame f = read(*c);
-  ASSERT_EQ(f.header.type, wire::MessageType::Hello);
-  auto info = parse_hello(f);
-  ASSERT_TRUE(info.is_ok());
+  std::vector<uint8_t> once = testing::request_bytes(*c, 6, "w1.0", img);
+  ASSERT_TRUE(c->write_all(once.data(), once.size()).is_ok());
+  EXPECT_EQ(read(*c).header.type, wire::MessageType::InferResult);
+  ASSERT_TRUE(c->write_all(once.data(), once.size()).is_ok());
+  EXPECT_EQ(expect_error(*c, 0), wire::ErrorCode::Malformed);
+  EXPECT_EQ(read_frame(*c, Limits{}, &f).code(), StatusCode::kIo) << "the connection should be closed";
+  EXPECT_EQ(server_->counters().served.load(), 2u);
+}
+
+TEST_F(KeyedProtocol, AMasterRefusesARecordedWorkerHello) {
+  // A worker's Hello recorded from one handshake...
+  auto first = testing::raw_connection(*server_, key_);
+  auto [master_a, tap_a] = loopback_pair();
+  master_a->set_key(key_);
+  std::thread handshake([&] { (void)dial_handshake(*master_a, WorkerInfo{}, 2000); });
+  const std::vector<uint8_t> hello = record_frame(*tap_a);
+  ASSERT_TRUE(first->write_all(hello.data(), hello.size()).is_ok());
+  const std::vector<uint8_t> worker_hello = record_frame(*first);
+  ASSERT_TRUE(tap_a->write_all(worker_hello.data(), worker_hello.size()).is_ok());
+  handshake.join();
+  // ...played to a master dialling anew: the MAC holds, the echoed nonce does not.
+  auto [master_b, tap_b] = loopback_pair();
+  master_b->set_key(key_);
+  std::thread fake_worker([&, tap = tap_b.get()] {
+    (void)record_frame(*tap);
+    (void)tap->write_all(worker_hello.data(), worker_hello.size());
+  });
+  const Result<WorkerInfo> info = dial_handshake(*master_b, WorkerInfo{}, 2000);
+  fake_worker.join();
+  ASSERT_FALSE(info.is_ok());
+  EXPECT_NE(info.status().message().find("replayed"), std::string::npos) << info.status().to_string();
+}
+
+TEST_F(Protocol, NothingButHelloBeforeTheHandshake) {
+  const std::vector<uint8_t> img = image();
+  auto c = testing::raw_connection(*server_);
+  ASSERT_TRUE(send_infer_request(*c, 1, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+  EXPECT_EQ(expect_error(*c, 0), wire::ErrorCode::Malformed);
+  Frame f;
+  EXPECT_EQ(read_frame(*c, Limits{}, &f).code(), StatusCode::kIo) << "the connection should be closed";
+  EXPECT_EQ(server_->counters().served.load(), 0u);
+}
+
+TEST_F(Protocol, HelloDescribesTheModel) {
+  auto c = testing::raw_connection(*server_);
+  auto info = dial_handshake(*c, WorkerInfo{}, 2000);
+  ASSERT_TRUE(info.is_ok()) << info.status().to_string();
   EXPECT_EQ(info->member, "m0");
   EXPECT_EQ(info->input_h, 28u);
   EXPECT_EQ(info->classes, 10u);
@@ -140,7 +211,7 @@ TEST_F(Protocol, InferenceMatchesTheEngine) {
     for (uint32_t k = 0; k < 10; ++k) EXPECT_EQ(r->probabilities()->Get(k), want[k]) << subnet;
     EXPECT_GT(r->compute_us(), 0u);
   }
-  ASSERT_TRUE(send_heartbeat(*c, 7, ResourceReport{}).is_ok());
+  ASSERT_TRUE(write_frame(*c, wire::MessageType::Heartbeat, 7, nullptr, 0).is_ok());
   const Frame hb = read(*c);
   ASSERT_EQ(hb.header.type, wire::MessageType::Heartbeat);
   auto report = parse_heartbeat(hb);
@@ -164,6 +235,8 @@ TEST_F(Protocol, RequestErrorsGetAnErrorAndTheConnectionLives) {
   EXPECT_EQ(expect_error(*c, 5), wire::ErrorCode::Malformed);
   ASSERT_TRUE(send_infer_result(*c, 6, nullptr, 0, 0, 0).is_ok());
   EXPECT_EQ(expect_error(*c, 6), wire::ErrorCode::Unsupported);
+  ASSERT_TRUE(send_hello(*c, WorkerInfo{}).is_ok());  // a second handshake
+  EXPECT_EQ(expect_error(*c, 0), wire::ErrorCode::Unsupported);
   // Still served after all of that.
   ASSERT_TRUE(send_infer_request(*c, 7, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
   EXPECT_EQ(read(*c).header.type, wire::MessageType::InferResult);
@@ -194,13 +267,13 @@ TEST_F(Protocol, BadHeadersDropOnlyThatPeer) {
   expect_dropped_after(*c1, h, sizeof(h), wire::ErrorCode::Malformed);
 
   auto c2 = connect();
-  header.version = 2;
+  header.version = 1;
   encode_header(header, h);
   expect_dropped_after(*c2, h, sizeof(h), wire::ErrorCode::Unsupported);
 
   auto c3 = connect();
   header.version = kProtocolVersion;
-  header.payload_bytes = 1u << 30;  // over the limit: refused before any allocation
+  header.payload_bytes = 1u << 20;  // over what this model's requests need: refused before any allocation
   encode_header(header, h);
   expect_dropped_after(*c3, h, sizeof(h), wire::ErrorCode::Malformed);
 
@@ -227,14 +300,17 @@ TEST(Frame, HeaderRoundTripsLittleEndian) {
   h.type = wire::MessageType::InferResult;
   h.request_id = 0x0102030405060708ull;
   h.payload_bytes = 0x0A0B0C0D;
+  h.sequence = 0x1122334455667788ull;
   uint8_t bytes[kHeaderBytes];
   encode_header(h, bytes);
   EXPECT_EQ(bytes[12], 0x08);  // request id, least significant byte first
   EXPECT_EQ(bytes[20], 0x0D);
+  EXPECT_EQ(bytes[24], 0x88);
   auto back = decode_header(bytes, Limits{0x0A0B0C0D});
   ASSERT_TRUE(back.is_ok());
   EXPECT_EQ(back->request_id, h.request_id);
   EXPECT_EQ(back->payload_bytes, h.payload_bytes);
+  EXPECT_EQ(back->sequence, h.sequence);
   EXPECT_EQ(decode_header(bytes, Limits{0x0A0B0C0C}).status().code(), StatusCode::kCorrupt);
 }
 
@@ -254,8 +330,7 @@ TEST(SlowWorker, QueuedRequestsExpireFromArrival) {
   options.slowdown = 200;  // a w1.0 request takes tens of milliseconds
   auto server = WorkerServer::create(model.value(), options);
   ASSERT_TRUE(server.is_ok());
-  auto [client, worker] = loopback_pair();
-  server.value()->serve(std::move(worker));
+  auto client = testing::shake_hands(*server.value());
   const std::vector<uint8_t> img(28 * 28, 50);
   ASSERT_TRUE(send_infer_request(*client, 1, "w1.0", 10'000'000, img.data(), img.size()).is_ok());
   ASSERT_TRUE(send_infer_request(*client, 2, "w0.25", 2'000, img.data(), img.size()).is_ok());  // 2 ms

@@ -14,6 +14,13 @@ namespace {
 
 int run_worker(const Args& args) {
   if (!args.has("--model")) return fail("worker", "needs --model FILE");
+  // SIGINT and SIGTERM stop the server cleanly: every thread blocks them (so they are blocked
+  // before the first thread starts, which inherits the mask), and one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   const std::string listen = args.get("--listen", "127.0.0.1:0");
   std::string key;
   if (args.has("--key-file")) {
@@ -44,12 +51,6 @@ int run_worker(const Args& args) {
   auto listener = net::TcpListener::listen(listen);
   if (!listener.is_ok()) return fail("worker", listener.status());
 
-  // SIGINT and SIGTERM stop the server cleanly: every thread blocks them, one waits.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::thread waiter([&] {
     int signal = 0;
     sigwait(&stop_signals, &signal);
@@ -63,10 +64,12 @@ int run_worker(const Args& args) {
                args.get("--model").c_str(), model->fb().subnets()->size(), options.slowdown);
   server.value()->run(*listener.value());
   const net::WorkerCounters& c = server.value()->counters();
-  std::fprintf(stderr, "shoal worker: stopped after %llu results, %llu expired, %llu malformed, %llu refused, %llu connections\n",
-               static_cast<unsigned long long>(c.served.load()), static_cast<unsigned long long>(c.expired.load()),
-               static_cast<unsigned long long>(c.malformed.load()), static_cast<unsigned long long>(c.rejected.load()),
-               static_cast<unsigned long long>(c.connections.load()));
+  auto n = [](const std::atomic<uint64_t>& v) { return static_cast<unsigned long long>(v.load()); };
+  std::fprintf(stderr,
+               "shoal worker: stopped after %llu results, %llu expired, %llu busy, %llu malformed, %llu refused; "
+               "%llu connections, %llu turned away (too many peers), %llu dropped\n",
+               n(c.served), n(c.expired), n(c.busy), n(c.malformed), n(c.rejected), n(c.connections),
+               n(c.peers_refused), n(c.peers_dropped));
   return 0;
 }
 

@@ -26,6 +26,7 @@ Result<std::unique_ptr<Connection>> MemoryNetwork::dial(const std::string& addre
     accept = it->second;
   }
   auto [client, server] = loopback_pair();
+  if (!client) return Status(StatusCode::kIo, "cannot connect to " + address + ": no socketpair (out of descriptors?)");
   accept(std::move(server));
   return std::move(client);
 }

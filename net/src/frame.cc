@@ -2,6 +2,8 @@
 
 #include "shoal/net/hmac.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -29,6 +31,7 @@ void encode_header(const FrameHeader& h, uint8_t out[kHeaderBytes]) {
   put<uint32_t>(out + 8, h.flags);
   put<uint64_t>(out + 12, h.request_id);
   put<uint32_t>(out + 20, h.payload_bytes);
+  put<uint64_t>(out + 24, h.sequence);
 }
 
 Result<FrameHeader> decode_header(const uint8_t in[kHeaderBytes], const Limits& limits) {
@@ -41,6 +44,7 @@ Result<FrameHeader> decode_header(const uint8_t in[kHeaderBytes], const Limits& 
   h.flags = get<uint32_t>(in + 8);
   h.request_id = get<uint64_t>(in + 12);
   h.payload_bytes = get<uint32_t>(in + 20);
+  h.sequence = get<uint64_t>(in + 24);
   if (h.version != kProtocolVersion) {
     return Status(StatusCode::kUnsupported, "peer speaks protocol version " + std::to_string(h.version) +
                                                 ", this build speaks " + std::to_string(kProtocolVersion));
@@ -57,47 +61,72 @@ Result<FrameHeader> decode_header(const uint8_t in[kHeaderBytes], const Limits& 
   return h;
 }
 
-Status read_frame(Connection& connection, const Limits& limits, Frame* frame) {
+Status read_frame(Connection& connection, const Limits& limits, Frame* frame, int wait_ms) {
   uint8_t header[kHeaderBytes];
-  SHOAL_RETURN_IF_ERROR(connection.read_exact(header, kHeaderBytes));
+  SHOAL_RETURN_IF_ERROR(connection.read_exact(header, 1, wait_ms));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.frame_timeout_ms);
+  auto rest = [&](void* data, size_t size) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    return connection.read_exact(data, size, static_cast<int>(std::max<long long>(0, left.count())));
+  };
+  // Magic and version first, so that a peer of another version (whose header may be shorter)
+  // gets a clear answer instead of a wait for bytes that never come.
+  SHOAL_RETURN_IF_ERROR(rest(header + 1, 5));
+  if (std::memcmp(header, kMagic, 4) == 0 && get<uint16_t>(header + 4) != kProtocolVersion) {
+    std::memset(header + 6, 0, kHeaderBytes - 6);
+    return decode_header(header, limits).status();
+  }
+  SHOAL_RETURN_IF_ERROR(rest(header + 6, kHeaderBytes - 6));
   Result<FrameHeader> h = decode_header(header, limits);
   if (!h.is_ok()) return h.status();
   frame->header = h.value();
+  FrameSecurity& security = connection.security();
   const bool has_mac = frame->header.flags & kFlagMac;
-  if (has_mac != !connection.key().empty()) {
+  if (has_mac != !security.key.empty()) {
     return Status(StatusCode::kCorrupt, has_mac ? "the peer authenticates its frames; give this side the same --key-file"
                                                 : "the peer does not authenticate its frames; it needs the same --key-file");
   }
   frame->payload.resize(frame->header.payload_bytes);
-  SHOAL_RETURN_IF_ERROR(connection.read_exact(frame->payload.data(), frame->payload.size()));
+  SHOAL_RETURN_IF_ERROR(rest(frame->payload.data(), frame->payload.size()));
   if (has_mac) {
     uint8_t tag[kMacBytes];
-    SHOAL_RETURN_IF_ERROR(connection.read_exact(tag, kMacBytes));
-    const Digest want = hmac_sha256(connection.key(), header, kHeaderBytes, frame->payload.data(), frame->payload.size());
+    SHOAL_RETURN_IF_ERROR(rest(tag, kMacBytes));
+    const Digest want = hmac_sha256(security.key, header, kHeaderBytes, frame->payload.data(), frame->payload.size());
     if (!digests_equal(tag, want.data())) {
-      return Status(StatusCode::kCorrupt, "frame MAC does not match: the two sides use different keys");
+      return Status(StatusCode::kCorrupt, "frame MAC does not match: the two sides use different keys, or the frame was altered");
     }
   }
+  if (frame->header.sequence != security.next_receive) {
+    return Status(StatusCode::kCorrupt, "frame " + std::to_string(frame->header.sequence) + " came where frame " +
+                                            std::to_string(security.next_receive) +
+                                            " was due: replayed, reordered or lost; the stream cannot be trusted");
+  }
+  ++security.next_receive;
   return Status::ok();
 }
 
 Status write_frame(Connection& connection, wire::MessageType type, uint64_t request_id, const uint8_t* payload,
                    size_t size) {
   thread_local std::vector<uint8_t> buffer;
-  const bool mac = !connection.key().empty();
+  auto lock = connection.write_lock();
+  FrameSecurity& security = connection.security();
+  const bool mac = !security.key.empty();
   buffer.resize(kHeaderBytes + size + (mac ? kMacBytes : 0));
   FrameHeader h;
   h.type = type;
   h.flags = mac ? kFlagMac : 0;
   h.request_id = request_id;
   h.payload_bytes = static_cast<uint32_t>(size);
+  h.sequence = security.next_send;
   encode_header(h, buffer.data());
   if (size) std::memcpy(buffer.data() + kHeaderBytes, payload, size);
   if (mac) {
-    const Digest tag = hmac_sha256(connection.key(), buffer.data(), kHeaderBytes, payload, size);
+    const Digest tag = hmac_sha256(security.key, buffer.data(), kHeaderBytes, payload, size);
     std::memcpy(buffer.data() + kHeaderBytes + size, tag.data(), kMacBytes);
   }
-  return connection.write_all(buffer.data(), buffer.size());
+  const Status st = connection.write_all(buffer.data(), buffer.size());
+  if (st.is_ok()) ++security.next_send;
+  return st;
 }
 
 }  // namespace shoal::net

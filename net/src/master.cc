@@ -30,18 +30,20 @@ struct Master::Impl final : UnitSender {
   std::condition_variable timer_cv;
   std::unique_ptr<Orchestrator> orchestrator;
   std::vector<bool> up;
-  uint64_t disconnects = 0, reconnects = 0;
+  std::vector<TimeUs> last_heard;  // per worker: when its last frame came
+  uint64_t disconnects = 0, reconnects = 0, silent_drops = 0;
   bool stopping = false;
-  std::thread timer, reconnector;
+  std::thread timer, reconnector, heartbeat;
 
   bool send(uint64_t id, const Unit& u, const std::vector<uint8_t>& image, double budget_ms) override {
     WorkerLink& link = *links[u.worker];
     return link.send_request(id, link.info().subnets[u.subnet].name, budget_ms, image.data(), image.size()).is_ok();
   }
 
-  void on_frame(const Frame& frame) {
+  void on_frame(uint32_t w, const Frame& frame) {
     const uint64_t id = frame.header.request_id;
     std::lock_guard<std::mutex> lock(mu);
+    last_heard[w] = steady_clock().now();
     if (!orchestrator) return;  // still connecting: nothing was asked yet
     if (frame.header.type == wire::MessageType::InferResult) {
       const wire::InferResult* r = verified_payload<wire::InferResult>(frame);
@@ -68,7 +70,31 @@ struct Master::Impl final : UnitSender {
   }
 
   Status open(uint32_t w) {
-    return links[w]->open([this](const Frame& f) { on_frame(f); }, [this, w] { on_closed(w); });
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      last_heard[w] = steady_clock().now();
+    }
+    return links[w]->open([this, w](const Frame& f) { on_frame(w, f); }, [this, w] { on_closed(w); });
+  }
+
+  // Every period: a heartbeat to each worker that is up, and a worker silent for too long
+  // dropped (its reader then reports it closed, as if TCP had said so).
+  void heartbeat_loop() {
+    const TimeUs silent_limit = us_from_ms(static_cast<double>(options.heartbeat_ms) * options.down_after_heartbeats);
+    uint64_t id = 0;
+    std::unique_lock<std::mutex> lock(mu);
+    while (!timer_cv.wait_for(lock, std::chrono::milliseconds(options.heartbeat_ms), [&] { return stopping; })) {
+      const TimeUs now = steady_clock().now();
+      for (uint32_t w = 0; w < links.size(); ++w) {
+        if (!up[w] || is_local[w]) continue;
+        if (now - last_heard[w] > silent_limit) {
+          ++silent_drops;
+          links[w]->drop();
+        } else {
+          (void)links[w]->send_heartbeat(++id);  // never blocks; a failure shows as a close
+        }
+      }
+    }
   }
 
   void timer_loop() {
@@ -111,6 +137,7 @@ Master::~Master() {
     impl_->timer_cv.notify_all();
   }
   if (impl_->reconnector.joinable()) impl_->reconnector.join();
+  if (impl_->heartbeat.joinable()) impl_->heartbeat.join();
   if (impl_->timer.joinable()) impl_->timer.join();
   for (auto& link : impl_->links) link->close();
   if (impl_->local_server) impl_->local_server->stop();
@@ -121,7 +148,11 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
   auto impl = std::make_unique<Impl>();
   Impl& m = *impl;
   m.options = options;
-  LinkOptions link_options{options.connect_timeout_ms, options.limits, options.key};
+  LinkOptions link_options;
+  link_options.connect_timeout_ms = options.connect_timeout_ms;
+  link_options.handshake_timeout_ms = options.handshake_timeout_ms;
+  link_options.limits = options.limits;
+  link_options.key = options.key;
   Dialer& dialer = options.dialer ? *options.dialer : tcp_dialer();
   for (const std::string& a : options.addresses) {
     m.links.push_back(std::make_unique<WorkerLink>(a, dialer, link_options));
@@ -134,10 +165,13 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
     WorkerServer* s = m.local_server.get();
     m.local_network.listen(kLocalAddress, [s](std::unique_ptr<Connection> c) { s->serve(std::move(c)); });
     // The in-process link needs no key: nothing leaves the process.
-    m.links.push_back(std::make_unique<WorkerLink>(kLocalAddress, m.local_network, LinkOptions{1000, options.limits, ""}));
+    LinkOptions local_options = link_options;
+    local_options.key.clear();
+    m.links.push_back(std::make_unique<WorkerLink>(kLocalAddress, m.local_network, local_options));
     m.is_local.push_back(true);
   }
   m.up.assign(m.links.size(), false);
+  m.last_heard.assign(m.links.size(), 0);
   std::unique_ptr<Master> master(new Master(std::move(impl)));
   for (uint32_t w = 0; w < m.links.size(); ++w) {
     const Status st = m.open(w);
@@ -189,6 +223,7 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
   }
   m.timer = std::thread([&m] { m.timer_loop(); });
   m.reconnector = std::thread([&m] { m.reconnect_loop(); });
+  if (options.heartbeat_ms > 0) m.heartbeat = std::thread([&m] { m.heartbeat_loop(); });
   return master;
 }
 
@@ -295,7 +330,7 @@ std::vector<std::vector<double>> Master::predictions() const {
 
 MasterCounters Master::counters() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return {impl_->orchestrator->counters(), impl_->disconnects, impl_->reconnects};
+  return {impl_->orchestrator->counters(), impl_->disconnects, impl_->reconnects, impl_->silent_drops};
 }
 
 }  // namespace shoal::net

@@ -32,9 +32,11 @@ Status send_hello(Connection& c, const WorkerInfo& info) {
   for (const SubnetSummary& s : info.subnets) {
     subnets.push_back(wire::CreateSubnetInfoDirect(fbb, s.name.c_str(), s.width, s.macs, s.val_accuracy));
   }
+  const std::vector<uint8_t> nonce(info.nonce.begin(), info.nonce.end());
+  const std::vector<uint8_t> peer_nonce(info.peer_nonce.begin(), info.peer_nonce.end());
   fbb.Finish(wire::CreateHelloDirect(fbb, info.protocol, info.software.c_str(), info.member.c_str(),
                                      info.model_name.c_str(), info.architecture.c_str(), &subnets, info.input_h,
-                                     info.input_w, info.input_c, info.classes));
+                                     info.input_w, info.input_c, info.classes, &nonce, &peer_nonce));
   return send(c, wire::MessageType::Hello, 0, fbb);
 }
 
@@ -85,6 +87,8 @@ Result<WorkerInfo> parse_hello(const Frame& frame) {
   info.input_w = h->input_w();
   info.input_c = h->input_c();
   info.classes = h->classes();
+  if (h->nonce()) info.nonce.assign(h->nonce()->begin(), h->nonce()->end());
+  if (h->peer_nonce()) info.peer_nonce.assign(h->peer_nonce()->begin(), h->peer_nonce()->end());
   return info;
 }
 

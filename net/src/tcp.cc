@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -16,54 +15,6 @@ namespace shoal::net {
 namespace {
 
 Status os_error(const std::string& what) { return Status(StatusCode::kIo, what + ": " + std::strerror(errno)); }
-
-class TcpConnection final : public Connection {
- public:
-  TcpConnection(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {}
-  ~TcpConnection() override { ::close(fd_); }
-
-  Status write_all(const void* data, size_t size) override {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t n = ::send(fd_, p, size, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return os_error("connection to " + peer_ + " closed");
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-    return Status::ok();
-  }
-
-  // Buffered: a small frame (header and payload) usually costs one recv.
-  Status read_exact(void* data, size_t size) override {
-    char* p = static_cast<char*>(data);
-    while (size > 0) {
-      if (begin_ == end_) {
-        const ssize_t n = ::recv(fd_, buffer_, sizeof(buffer_), 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n == 0) return Status(StatusCode::kIo, "connection to " + peer_ + " closed");
-        if (n < 0) return os_error("connection to " + peer_ + " closed");
-        begin_ = 0;
-        end_ = static_cast<size_t>(n);
-      }
-      const size_t take = std::min(size, end_ - begin_);
-      std::memcpy(p, buffer_ + begin_, take);
-      begin_ += take;
-      p += take;
-      size -= take;
-    }
-    return Status::ok();
-  }
-
-  void shutdown() override { ::shutdown(fd_, SHUT_RDWR); }
-  std::string peer() const override { return peer_; }
-
- private:
-  int fd_;
-  std::string peer_;
-  char buffer_[16384];
-  size_t begin_ = 0, end_ = 0;
-};
 
 Status resolve(const std::string& address, sockaddr_in* sa) {
   std::string host;
@@ -112,10 +63,9 @@ Result<std::unique_ptr<Connection>> tcp_connect(const std::string& address, int 
     return Status(StatusCode::kIo, "cannot connect to " + address + ": " +
                                        (err ? std::strerror(err) : "timed out") + " (is the worker running?)");
   }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return std::unique_ptr<Connection>(new TcpConnection(fd, address));
+  return Connection::adopt(fd, address);
 }
 
 Result<std::unique_ptr<TcpListener>> TcpListener::listen(const std::string& address) {
@@ -143,17 +93,26 @@ void TcpListener::close() { ::shutdown(fd_, SHUT_RDWR); }
 
 Result<std::unique_ptr<Connection>> TcpListener::accept() {
   sockaddr_in peer;
-  socklen_t len = sizeof(peer);
-  int fd;
-  do {
-    fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
-  } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
-  if (fd < 0) return os_error("accept");
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  char ip[INET_ADDRSTRLEN] = "?";
-  inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
-  return std::unique_ptr<Connection>(new TcpConnection(fd, std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port))));
+  for (;;) {
+    socklen_t len = sizeof(peer);
+    const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      char ip[INET_ADDRSTRLEN] = "?";
+      inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
+      return Connection::adopt(fd, std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port)));
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      // Out of descriptors or memory: the connection waits in the backlog until a peer leaves.
+      pollfd pfd{fd_, 0, 0};
+      ::poll(&pfd, 1, 50);
+      if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) return os_error("accept");
+      continue;
+    }
+    return os_error("accept");
+  }
 }
 
 }  // namespace shoal::net

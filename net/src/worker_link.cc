@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "shoal/net/handshake.h"
+
 namespace shoal::net {
 
 WorkerLink::WorkerLink(std::string address, Dialer& dialer, LinkOptions options)
@@ -16,17 +18,7 @@ Status WorkerLink::open(OnFrame on_frame, OnClosed on_closed) {
   connection->set_key(options_.key);
   WorkerInfo hello;
   hello.software = "shoal 0.1.0";
-  SHOAL_RETURN_IF_ERROR(send_hello(*connection, hello));
-  Frame frame;
-  SHOAL_RETURN_IF_ERROR(read_frame(*connection, options_.limits, &frame));
-  if (frame.header.type == wire::MessageType::Error) {
-    wire::ErrorCode code;
-    return parse_error(frame, &code);
-  }
-  if (frame.header.type != wire::MessageType::Hello) {
-    return Status(StatusCode::kCorrupt, address_ + " did not answer Hello");
-  }
-  auto info = parse_hello(frame);
+  auto info = dial_handshake(*connection, hello, options_.handshake_timeout_ms);
   if (!info.is_ok()) return info.status();
   if (info->subnets.empty()) return Status(StatusCode::kInvalidArgument, address_ + " serves no subnets");
   if (!info_.subnets.empty()) {  // a reconnect: the worker must serve what it served
@@ -61,10 +53,29 @@ bool WorkerLink::up() const {
 
 Status WorkerLink::send_request(uint64_t id, const std::string& subnet, double budget_ms, const uint8_t* image,
                                 size_t size) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!connection_) return Status(StatusCode::kIo, address_ + " is down");
+  std::shared_ptr<Connection> c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c = connection_;
+  }
+  if (!c) return Status(StatusCode::kIo, address_ + " is down");
   const double us = std::min(std::max(0.0, budget_ms) * 1000.0, 4.0e9);
-  return send_infer_request(*connection_, id, subnet, static_cast<uint32_t>(us), image, size);
+  return send_infer_request(*c, id, subnet, static_cast<uint32_t>(us), image, size);
+}
+
+Status WorkerLink::send_heartbeat(uint64_t id) {
+  std::shared_ptr<Connection> c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c = connection_;
+  }
+  if (!c) return Status(StatusCode::kIo, address_ + " is down");
+  return write_frame(*c, wire::MessageType::Heartbeat, id, nullptr, 0);
+}
+
+void WorkerLink::drop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (connection_) connection_->shutdown();
 }
 
 void WorkerLink::close() {

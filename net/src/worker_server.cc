@@ -10,6 +10,7 @@
 
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
+#include "shoal/net/handshake.h"
 #include "shoal/net/messages.h"
 
 namespace shoal::net {
@@ -22,22 +23,18 @@ uint32_t micros(Clock::duration d) {
   return static_cast<uint32_t>(std::max<long long>(0, std::min<long long>(us, UINT32_MAX)));
 }
 
-struct Peer {
-  std::unique_ptr<Connection> connection;
-  std::mutex write_mu;
-  template <typename Send>
-  void reply(Send send) {
-    std::lock_guard<std::mutex> lock(write_mu);
-    (void)send(*connection);  // a peer that has gone is noticed by its reader
-  }
-};
-
 struct Job {
-  std::shared_ptr<Peer> peer;
   uint64_t id = 0;
   uint32_t subnet = 0;
   Clock::time_point received, deadline;
   std::vector<uint8_t> image;
+};
+
+// One connected master. Its jobs wait in its own queue (under the server's lock); the
+// engine takes from the peers in turn.
+struct Peer {
+  std::unique_ptr<Connection> connection;
+  std::deque<Job> jobs;
 };
 
 }  // namespace
@@ -45,16 +42,17 @@ struct Job {
 struct WorkerServer::Impl {
   const Model* model = nullptr;
   WorkerOptions options;
+  Limits request_limits;
   std::unique_ptr<Engine> engine;
   WorkerInfo info;
   WorkerCounters counters;
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<Job> queue;
+  std::deque<std::shared_ptr<Peer>> turn;  // peers with jobs waiting, the next to serve first
+  uint32_t queued = 0;                     // jobs waiting, all peers
   bool stopping = false;
-  // Peers being served, to shut down on stop(); a long-lived worker sees many come and go,
-  // so their threads are detached and counted rather than kept until shutdown.
+  // Peers being served, to shut down on stop(); their threads are detached and counted.
   std::vector<std::weak_ptr<Peer>> peers;
   uint32_t peer_threads = 0;
   std::condition_variable peers_done;
@@ -62,13 +60,18 @@ struct WorkerServer::Impl {
   TcpListener* listener = nullptr;
 
   void compute_loop();
-  void peer_loop(std::shared_ptr<Peer> peer);
+  void peer_loop(const std::shared_ptr<Peer>& peer);
   void handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Clock::time_point received);
+  bool admit(const std::shared_ptr<Peer>& peer, Job job);
+  void forget(const std::shared_ptr<Peer>& peer);
 };
 
 Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, const WorkerOptions& options) {
   if (!(options.slowdown >= 1.0)) {
     return Status(StatusCode::kInvalidArgument, "--slowdown must be 1 or more (it stretches compute time)");
+  }
+  if (options.max_peers < 1 || options.max_queued < 1) {
+    return Status(StatusCode::kInvalidArgument, "max_peers and max_queued must be at least 1");
   }
   auto impl = std::make_unique<Impl>();
   impl->model = &model;
@@ -82,13 +85,20 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   info.member = options.member.empty() ? (m.name() ? m.name()->str() : "member") : options.member;
   info.model_name = m.name() ? m.name()->str() : "";
   info.architecture = m.metadata() && m.metadata()->architecture() ? m.metadata()->architecture()->str() : "";
+  size_t longest_name = 0;
   for (uint32_t s = 0; s < m.subnets()->size(); ++s) {
     const fb::Subnet* sub = m.subnets()->Get(s);
     info.subnets.push_back({sub->name()->str(), sub->width(), model.cost(s).macs, sub->val_accuracy()});
+    longest_name = std::max(longest_name, info.subnets.back().name.size());
   }
   const TensorShape in = model.shape(m.input());
   info.input_h = in.h, info.input_w = in.w, info.input_c = in.c;
   info.classes = model.shape(m.output()).c;
+  // The largest honest request: the image, the subnet's name and the table around them.
+  impl->request_limits = options.limits;
+  const size_t request = size_t{in.h} * in.w * in.c + longest_name + 256;
+  impl->request_limits.max_payload_bytes =
+      static_cast<uint32_t>(std::min<size_t>(options.limits.max_payload_bytes, request));
   std::unique_ptr<WorkerServer> server(new WorkerServer(std::move(impl)));
   server->impl_->compute = std::thread([s = server->impl_.get()] { s->compute_loop(); });
   return server;
@@ -116,18 +126,27 @@ void WorkerServer::stop() {
 }
 
 void WorkerServer::serve(std::unique_ptr<Connection> connection) {
+  if (!connection) return;
   auto peer = std::make_shared<Peer>();
   peer->connection = std::move(connection);
   peer->connection->set_key(impl_->options.key);
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->stopping) return;
-  ++impl_->counters.connections;
   auto& peers = impl_->peers;
   peers.erase(std::remove_if(peers.begin(), peers.end(), [](const auto& w) { return w.expired(); }), peers.end());
+  if (impl_->peer_threads >= impl_->options.max_peers) {
+    // Answered as the reply to its Hello would be (sequence 0, under the pre-shared key).
+    ++impl_->counters.peers_refused;
+    (void)send_error(*peer->connection, 0, wire::ErrorCode::Busy,
+                     "this worker serves " + std::to_string(impl_->options.max_peers) + " peers at most; try later");
+    return;
+  }
+  ++impl_->counters.connections;
   peers.push_back(peer);
   ++impl_->peer_threads;
   std::thread([impl = impl_.get(), peer] {
     impl->peer_loop(peer);
+    impl->forget(peer);
     std::lock_guard<std::mutex> lock(impl->mu);  // the destructor waits for this before impl goes
     if (--impl->peer_threads == 0) impl->peers_done.notify_all();
   }).detach();
@@ -148,54 +167,49 @@ void WorkerServer::run(TcpListener& listener) {
   impl_->listener = nullptr;
 }
 
-void WorkerServer::Impl::peer_loop(std::shared_ptr<Peer> peer) {
+void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
+  Connection& c = *peer->connection;
+  if (!accept_handshake(c, info, options.handshake_timeout_ms).is_ok()) {
+    ++counters.peers_dropped;
+    return c.shutdown();
+  }
   Frame frame;
   for (;;) {
-    const Status st = read_frame(*peer->connection, options.limits, &frame);
+    const Status st = read_frame(c, request_limits, &frame, options.idle_timeout_ms);
     const auto received = Clock::now();
     if (!st.is_ok()) {
-      if (st.code() != StatusCode::kIo) {  // a bad header: the stream is lost, say why and drop
+      if (st.code() != StatusCode::kIo) ++counters.peers_dropped;
+      if (st.code() == StatusCode::kCorrupt || st.code() == StatusCode::kUnsupported) {
+        // The stream is lost: say why, then drop.
         ++counters.malformed;
-        const auto code = st.code() == StatusCode::kUnsupported ? wire::ErrorCode::Unsupported
-                                                                : wire::ErrorCode::Malformed;
-        peer->reply([&](Connection& c) { return send_error(c, 0, code, st.message()); });
+        const auto code = st.code() == StatusCode::kUnsupported ? wire::ErrorCode::Unsupported : wire::ErrorCode::Malformed;
+        (void)send_error(c, 0, code, st.message());
+        (void)c.flush(100);
       }
       break;
     }
     const uint64_t id = frame.header.request_id;
     switch (frame.header.type) {
-      case wire::MessageType::Hello: {
-        auto hello = parse_hello(frame);
-        if (!hello.is_ok()) {
-          ++counters.malformed;
-          peer->reply([&](Connection& c) { return send_error(c, id, wire::ErrorCode::Malformed, hello.status().message()); });
-        } else {
-          peer->reply([&](Connection& c) { return send_hello(c, info); });
-        }
-        break;
-      }
       case wire::MessageType::InferRequest:
         handle_request(peer, frame, received);
         break;
       case wire::MessageType::Heartbeat: {
-        size_t queued;
+        uint32_t waiting;
         {
           std::lock_guard<std::mutex> lock(mu);
-          queued = queue.size();
+          waiting = queued;
         }
-        const ResourceReport report = read_resource_report(static_cast<uint32_t>(queued));
-        peer->reply([&](Connection& c) { return send_heartbeat(c, id, report); });
+        (void)send_heartbeat(c, id, read_resource_report(waiting));
         break;
       }
       default:
         ++counters.rejected;
-        peer->reply([&](Connection& c) {
-          return send_error(c, id, wire::ErrorCode::Unsupported,
-                            std::string("a worker does not take ") + wire::EnumNameMessageType(frame.header.type) + " messages");
-        });
+        (void)send_error(c, id, wire::ErrorCode::Unsupported,
+                         std::string("a worker does not take ") + wire::EnumNameMessageType(frame.header.type) +
+                             " messages after the handshake");
     }
   }
-  peer->connection->shutdown();
+  c.shutdown();
 }
 
 void WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame,
@@ -203,7 +217,7 @@ void WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   const uint64_t id = frame.header.request_id;
   auto refuse = [&](wire::ErrorCode code, const std::string& message) {
     ++(code == wire::ErrorCode::Malformed ? counters.malformed : counters.rejected);
-    peer->reply([&](Connection& c) { return send_error(c, id, code, message); });
+    (void)send_error(*peer->connection, id, code, message);
   };
   const wire::InferRequest* req = verified_payload<wire::InferRequest>(frame);
   if (!req) return refuse(wire::ErrorCode::Malformed, "InferRequest does not verify against schema/wire.fbs");
@@ -216,15 +230,57 @@ void WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
                                                  std::to_string(info.input_c) + " = " + std::to_string(want));
   }
   Job job;
-  job.peer = peer;
   job.id = id;
   job.subnet = subnet.value();
   job.received = received;
   job.deadline = received + std::chrono::microseconds(req->budget_us());
   job.image.assign(req->image()->begin(), req->image()->end());
-  std::lock_guard<std::mutex> lock(mu);
-  queue.push_back(std::move(job));
-  cv.notify_one();
+  if (!admit(peer, std::move(job))) {
+    ++counters.busy;
+    (void)send_error(*peer->connection, id, wire::ErrorCode::Busy,
+                     "the worker's queue is full (" + std::to_string(options.max_queued) + " requests); send elsewhere");
+  }
+}
+
+// Fair admission: when the queue is full, the peer with the most waiting gives up its newest
+// job if it has more than this peer would after admitting; otherwise this job is refused.
+bool WorkerServer::Impl::admit(const std::shared_ptr<Peer>& peer, Job job) {
+  std::shared_ptr<Peer> evicted_from;
+  Job evicted;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopping) return false;
+    if (queued >= options.max_queued) {
+      std::shared_ptr<Peer> largest;
+      for (const auto& p : turn) {
+        if (!largest || p->jobs.size() > largest->jobs.size()) largest = p;
+      }
+      if (!largest || largest == peer || largest->jobs.size() <= peer->jobs.size() + 1) return false;
+      evicted = std::move(largest->jobs.back());
+      largest->jobs.pop_back();
+      --queued;
+      if (largest->jobs.empty()) turn.erase(std::find(turn.begin(), turn.end(), largest));
+      evicted_from = largest;
+    }
+    if (peer->jobs.empty()) turn.push_back(peer);
+    peer->jobs.push_back(std::move(job));
+    ++queued;
+    cv.notify_one();
+  }
+  if (evicted_from) {
+    ++counters.busy;
+    (void)send_error(*evicted_from->connection, evicted.id, wire::ErrorCode::Busy,
+                     "the worker's queue is full and this peer has the most waiting; send elsewhere");
+  }
+  return true;
+}
+
+void WorkerServer::Impl::forget(const std::shared_ptr<Peer>& peer) {
+  std::lock_guard<std::mutex> lock(mu);  // its reader has ended: drop what it queued
+  queued -= static_cast<uint32_t>(peer->jobs.size());
+  peer->jobs.clear();
+  const auto it = std::find(turn.begin(), turn.end(), peer);
+  if (it != turn.end()) turn.erase(it);
 }
 
 void WorkerServer::Impl::compute_loop() {
@@ -234,19 +290,23 @@ void WorkerServer::Impl::compute_loop() {
   std::vector<float> input, output;
   for (;;) {
     Job job;
+    std::shared_ptr<Peer> peer;
     {
       std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      cv.wait(lock, [&] { return stopping || !turn.empty(); });
       if (stopping) return;
-      job = std::move(queue.front());
-      queue.pop_front();
+      peer = turn.front();
+      turn.pop_front();
+      job = std::move(peer->jobs.front());
+      peer->jobs.pop_front();
+      --queued;
+      if (!peer->jobs.empty()) turn.push_back(peer);  // its next job waits for the others' turns
     }
+    Connection& c = *peer->connection;
     const auto start = Clock::now();
     if (start >= job.deadline) {
       ++counters.expired;
-      job.peer->reply([&](Connection& c) {
-        return send_error(c, job.id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
-      });
+      (void)send_error(c, job.id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
       continue;
     }
     image.pixels.swap(job.image);
@@ -259,13 +319,11 @@ void WorkerServer::Impl::compute_loop() {
     }
     const auto done = Clock::now();
     if (!st.is_ok()) {
-      job.peer->reply([&](Connection& c) { return send_error(c, job.id, wire::ErrorCode::Internal, st.message()); });
+      (void)send_error(c, job.id, wire::ErrorCode::Internal, st.message());
       continue;
     }
     ++counters.served;
-    job.peer->reply([&](Connection& c) {
-      return send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received));
-    });
+    (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received));
   }
 }
 

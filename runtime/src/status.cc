@@ -10,6 +10,8 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kCorrupt: return "corrupt";
     case StatusCode::kUnsupported: return "unsupported";
     case StatusCode::kIo: return "i/o error";
+    case StatusCode::kTimeout: return "timed out";
+    case StatusCode::kBusy: return "busy";
   }
   return "unknown";
 }

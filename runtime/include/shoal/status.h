@@ -16,7 +16,9 @@ enum class StatusCode {
   kNotFound,         // a file or a name does not exist
   kCorrupt,          // bytes from a file or a peer failed verification
   kUnsupported,      // valid but not something this build can do (newer version, unknown op)
-  kIo,               // the operating system refused (open, read, write)
+  kIo,               // the operating system refused (open, read, write), or a peer went away
+  kTimeout,          // a peer did not answer in time
+  kBusy,             // a queue or buffer is full; try again later or elsewhere
 };
 
 const char* status_code_name(StatusCode code);

@@ -1,37 +1,87 @@
-// A byte stream between two peers: TCP, or an in-memory pair for tests. Reads and writes
-// block; shutdown() wakes a blocked reader, which then fails. Any number of threads may
-// call shutdown(); one thread reads and one writes at a time.
+// A byte stream between two peers over a stream socket: TCP, or one end of a socketpair (the
+// in-process network of tests and of the master's own engine).
+//
+// Writing never blocks: write_all() sends what the socket takes at once and queues the rest,
+// which goes out while the owner waits in read_exact() (or in flush()). The queue is capped:
+// a peer that stops reading cannot make this side wait or grow; when the cap would be passed
+// the connection fails (kBusy) and is shut down. One thread reads; any thread may write
+// (writes are serialised inside) and any thread may call shutdown(), which wakes the reader.
 #ifndef SHOAL_NET_CONNECTION_H_
 #define SHOAL_NET_CONNECTION_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "shoal/status.h"
 
 namespace shoal::net {
 
-class Connection {
- public:
-  virtual ~Connection() = default;
-  virtual Status write_all(const void* data, size_t size) = 0;
-  // kIo with "closed" when the peer has gone.
-  virtual Status read_exact(void* data, size_t size) = 0;
-  virtual void shutdown() = 0;
-  virtual std::string peer() const = 0;
-
-  // Frames on this connection carry an HMAC-SHA256 under this pre-shared key; empty: none.
-  void set_key(std::string key) { key_ = std::move(key); }
-  const std::string& key() const { return key_; }
-
- private:
-  std::string key_;
+// What a connection holds per direction for frames (net/frame.h): the MAC key (the
+// pre-shared key until the handshake replaces it with the session's) and the sequence numbers
+// that make a replayed or reordered frame fail.
+struct FrameSecurity {
+  std::string key;  // empty: frames carry no MAC
+  uint64_t next_send = 0, next_receive = 0;
 };
 
-// Two connected ends of an in-memory stream.
+struct ConnectionLimits {
+  size_t max_queued_bytes = 4u << 20;  // output waiting for a slow reader
+};
+
+class Connection {
+ public:
+  // Takes a connected stream socket (made non-blocking here).
+  static Result<std::unique_ptr<Connection>> adopt(int fd, std::string peer, ConnectionLimits limits = {});
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends or queues all of it; kBusy (and the connection is shut down) past the queue's cap,
+  // kIo once the peer has gone.
+  Status write_all(const void* data, size_t size);
+  // kIo "closed" when the peer has gone or shutdown() was called; kTimeout when `timeout_ms`
+  // (>= 0) passes first, with the bytes read so far lost (the stream is out of step then).
+  Status read_exact(void* data, size_t size, int timeout_ms = -1);
+  // Waits up to `timeout_ms` for the queued output to leave; kTimeout if it does not.
+  Status flush(int timeout_ms);
+  void shutdown();
+  const std::string& peer() const { return peer_; }
+  size_t queued_bytes() const;
+
+  // Frame state, owned by net/frame.cc: read under the reading thread, written under
+  // write_lock() (which write_frame() holds around encoding and write_all()).
+  FrameSecurity& security() { return security_; }
+  std::unique_lock<std::mutex> write_lock() { return std::unique_lock<std::mutex>(frame_write_mu_); }
+  // Before the handshake: the pre-shared key. (The session key replaces it; net/handshake.h.)
+  void set_key(std::string key) { security_.key = std::move(key); }
+  const std::string& key() const { return security_.key; }
+
+ private:
+  Connection(int fd, int wake_fd, std::string peer, ConnectionLimits limits);
+  Status send_queued_locked();  // out_mu_ held
+  void wake_reader();
+
+  const int fd_;
+  const int wake_fd_;  // eventfd: tells a waiting reader that output was queued, or shutdown
+  std::string peer_;
+  ConnectionLimits limits_;
+  std::mutex frame_write_mu_;
+  mutable std::mutex out_mu_;  // out_, out_begin_, failed_
+  std::vector<uint8_t> out_;
+  size_t out_begin_ = 0;
+  bool failed_ = false;
+  bool shut_ = false;
+  FrameSecurity security_;
+  uint8_t in_[16384];  // read-side buffer: a small frame usually costs one recv
+  size_t in_begin_ = 0, in_end_ = 0;
+};
+
+// Two connected ends of a socketpair.
 std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> loopback_pair();
 
 // HOST:PORT -> host and port, with an error that shows the expected form.
@@ -46,7 +96,8 @@ class TcpListener {
   static Result<std::unique_ptr<TcpListener>> listen(const std::string& address);
   ~TcpListener();
   uint16_t port() const { return port_; }
-  // Blocks until a peer connects or close() is called (then kIo).
+  // Blocks until a peer connects or close() is called (then kIo). Descriptors running out
+  // (EMFILE) is waited out, not returned: a worker at its limit serves on.
   Result<std::unique_ptr<Connection>> accept();
   // Stops accepting; safe to call from another thread while accept() blocks.
   void close();

@@ -3,9 +3,12 @@
 // and fuses. Many inputs may be in flight: submit() returns at once and the callback gets
 // the answer; infer() is submit-and-wait. A worker that dies is marked down at once (its
 // units fail, and the inputs re-plan on the others), and is reconnected when it comes back.
+// Heartbeats go to every worker each `heartbeat_ms`; a worker from which nothing has come for
+// `down_after_heartbeats` periods (stalled, partitioned: TCP may never close) is marked down
+// the same way, and used again once it answers a new handshake. Sending never blocks.
 //
 // Threads: one reader per link, one timer thread (deadlines, hedges, insurance), one that
-// reconnects. All of them, and submit(), take one lock around the orchestrator. Callbacks
+// heartbeats, one that reconnects. All of them, and submit(), take one lock around the orchestrator. Callbacks
 // run under it: hand the Prediction to your own thread and do not call the Master from them.
 #ifndef SHOAL_NET_MASTER_H_
 #define SHOAL_NET_MASTER_H_
@@ -29,7 +32,10 @@ struct MasterOptions {
   LatencyOptions latency;
   OrchestratorOptions orchestration;
   int connect_timeout_ms = 2000;
+  int handshake_timeout_ms = 1000;
   int reconnect_ms = 300;
+  int heartbeat_ms = 100;              // 0: no heartbeats (a silent worker is then noticed only by TCP)
+  int down_after_heartbeats = 3;
   Limits limits;
   std::string key;                     // pre-shared key, the same as the workers' (empty: none)
   Dialer* dialer = nullptr;            // null: TCP
@@ -43,6 +49,7 @@ struct MasterOptions {
 struct MasterCounters {
   OrchestratorCounters orchestrator;
   uint64_t disconnects = 0, reconnects = 0;
+  uint64_t silent_drops = 0;  // of the disconnects: workers that stopped answering heartbeats
 };
 
 class Master {

@@ -23,6 +23,7 @@ struct WorkerInfo {
   std::string software, member, model_name, architecture;
   std::vector<SubnetSummary> subnets;
   uint32_t input_h = 0, input_w = 0, input_c = 0, classes = 0;
+  std::string nonce, peer_nonce;  // the handshake's (net/handshake.h)
 };
 
 struct ResourceReport {

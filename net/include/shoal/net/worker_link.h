@@ -1,9 +1,11 @@
 // The master's side of one worker: dial, handshake (the worker's Hello says what it serves),
-// send requests, and a reader thread that hands every frame to the master until the
-// connection ends, then says so once. A link that comes back must serve what it served.
+// send requests and heartbeats without ever blocking (net/connection.h), and a reader thread
+// that hands every frame to the master until the connection ends, then says so once. A link
+// that comes back must serve what it served.
 #ifndef SHOAL_NET_WORKER_LINK_H_
 #define SHOAL_NET_WORKER_LINK_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,8 +19,10 @@ namespace shoal::net {
 
 struct LinkOptions {
   int connect_timeout_ms = 2000;
+  int handshake_timeout_ms = 1000;  // a peer that accepts and never answers Hello fails here
   Limits limits;
   std::string key;  // pre-shared key, the same as the worker's (empty: none)
+  ConnectionLimits connection;
 };
 
 class WorkerLink {
@@ -34,6 +38,10 @@ class WorkerLink {
   Status open(OnFrame on_frame, OnClosed on_closed);
   bool up() const;
   Status send_request(uint64_t id, const std::string& subnet, double budget_ms, const uint8_t* image, size_t size);
+  Status send_heartbeat(uint64_t id);
+  // Ends the connection as if the worker had gone (on_closed follows): for a worker that
+  // stopped answering while TCP still stands.
+  void drop();
   void close();
 
   const std::string& address() const { return address_; }

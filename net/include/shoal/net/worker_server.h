@@ -1,11 +1,18 @@
-// A worker: serves inference requests for any subnet of one model to any number of
-// masters. Each peer's frames are read as soon as they arrive (so a request's deadline
-// counts from its arrival) and queue for one engine thread (a device computes one thing at
-// a time); a request whose deadline passes while it waits is answered DeadlineExpired, not
-// run. (Running requests on the reading thread saved ~15 us per request but made a queued
-// request's clock start only when it was read, so none ever expired.)
-// Malformed frames get an error reply; a peer whose stream cannot be trusted any more
-// (bad header) is dropped; everyone else is served on.
+// A worker: serves inference requests for any subnet of one model to a bounded number of
+// masters. Each peer first shakes hands (net/handshake.h, within a timeout, with nothing
+// larger than a Hello taken before); then its frames are read as soon as they arrive (so a
+// request's deadline counts from its arrival) and wait for one engine thread (a device
+// computes one thing at a time). A request whose deadline passes while it waits is answered
+// DeadlineExpired, not run.
+//
+// Nothing a peer sends can make the worker grow without bound or stop serving the others:
+// at most `max_peers` connections (more are answered Busy and closed); requests at most the
+// model's image size; at most `max_queued` requests waiting, shared fairly (when full, the
+// peer with the most waiting loses its newest, or the newcomer is answered Busy); peers are
+// served in turn; replies never block the engine (a peer that does not read them is dropped
+// once `connection.max_queued_bytes` wait); a frame must finish within the frame timeout
+// and a silent peer is dropped after the idle timeout. Malformed frames get an error reply;
+// a peer whose stream cannot be trusted any more (bad header, MAC, sequence) is dropped.
 #ifndef SHOAL_NET_WORKER_SERVER_H_
 #define SHOAL_NET_WORKER_SERVER_H_
 
@@ -23,14 +30,20 @@ namespace shoal::net {
 struct WorkerOptions {
   std::string member;    // this member's name in Hello (default: the model's name)
   double slowdown = 1.0; // compute time is stretched by this factor, to emulate a slower device
-  Limits limits;
+  Limits limits;         // its payload cap is lowered to what the model's requests need
   std::string key;       // pre-shared key: every frame must carry its MAC (empty: none)
   const KernelTable* kernels = nullptr;  // backend (null: the fastest this CPU runs)
   unsigned threads = 1;                  // the engine's threads per request
+  uint32_t max_peers = 32;
+  uint32_t max_queued = 64;              // requests waiting for the engine, all peers together
+  int handshake_timeout_ms = 2000;
+  int idle_timeout_ms = 60000;           // a peer silent this long is dropped (masters heartbeat)
+  ConnectionLimits connection;
 };
 
 struct WorkerCounters {
-  std::atomic<uint64_t> served{0}, expired{0}, malformed{0}, rejected{0}, connections{0};
+  std::atomic<uint64_t> served{0}, expired{0}, malformed{0}, rejected{0}, busy{0}, connections{0},
+      peers_refused{0}, peers_dropped{0};
 };
 
 class WorkerServer {
@@ -39,7 +52,8 @@ class WorkerServer {
   static Result<std::unique_ptr<WorkerServer>> create(const Model& model, const WorkerOptions& options);
   ~WorkerServer();
 
-  // Serves one peer on a thread of its own until it disconnects or stop() is called.
+  // Serves one peer on a thread of its own until it disconnects or stop() is called; past
+  // max_peers it is answered Busy and closed at once.
   void serve(std::unique_ptr<Connection> connection);
   // Accepts peers until stop() (or the listener fails).
   void run(TcpListener& listener);
