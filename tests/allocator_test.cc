@@ -382,6 +382,42 @@ TEST(LatencyModel, APessimisticPredictionWidensWithJitter) {
   EXPECT_GT(l.pessimistic_ms(1, 0, 0), 4.0 + 4 * 1.5);
 }
 
+TEST(LatencyModel, ASlowReplyAgesAwaySoTheWorkerIsTriedAgain) {
+  LatencyOptions o;
+  o.margin_ms = 0, o.margin_fraction = 0, o.half_life_ms = 1000;
+  LatencyModel l({1}, o);
+  for (int i = 0; i < 20; ++i) l.observe(0, 0, 4.0);
+  l.observe(0, 0, 2004.0);  // one 2 s stall
+  l.age(us_from_ms(0));     // aging starts from here
+  EXPECT_NEAR(l.compute_ms(0, 0), 404.0, 0.01);
+  l.age(us_from_ms(1000));
+  EXPECT_NEAR(l.compute_ms(0, 0), 204.0, 0.01);  // the excess over the best (4 ms) halves per second
+  l.age(us_from_ms(8000));
+  EXPECT_LT(l.compute_ms(0, 0), 6.0);
+  l.observe(0, 0, 4.0);  // a reply: aging restarts from the next call
+  l.age(us_from_ms(20000));
+  EXPECT_LT(l.compute_ms(0, 0), 6.0);
+}
+
+TEST(LatencyModel, HeartbeatReportsMakeALoadedWorkerSlowerAtOnce) {
+  LatencyOptions o;
+  o.margin_ms = 0, o.margin_fraction = 0;
+  LatencyModel l({2}, o);
+  l.observe(0, 0, 2.0);
+  l.observe(0, 1, 10.0);
+  l.report(0, {2.0, 0}, 0);  // twice as loaded (or throttled to half its clock)
+  EXPECT_DOUBLE_EQ(l.compute_ms(0, 1), 20.0);
+  l.observe(0, 1, 20.0);  // and the replies agree: nothing more to learn
+  EXPECT_DOUBLE_EQ(l.compute_ms(0, 1), 20.0);
+  l.report(0, {1.0, 0}, 0);
+  EXPECT_DOUBLE_EQ(l.compute_ms(0, 1), 10.0);
+  // Five requests queued there, one of them ours: four of others' run first, at >= 2 ms each.
+  const double reserved = l.sent(0, 1, 0);
+  l.report(0, {1.0, 5}, 0);
+  EXPECT_DOUBLE_EQ(l.backlog_ms(0, 0), std::max(reserved, 8.0));
+  EXPECT_DOUBLE_EQ(l.backlog_ms(0, us_from_ms(8.0)), std::max(reserved - 8.0, 0.0));
+}
+
 TEST(Fusion, AveragesDistributions) {
   const float a[3] = {0.2f, 0.8f, 0.0f}, b[3] = {0.6f, 0.0f, 0.4f};
   float out[3];

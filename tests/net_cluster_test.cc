@@ -2,6 +2,7 @@
 // worker is killed, and uses a restarted worker again. Plus the cluster file.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +105,37 @@ TEST_F(Cluster, EveryInputAnsweredInTimeWhileAWorkerIsKilled) {
   }
   EXPECT_FALSE(master_->alive(0));
   EXPECT_EQ(master_->counters().disconnects, 1u);
+}
+
+// SIGSTOP: the process is there and TCP stays open, but nothing answers. Heartbeats notice
+// within three periods (100 ms each); inputs are answered in time meanwhile; after SIGCONT
+// the worker shakes hands again and is used.
+TEST_F(Cluster, AStoppedWorkerIsMarkedDownByHeartbeatsAndUsedAfterItContinues) {
+  ASSERT_TRUE(master_->set_policy("static", fixed_for(kDeadlineMs)).is_ok());
+  ASSERT_EQ(::kill(workers_[0].pid(), SIGSTOP), 0);
+  const auto stopped = std::chrono::steady_clock::now();
+  double detected_ms = -1;
+  for (uint32_t i = 0; std::chrono::steady_clock::now() < stopped + std::chrono::milliseconds(600); ++i) {
+    const Prediction p = master_->infer(images_.image(i % 150), kDeadlineMs);
+    ASSERT_GE(p.label, 0) << "input " << i;
+    EXPECT_LE(p.latency_ms, kDeadlineMs + kSlackMs);
+    if (detected_ms < 0 && !master_->alive(0)) {
+      detected_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - stopped).count();
+    }
+  }
+  ASSERT_GE(detected_ms, 0) << "the stopped worker was never marked down";
+  EXPECT_LE(detected_ms, 3 * 100 + 100 + kDeadlineMs) << "three heartbeat periods, a tick, and the input in hand";
+  std::printf("stopped worker marked down after %.0f ms\n", detected_ms);
+  EXPECT_GE(master_->counters().silent_drops, 1u);
+  ASSERT_EQ(::kill(workers_[0].pid(), SIGCONT), 0);
+  bool used = false;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (uint32_t i = 0; !used && std::chrono::steady_clock::now() < give_up; ++i) {
+    const Prediction p = master_->infer(images_.image(i % 100), kDeadlineMs);
+    for (const Unit& c : p.used) used = used || c.worker == 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(used) << "the continued worker was never used again";
 }
 
 TEST_F(Cluster, RestartedWorkerIsUsedAgain) {

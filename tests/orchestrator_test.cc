@@ -77,10 +77,11 @@ struct Harness {
       orch.latency().observe(w, 1, 6.0);
     }
   }
-  static LatencyOptions zero_margins() {
+  static LatencyOptions zero_margins() {  // and no aging: the scripted latencies stay put
     LatencyOptions o;
     o.margin_ms = 0;
     o.margin_fraction = 0;
+    o.half_life_ms = 0;
     return o;
   }
   uint64_t submit(double budget_ms, int priority = 0) {

@@ -56,6 +56,16 @@ size_t Connection::queued_bytes() const {
   return out_.size() - out_begin_;
 }
 
+void Connection::set_limits(const ConnectionLimits& limits) {
+  std::lock_guard<std::mutex> lock(out_mu_);
+  limits_ = limits;
+}
+
+bool Connection::overflowed() const {
+  std::lock_guard<std::mutex> lock(out_mu_);
+  return overflowed_;
+}
+
 Status Connection::send_queued_locked() {
   while (out_begin_ < out_.size()) {
     const ssize_t n = ::send(fd_, out_.data() + out_begin_, out_.size() - out_begin_, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -93,7 +103,7 @@ Status Connection::write_all(const void* data, size_t size) {
   if (size == 0) return Status::ok();
   const size_t waiting = out_.size() - out_begin_;
   if (waiting + size > limits_.max_queued_bytes) {
-    failed_ = true;
+    failed_ = overflowed_ = true;
     ::shutdown(fd_, SHUT_RDWR);
     wake_reader();
     return Status(StatusCode::kBusy, peer_ + " is not reading what is sent to it (" + std::to_string(waiting + size) +
@@ -105,21 +115,12 @@ Status Connection::write_all(const void* data, size_t size) {
   return Status::ok();
 }
 
-Status Connection::read_exact(void* data, size_t size, int timeout_ms) {
-  auto* p = static_cast<uint8_t*>(data);
-  const bool has_deadline = timeout_ms >= 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
-  while (size > 0) {
-    if (in_begin_ < in_end_) {
-      const size_t take = std::min(size, in_end_ - in_begin_);
-      std::memcpy(p, in_ + in_begin_, take);
-      in_begin_ += take, p += take, size -= take;
-      continue;
-    }
+Status Connection::fill(bool has_deadline, std::chrono::steady_clock::time_point deadline, int timeout_ms) {
+  for (;;) {
     const ssize_t n = ::recv(fd_, in_, sizeof(in_), 0);
     if (n > 0) {
       in_begin_ = 0, in_end_ = static_cast<size_t>(n);
-      continue;
+      return Status::ok();
     }
     if (n == 0) return closed(peer_);
     if (errno == EINTR) continue;
@@ -145,7 +146,31 @@ Status Connection::read_exact(void* data, size_t size, int timeout_ms) {
       (void)send_queued_locked();  // a failure shows on the next recv
     }
   }
+}
+
+Status Connection::read_exact(void* data, size_t size, int timeout_ms) {
+  auto* p = static_cast<uint8_t*>(data);
+  const bool has_deadline = timeout_ms >= 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
+  while (size > 0) {
+    if (in_begin_ == in_end_) SHOAL_RETURN_IF_ERROR(fill(has_deadline, deadline, timeout_ms));
+    const size_t take = std::min(size, in_end_ - in_begin_);
+    std::memcpy(p, in_ + in_begin_, take);
+    in_begin_ += take, p += take, size -= take;
+  }
   return Status::ok();
+}
+
+Result<size_t> Connection::read_some(void* data, size_t size, int timeout_ms) {
+  if (size == 0) return size_t{0};
+  if (in_begin_ == in_end_) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
+    SHOAL_RETURN_IF_ERROR(fill(timeout_ms >= 0, deadline, timeout_ms));
+  }
+  const size_t take = std::min(size, in_end_ - in_begin_);
+  std::memcpy(data, in_ + in_begin_, take);
+  in_begin_ += take;
+  return take;
 }
 
 Status Connection::flush(int timeout_ms) {

@@ -44,12 +44,15 @@ std::string fresh_nonce() {
 Result<WorkerInfo> dial_handshake(Connection& c, WorkerInfo mine, int timeout_ms) {
   mine.nonce = fresh_nonce();
   mine.peer_nonce.clear();
-  SHOAL_RETURN_IF_ERROR(send_hello(c, mine));
+  const Status sent = send_hello(c, mine);
   Limits limits;
   limits.max_payload_bytes = kMaxHelloBytes;
   limits.frame_timeout_ms = timeout_ms;
   Frame frame;
-  const Status st = read_frame(c, limits, &frame, timeout_ms);
+  // A peer that turns us away (Busy) may answer and close before our Hello is out: read
+  // what it said either way.
+  const Status st = read_frame(c, limits, &frame, sent.is_ok() ? timeout_ms : 0);
+  if (!sent.is_ok() && !(st.is_ok() && frame.header.type == wire::MessageType::Error)) return sent;
   if (st.code() == StatusCode::kTimeout) {
     return Status(StatusCode::kTimeout, c.peer() + " accepted the connection but did not answer Hello within " +
                                             std::to_string(timeout_ms) + " ms (stalled, or not a shoal worker)");

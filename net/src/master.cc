@@ -54,8 +54,16 @@ struct Master::Impl final : UnitSender {
       }
     } else if (frame.header.type == wire::MessageType::Error) {
       orchestrator->on_failure(id);
+    } else if (frame.header.type == wire::MessageType::Heartbeat) {
+      const Result<ResourceReport> r = parse_heartbeat(frame);
+      if (!r.is_ok()) return;
+      WorkerReport report;
+      report.slowness = std::max(1.0f, r->cpu_load) / std::max(0.05f, r->clock_ratio);
+      report.queued = r->queue_length;
+      orchestrator->latency().report(w, report, steady_clock().now());
+      return;
     } else {
-      return;  // heartbeats and anything newer: nothing to act on here
+      return;  // anything newer: nothing to act on here
     }
     timer_cv.notify_one();
   }

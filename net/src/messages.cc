@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -59,7 +60,8 @@ Status send_infer_result(Connection& c, uint64_t id, const float* probabilities,
 
 Status send_heartbeat(Connection& c, uint64_t id, const ResourceReport& r) {
   auto& fbb = builder();
-  fbb.Finish(wire::CreateHeartbeat(fbb, r.cpu_load, r.available_memory_bytes, r.temperature_c, r.queue_length));
+  fbb.Finish(wire::CreateHeartbeat(fbb, r.cpu_load, r.available_memory_bytes, r.temperature_c, r.queue_length,
+                                   r.clock_ratio));
   return send(c, wire::MessageType::Heartbeat, id, fbb);
 }
 
@@ -95,7 +97,8 @@ Result<WorkerInfo> parse_hello(const Frame& frame) {
 Result<ResourceReport> parse_heartbeat(const Frame& frame) {
   const wire::Heartbeat* h = verified_payload<wire::Heartbeat>(frame);
   if (!h) return malformed("Heartbeat");
-  return ResourceReport{h->cpu_load(), h->available_memory_bytes(), h->temperature_c(), h->queue_length()};
+  return ResourceReport{h->cpu_load(), h->available_memory_bytes(), h->temperature_c(), h->queue_length(),
+                        h->clock_ratio()};
 }
 
 Status parse_error(const Frame& frame, wire::ErrorCode* code) {
@@ -128,6 +131,17 @@ ResourceReport read_resource_report(uint32_t queue_length) {
     if (std::fscanf(f, "%ld", &milli) == 1) r.temperature_c = static_cast<float>(milli / 1000.0);
     std::fclose(f);
   }
+  auto read_khz = [](const char* path) {
+    long khz = 0;
+    if (std::FILE* f = std::fopen(path, "r")) {
+      if (std::fscanf(f, "%ld", &khz) != 1) khz = 0;
+      std::fclose(f);
+    }
+    return khz;
+  };
+  const long now_khz = read_khz("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq");
+  const long max_khz = read_khz("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
+  if (now_khz > 0 && max_khz > 0) r.clock_ratio = std::min(1.0f, static_cast<float>(now_khz) / static_cast<float>(max_khz));
   return r;
 }
 

@@ -130,6 +130,7 @@ void WorkerServer::serve(std::unique_ptr<Connection> connection) {
   auto peer = std::make_shared<Peer>();
   peer->connection = std::move(connection);
   peer->connection->set_key(impl_->options.key);
+  peer->connection->set_limits(impl_->options.connection);
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->stopping) return;
   auto& peers = impl_->peers;
@@ -186,6 +187,7 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
         (void)send_error(c, 0, code, st.message());
         (void)c.flush(100);
       }
+      if (c.overflowed()) ++counters.peers_dropped;  // it did not read its replies
       break;
     }
     const uint64_t id = frame.header.request_id;

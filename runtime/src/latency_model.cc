@@ -11,6 +11,9 @@ LatencyModel::LatencyModel(const std::vector<uint32_t>& subnets, LatencyOptions 
     Worker w;
     w.round_trip_ms.assign(n, std::numeric_limits<double>::infinity());
     w.deviation_ms.assign(n, 0.0);
+    w.best_ms.assign(n, std::numeric_limits<double>::infinity());
+    w.aged_at.assign(n, 0);
+    w.fresh.assign(n, true);
     workers_.push_back(std::move(w));
   }
 }
@@ -24,21 +27,57 @@ void LatencyModel::set_alive(uint32_t w, bool alive, TimeUs now) {
 }
 
 double LatencyModel::compute_ms(uint32_t w, uint32_t s) const {
-  const double e = workers_[w].round_trip_ms[s];
+  const Worker& k = workers_[w];
+  const double e = k.round_trip_ms[s] * k.slowness;
   return e * (1.0 + options_.margin_fraction) + options_.margin_ms;
 }
 
 double LatencyModel::backlog_ms(uint32_t w, TimeUs now) const {
-  return std::max<double>(0.0, ms_from_us(workers_[w].busy_until - now));
+  const Worker& k = workers_[w];
+  return std::max<double>(0.0, ms_from_us(std::max(k.busy_until, k.others_until) - now));
+}
+
+void LatencyModel::age(TimeUs now) {
+  if (options_.half_life_ms <= 0) return;
+  for (Worker& k : workers_) {
+    for (size_t s = 0; s < k.round_trip_ms.size(); ++s) {
+      if (std::isinf(k.round_trip_ms[s])) continue;
+      if (k.fresh[s]) {  // observed since the last call: decay starts now
+        k.fresh[s] = false;
+        k.aged_at[s] = now;
+        continue;
+      }
+      if (now <= k.aged_at[s]) continue;
+      const double keep = std::exp2(-ms_from_us(now - k.aged_at[s]) / options_.half_life_ms);
+      k.round_trip_ms[s] = k.best_ms[s] + (k.round_trip_ms[s] - k.best_ms[s]) * keep;
+      k.deviation_ms[s] *= keep;
+      k.aged_at[s] = now;
+    }
+  }
+}
+
+void LatencyModel::report(uint32_t w, const WorkerReport& r, TimeUs now) {
+  Worker& k = workers_[w];
+  k.slowness = std::max(1.0, r.slowness);
+  // Work queued beyond what this master has in flight there is someone else's: it runs
+  // first. Priced at the worker's fastest subnet, so the guess errs on the short side.
+  double fastest = std::numeric_limits<double>::infinity();
+  for (double e : k.round_trip_ms) fastest = std::min(fastest, e * k.slowness);
+  const uint32_t others = r.queued > k.in_flight ? r.queued - k.in_flight : 0;
+  k.others_until = others && !std::isinf(fastest) ? now + us_from_ms(others * fastest) : 0;
 }
 
 double LatencyModel::pessimistic_ms(uint32_t w, uint32_t s, TimeUs now) const {
-  return predict_ms(w, s, now) + options_.deviations * workers_[w].deviation_ms[s];
+  return predict_ms(w, s, now) + options_.deviations * workers_[w].deviation_ms[s] * workers_[w].slowness;
 }
 
 void LatencyModel::observe(uint32_t w, uint32_t s, double ms) {
   double& e = workers_[w].round_trip_ms[s];
   double& d = workers_[w].deviation_ms[s];
+  Worker& k = workers_[w];
+  ms /= k.slowness;  // estimates are kept as if at full speed; compute_ms scales them back
+  k.fresh[s] = true;
+  k.best_ms[s] = std::min(k.best_ms[s], ms);
   if (std::isinf(e)) {
     e = ms;
     d = ms / 2;  // as TCP starts its RTTVAR: unsure until more replies come
@@ -50,7 +89,7 @@ void LatencyModel::observe(uint32_t w, uint32_t s, double ms) {
 
 double LatencyModel::sent(uint32_t w, uint32_t s, TimeUs now) {
   Worker& k = workers_[w];
-  const double e = k.round_trip_ms[s];
+  const double e = k.round_trip_ms[s] * k.slowness;
   const double reserved = std::isinf(e) ? 0.0 : e;
   ++k.in_flight;
   k.outstanding_ms += reserved;

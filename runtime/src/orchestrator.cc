@@ -85,6 +85,7 @@ PlanContext Orchestrator::context(const Input& in) const {
 uint64_t Orchestrator::submit(Submission s) {
   const TimeUs now = clock_.now();
   latency_.arrival(now);
+  latency_.age(now);
   ++counters_.submitted;
   auto owned = std::make_unique<Input>();
   Input& in = *owned;
@@ -364,6 +365,7 @@ void Orchestrator::on_worker_up(uint32_t w) { latency_.set_alive(w, true, clock_
 
 void Orchestrator::on_timer() {
   const TimeUs now = clock_.now();
+  latency_.age(now);
   while (!timers_.empty() && timers_.top().at <= now) {
     const Timer t = timers_.top();
     timers_.pop();

@@ -2,6 +2,12 @@
 // the smoothed round trip of that subnet (without the worker's own queueing, which it
 // reports) with margins, plus the worker's backlog of work already sent. The backlog is
 // re-derived on every reply from what is still outstanding, so errors cannot accumulate.
+//
+// Estimates age: without a new reply, a subnet's excess over the fastest round trip it ever
+// had halves every `half_life_ms`, so a worker that was slow once (a stall, a retransmit) is
+// tried again and re-measured instead of being left out for good. Reports from the worker's
+// heartbeats (its CPU load and clock speed, and how much work it has queued for others) make
+// it predicted slower at once, before late replies would teach it.
 // Also counts arrivals, for policies that adapt to load. Not thread-safe: one owner.
 #ifndef SHOAL_LATENCY_MODEL_H_
 #define SHOAL_LATENCY_MODEL_H_
@@ -21,6 +27,13 @@ struct LatencyOptions {
   double deviation_smoothing = 0.25;  // weight of the newest |round trip - mean| (as TCP's RTTVAR)
   double deviations = 4;              // a pessimistic prediction adds this many deviations
   double rate_window_s = 1.0;    // arrivals are counted over about this long
+  double half_life_ms = 1000;    // an estimate's excess over its best decays this fast (0: never)
+};
+
+// What a worker's heartbeat says about it (net/messages.h's ResourceReport, in model terms).
+struct WorkerReport {
+  double slowness = 1;     // how much slower than at full speed: load per core (>= 1) / clock ratio
+  uint32_t queued = 0;     // requests waiting at the worker, everyone's
 };
 
 class LatencyModel {
@@ -42,6 +55,9 @@ class LatencyModel {
   uint32_t in_flight(uint32_t w) const { return workers_[w].in_flight; }
 
   void observe(uint32_t w, uint32_t s, double round_trip_ms);
+  // Decays every estimate not observed since the last call (see above); call as time passes.
+  void age(TimeUs now);
+  void report(uint32_t w, const WorkerReport& report, TimeUs now);
   // Work sent to w; returns what it reserves of w's time, to hand back to done().
   double sent(uint32_t w, uint32_t s, TimeUs now);
   void done(uint32_t w, double reserved_ms, TimeUs now);
@@ -51,8 +67,14 @@ class LatencyModel {
 
  private:
   struct Worker {
+    // All three as if the worker ran at full speed (divided by its slowness when observed).
     std::vector<double> round_trip_ms;  // smoothed, infinity until observed
     std::vector<double> deviation_ms;   // smoothed |round trip - mean|
+    std::vector<double> best_ms;        // the fastest round trip seen
+    std::vector<TimeUs> aged_at;        // when age() last decayed it
+    std::vector<bool> fresh;            // observed since the last age()
+    double slowness = 1;                // as last reported
+    TimeUs others_until = 0;            // the worker is busy with other masters' work until then
     bool alive = true;
     uint32_t in_flight = 0;
     double outstanding_ms = 0;

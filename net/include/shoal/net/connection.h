@@ -9,6 +9,7 @@
 #ifndef SHOAL_NET_CONNECTION_H_
 #define SHOAL_NET_CONNECTION_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,11 +48,17 @@ class Connection {
   // kIo "closed" when the peer has gone or shutdown() was called; kTimeout when `timeout_ms`
   // (>= 0) passes first, with the bytes read so far lost (the stream is out of step then).
   Status read_exact(void* data, size_t size, int timeout_ms = -1);
+  // Whatever has arrived, 1 to `size` bytes, waiting up to `timeout_ms` (-1: no limit) for
+  // the first; kTimeout when none came, kIo "closed" as above.
+  Result<size_t> read_some(void* data, size_t size, int timeout_ms = -1);
   // Waits up to `timeout_ms` for the queued output to leave; kTimeout if it does not.
   Status flush(int timeout_ms);
   void shutdown();
   const std::string& peer() const { return peer_; }
   size_t queued_bytes() const;
+  void set_limits(const ConnectionLimits& limits);
+  // Whether it was shut down because the peer did not read (write_all's kBusy).
+  bool overflowed() const;
 
   // Frame state, owned by net/frame.cc: read under the reading thread, written under
   // write_lock() (which write_frame() holds around encoding and write_all()).
@@ -65,6 +72,9 @@ class Connection {
   Connection(int fd, int wake_fd, std::string peer, ConnectionLimits limits);
   Status send_queued_locked();  // out_mu_ held
   void wake_reader();
+  // Fills in_ with what the socket has, waiting until `deadline` (has_deadline) for it while
+  // sending queued output.
+  Status fill(bool has_deadline, std::chrono::steady_clock::time_point deadline, int timeout_ms);
 
   const int fd_;
   const int wake_fd_;  // eventfd: tells a waiting reader that output was queued, or shutdown
@@ -75,7 +85,7 @@ class Connection {
   std::vector<uint8_t> out_;
   size_t out_begin_ = 0;
   bool failed_ = false;
-  bool shut_ = false;
+  bool overflowed_ = false;
   FrameSecurity security_;
   uint8_t in_[16384];  // read-side buffer: a small frame usually costs one recv
   size_t in_begin_ = 0, in_end_ = 0;

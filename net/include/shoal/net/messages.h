@@ -31,6 +31,7 @@ struct ResourceReport {
   uint64_t available_memory_bytes = 0;
   float temperature_c = -1;
   uint32_t queue_length = 0;
+  float clock_ratio = 1;  // current / maximum CPU clock (1 where the device does not say)
 };
 
 Status send_hello(Connection& c, const WorkerInfo& info);
@@ -46,7 +47,7 @@ Result<ResourceReport> parse_heartbeat(const Frame& frame);
 // "worker error DeadlineExpired: ..." as a Status message; kCorrupt when it does not verify.
 Status parse_error(const Frame& frame, wire::ErrorCode* code);
 
-// This machine's load, memory and temperature, from /proc and /sys (Linux).
+// This machine's load, memory, temperature and clock, from /proc and /sys (Linux).
 ResourceReport read_resource_report(uint32_t queue_length);
 
 }  // namespace shoal::net

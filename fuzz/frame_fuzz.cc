@@ -1,0 +1,43 @@
+// libFuzzer target: bytes from a peer, through the frame decoder and every message parser,
+// with and without a key. Nothing may crash, hang or allocate past the limits.
+#include <cstddef>
+#include <cstdint>
+
+#include "shoal/net/frame.h"
+#include "shoal/net/handshake.h"
+#include "shoal/net/messages.h"
+
+using namespace shoal::net;
+namespace wire = shoal::wire;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1 || size > (64u << 10)) return 0;  // a socket buffer's worth
+  auto [peer, us] = loopback_pair();
+  if (!peer) return 0;
+  if (data[0] & 1) us->set_key("fuzz key");  // the first byte picks keyed or not
+  if (!peer->write_all(data + 1, size - 1).is_ok()) return 0;
+  peer->shutdown();
+  Limits limits;
+  limits.max_payload_bytes = 32u << 10;
+  limits.frame_timeout_ms = 0;
+  Frame frame;
+  while (read_frame(*us, limits, &frame, 0).is_ok()) {
+    wire::ErrorCode code;
+    switch (frame.header.type) {
+      case wire::MessageType::Hello: (void)parse_hello(frame); break;
+      case wire::MessageType::Heartbeat: (void)parse_heartbeat(frame); break;
+      case wire::MessageType::Error: (void)parse_error(frame, &code); break;
+      case wire::MessageType::InferRequest: {
+        const wire::InferRequest* r = verified_payload<wire::InferRequest>(frame);
+        if (r) (void)(r->subnet()->size() + r->image()->size());
+        break;
+      }
+      case wire::MessageType::InferResult: {
+        const wire::InferResult* r = verified_payload<wire::InferResult>(frame);
+        if (r) (void)r->probabilities()->size();
+        break;
+      }
+    }
+  }
+  return 0;
+}

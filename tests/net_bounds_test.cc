@@ -1,0 +1,219 @@
+// Nothing a peer does makes a worker or a master grow, hang or stop serving the others: too
+// many peers, a flood of requests from a peer that never reads, a frame that stops halfway,
+// a peer that never shakes hands, a huge frame before the handshake; on the master's side, a
+// worker that accepts and never answers, and one that stalls while TCP stays open.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "shoal/net/master.h"
+#include "net_test_util.h"
+#include "test_models.h"
+
+namespace shoal::net {
+namespace {
+
+using std::chrono::steady_clock;
+
+double ms_since(steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(steady_clock::now() - t).count();
+}
+
+class Bounds : public ::testing::Test {
+ protected:
+  void start(const WorkerOptions& options) {
+    const auto& bytes = testing::synth_bytes("fluid-cnn");
+    model_ = std::make_unique<Model>(std::move(Model::from_bytes(bytes.data(), bytes.size()).value()));
+    auto server = WorkerServer::create(*model_, options);
+    ASSERT_TRUE(server.is_ok()) << server.status().to_string();
+    server_ = std::move(server.value());
+  }
+  // Reads until the connection ends; how long that took.
+  static double ms_until_closed(Connection& c, int limit_ms = 5000) {
+    const auto t = steady_clock::now();
+    Frame f;
+    for (;;) {
+      const Status st = read_frame(c, Limits{}, &f, limit_ms);
+      if (st.code() == StatusCode::kTimeout) return 1e9;
+      if (!st.is_ok()) return ms_since(t);
+    }
+  }
+  const std::vector<uint8_t> image_ = std::vector<uint8_t>(28 * 28, 90);
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<WorkerServer> server_;
+};
+
+TEST_F(Bounds, PeersPastTheCapAreTurnedAwayAndTheOthersServed) {
+  WorkerOptions options;
+  options.max_peers = 2;
+  start(options);
+  auto a = testing::shake_hands(*server_);
+  auto b = testing::shake_hands(*server_);
+  auto c = testing::raw_connection(*server_);
+  const Result<WorkerInfo> refused = dial_handshake(*c, WorkerInfo{}, 2000);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.status().message().find("Busy"), std::string::npos) << refused.status().to_string();
+  EXPECT_EQ(server_->counters().peers_refused.load(), 1u);
+  ASSERT_TRUE(send_infer_request(*b, 1, "w1.0", 1'000'000, image_.data(), image_.size()).is_ok());
+  Frame f;
+  ASSERT_TRUE(read_frame(*b, Limits{}, &f).is_ok());
+  EXPECT_EQ(f.header.type, wire::MessageType::InferResult);
+  // A place frees when a peer leaves.
+  a.reset();
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    auto d = testing::raw_connection(*server_);
+    served = dial_handshake(*d, WorkerInfo{}, 2000).is_ok();
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_F(Bounds, AFloodingPeerThatNeverReadsCannotStarveAnother) {
+  WorkerOptions options;
+  options.max_queued = 8;
+  options.slowdown = 20;  // each request takes a little while, so the queue fills
+  options.connection.max_queued_bytes = 16 << 10;
+  start(options);
+  auto flooder = testing::shake_hands(*server_);
+  auto honest = testing::shake_hands(*server_);
+  std::thread flood([&] {
+    for (uint64_t i = 0; i < 20000; ++i) {
+      if (!send_infer_request(*flooder, i, "w1.0", 10'000'000, image_.data(), image_.size()).is_ok()) break;
+    }
+  });
+  // The flooder's requests take whatever room there is; the honest peer's are still served,
+  // each within its 2 s budget, in turn with the flooder's.
+  uint32_t answered = 0;
+  for (uint64_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(send_infer_request(*honest, i, "lower25", 2'000'000, image_.data(), image_.size()).is_ok());
+    Frame f;
+    ASSERT_TRUE(read_frame(*honest, Limits{}, &f).is_ok());
+    EXPECT_EQ(f.header.request_id, i);
+    if (f.header.type == wire::MessageType::InferResult) ++answered;
+  }
+  flood.join();  // ends when the worker drops the flooder: its replies were not read
+  EXPECT_EQ(answered, 20u);
+  EXPECT_GE(server_->counters().peers_dropped.load(), 1u);
+  EXPECT_GT(server_->counters().busy.load(), 0u) << "the flood should have been refused in part";
+}
+
+TEST_F(Bounds, APeerThatStopsMidFrameOrNeverShakesHandsIsDropped) {
+  WorkerOptions options;
+  options.limits.frame_timeout_ms = 200;
+  options.handshake_timeout_ms = 200;
+  start(options);
+  auto silent = testing::raw_connection(*server_);
+  EXPECT_LT(ms_until_closed(*silent), 2000.0) << "a peer that never says Hello keeps its place";
+
+  auto halfway = testing::shake_hands(*server_);
+  std::vector<uint8_t> bytes = testing::request_bytes(*halfway, 1, "w1.0", image_);
+  ASSERT_TRUE(halfway->write_all(bytes.data(), bytes.size() / 2).is_ok());
+  EXPECT_LT(ms_until_closed(*halfway), 2000.0) << "a frame that never ends keeps its place";
+  EXPECT_GE(server_->counters().peers_dropped.load(), 2u);
+}
+
+TEST_F(Bounds, NothingLargeIsTakenBeforeTheHandshake) {
+  start(WorkerOptions{});
+  auto c = testing::raw_connection(*server_);
+  FrameHeader header;  // a Hello announcing a megabyte
+  header.payload_bytes = 1u << 20;
+  uint8_t h[kHeaderBytes];
+  encode_header(header, h);
+  ASSERT_TRUE(c->write_all(h, sizeof(h)).is_ok());
+  Frame f;
+  ASSERT_TRUE(read_frame(*c, Limits{}, &f, 2000).is_ok());
+  ASSERT_EQ(f.header.type, wire::MessageType::Error);
+  wire::ErrorCode code;
+  EXPECT_NE(parse_error(f, &code).message().find("limit"), std::string::npos);
+  EXPECT_LT(ms_until_closed(*c), 2000.0);
+}
+
+TEST(MasterBounds, AWorkerThatAcceptsAndNeverAnswersFailsTheConnectInTime) {
+  MemoryNetwork network;
+  std::vector<std::unique_ptr<Connection>> held;
+  std::mutex mu;
+  network.listen("mute", [&](std::unique_ptr<Connection> c) {
+    std::lock_guard<std::mutex> lock(mu);
+    held.push_back(std::move(c));  // accepted, never read
+  });
+  MasterOptions options;
+  options.dialer = &network;
+  options.addresses = {"mute"};
+  options.handshake_timeout_ms = 300;
+  const auto t = steady_clock::now();
+  auto master = Master::connect(options);
+  ASSERT_FALSE(master.is_ok());
+  EXPECT_EQ(master.status().code(), StatusCode::kTimeout) << master.status().to_string();
+  EXPECT_LT(ms_since(t), 2000.0);
+}
+
+// A worker that shakes hands and then stops (SIGSTOP, a partition): TCP never closes, so
+// only the heartbeats notice.
+TEST(MasterBounds, AStalledWorkerIsMarkedDownWithinThreeHeartbeats) {
+  const auto& bytes = testing::synth_bytes("fluid-cnn");
+  const Model model = std::move(Model::from_bytes(bytes.data(), bytes.size()).value());
+  auto live = WorkerServer::create(model, WorkerOptions{});
+  ASSERT_TRUE(live.is_ok());
+  MemoryNetwork network;
+  std::vector<std::thread> stalls;
+  std::vector<std::unique_ptr<Connection>> held;
+  std::mutex mu;
+  std::atomic<bool> stalled{false};
+  WorkerServer* s = live.value().get();
+  network.listen("stalls", [&](std::unique_ptr<Connection> c) {
+    // Serves normally until told to stall; then the connection stays open and silent.
+    auto [front, back] = loopback_pair();
+    s->serve(std::move(back));
+    std::lock_guard<std::mutex> lock(mu);
+    stalls.emplace_back([&stalled, outer = c.get(), inner = front.get()] {
+      std::thread up([&] {
+        std::vector<uint8_t> buf(4096);
+        while (inner->read_exact(buf.data(), 1).is_ok()) {
+          while (stalled) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          if (!outer->write_all(buf.data(), 1).is_ok()) break;
+        }
+        outer->shutdown();
+      });
+      std::vector<uint8_t> buf(1);
+      while (outer->read_exact(buf.data(), 1).is_ok()) {
+        if (stalled) continue;  // swallowed
+        if (!inner->write_all(buf.data(), 1).is_ok()) break;
+      }
+      inner->shutdown();
+      up.join();
+    });
+    held.push_back(std::move(c));
+    held.push_back(std::move(front));
+  });
+  MasterOptions options;
+  options.dialer = &network;
+  options.addresses = {"stalls"};
+  options.heartbeat_ms = 50;
+  options.handshake_timeout_ms = 200;
+  auto master = Master::connect(options);
+  ASSERT_TRUE(master.is_ok()) << master.status().to_string();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(master.value()->alive(0));
+  const auto t = steady_clock::now();
+  stalled = true;
+  while (master.value()->alive(0) && ms_since(t) < 5000) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const double detected = ms_since(t);
+  EXPECT_FALSE(master.value()->alive(0));
+  EXPECT_LT(detected, 3 * 50 + 100.0) << "marked down after " << detected << " ms";
+  std::printf("stalled worker marked down after %.0f ms (heartbeat 50 ms)\n", detected);
+  EXPECT_EQ(master.value()->counters().silent_drops, 1u);
+  stalled = false;  // answers again: reconnected and used
+  const auto back = steady_clock::now();
+  while (!master.value()->alive(0) && ms_since(back) < 5000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(master.value()->alive(0));
+  master.value().reset();
+  for (auto& c : held) c->shutdown();
+  for (auto& t2 : stalls) t2.join();
+}
+
+}  // namespace
+}  // namespace shoal::net

@@ -1,0 +1,223 @@
+// Fault scenarios: four trained members in real worker processes over real TCP, the master
+// running a fifth as insurance, its links through a FaultNetwork (this machine has no netem):
+// kill -9, SIGSTOP/SIGCONT, 5 % loss with 2 ms jitter, a partition that heals. Each scenario
+// pushes SHOAL_FAULT_INPUTS inputs (10^4 by default) with 8 in flight. None may be lost
+// (every input is answered, or explicitly failed, by its deadline) or late, and nothing may
+// crash. Prints a line of figures per scenario.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "shoal/dataset.h"
+#include "shoal/net/calibrator.h"
+#include "shoal/net/fault_network.h"
+#include "shoal/net/master.h"
+#include "worker_process.h"
+
+namespace shoal::net {
+namespace {
+
+using cli::WorkerProcess;
+using Clock = std::chrono::steady_clock;
+
+constexpr double kDeadlineMs = 40.0;
+constexpr double kSlackMs = 15.0;  // callback and thread wake-up delays on a loaded 2-core machine
+
+uint32_t inputs_per_scenario() {
+  const char* v = std::getenv("SHOAL_FAULT_INPUTS");
+  return v ? static_cast<uint32_t>(std::max(100L, std::atol(v))) : 10000u;
+}
+
+struct Figures {
+  uint32_t inputs = 0, answered = 0, insured = 0, failed = 0, lost = 0, late = 0, correct = 0;
+  double p50_ms = 0, p99_ms = 0;
+  double accuracy() const { return inputs ? 100.0 * correct / inputs : 0; }
+};
+
+class Faults : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = std::string(SHOAL_SOURCE_DIR) + "/models/";
+    auto images = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 2000);
+    auto labels = read_idx_labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz", 2000);
+    ASSERT_TRUE(images.is_ok() && labels.is_ok());
+    images_ = new Images(std::move(images.value()));
+    labels_ = new std::vector<uint8_t>(std::move(labels.value()));
+    for (const char* m : {"s1", "s5", "s6", "s8"}) {
+      auto w = WorkerProcess::start(SHOAL_BINARY, {"--model", dir + "resnet8-slim-" + m + ".shoal", "--slowdown", "2"});
+      ASSERT_TRUE(w.is_ok()) << w.status().to_string();
+      workers_->push_back(std::move(w.value()));
+    }
+    auto local = Model::from_file(dir + "resnet8-slim-s1.shoal");
+    ASSERT_TRUE(local.is_ok());
+    local_ = new Model(std::move(local.value()));
+    network_ = new FaultNetwork(tcp_dialer(), 7);
+    MasterOptions options;
+    for (const auto& w : *workers_) options.addresses.push_back(w.address());
+    options.dialer = network_;
+    options.local_model = local_;
+    options.local.slowdown = 2;
+    auto master = Master::connect(options);
+    ASSERT_TRUE(master.is_ok()) << master.status().to_string();
+    master_ = master.value().release();
+    auto profile = read_profile(dir + "resnet8-slim.shoalprof");
+    ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
+    ASSERT_TRUE(master_->use_profile(profile.value()).is_ok());
+    ASSERT_TRUE(calibrate_latency(*master_, *images_, 1900, 10).is_ok());
+    ASSERT_TRUE(master_->set_policy("adaensemble").is_ok());
+  }
+  static void TearDownTestSuite() {
+    delete master_;
+    delete network_;
+    workers_->clear();
+    delete local_;
+    delete images_;
+    delete labels_;
+  }
+
+  // Runs the scenario's inputs with 8 in flight; `event(i)` is called before input i is
+  // submitted (to inject faults at given points).
+  static Figures run(const char* name, const std::function<void(uint32_t)>& event) {
+    const uint32_t n = inputs_per_scenario();
+    std::mutex mu;
+    std::condition_variable cv;
+    uint32_t in_flight = 0;
+    Figures f;
+    f.inputs = n;
+    std::vector<double> latency;
+    std::vector<Clock::time_point> submitted(n);
+    std::vector<char> done(n, 0);
+    for (uint32_t i = 0; i < n; ++i) {
+      event(i);
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return in_flight < 8; });
+        ++in_flight;
+      }
+      const uint32_t image = i % 1900;
+      submitted[i] = Clock::now();
+      master_->submit(images_->image(image), kDeadlineMs, 0, [&, i, image](Prediction&& p) {
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - submitted[i]).count();
+        std::lock_guard<std::mutex> lock(mu);
+        done[i] = 1;
+        latency.push_back(ms);
+        if (ms > kDeadlineMs + kSlackMs) ++f.late;
+        if (p.label >= 0) {
+          ++(p.outcome == Outcome::kInsured ? f.insured : f.answered);
+          if (p.label == (*labels_)[image]) ++f.correct;
+        } else {
+          ++f.failed;
+        }
+        --in_flight;
+        cv.notify_all();
+      });
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::milliseconds(static_cast<int>(kDeadlineMs + 1000)), [&] { return in_flight == 0; });
+    for (char d : done) f.lost += d ? 0 : 1;
+    std::sort(latency.begin(), latency.end());
+    if (!latency.empty()) {
+      f.p50_ms = latency[latency.size() / 2];
+      f.p99_ms = latency[latency.size() * 99 / 100];
+    }
+    std::printf("%-22s %6u inputs: %6u answered %5u insured %4u failed %2u lost %3u late; accuracy %.2f%%, "
+                "p50 %.1f ms, p99 %.1f ms\n",
+                name, f.inputs, f.answered, f.insured, f.failed, f.lost, f.late, f.accuracy(), f.p50_ms, f.p99_ms);
+    std::fflush(stdout);
+    return f;
+  }
+
+  static void expect_nothing_lost(const Figures& f) {
+    EXPECT_EQ(f.lost, 0u) << "inputs neither answered nor failed";
+    EXPECT_EQ(f.late, 0u) << "answers after the deadline";
+    EXPECT_GT(f.answered + f.insured, f.inputs * 9 / 10);
+  }
+
+  static inline Images* images_ = nullptr;
+  static inline std::vector<uint8_t>* labels_ = nullptr;
+  static inline std::vector<WorkerProcess>* workers_ = new std::vector<WorkerProcess>();
+  static inline Model* local_ = nullptr;
+  static inline FaultNetwork* network_ = nullptr;
+  static inline Master* master_ = nullptr;
+  static inline double healthy_accuracy_ = -1;
+};
+
+TEST_F(Faults, A_Healthy) {
+  const Figures f = run("healthy", [](uint32_t) {});
+  expect_nothing_lost(f);
+  healthy_accuracy_ = f.accuracy();
+}
+
+// Over TCP a lost segment holds back everything after it on that link until it is sent
+// again (200 ms here, Linux's minimum RTO; tail-loss probes often do better), so under 5 %
+// loss most links are blocked most of the time: inputs are still answered by the deadline,
+// mostly by the insurance, and accuracy falls to the insurance's. Holding it within a point
+// of the healthy run is what the datagram transport is for (issue: UDP); this checks what
+// TCP must keep: nothing lost, nothing late.
+TEST_F(Faults, B_LossAndJitter) {
+  FaultPlan plan;
+  plan.delay_ms = 0.5, plan.jitter_ms = 2, plan.loss = 0.05;
+  network_->set_all(plan);
+  const Figures f = run("5% loss, 2 ms jitter", [](uint32_t) {});
+  network_->set_all(FaultPlan{});
+  expect_nothing_lost(f);
+  if (healthy_accuracy_ >= 0) {
+    std::printf("accuracy %.2f points from the healthy run's\n", f.accuracy() - healthy_accuracy_);
+  }
+}
+
+TEST_F(Faults, C_StoppedAndContinued) {
+  const uint32_t n = inputs_per_scenario();
+  const pid_t pid = (*workers_)[1].pid();
+  std::thread resume;
+  const Figures f = run("SIGSTOP 1 s, SIGCONT", [&](uint32_t i) {
+    if (i != n / 4) return;
+    ::kill(pid, SIGSTOP);
+    resume = std::thread([pid] {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      ::kill(pid, SIGCONT);
+    });
+  });
+  resume.join();
+  expect_nothing_lost(f);
+}
+
+TEST_F(Faults, D_PartitionedAndHealed) {
+  const uint32_t n = inputs_per_scenario();
+  const std::string address = (*workers_)[2].address();
+  std::thread heal;
+  const Figures f = run("partition 1 s, healed", [&](uint32_t i) {
+    if (i != n / 4) return;
+    FaultPlan cut;
+    cut.partitioned = true;
+    network_->set(address, cut);
+    heal = std::thread([address] {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      network_->set(address, FaultPlan{});
+    });
+  });
+  heal.join();
+  expect_nothing_lost(f);
+}
+
+TEST_F(Faults, E_Killed) {
+  const uint32_t n = inputs_per_scenario();
+  const Figures f = run("kill -9", [&](uint32_t i) {
+    if (i == n / 4) (*workers_)[3].kill_now();
+  });
+  expect_nothing_lost(f);
+  EXPECT_FALSE(master_->alive(3));
+}
+
+}  // namespace
+}  // namespace shoal::net
