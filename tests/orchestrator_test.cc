@@ -295,6 +295,38 @@ TEST(Orchestrator, InsuranceThatWouldStartTooLateStartsAtOnce) {
   EXPECT_EQ(h.sent_to(2)->at, h.start);
 }
 
+// A request or its reply lost (a datagram): once the unit is long overdue it stops counting
+// in its worker's backlog, so the worker is not predicted busy for the 10 s until it is
+// forgotten.
+TEST(Orchestrator, AUnitNeverAnsweredLeavesItsWorkersBacklog) {
+  Harness h(1);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  h.submit(10.0);  // w1.0 (6 ms): never answered
+  ASSERT_EQ(h.script.sent.size(), 1u);
+  h.run_until(23.9);  // past the deadline, not yet 4 x 6 ms
+  h.submit(20.0);
+  ASSERT_EQ(h.script.sent.size(), 2u);
+  h.run_until(30.0);
+  h.reply(h.script.sent[1], 1);
+  EXPECT_EQ(h.orch.counters().presumed_lost, 1u);
+  EXPECT_DOUBLE_EQ(h.orch.latency().backlog_ms(0, h.clock.now()), 0.0) << "the lost unit still counts";
+}
+
+TEST(Orchestrator, ALoneStragglerIsSentAgainToItsOwnWorker) {
+  Harness h(1);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(30.0);  // w1.0, 6 ms: hedged at 12 ms, and no other worker
+  ASSERT_EQ(h.script.sent.size(), 1u);
+  h.run_until(12.0);
+  ASSERT_EQ(h.script.sent.size(), 2u) << "a lost datagram was not sent again";
+  EXPECT_EQ(h.script.sent[1].unit.worker, 0u);
+  h.reply(h.script.sent[1], 3);
+  h.run_until(30.0);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].label, 3);
+  EXPECT_EQ(h.answers[t].hedges, 1u);
+}
+
 TEST(Orchestrator, AMemberResultBeatsTheInsuranceResult) {
   Harness h(1, /*local=*/true);
   ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());

@@ -4,6 +4,7 @@
 #include "command.h"
 #include "ensemble_eval.h"
 #include "shoal/net/cluster.h"
+#include "shoal/net/transport.h"
 #include "shoal/policy_registry.h"
 
 namespace shoal::cli {
@@ -28,6 +29,9 @@ int run_master(const Args& args) {
     return fail("master", "needs --workers HOST:PORT,... or --cluster FILE.json");
   }
   if (args.has("--policy")) cluster.policy = args.get("--policy");
+  if (args.has("--transport")) cluster.transport = args.get("--transport");
+  auto transport = net::parse_transport(cluster.transport);
+  if (!transport.is_ok()) return fail("master", transport.status());
   if (args.has("--key-file")) {
     auto key = net::load_key_file(args.get("--key-file"));
     if (!key.is_ok()) return fail("master", key.status());
@@ -72,6 +76,7 @@ int run_master(const Args& args) {
   options.latency.margin_ms = cluster.margin_ms;
   options.latency.margin_fraction = cluster.margin_fraction;
   options.key = cluster.key;
+  options.dialer = &net::dialer_for(transport.value());
   Result<Model> local = Status(StatusCode::kNotFound, "");
   if (args.has("--local-model")) {
     local = Model::from_file(args.get("--local-model"));
@@ -142,6 +147,7 @@ const Command kMaster = {
     "       [--profile FILE] [--local-model FILE] [--images IDX --labels IDX] [--limit N] [--json]",
     kMasterDescription.c_str(),
     {{"--workers", "LIST", "worker addresses, comma-separated"},
+     {"--transport", "NAME", "tcp (default) or udp, as the workers'"},
      {"--cluster", "FILE", "cluster description in JSON (schema/cluster.fbs)"},
      {"--key-file", "FILE", "pre-shared key, the same as the workers'"},
      {"--deadline", "MS", "per-input deadline in ms; a list runs each"},

@@ -7,6 +7,7 @@
 
 #include "command.h"
 #include "shoal/net/cluster.h"
+#include "shoal/net/transport.h"
 #include "shoal/net/worker_server.h"
 
 namespace shoal::cli {
@@ -48,7 +49,9 @@ int run_worker(const Args& args) {
   options.threads = threads.value();
   auto server = net::WorkerServer::create(model.value(), options);
   if (!server.is_ok()) return fail("worker", server.status());
-  auto listener = net::TcpListener::listen(listen);
+  auto transport = net::parse_transport(args.get("--transport", "tcp"));
+  if (!transport.is_ok()) return fail("worker", transport.status());
+  auto listener = net::listen_on(transport.value(), listen);
   if (!listener.is_ok()) return fail("worker", listener.status());
 
   std::thread waiter([&] {
@@ -77,15 +80,19 @@ int run_worker(const Args& args) {
 
 const Command kWorker = {
     "worker",
-    "serve a model's subnets to masters over TCP",
-    "shoal worker --model MODEL [--listen HOST:PORT] [--key-file FILE] [--slowdown F] [--member NAME]",
+    "serve a model's subnets to masters over TCP or UDP",
+    "shoal worker --model MODEL [--listen HOST:PORT] [--transport tcp|udp] [--key-file FILE] [--slowdown F] [--member NAME]",
     "Serves inference requests for any subnet of MODEL. Requests wait in one queue for the\n"
     "engine; one whose deadline passes while waiting is answered 'expired' instead of run.\n"
     "Prints 'listening on HOST:PORT' on stdout once ready (port 0 picks a free port).\n"
     "With --key-file every frame carries an HMAC-SHA256 under that pre-shared key and\n"
-    "frames without the right one are refused; listening beyond loopback requires it.",
+    "frames without the right one are refused; listening beyond loopback requires it.\n"
+    "Bounded against misbehaving peers: at most 32 masters, 64 queued requests shared\n"
+    "fairly (others are answered 'busy'), timeouts on handshakes, frames and silence.\n"
+    "SIGINT or SIGTERM stops it cleanly and prints its counters.",
     {{"--model", "FILE", "the model to serve"},
      {"--listen", "HOST:PORT", "address to listen on (default 127.0.0.1:0; 0.0.0.0:PORT for all)"},
+     {"--transport", "NAME", "tcp (default) or udp: one datagram per request and reply, nothing retransmitted"},
      {"--key-file", "FILE", "pre-shared key; masters must use the same one"},
      {"--backend", "NAME", "ref, avx2, avx512, neon or xnnpack, as this CPU and build have (default: shoal's fastest)"},
      {"--threads", "N", "threads per inference (default 1)"},

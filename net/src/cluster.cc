@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "shoal/net/connection.h"
+#include "shoal/net/transport.h"
 #include "shoal/schema/cluster_generated.h"
 #include "shoal/schema/cluster_schema_text.h"
 
@@ -39,6 +40,10 @@ Result<ClusterConfig> parse_cluster(const std::string& json, const std::string& 
   config.margin_ms = c->margin_ms();
   config.margin_fraction = c->margin_fraction();
   config.static_target_ms = c->static_target_ms();
+  if (c->transport()) {
+    SHOAL_RETURN_IF_ERROR(parse_transport(c->transport()->str()).status());
+    config.transport = c->transport()->str();
+  }
   if (c->key_file()) {
     auto key = load_key_file(c->key_file()->str());
     if (!key.is_ok()) return key.status();

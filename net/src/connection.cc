@@ -25,7 +25,7 @@ int left_ms(bool has_deadline, std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-Result<std::unique_ptr<Connection>> Connection::adopt(int fd, std::string peer, ConnectionLimits limits) {
+Result<std::unique_ptr<Connection>> StreamConnection::adopt(int fd, std::string peer, ConnectionLimits limits) {
   if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
     ::close(fd);
     return Status(StatusCode::kIo, std::string("fcntl: ") + std::strerror(errno));
@@ -35,45 +35,45 @@ Result<std::unique_ptr<Connection>> Connection::adopt(int fd, std::string peer, 
     ::close(fd);
     return Status(StatusCode::kIo, std::string("eventfd: ") + std::strerror(errno));
   }
-  return std::unique_ptr<Connection>(new Connection(fd, wake, std::move(peer), limits));
+  return std::unique_ptr<Connection>(new StreamConnection(fd, wake, std::move(peer), limits));
 }
 
-Connection::Connection(int fd, int wake_fd, std::string peer, ConnectionLimits limits)
-    : fd_(fd), wake_fd_(wake_fd), peer_(std::move(peer)), limits_(limits) {}
+StreamConnection::StreamConnection(int fd, int wake_fd, std::string peer, ConnectionLimits limits)
+    : Connection(std::move(peer)), fd_(fd), wake_fd_(wake_fd), limits_(limits) {}
 
-Connection::~Connection() {
+StreamConnection::~StreamConnection() {
   ::close(fd_);
   ::close(wake_fd_);
 }
 
-void Connection::wake_reader() {
+void StreamConnection::wake_reader() {
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof(one));
 }
 
-size_t Connection::queued_bytes() const {
+size_t StreamConnection::queued_bytes() const {
   std::lock_guard<std::mutex> lock(out_mu_);
   return out_.size() - out_begin_;
 }
 
-void Connection::set_limits(const ConnectionLimits& limits) {
+void StreamConnection::set_limits(const ConnectionLimits& limits) {
   std::lock_guard<std::mutex> lock(out_mu_);
   limits_ = limits;
 }
 
-bool Connection::overflowed() const {
+bool StreamConnection::overflowed() const {
   std::lock_guard<std::mutex> lock(out_mu_);
   return overflowed_;
 }
 
-Status Connection::send_queued_locked() {
+Status StreamConnection::send_queued_locked() {
   while (out_begin_ < out_.size()) {
     const ssize_t n = ::send(fd_, out_.data() + out_begin_, out_.size() - out_begin_, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::ok();
     if (n <= 0) {
       failed_ = true;
-      return closed(peer_);
+      return closed(peer());
     }
     out_begin_ += static_cast<size_t>(n);
   }
@@ -82,10 +82,10 @@ Status Connection::send_queued_locked() {
   return Status::ok();
 }
 
-Status Connection::write_all(const void* data, size_t size) {
+Status StreamConnection::write_all(const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);
   std::lock_guard<std::mutex> lock(out_mu_);
-  if (failed_) return closed(peer_);
+  if (failed_) return closed(peer());
   SHOAL_RETURN_IF_ERROR(send_queued_locked());
   if (out_begin_ == out_.size()) {  // nothing waits: straight to the socket
     while (size > 0) {
@@ -94,7 +94,7 @@ Status Connection::write_all(const void* data, size_t size) {
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (n <= 0) {
         failed_ = true;
-        return closed(peer_);
+        return closed(peer());
       }
       p += n;
       size -= static_cast<size_t>(n);
@@ -106,7 +106,7 @@ Status Connection::write_all(const void* data, size_t size) {
     failed_ = overflowed_ = true;
     ::shutdown(fd_, SHUT_RDWR);
     wake_reader();
-    return Status(StatusCode::kBusy, peer_ + " is not reading what is sent to it (" + std::to_string(waiting + size) +
+    return Status(StatusCode::kBusy, peer() + " is not reading what is sent to it (" + std::to_string(waiting + size) +
                                          " bytes would wait, the cap is " + std::to_string(limits_.max_queued_bytes) +
                                          "); connection dropped");
   }
@@ -115,27 +115,27 @@ Status Connection::write_all(const void* data, size_t size) {
   return Status::ok();
 }
 
-Status Connection::fill(bool has_deadline, std::chrono::steady_clock::time_point deadline, int timeout_ms) {
+Status StreamConnection::fill(bool has_deadline, std::chrono::steady_clock::time_point deadline, int timeout_ms) {
   for (;;) {
     const ssize_t n = ::recv(fd_, in_, sizeof(in_), 0);
     if (n > 0) {
       in_begin_ = 0, in_end_ = static_cast<size_t>(n);
       return Status::ok();
     }
-    if (n == 0) return closed(peer_);
+    if (n == 0) return closed(peer());
     if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return closed(peer_);
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return closed(peer());
     bool want_out;
     {
       std::lock_guard<std::mutex> lock(out_mu_);
-      if (failed_) return closed(peer_);
+      if (failed_) return closed(peer());
       want_out = out_begin_ < out_.size();
     }
     pollfd fds[2] = {{fd_, static_cast<short>(POLLIN | (want_out ? POLLOUT : 0)), 0}, {wake_fd_, POLLIN, 0}};
     const int ready = ::poll(fds, 2, left_ms(has_deadline, deadline));
-    if (ready < 0 && errno != EINTR) return closed(peer_);
+    if (ready < 0 && errno != EINTR) return closed(peer());
     if (ready == 0) {
-      return Status(StatusCode::kTimeout, peer_ + " sent nothing for " + std::to_string(timeout_ms) + " ms");
+      return Status(StatusCode::kTimeout, peer() + " sent nothing for " + std::to_string(timeout_ms) + " ms");
     }
     if (fds[1].revents & POLLIN) {
       uint64_t count;
@@ -148,7 +148,7 @@ Status Connection::fill(bool has_deadline, std::chrono::steady_clock::time_point
   }
 }
 
-Status Connection::read_exact(void* data, size_t size, int timeout_ms) {
+Status StreamConnection::read_exact(void* data, size_t size, int timeout_ms) {
   auto* p = static_cast<uint8_t*>(data);
   const bool has_deadline = timeout_ms >= 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
@@ -161,7 +161,7 @@ Status Connection::read_exact(void* data, size_t size, int timeout_ms) {
   return Status::ok();
 }
 
-Result<size_t> Connection::read_some(void* data, size_t size, int timeout_ms) {
+Result<size_t> StreamConnection::read_some(void* data, size_t size, int timeout_ms) {
   if (size == 0) return size_t{0};
   if (in_begin_ == in_end_) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
@@ -173,22 +173,22 @@ Result<size_t> Connection::read_some(void* data, size_t size, int timeout_ms) {
   return take;
 }
 
-Status Connection::flush(int timeout_ms) {
+Status StreamConnection::flush(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(out_mu_);
-      if (failed_) return closed(peer_);
+      if (failed_) return closed(peer());
       SHOAL_RETURN_IF_ERROR(send_queued_locked());
       if (out_begin_ == out_.size()) return Status::ok();
     }
     pollfd pfd{fd_, POLLOUT, 0};
     const int ready = ::poll(&pfd, 1, left_ms(true, deadline));
-    if (ready == 0) return Status(StatusCode::kTimeout, peer_ + " took nothing for " + std::to_string(timeout_ms) + " ms");
+    if (ready == 0) return Status(StatusCode::kTimeout, peer() + " took nothing for " + std::to_string(timeout_ms) + " ms");
   }
 }
 
-void Connection::shutdown() {
+void StreamConnection::shutdown() {
   ::shutdown(fd_, SHUT_RDWR);
   wake_reader();
 }
@@ -196,12 +196,12 @@ void Connection::shutdown() {
 std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> loopback_pair() {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return {};
-  auto a = Connection::adopt(fds[0], "loopback-a");
+  auto a = StreamConnection::adopt(fds[0], "loopback-a");
   if (!a.is_ok()) {
     ::close(fds[1]);
     return {};
   }
-  auto b = Connection::adopt(fds[1], "loopback-b");
+  auto b = StreamConnection::adopt(fds[1], "loopback-b");
   if (!b.is_ok()) return {};
   return {std::move(a.value()), std::move(b.value())};
 }

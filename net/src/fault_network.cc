@@ -5,6 +5,8 @@
 #include <deque>
 #include <random>
 
+#include "shoal/net/udp.h"
+
 namespace shoal::net {
 namespace {
 
@@ -74,7 +76,8 @@ void FaultNetwork::cut(const std::string& address) {
 Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& address, int timeout_ms) {
   auto far = inner_.dial(address, timeout_ms);
   if (!far.is_ok()) return far.status();
-  auto [mine, near] = loopback_pair();
+  const bool datagrams = far.value()->datagrams();
+  auto [mine, near] = datagrams ? datagram_pair() : loopback_pair();
   if (!mine) return Status(StatusCode::kIo, "cannot connect to " + address + ": no socketpair (out of descriptors?)");
   auto relay = std::make_unique<Relay>();
   relay->address = address;
@@ -96,7 +99,7 @@ Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& addres
     seed = seed_++;
   }
   // One direction: read what comes, give each chunk its release time, pass it on when due.
-  auto pump = [this, r](Connection& from, Connection& to, uint64_t chunk_seed) {
+  auto pump = [this, r, datagrams](Connection& from, Connection& to, uint64_t chunk_seed) {
     std::mt19937_64 rng(chunk_seed);
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     struct Chunk {
@@ -106,7 +109,7 @@ Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& addres
     std::deque<Chunk> held;
     size_t held_bytes = 0;
     Clock::time_point last = Clock::now();
-    std::vector<uint8_t> buffer(64 << 10);
+    std::vector<uint8_t> buffer(datagrams ? (1u << 20) + 4096 : 64u << 10);
     while (!r->stopping) {
       const std::shared_ptr<const FaultPlan> plan = plan_for(r->address);
       const auto now = Clock::now();
@@ -127,16 +130,25 @@ Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& addres
         std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
         continue;
       }
-      const Result<size_t> n = from.read_some(buffer.data(), buffer.size(), wait_ms);
+      if (datagrams) {  // one whole message (a frame) at a time
+        const Status st = from.next_message(wait_ms);
+        if (st.code() == StatusCode::kTimeout) continue;
+        if (!st.is_ok()) break;
+      }
+      const Result<size_t> n = from.read_some(buffer.data(), buffer.size(), datagrams ? 0 : wait_ms);
       if (!n.is_ok()) {
         if (n.status().code() == StatusCode::kTimeout) continue;
         break;
       }
-      double ms = plan->delay_ms + plan->jitter_ms * uniform(rng);
-      if (plan->loss > 0 && uniform(rng) < plan->loss) ms += plan->retransmit_ms;
-      const auto at = std::max(last, Clock::now() + std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
+      const bool lost = plan->loss > 0 && uniform(rng) < plan->loss;
+      if (lost && datagrams) continue;  // gone
+      double ms = plan->delay_ms + plan->jitter_ms * uniform(rng) + (lost ? plan->retransmit_ms : 0.0);
+      auto at = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(ms * 1000));
+      if (!datagrams) at = std::max(last, at);  // a stream keeps its order
       last = at;
-      held.push_back({at, std::vector<uint8_t>(buffer.begin(), buffer.begin() + static_cast<long>(n.value()))});
+      auto chunk = Chunk{at, std::vector<uint8_t>(buffer.begin(), buffer.begin() + static_cast<long>(n.value()))};
+      held.insert(std::upper_bound(held.begin(), held.end(), chunk, [](const Chunk& a, const Chunk& b) { return a.at < b.at; }),
+                  std::move(chunk));
       held_bytes += n.value();
     }
     from.shutdown();

@@ -61,8 +61,41 @@ Result<FrameHeader> decode_header(const uint8_t in[kHeaderBytes], const Limits& 
   return h;
 }
 
+namespace {
+
+// Streams: exactly the next sequence. Datagrams may be lost or reordered: any sequence not
+// seen yet among the last 64 (as DTLS and IPsec keep their replay windows).
+Status accept_sequence(FrameSecurity& s, uint64_t sequence, bool datagrams) {
+  auto refuse = [&] {
+    return Status(StatusCode::kCorrupt, "frame " + std::to_string(sequence) + " came where frame " +
+                                            std::to_string(s.next_receive) +
+                                            " was due: replayed, reordered or lost; the stream cannot be trusted");
+  };
+  if (!datagrams) {
+    if (sequence != s.next_receive) return refuse();
+    ++s.next_receive;
+    return Status::ok();
+  }
+  if (sequence >= s.next_receive) {  // newer than any: slide the window up to it
+    const uint64_t shift = sequence - s.next_receive + 1;
+    s.seen = shift >= 64 ? 0 : s.seen << shift;
+    s.seen |= 1;
+    s.next_receive = sequence + 1;
+    return Status::ok();
+  }
+  const uint64_t age = s.next_receive - 1 - sequence;  // 0: the newest seen
+  if (age >= 64 || (s.seen >> age) & 1) {
+    return Status(StatusCode::kCorrupt, "datagram frame " + std::to_string(sequence) + " was seen before or is too old: replayed");
+  }
+  s.seen |= uint64_t{1} << age;
+  return Status::ok();
+}
+
+}  // namespace
+
 Status read_frame(Connection& connection, const Limits& limits, Frame* frame, int wait_ms) {
   uint8_t header[kHeaderBytes];
+  if (connection.datagrams()) SHOAL_RETURN_IF_ERROR(connection.next_message(wait_ms));
   SHOAL_RETURN_IF_ERROR(connection.read_exact(header, 1, wait_ms));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.frame_timeout_ms);
   auto rest = [&](void* data, size_t size) {
@@ -96,13 +129,7 @@ Status read_frame(Connection& connection, const Limits& limits, Frame* frame, in
       return Status(StatusCode::kCorrupt, "frame MAC does not match: the two sides use different keys, or the frame was altered");
     }
   }
-  if (frame->header.sequence != security.next_receive) {
-    return Status(StatusCode::kCorrupt, "frame " + std::to_string(frame->header.sequence) + " came where frame " +
-                                            std::to_string(security.next_receive) +
-                                            " was due: replayed, reordered or lost; the stream cannot be trusted");
-  }
-  ++security.next_receive;
-  return Status::ok();
+  return accept_sequence(security, frame->header.sequence, connection.datagrams());
 }
 
 Status write_frame(Connection& connection, wire::MessageType type, uint64_t request_id, const uint8_t* payload,

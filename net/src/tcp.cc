@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ipv4.h"
 #include "shoal/net/connection.h"
 
 namespace shoal::net {
@@ -16,7 +17,9 @@ namespace {
 
 Status os_error(const std::string& what) { return Status(StatusCode::kIo, what + ": " + std::strerror(errno)); }
 
-Status resolve(const std::string& address, sockaddr_in* sa) {
+}  // namespace
+
+Status resolve_ipv4(const std::string& address, sockaddr_in* sa) {
   std::string host;
   uint16_t port = 0;
   SHOAL_RETURN_IF_ERROR(parse_address(address, &host, &port));
@@ -30,7 +33,11 @@ Status resolve(const std::string& address, sockaddr_in* sa) {
   return Status::ok();
 }
 
-}  // namespace
+std::string ipv4_name(const sockaddr_in& a) {
+  char ip[INET_ADDRSTRLEN] = "?";
+  inet_ntop(AF_INET, &a.sin_addr, ip, sizeof(ip));
+  return std::string(ip) + ":" + std::to_string(ntohs(a.sin_port));
+}
 
 Status parse_address(const std::string& address, std::string* host, uint16_t* port) {
   const size_t colon = address.rfind(':');
@@ -47,7 +54,7 @@ Status parse_address(const std::string& address, std::string* host, uint16_t* po
 
 Result<std::unique_ptr<Connection>> tcp_connect(const std::string& address, int timeout_ms) {
   sockaddr_in sa;
-  SHOAL_RETURN_IF_ERROR(resolve(address, &sa));
+  SHOAL_RETURN_IF_ERROR(resolve_ipv4(address, &sa));
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return os_error("socket");
   if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 && errno != EINPROGRESS) {
@@ -65,12 +72,12 @@ Result<std::unique_ptr<Connection>> tcp_connect(const std::string& address, int 
   }
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return Connection::adopt(fd, address);
+  return StreamConnection::adopt(fd, address);
 }
 
 Result<std::unique_ptr<TcpListener>> TcpListener::listen(const std::string& address) {
   sockaddr_in sa;
-  SHOAL_RETURN_IF_ERROR(resolve(address, &sa));
+  SHOAL_RETURN_IF_ERROR(resolve_ipv4(address, &sa));
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return os_error("socket");
   const int one = 1;
@@ -99,9 +106,7 @@ Result<std::unique_ptr<Connection>> TcpListener::accept() {
     if (fd >= 0) {
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      char ip[INET_ADDRSTRLEN] = "?";
-      inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
-      return Connection::adopt(fd, std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port)));
+      return StreamConnection::adopt(fd, ipv4_name(peer));
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {

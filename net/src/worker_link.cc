@@ -33,7 +33,14 @@ Status WorkerLink::open(OnFrame on_frame, OnClosed on_closed) {
   connection_ = connection;
   reader_ = std::thread([this, connection, on_frame = std::move(on_frame), on_closed = std::move(on_closed)] {
     Frame f;
-    while (read_frame(*connection, options_.limits, &f).is_ok()) on_frame(f);
+    for (;;) {
+      const Status st = read_frame(*connection, options_.limits, &f);
+      if (st.is_ok()) {
+        on_frame(f);
+      } else if (!(connection->datagrams() && st.code() == StatusCode::kCorrupt)) {
+        break;  // over UDP a bad frame costs its datagram; otherwise the stream is lost
+      }
+    }
     connection->shutdown();
     bool closing;
     {

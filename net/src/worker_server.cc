@@ -57,7 +57,7 @@ struct WorkerServer::Impl {
   uint32_t peer_threads = 0;
   std::condition_variable peers_done;
   std::thread compute;
-  TcpListener* listener = nullptr;
+  Listener* listener = nullptr;
 
   void compute_loop();
   void peer_loop(const std::shared_ptr<Peer>& peer);
@@ -153,7 +153,7 @@ void WorkerServer::serve(std::unique_ptr<Connection> connection) {
   }).detach();
 }
 
-void WorkerServer::run(TcpListener& listener) {
+void WorkerServer::run(Listener& listener) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->stopping) return;
@@ -178,6 +178,10 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
   for (;;) {
     const Status st = read_frame(c, request_limits, &frame, options.idle_timeout_ms);
     const auto received = Clock::now();
+    if (!st.is_ok() && c.datagrams() && st.code() == StatusCode::kCorrupt) {
+      ++counters.malformed;  // over UDP a bad frame costs its datagram, not the session
+      continue;
+    }
     if (!st.is_ok()) {
       if (st.code() != StatusCode::kIo) ++counters.peers_dropped;
       if (st.code() == StatusCode::kCorrupt || st.code() == StatusCode::kUnsupported) {

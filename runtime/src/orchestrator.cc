@@ -226,9 +226,18 @@ void Orchestrator::flush(Input& in) {
       continue;
     }
     timers_.push({now + us_from_ms(options_.forget_after_ms), id, TimerKind::kForget, 0});
+    const TimeUs lost_at = std::isinf(predicted) ? in.state.deadline_
+                                                 : std::max(in.state.deadline_,
+                                                            now + us_from_ms(options_.presume_lost_factor * predicted));
+    timers_.push({lost_at, id, TimerKind::kPresumeLost, 0});
     if (in.policy && u.stage >= kFirstStage && options_.hedge_factor > 0 && !std::isinf(predicted)) {
-      const TimeUs at = now + us_from_ms(options_.hedge_factor * predicted);
-      if (at < in.state.deadline_) timers_.push({at, in.seq, TimerKind::kHedge, index});
+      // At hedge_factor times the prediction, but no later than the last moment a second try
+      // could still come back (a unit predicted late in the budget would otherwise never be
+      // hedged), and not before it is due.
+      const TimeUs last_chance =
+          in.state.deadline_ - us_from_ms(latency_.compute_ms(u.worker, u.subnet) + options_.insurance_guard_ms);
+      const TimeUs at = std::min(now + us_from_ms(options_.hedge_factor * predicted), last_chance);
+      if (at > now + us_from_ms(predicted) && at < in.state.deadline_) timers_.push({at, in.seq, TimerKind::kHedge, index});
     }
   }
   in.state.outbox_.clear();
@@ -283,7 +292,8 @@ void Orchestrator::hedge(Input& in, uint32_t index) {
   const PlanContext ctx = context(in);
   const double budget = in.state.remaining_ms(ctx.now);
   // Another replica of the straggler's member if one fits, else the most accurate worker whose
-  // member this input does not use yet (a member must not be fused twice).
+  // member this input does not use yet (a member must not be fused twice), else the same
+  // worker again.
   const int member = in.state.units_[index].unit.member;
   int pick = -1, pick_s = 0;
   double pick_key = -1;
@@ -297,7 +307,17 @@ void Orchestrator::hedge(Input& in, uint32_t index) {
     const double key = in.allocator->single(w, static_cast<uint32_t>(s)) + (roles_[w].member == member ? 1.0 : 0.0);
     if (key > pick_key) pick = static_cast<int>(w), pick_s = s, pick_key = key;
   }
-  if (pick < 0) return;
+  if (pick < 0) {
+    // Last resort: the straggler's own worker again. Over a lossy link (UDP) the request or
+    // its reply was most likely lost, and the worker is idle; priced without the backlog the
+    // lost unit still holds there.
+    const Unit& late = in.state.units_[index].unit;
+    if (roles_[late.worker].local || !latency_.alive(late.worker)) return;
+    for (int s = static_cast<int>(late.subnet); s >= 0 && pick < 0; --s) {
+      if (latency_.compute_ms(late.worker, static_cast<uint32_t>(s)) <= budget) pick = static_cast<int>(late.worker), pick_s = s;
+    }
+    if (pick < 0) return;
+  }
   ++in.hedges;
   ++counters_.hedges;
   const uint32_t w = static_cast<uint32_t>(pick);
@@ -315,7 +335,7 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   }
   const Outstanding o = it->second;
   outstanding_.erase(it);
-  latency_.done(o.worker, o.reserved_ms, now);
+  if (!o.released) latency_.done(o.worker, o.reserved_ms, now);
   const bool ok = probabilities && count == classes_;
   if (ok) latency_.observe(o.worker, o.subnet, std::max(0.0, ms_from_us(now - o.sent) - queue_ms));
   else ++counters_.failures;
@@ -369,12 +389,15 @@ void Orchestrator::on_timer() {
   while (!timers_.empty() && timers_.top().at <= now) {
     const Timer t = timers_.top();
     timers_.pop();
-    if (t.kind == TimerKind::kForget) {
+    if (t.kind == TimerKind::kPresumeLost || t.kind == TimerKind::kForget) {
       const auto it = outstanding_.find(t.key);
-      if (it != outstanding_.end() && it->second.sent + us_from_ms(options_.forget_after_ms) <= now) {
+      if (it == outstanding_.end()) continue;
+      if (!it->second.released) {
         latency_.done(it->second.worker, it->second.reserved_ms, now);
-        outstanding_.erase(it);
+        it->second.released = true;
+        ++counters_.presumed_lost;
       }
+      if (t.kind == TimerKind::kForget) outstanding_.erase(it);
       continue;
     }
     const auto it = inputs_.find(t.key);

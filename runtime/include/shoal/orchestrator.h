@@ -86,6 +86,9 @@ struct OrchestratorOptions {
   double shed_pressure = 1.0;       // ...and shed when it is > budget * this / p
   uint32_t max_in_flight = 4096;    // inputs; more are answered kBusy
   double forget_after_ms = 10000;   // requests never answered are forgotten after this
+  double presume_lost_factor = 4;   // a unit not back after this many times its prediction, and
+                                    // past its input's deadline, leaves its worker's backlog
+                                    // (a lost datagram would otherwise hold it for 10 s)
 };
 
 struct OrchestratorCounters {
@@ -94,6 +97,7 @@ struct OrchestratorCounters {
   uint64_t failures = 0;         // units that failed (error reply, worker gone, could not send)
   uint64_t hedges = 0, insurance_runs = 0, replans = 0, narrowed = 0;
   uint64_t unknown_replies = 0;  // replies to requests this orchestrator never sent (or forgot)
+  uint64_t presumed_lost = 0;    // units whose reply had not come long after it was due
 };
 
 class Orchestrator {
@@ -140,11 +144,12 @@ class Orchestrator {
     uint32_t worker = 0, subnet = 0;
     TimeUs sent = 0;
     double reserved_ms = 0;
+    bool released = false;  // presumed lost: its reservation is back in the latency model
   };
-  enum class TimerKind : uint8_t { kDeadline, kHedge, kInsurance, kForget };
+  enum class TimerKind : uint8_t { kDeadline, kHedge, kInsurance, kPresumeLost, kForget };
   struct Timer {
     TimeUs at;
-    uint64_t key;  // input seq, or request id for kForget
+    uint64_t key;  // input seq, or request id for kPresumeLost and kForget
     TimerKind kind;
     uint32_t index;
     bool operator>(const Timer& o) const { return at > o.at; }

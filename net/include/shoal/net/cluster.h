@@ -16,6 +16,7 @@ struct ClusterConfig {
   double margin_ms = 0.3, margin_fraction = 0.1;
   double static_target_ms = 0;  // 0: the deadline
   std::string key;              // from key_file, if given
+  std::string transport = "tcp";
 };
 
 // A pre-shared key file: its bytes, trailing whitespace dropped; at least 16 of them.

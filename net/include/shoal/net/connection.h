@@ -1,11 +1,11 @@
-// A byte stream between two peers over a stream socket: TCP, or one end of a socketpair (the
-// in-process network of tests and of the master's own engine).
+// How two peers exchange frames: over a stream socket (TCP, or one end of a socketpair: the
+// in-process network of tests and of the master's own engine), or over UDP (net/udp.h).
 //
-// Writing never blocks: write_all() sends what the socket takes at once and queues the rest,
-// which goes out while the owner waits in read_exact() (or in flush()). The queue is capped:
-// a peer that stops reading cannot make this side wait or grow; when the cap would be passed
-// the connection fails (kBusy) and is shut down. One thread reads; any thread may write
-// (writes are serialised inside) and any thread may call shutdown(), which wakes the reader.
+// Writing never blocks: what the socket does not take at once is queued, and the queue is
+// capped: a peer that stops reading cannot make this side wait or grow; when the cap would
+// be passed the connection fails (kBusy) and is shut down. One thread reads; any thread may
+// write (writes are serialised inside) and any thread may call shutdown(), which wakes the
+// reader.
 #ifndef SHOAL_NET_CONNECTION_H_
 #define SHOAL_NET_CONNECTION_H_
 
@@ -28,38 +28,46 @@ namespace shoal::net {
 struct FrameSecurity {
   std::string key;  // empty: frames carry no MAC
   uint64_t next_send = 0, next_receive = 0;
+  uint64_t seen = 0;  // datagrams: which of the 64 sequences below next_receive have come
 };
 
 struct ConnectionLimits {
   size_t max_queued_bytes = 4u << 20;  // output waiting for a slow reader
 };
 
+// One peer's frames travel over a Connection: a byte stream (TCP, socketpairs), or datagrams
+// (UDP, net/udp.h), where every frame is one message and a bad one is dropped alone.
 class Connection {
  public:
-  // Takes a connected stream socket (made non-blocking here).
-  static Result<std::unique_ptr<Connection>> adopt(int fd, std::string peer, ConnectionLimits limits = {});
-  ~Connection();
+  virtual ~Connection() = default;
+  Connection() = default;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Sends or queues all of it; kBusy (and the connection is shut down) past the queue's cap,
   // kIo once the peer has gone.
-  Status write_all(const void* data, size_t size);
+  virtual Status write_all(const void* data, size_t size) = 0;
   // kIo "closed" when the peer has gone or shutdown() was called; kTimeout when `timeout_ms`
   // (>= 0) passes first, with the bytes read so far lost (the stream is out of step then).
-  Status read_exact(void* data, size_t size, int timeout_ms = -1);
+  virtual Status read_exact(void* data, size_t size, int timeout_ms = -1) = 0;
   // Whatever has arrived, 1 to `size` bytes, waiting up to `timeout_ms` (-1: no limit) for
   // the first; kTimeout when none came, kIo "closed" as above.
-  Result<size_t> read_some(void* data, size_t size, int timeout_ms = -1);
+  virtual Result<size_t> read_some(void* data, size_t size, int timeout_ms = -1) = 0;
   // Waits up to `timeout_ms` for the queued output to leave; kTimeout if it does not.
-  Status flush(int timeout_ms);
-  void shutdown();
-  const std::string& peer() const { return peer_; }
-  size_t queued_bytes() const;
-  void set_limits(const ConnectionLimits& limits);
+  virtual Status flush(int timeout_ms) = 0;
+  virtual void shutdown() = 0;
+  virtual size_t queued_bytes() const = 0;
+  virtual void set_limits(const ConnectionLimits& limits) = 0;
   // Whether it was shut down because the peer did not read (write_all's kBusy).
-  bool overflowed() const;
+  virtual bool overflowed() const = 0;
 
+  // Datagram transports: read_frame() starts every frame with next_message(), which drops
+  // what is left of the last message and waits for the next; read_exact() then reads within
+  // it. A frame that fails its checks costs only its message, not the connection.
+  virtual bool datagrams() const { return false; }
+  virtual Status next_message(int timeout_ms) { return Status::ok(); }
+
+  const std::string& peer() const { return peer_; }
   // Frame state, owned by net/frame.cc: read under the reading thread, written under
   // write_lock() (which write_frame() holds around encoding and write_all()).
   FrameSecurity& security() { return security_; }
@@ -68,8 +76,34 @@ class Connection {
   void set_key(std::string key) { security_.key = std::move(key); }
   const std::string& key() const { return security_.key; }
 
+ protected:
+  explicit Connection(std::string peer) : peer_(std::move(peer)) {}
+
  private:
-  Connection(int fd, int wake_fd, std::string peer, ConnectionLimits limits);
+  std::string peer_;
+  std::mutex frame_write_mu_;
+  FrameSecurity security_;
+};
+
+// A connected stream socket (TCP, or one end of a socketpair), made non-blocking. Writing
+// never blocks: write_all() sends what the socket takes at once and queues the rest, which
+// goes out while the owner waits in read_exact() or read_some() (or in flush()).
+class StreamConnection final : public Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> adopt(int fd, std::string peer, ConnectionLimits limits = {});
+  ~StreamConnection() override;
+
+  Status write_all(const void* data, size_t size) override;
+  Status read_exact(void* data, size_t size, int timeout_ms = -1) override;
+  Result<size_t> read_some(void* data, size_t size, int timeout_ms = -1) override;
+  Status flush(int timeout_ms) override;
+  void shutdown() override;
+  size_t queued_bytes() const override;
+  void set_limits(const ConnectionLimits& limits) override;
+  bool overflowed() const override;
+
+ private:
+  StreamConnection(int fd, int wake_fd, std::string peer, ConnectionLimits limits);
   Status send_queued_locked();  // out_mu_ held
   void wake_reader();
   // Fills in_ with what the socket has, waiting until `deadline` (has_deadline) for it while
@@ -78,15 +112,12 @@ class Connection {
 
   const int fd_;
   const int wake_fd_;  // eventfd: tells a waiting reader that output was queued, or shutdown
-  std::string peer_;
   ConnectionLimits limits_;
-  std::mutex frame_write_mu_;
-  mutable std::mutex out_mu_;  // out_, out_begin_, failed_
+  mutable std::mutex out_mu_;  // out_, out_begin_, failed_, overflowed_, limits_
   std::vector<uint8_t> out_;
   size_t out_begin_ = 0;
   bool failed_ = false;
   bool overflowed_ = false;
-  FrameSecurity security_;
   uint8_t in_[16384];  // read-side buffer: a small frame usually costs one recv
   size_t in_begin_ = 0, in_end_ = 0;
 };
@@ -100,17 +131,27 @@ Status parse_address(const std::string& address, std::string* host, uint16_t* po
 // TCP_NODELAY is set: frames are small and latency is what matters.
 Result<std::unique_ptr<Connection>> tcp_connect(const std::string& address, int timeout_ms);
 
-class TcpListener {
+// Where a worker takes new peers from: TCP or UDP (net/udp.h).
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  virtual uint16_t port() const = 0;
+  // Blocks until a peer connects or close() is called (then kIo).
+  virtual Result<std::unique_ptr<Connection>> accept() = 0;
+  // Stops accepting; safe to call from another thread while accept() blocks.
+  virtual void close() = 0;
+};
+
+class TcpListener final : public Listener {
  public:
   // Port 0 picks a free port; port() says which.
   static Result<std::unique_ptr<TcpListener>> listen(const std::string& address);
-  ~TcpListener();
-  uint16_t port() const { return port_; }
-  // Blocks until a peer connects or close() is called (then kIo). Descriptors running out
-  // (EMFILE) is waited out, not returned: a worker at its limit serves on.
-  Result<std::unique_ptr<Connection>> accept();
-  // Stops accepting; safe to call from another thread while accept() blocks.
-  void close();
+  ~TcpListener() override;
+  uint16_t port() const override { return port_; }
+  // Descriptors running out (EMFILE) is waited out, not returned: a worker at its limit
+  // serves on.
+  Result<std::unique_ptr<Connection>> accept() override;
+  void close() override;
 
  private:
   TcpListener(int fd, uint16_t port) : fd_(fd), port_(port) {}

@@ -1,8 +1,9 @@
 // A Dialer that puts a relay between the master and each worker it dials through another
-// Dialer (TCP, say), and makes that link misbehave as a field network does: delay and jitter,
-// lost segments (held back for a retransmission timeout, as TCP would, with everything after
-// them), partitions (nothing passes until it heals, and the connection stays open) and cut
-// cables. Each relay is two threads in this process; the workers are whatever they are
+// Dialer (TCP or UDP), and makes that link misbehave as a field network does: delay and
+// jitter, loss, partitions (nothing passes until it heals, and the connection stays open) and
+// cut cables. Over a stream a lost segment is held back for a retransmission timeout, with
+// everything after it, as TCP does; over datagrams a lost one is gone, and the others may
+// overtake each other. Each relay is two threads in this process; the workers are whatever they are
 // (real processes, in the fault tests). For tests and experiments where the machine cannot
 // shape traffic itself (no netem), and to make a scenario repeatable from its seed.
 #ifndef SHOAL_NET_FAULT_NETWORK_H_
@@ -23,8 +24,8 @@ namespace shoal::net {
 struct FaultPlan {
   double delay_ms = 0;         // every chunk, each way
   double jitter_ms = 0;        // plus uniform [0, jitter) (order is kept, as TCP keeps it)
-  double loss = 0;             // share of chunks lost once: held back `retransmit_ms`
-  double retransmit_ms = 200;  // Linux's minimum retransmission timeout
+  double loss = 0;             // share of chunks (datagrams) lost
+  double retransmit_ms = 200;  // streams: how long a lost chunk is held (Linux's minimum RTO)
   bool partitioned = false;    // nothing passes either way; the connection stays open
 };
 

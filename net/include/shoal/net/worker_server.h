@@ -55,8 +55,8 @@ class WorkerServer {
   // Serves one peer on a thread of its own until it disconnects or stop() is called; past
   // max_peers it is answered Busy and closed at once.
   void serve(std::unique_ptr<Connection> connection);
-  // Accepts peers until stop() (or the listener fails).
-  void run(TcpListener& listener);
+  // Accepts peers until stop() (or the listener fails): TCP or UDP.
+  void run(Listener& listener);
   void stop();
   const WorkerCounters& counters() const;
 

@@ -1,0 +1,427 @@
+#include "shoal/net/udp.h"
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "ipv4.h"
+#include "shoal/net/frame.h"
+
+namespace shoal::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint8_t kFragmentMagic[4] = {'S', 'H', 'O', 'F'};
+constexpr size_t kFragmentHeader = 12;  // magic, frame number (u32), index (u16), count (u16)
+constexpr size_t kLargestDatagram = 65536;
+
+Status os_error(const std::string& what) { return Status(StatusCode::kIo, what + ": " + std::strerror(errno)); }
+
+void put16(uint8_t* p, uint32_t v) { p[0] = static_cast<uint8_t>(v), p[1] = static_cast<uint8_t>(v >> 8); }
+void put32(uint8_t* p, uint32_t v) { put16(p, v), put16(p + 2, v >> 16); }
+uint32_t get16(const uint8_t* p) { return p[0] | uint32_t{p[1]} << 8; }
+uint32_t get32(const uint8_t* p) { return get16(p) | get16(p + 2) << 16; }
+
+int wait_ms(bool has_deadline, Clock::time_point deadline) {
+  if (!has_deadline) return -1;
+  return static_cast<int>(std::max<long long>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+}
+
+// Where one peer's datagrams come from and go to.
+class Port {
+ public:
+  virtual ~Port() = default;
+  virtual Status send(const uint8_t* data, size_t size) = 0;
+  // One datagram into `out` (resized to it); kTimeout, or kIo once shut down.
+  virtual Status receive(std::vector<uint8_t>* out, int timeout_ms) = 0;
+  virtual void shutdown() = 0;
+};
+
+// A master's side: a connected UDP socket (only its worker's datagrams arrive).
+class ConnectedPort final : public Port {
+ public:
+  ConnectedPort(int fd, int wake) : fd_(fd), wake_(wake) {}
+  ~ConnectedPort() override {
+    ::close(fd_);
+    ::close(wake_);
+  }
+  Status send(const uint8_t* data, size_t size) override {
+    if (shut_) return Status(StatusCode::kIo, "closed");
+    // A datagram the socket cannot take now is a datagram lost: never wait.
+    if (::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      return os_error("send");
+    }
+    return Status::ok();
+  }
+  Status receive(std::vector<uint8_t>* out, int timeout_ms) override {
+    const bool has_deadline = timeout_ms >= 0;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
+    out->resize(kLargestDatagram);
+    for (;;) {
+      if (shut_) return Status(StatusCode::kIo, "closed");
+      const ssize_t n = ::recv(fd_, out->data(), out->size(), MSG_DONTWAIT | MSG_TRUNC);
+      if (n >= 0) {
+        if (static_cast<size_t>(n) > out->size()) continue;  // larger than any datagram we take
+        out->resize(static_cast<size_t>(n));
+        return Status::ok();
+      }
+      if (errno == ECONNREFUSED) return Status(StatusCode::kIo, "nothing listens there (port unreachable)");
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return os_error("recv");
+      pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_, POLLIN, 0}};
+      const int ready = ::poll(fds, 2, wait_ms(has_deadline, deadline));
+      if (ready == 0) return Status(StatusCode::kTimeout, "no datagram");
+    }
+  }
+  void shutdown() override {
+    shut_ = true;
+    const uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof(one));
+  }
+
+ private:
+  const int fd_, wake_;
+  std::atomic<bool> shut_{false};
+};
+
+}  // namespace
+
+// The listener's socket, shared with the connections it made (they send through it).
+struct UdpListener::Socket {
+  int fd = -1;
+  ~Socket() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// One master's datagrams, as the listener hands them over.
+struct UdpListener::Inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::vector<uint8_t>> datagrams;
+  bool closed = false;
+  size_t cap = 0;
+  void push(const uint8_t* data, size_t size) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (closed || datagrams.size() >= cap) return;  // full: lost, as a full socket buffer loses it
+    datagrams.emplace_back(data, data + size);
+    cv.notify_one();
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mu);
+    closed = true;
+    cv.notify_all();
+  }
+  bool is_closed() {
+    std::lock_guard<std::mutex> lock(mu);
+    return closed;
+  }
+};
+
+namespace {
+
+// A worker's side: the listener's socket, this master's address, and its inbox.
+template <typename Socket, typename Inbox>
+class ListenerPort final : public Port {
+ public:
+  ListenerPort(std::shared_ptr<Socket> socket, sockaddr_in to, std::shared_ptr<Inbox> inbox)
+      : socket_(std::move(socket)), to_(to), inbox_(std::move(inbox)) {}
+  ~ListenerPort() override { inbox_->close(); }
+  Status send(const uint8_t* data, size_t size) override {
+    if (::sendto(socket_->fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&to_),
+                 sizeof(to_)) < 0 &&
+        errno != EAGAIN && errno != EWOULDBLOCK) {
+      return os_error("sendto");
+    }
+    return Status::ok();
+  }
+  Status receive(std::vector<uint8_t>* out, int timeout_ms) override {
+    std::unique_lock<std::mutex> lock(inbox_->mu);
+    auto ready = [&] { return inbox_->closed || !inbox_->datagrams.empty(); };
+    if (timeout_ms < 0) {
+      inbox_->cv.wait(lock, ready);
+    } else if (!inbox_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready)) {
+      return Status(StatusCode::kTimeout, "no datagram");
+    }
+    if (inbox_->datagrams.empty()) return Status(StatusCode::kIo, "closed");
+    out->swap(inbox_->datagrams.front());
+    inbox_->datagrams.pop_front();
+    return Status::ok();
+  }
+  void shutdown() override { inbox_->close(); }
+
+ private:
+  std::shared_ptr<Socket> socket_;
+  sockaddr_in to_;
+  std::shared_ptr<Inbox> inbox_;
+};
+
+// Frames over datagrams: whole when they fit, else fragments; reassembly bounded in count,
+// size and time.
+class DatagramConnection final : public Connection {
+ public:
+  DatagramConnection(std::string peer, std::unique_ptr<Port> port, UdpLimits limits)
+      : Connection(std::move(peer)), port_(std::move(port)), limits_(limits) {}
+
+  bool datagrams() const override { return true; }
+
+  Status write_all(const void* data, size_t size) override {
+    const auto* p = static_cast<const uint8_t*>(data);
+    if (size <= limits_.max_datagram) return closed_on_error(port_->send(p, size));
+    const size_t chunk = limits_.max_datagram - kFragmentHeader;
+    const size_t count = (size + chunk - 1) / chunk;
+    if (size > limits_.max_frame || count > 0xFFFF) {
+      return Status(StatusCode::kInvalidArgument, "a " + std::to_string(size) + "-byte frame is over UDP's " +
+                                                      std::to_string(limits_.max_frame) + "-byte limit; use TCP");
+    }
+    std::vector<uint8_t> datagram(limits_.max_datagram);
+    std::lock_guard<std::mutex> lock(send_mu_);
+    const uint32_t number = next_fragmented_++;
+    for (size_t i = 0; i < count; ++i) {
+      const size_t n = std::min(chunk, size - i * chunk);
+      std::memcpy(datagram.data(), kFragmentMagic, 4);
+      put32(datagram.data() + 4, number);
+      put16(datagram.data() + 8, static_cast<uint32_t>(i));
+      put16(datagram.data() + 10, static_cast<uint32_t>(count));
+      std::memcpy(datagram.data() + kFragmentHeader, p + i * chunk, n);
+      SHOAL_RETURN_IF_ERROR(closed_on_error(port_->send(datagram.data(), kFragmentHeader + n)));
+    }
+    return Status::ok();
+  }
+
+  Status next_message(int timeout_ms) override {
+    message_.clear();
+    at_ = 0;
+    const bool has_deadline = timeout_ms >= 0;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
+    std::vector<uint8_t> d;
+    for (;;) {
+      SHOAL_RETURN_IF_ERROR(port_->receive(&d, wait_ms(has_deadline, deadline)));
+      if (d.size() >= 4 && std::memcmp(d.data(), kMagic, 4) == 0) {
+        message_.swap(d);
+        return Status::ok();
+      }
+      if (d.size() > kFragmentHeader && std::memcmp(d.data(), kFragmentMagic, 4) == 0 && reassemble(d)) {
+        return Status::ok();
+      }
+      // anything else: not ours, dropped
+    }
+  }
+
+  Status read_exact(void* data, size_t size, int) override {
+    if (message_.size() - at_ < size) {
+      at_ = message_.size();
+      return Status(StatusCode::kCorrupt, "a frame runs past the end of its datagram");
+    }
+    std::memcpy(data, message_.data() + at_, size);
+    at_ += size;
+    return Status::ok();
+  }
+
+  Result<size_t> read_some(void* data, size_t size, int timeout_ms) override {
+    if (at_ == message_.size()) SHOAL_RETURN_IF_ERROR(next_message(timeout_ms));
+    const size_t n = std::min(size, message_.size() - at_);
+    std::memcpy(data, message_.data() + at_, n);
+    at_ += n;
+    return n;
+  }
+
+  Status flush(int) override { return Status::ok(); }  // nothing is ever queued
+  void shutdown() override { port_->shutdown(); }
+  size_t queued_bytes() const override { return 0; }
+  void set_limits(const ConnectionLimits&) override {}
+  bool overflowed() const override { return false; }
+
+ private:
+  struct Partial {
+    uint32_t count = 0, have = 0;
+    size_t bytes = 0;
+    std::vector<std::vector<uint8_t>> chunks;
+    Clock::time_point started;
+  };
+
+  Status closed_on_error(Status st) {
+    if (!st.is_ok() && st.code() != StatusCode::kIo) return st;
+    return st.is_ok() ? st : Status(StatusCode::kIo, "connection to " + peer() + " closed: " + st.message());
+  }
+
+  // Adds a fragment; true when it completed a frame, now in message_.
+  bool reassemble(const std::vector<uint8_t>& d) {
+    const auto now = Clock::now();
+    for (auto it = partial_.begin(); it != partial_.end();) {  // what took too long is dropped
+      const bool stale = now - it->second.started > std::chrono::milliseconds(limits_.reassembly_timeout_ms);
+      it = stale ? partial_.erase(it) : std::next(it);
+    }
+    const uint32_t number = get32(d.data() + 4), index = get16(d.data() + 8), count = get16(d.data() + 10);
+    const size_t chunk = limits_.max_datagram - kFragmentHeader;
+    if (count < 2 || index >= count || size_t{count} * chunk > limits_.max_frame + chunk ||
+        d.size() - kFragmentHeader > chunk) {
+      return false;
+    }
+    auto it = partial_.find(number);
+    if (it == partial_.end()) {
+      if (partial_.size() >= limits_.max_partial) {  // the oldest gives way
+        auto oldest = std::min_element(partial_.begin(), partial_.end(),
+                                       [](const auto& a, const auto& b) { return a.second.started < b.second.started; });
+        partial_.erase(oldest);
+      }
+      it = partial_.emplace(number, Partial{}).first;
+      it->second.count = count;
+      it->second.chunks.resize(count);
+      it->second.started = now;
+    }
+    Partial& p = it->second;
+    if (p.count != count || !p.chunks[index].empty()) return false;
+    p.chunks[index].assign(d.begin() + kFragmentHeader, d.end());
+    p.bytes += p.chunks[index].size();
+    if (++p.have < p.count) return false;
+    message_.clear();
+    message_.reserve(p.bytes);
+    for (const auto& c : p.chunks) message_.insert(message_.end(), c.begin(), c.end());
+    partial_.erase(it);
+    return true;
+  }
+
+  std::unique_ptr<Port> port_;
+  UdpLimits limits_;
+  std::mutex send_mu_;
+  uint32_t next_fragmented_ = 0;
+  std::vector<uint8_t> message_;  // the datagram (or reassembled frame) being read
+  size_t at_ = 0;
+  std::map<uint32_t, Partial> partial_;
+};
+
+}  // namespace
+
+Dialer& udp_dialer() {
+  static UdpDialer dialer;
+  return dialer;
+}
+
+Result<std::unique_ptr<Connection>> udp_connect(const std::string& address, UdpLimits limits) {
+  sockaddr_in sa;
+  SHOAL_RETURN_IF_ERROR(resolve_ipv4(address, &sa));
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return os_error("socket");
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    const Status st = os_error("cannot reach " + address);
+    ::close(fd);
+    return st;
+  }
+  const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake < 0) {
+    ::close(fd);
+    return os_error("eventfd");
+  }
+  return std::unique_ptr<Connection>(
+      new DatagramConnection(address, std::make_unique<ConnectedPort>(fd, wake), limits));
+}
+
+std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> datagram_pair(UdpLimits limits) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds) != 0) return {};
+  const int big = 4 << 20;
+  std::unique_ptr<Connection> ends[2];
+  for (int i = 0; i < 2; ++i) {
+    ::setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake < 0) {
+      ::close(fds[i]);
+      if (i == 0) ::close(fds[1]);
+      return {};
+    }
+    ends[i].reset(new DatagramConnection(i ? "datagram-b" : "datagram-a", std::make_unique<ConnectedPort>(fds[i], wake),
+                                         limits));
+  }
+  return {std::move(ends[0]), std::move(ends[1])};
+}
+
+Result<std::unique_ptr<UdpListener>> UdpListener::listen(const std::string& address, uint32_t max_peers,
+                                                         UdpLimits limits) {
+  sockaddr_in sa;
+  SHOAL_RETURN_IF_ERROR(resolve_ipv4(address, &sa));
+  auto socket = std::make_shared<Socket>();
+  socket->fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (socket->fd < 0) return os_error("socket");
+  if (::bind(socket->fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    return os_error("cannot listen on " + address);
+  }
+  const int big = 4 << 20;  // room for bursts from many masters while the engine is busy
+  ::setsockopt(socket->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+  socklen_t len = sizeof(sa);
+  ::getsockname(socket->fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake < 0) return os_error("eventfd");
+  return std::unique_ptr<UdpListener>(new UdpListener(std::move(socket), wake, ntohs(sa.sin_port), max_peers, limits));
+}
+
+UdpListener::UdpListener(std::shared_ptr<Socket> socket, int wake_fd, uint16_t port, uint32_t max_peers,
+                         UdpLimits limits)
+    : socket_(std::move(socket)), wake_fd_(wake_fd), port_(port), max_peers_(max_peers), limits_(limits) {}
+
+UdpListener::~UdpListener() {
+  for (auto& [name, weak] : peers_) {
+    if (auto inbox = weak.lock()) inbox->close();
+  }
+  ::close(wake_fd_);
+}
+
+void UdpListener::close() {
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
+Result<std::unique_ptr<Connection>> UdpListener::accept() {
+  std::vector<uint8_t> d(kLargestDatagram);
+  for (;;) {
+    pollfd fds[2] = {{socket_->fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return os_error("poll");
+    if (fds[1].revents & POLLIN) return Status(StatusCode::kIo, "the listener was closed");
+    sockaddr_in from;
+    socklen_t len = sizeof(from);
+    const ssize_t n = ::recvfrom(socket_->fd, d.data(), d.size(), MSG_DONTWAIT | MSG_TRUNC,
+                                 reinterpret_cast<sockaddr*>(&from), &len);
+    if (n < 0 || static_cast<size_t>(n) > d.size()) continue;
+    const std::string name = ipv4_name(from);
+    // A Hello (a whole frame, sequence 0) starts a session: a new one for a known address
+    // too (its master reconnected from the same port).
+    bool hello = false;
+    if (static_cast<size_t>(n) >= kHeaderBytes && std::memcmp(d.data(), kMagic, 4) == 0) {
+      const Result<FrameHeader> h = decode_header(d.data(), Limits{});
+      hello = h.is_ok() && h->type == wire::MessageType::Hello && h->sequence == 0;
+    }
+    auto it = peers_.find(name);
+    std::shared_ptr<Inbox> inbox = it == peers_.end() ? nullptr : it->second.lock();
+    if (inbox && !hello) {
+      inbox->push(d.data(), static_cast<size_t>(n));
+      continue;
+    }
+    if (!hello) continue;  // from nobody we know, and not a handshake: dropped, no state kept
+    if (inbox) inbox->close();
+    for (auto p = peers_.begin(); p != peers_.end();) {  // forget peers whose connection ended
+      auto held = p->second.lock();
+      p = !held || held->is_closed() ? peers_.erase(p) : std::next(p);
+    }
+    if (peers_.size() >= max_peers_) continue;
+    inbox = std::make_shared<Inbox>();
+    inbox->cap = limits_.inbox_datagrams;
+    inbox->push(d.data(), static_cast<size_t>(n));
+    peers_[name] = inbox;
+    return std::unique_ptr<Connection>(new DatagramConnection(
+        name, std::make_unique<ListenerPort<Socket, Inbox>>(socket_, from, inbox), limits_));
+  }
+}
+
+}  // namespace shoal::net

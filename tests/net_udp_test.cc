@@ -1,0 +1,173 @@
+// The datagram transport over real UDP sockets on loopback: a worker behind a UdpListener
+// serves a master's handshake and requests; frames larger than a datagram are fragmented and
+// reassembled; replays, garbage and strangers' datagrams are refused without hurting the
+// session; a master over UDP notices a killed worker through its heartbeats.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "shoal/dataset.h"
+#include "shoal/engine.h"
+#include "shoal/net/handshake.h"
+#include "shoal/net/master.h"
+#include "shoal/net/udp.h"
+#include "shoal/net/worker_server.h"
+#include "test_models.h"
+
+namespace shoal::net {
+namespace {
+
+class Udp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto& bytes = testing::synth_bytes("fluid-cnn");
+    model_ = std::make_unique<Model>(std::move(Model::from_bytes(bytes.data(), bytes.size()).value()));
+    WorkerOptions options;
+    options.key = key_;
+    auto server = WorkerServer::create(*model_, options);
+    ASSERT_TRUE(server.is_ok());
+    server_ = std::move(server.value());
+    auto listener = UdpListener::listen("127.0.0.1:0");
+    ASSERT_TRUE(listener.is_ok()) << listener.status().to_string();
+    listener_ = std::move(listener.value());
+    address_ = "127.0.0.1:" + std::to_string(listener_->port());
+    serving_ = std::thread([this] { server_->run(*listener_); });
+  }
+  void TearDown() override {
+    server_->stop();
+    serving_.join();
+  }
+  std::unique_ptr<Connection> connect() {
+    auto c = udp_connect(address_);
+    EXPECT_TRUE(c.is_ok());
+    c.value()->set_key(key_);
+    const Result<WorkerInfo> info = dial_handshake(*c.value(), WorkerInfo{}, 2000);
+    EXPECT_TRUE(info.is_ok()) << info.status().to_string();
+    return std::move(c.value());
+  }
+  static Frame read(Connection& c) {
+    Frame f;
+    const Status st = read_frame(c, Limits{}, &f, 2000);
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    return f;
+  }
+
+  std::string key_ = "a key for the udp tests";
+  const std::vector<uint8_t> image_ = std::vector<uint8_t>(28 * 28, 33);
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<WorkerServer> server_;
+  std::unique_ptr<UdpListener> listener_;
+  std::string address_;
+  std::thread serving_;
+};
+
+TEST_F(Udp, InferenceMatchesTheEngine) {
+  auto c = connect();
+  auto engine = Engine::create(*model_);
+  ASSERT_TRUE(engine.is_ok());
+  Images one;
+  one.count = 1, one.h = 28, one.w = 28;
+  one.pixels = image_;
+  std::vector<float> in, want(10);
+  ASSERT_TRUE(image_to_input(one, 0, *model_, Fit::kExact, &in).is_ok());
+  for (const char* subnet : {"lower25", "upper50", "w1.0"}) {
+    const uint32_t s = model_->find_subnet(subnet).value();
+    ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
+    ASSERT_TRUE(send_infer_request(*c, 9, subnet, 1'000'000, image_.data(), image_.size()).is_ok());
+    const Frame f = read(*c);
+    ASSERT_EQ(f.header.type, wire::MessageType::InferResult);
+    const wire::InferResult* r = verified_payload<wire::InferResult>(f);
+    ASSERT_NE(r, nullptr);
+    for (uint32_t k = 0; k < 10; ++k) EXPECT_EQ(r->probabilities()->Get(k), want[k]) << subnet;
+  }
+  ASSERT_TRUE(write_frame(*c, wire::MessageType::Heartbeat, 3, nullptr, 0).is_ok());
+  EXPECT_EQ(read(*c).header.type, wire::MessageType::Heartbeat);
+}
+
+TEST_F(Udp, LargeFramesAreFragmentedAndReassembled) {
+  auto [a, b] = datagram_pair();
+  ASSERT_TRUE(a && b);
+  std::vector<uint8_t> payload(224 * 224 * 3);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 31 + 7);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(write_frame(*a, wire::MessageType::InferRequest, 100 + round, payload.data(), payload.size()).is_ok());
+  }
+  Limits limits;
+  limits.max_payload_bytes = 1u << 20;
+  for (int round = 0; round < 3; ++round) {
+    Frame f;
+    ASSERT_TRUE(read_frame(*b, limits, &f, 2000).is_ok());
+    EXPECT_EQ(f.header.request_id, 100u + round);
+    EXPECT_EQ(f.payload, payload);
+  }
+  // Over the transport's limit: refused at once with a clear error, nothing sent.
+  std::vector<uint8_t> huge((1u << 20) + 1);
+  const Status st = write_frame(*a, wire::MessageType::InferRequest, 1, huge.data(), huge.size());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.to_string();
+}
+
+TEST_F(Udp, ReplayedAndForeignDatagramsAreDroppedAndTheSessionLives) {
+  auto c = connect();
+  // A stranger's datagrams: not a Hello, so no state is kept and nothing answers.
+  const int stranger = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(listener_->port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const char garbage[] = "SHOLxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+  for (int i = 0; i < 100; ++i) {
+    ::sendto(stranger, garbage, sizeof(garbage), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+  }
+  ::close(stranger);
+  // Our own request, recorded and played again on the session: the window refuses the copy.
+  auto [tap_a, tap_b] = datagram_pair();
+  tap_a->security() = c->security();
+  ASSERT_TRUE(send_infer_request(*tap_a, 5, "w1.0", 1'000'000, image_.data(), image_.size()).is_ok());
+  ASSERT_TRUE(tap_b->next_message(1000).is_ok());
+  std::vector<uint8_t> datagram(4096);
+  const size_t n = tap_b->read_some(datagram.data(), datagram.size(), 0).value();
+  c->security().next_send = tap_a->security().next_send;
+  ASSERT_TRUE(c->write_all(datagram.data(), n).is_ok());
+  ASSERT_TRUE(c->write_all(datagram.data(), n).is_ok());
+  EXPECT_EQ(read(*c).header.type, wire::MessageType::InferResult);
+  Frame f;
+  EXPECT_EQ(read_frame(*c, Limits{}, &f, 300).code(), StatusCode::kTimeout) << "the replayed copy was answered";
+  // A corrupted datagram costs only itself.
+  datagram[kHeaderBytes + 20] ^= 0x40;
+  ASSERT_TRUE(c->write_all(datagram.data(), n).is_ok());
+  ASSERT_TRUE(send_infer_request(*c, 6, "w1.0", 1'000'000, image_.data(), image_.size()).is_ok());
+  const Frame after = read(*c);
+  EXPECT_EQ(after.header.type, wire::MessageType::InferResult);
+  EXPECT_EQ(after.header.request_id, 6u);
+  EXPECT_EQ(server_->counters().served.load(), 2u);
+  EXPECT_EQ(server_->counters().connections.load(), 1u) << "a stranger got a session";
+  EXPECT_GE(server_->counters().malformed.load(), 2u);
+}
+
+TEST_F(Udp, AMasterOverUdpNoticesAStoppedWorkerByItsHeartbeats) {
+  MasterOptions options;
+  options.addresses = {address_};
+  options.dialer = &udp_dialer();
+  options.key = key_;
+  options.heartbeat_ms = 50;
+  auto master = Master::connect(options);
+  ASSERT_TRUE(master.is_ok()) << master.status().to_string();
+  EXPECT_TRUE(master.value()->alive(0));
+  const auto t = std::chrono::steady_clock::now();
+  server_->stop();  // no FIN over UDP: only silence
+  while (master.value()->alive(0) && std::chrono::steady_clock::now() - t < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  EXPECT_FALSE(master.value()->alive(0));
+  EXPECT_LT(ms, 3 * 50 + 100.0);
+}
+
+}  // namespace
+}  // namespace shoal::net
