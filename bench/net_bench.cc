@@ -1,5 +1,7 @@
-// What the master adds to a request, against a raw TCP round trip of the same sizes on
-// loopback, measured in the same run; and how long the AdaEnsemble allocator takes to decide.
+// What the master and worker add to a request, against a raw round trip of the same sizes on
+// loopback, over TCP and over UDP, measured in the same run (report p50: the median of
+// repetitions, and p99 from BM_*RoundTripPercentiles); and how long the AdaEnsemble
+// allocator takes to decide.
 //   build/bench/net_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
@@ -14,6 +16,7 @@
 #include "shoal/builder.h"
 #include "shoal/net/calibrator.h"
 #include "shoal/net/master.h"
+#include "shoal/net/transport.h"
 #include "shoal/net/worker_server.h"
 
 namespace {
@@ -66,6 +69,39 @@ void BM_RawTcpRoundTrip(benchmark::State& state) {
 }
 BENCHMARK(BM_RawTcpRoundTrip)->UseRealTime();
 
+// The same over UDP: one 784-byte datagram out, one 40-byte datagram back.
+void BM_RawUdpRoundTrip(benchmark::State& state) {
+  const int server = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(server, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  socklen_t len = sizeof(sa);
+  getsockname(server, reinterpret_cast<sockaddr*>(&sa), &len);
+  std::thread echo([server] {
+    char in[kImageBytes], out[kReplyBytes] = {};
+    for (;;) {
+      sockaddr_in from{};
+      socklen_t n = sizeof(from);
+      const ssize_t k = recvfrom(server, in, sizeof(in), 0, reinterpret_cast<sockaddr*>(&from), &n);
+      if (k <= 1) break;  // a 1-byte datagram ends it
+      sendto(server, out, sizeof(out), 0, reinterpret_cast<sockaddr*>(&from), n);
+    }
+  });
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  char req[kImageBytes] = {}, rep[kReplyBytes];
+  for (auto _ : state) {
+    send(fd, req, sizeof(req), 0);
+    recv(fd, rep, sizeof(rep), 0);
+  }
+  send(fd, req, 1, 0);
+  echo.join();
+  close(fd);
+  close(server);
+}
+BENCHMARK(BM_RawUdpRoundTrip)->UseRealTime();
+
 // A model that costs next to nothing to run, so the master's and worker's own work shows.
 shoal::Model tiny_model() {
   shoal::ModelBuilder b("tiny", 1);
@@ -79,13 +115,16 @@ shoal::Model tiny_model() {
   return std::move(shoal::Model::from_bytes(bytes.data(), bytes.size()).value());
 }
 
+// Arg 0: TCP, 1: UDP.
 void BM_MasterRoundTrip(benchmark::State& state) {
   const shoal::Model model = tiny_model();
+  const auto transport = state.range(0) ? shoal::net::Transport::kUdp : shoal::net::Transport::kTcp;
   auto server = shoal::net::WorkerServer::create(model, {});
-  auto listener = shoal::net::TcpListener::listen("127.0.0.1:0");
+  auto listener = shoal::net::listen_on(transport, "127.0.0.1:0");
   std::thread serving([&] { server.value()->run(*listener.value()); });
   shoal::net::MasterOptions options;
   options.addresses = {"127.0.0.1:" + std::to_string(listener.value()->port())};
+  options.dialer = &shoal::net::dialer_for(transport);
   auto master = shoal::net::Master::connect(options);
   shoal::Images images;
   images.count = 8, images.h = 28, images.w = 28, images.c = 1;
@@ -107,7 +146,7 @@ void BM_MasterRoundTrip(benchmark::State& state) {
   server.value()->stop();
   serving.join();
 }
-BENCHMARK(BM_MasterRoundTrip)->UseRealTime();
+BENCHMARK(BM_MasterRoundTrip)->Arg(0)->Arg(1)->UseRealTime();
 
 // One AdaEnsemble decision for W workers with 4 subnets each, each worker its own member (as
 // the demo's cluster is). Up to 6 members the profile measures every configuration and the

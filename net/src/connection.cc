@@ -116,15 +116,24 @@ Status StreamConnection::write_all(const void* data, size_t size) {
 }
 
 Status StreamConnection::fill(bool has_deadline, std::chrono::steady_clock::time_point deadline, int timeout_ms) {
+  // When the last read had to wait (request and reply take turns), this one likely will too:
+  // poll first, saving a recv that would only say "nothing yet" (syscalls are the dearest part
+  // of a round trip on loopback).
+  bool try_recv = !waited_;
+  bool waited = false;
   for (;;) {
-    const ssize_t n = ::recv(fd_, in_, sizeof(in_), 0);
-    if (n > 0) {
-      in_begin_ = 0, in_end_ = static_cast<size_t>(n);
-      return Status::ok();
+    if (try_recv) {
+      const ssize_t n = ::recv(fd_, in_, sizeof(in_), 0);
+      if (n > 0) {
+        in_begin_ = 0, in_end_ = static_cast<size_t>(n);
+        waited_ = waited;
+        return Status::ok();
+      }
+      if (n == 0) return closed(peer());
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return closed(peer());
     }
-    if (n == 0) return closed(peer());
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return closed(peer());
+    try_recv = waited = true;
     bool want_out;
     {
       std::lock_guard<std::mutex> lock(out_mu_);

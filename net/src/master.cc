@@ -1,6 +1,7 @@
 #include "shoal/net/master.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -27,7 +28,9 @@ struct Master::Impl final : UnitSender {
   size_t image_bytes = 0;
 
   mutable std::mutex mu;  // everything below
-  std::condition_variable timer_cv;
+  std::condition_variable timer_cv;  // the timer thread's alone
+  std::condition_variable stop_cv;   // the heartbeat and reconnect threads wait on it for stopping
+  TimeUs timer_wakes_at = kNever;    // when the sleeping timer thread wakes (0: it is awake)
   std::unique_ptr<Orchestrator> orchestrator;
   std::vector<bool> up;
   std::vector<TimeUs> last_heard;  // per worker: when its last frame came
@@ -65,7 +68,13 @@ struct Master::Impl final : UnitSender {
     } else {
       return;  // anything newer: nothing to act on here
     }
-    timer_cv.notify_one();
+    poke_timer();
+  }
+
+  // Wakes the timer thread only when something now falls due before it would wake anyway
+  // (a wake-up per request costs more than the rest of the master's work).
+  void poke_timer() {
+    if (orchestrator && orchestrator->next_timer() < timer_wakes_at) timer_cv.notify_one();
   }
 
   void on_closed(uint32_t w) {
@@ -74,7 +83,7 @@ struct Master::Impl final : UnitSender {
     up[w] = false;
     ++disconnects;
     orchestrator->on_worker_down(w);
-    timer_cv.notify_one();
+    poke_timer();
   }
 
   Status open(uint32_t w) {
@@ -91,7 +100,7 @@ struct Master::Impl final : UnitSender {
     const TimeUs silent_limit = us_from_ms(static_cast<double>(options.heartbeat_ms) * options.down_after_heartbeats);
     uint64_t id = 0;
     std::unique_lock<std::mutex> lock(mu);
-    while (!timer_cv.wait_for(lock, std::chrono::milliseconds(options.heartbeat_ms), [&] { return stopping; })) {
+    while (!stop_cv.wait_for(lock, std::chrono::milliseconds(options.heartbeat_ms), [&] { return stopping; })) {
       const TimeUs now = steady_clock().now();
       for (uint32_t w = 0; w < links.size(); ++w) {
         if (!up[w] || is_local[w]) continue;
@@ -109,18 +118,20 @@ struct Master::Impl final : UnitSender {
     std::unique_lock<std::mutex> lock(mu);
     while (!stopping) {
       const TimeUs next = orchestrator->next_timer();
+      timer_wakes_at = next;
       if (next == kNever) {
         timer_cv.wait(lock);
       } else {
         timer_cv.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::microseconds(next)));
       }
+      timer_wakes_at = 0;
       if (!stopping) orchestrator->on_timer();
     }
   }
 
   void reconnect_loop() {
     std::unique_lock<std::mutex> lock(mu);
-    while (!timer_cv.wait_for(lock, std::chrono::milliseconds(options.reconnect_ms), [&] { return stopping; })) {
+    while (!stop_cv.wait_for(lock, std::chrono::milliseconds(options.reconnect_ms), [&] { return stopping; })) {
       for (uint32_t w = 0; w < links.size() && !stopping; ++w) {
         if (up[w]) continue;
         lock.unlock();
@@ -143,6 +154,7 @@ Master::~Master() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stopping = true;
     impl_->timer_cv.notify_all();
+    impl_->stop_cv.notify_all();
   }
   if (impl_->reconnector.joinable()) impl_->reconnector.join();
   if (impl_->heartbeat.joinable()) impl_->heartbeat.join();
@@ -287,7 +299,7 @@ Status Master::set_policy(const std::string& name, const PolicyParams& params) {
 uint64_t Master::submit(Submission submission) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   const uint64_t ticket = impl_->orchestrator->submit(std::move(submission));
-  impl_->timer_cv.notify_one();
+  impl_->poke_timer();
   return ticket;
 }
 
@@ -301,19 +313,27 @@ uint64_t Master::submit(const uint8_t* image, double budget_ms, int priority, st
 }
 
 Prediction Master::run(Submission submission) {
+  // The answer usually comes within tens of microseconds: wait for it spinning a little
+  // first, since waking a sleeping thread costs about as much again.
+  constexpr auto kSpin = std::chrono::microseconds(50);
   std::mutex mu;
   std::condition_variable cv;
-  bool ready = false;
+  std::atomic<bool> ready{false};
+  bool sleeping = false;
   Prediction out;
   submission.done = [&](Prediction&& p) {
     std::lock_guard<std::mutex> lock(mu);
     out = std::move(p);
-    ready = true;
-    cv.notify_one();
+    ready.store(true, std::memory_order_release);
+    if (sleeping) cv.notify_one();
   };
   submit(std::move(submission));
+  const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+  while (!ready.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spin_until) {
+  }
   std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return ready; });
+  sleeping = true;
+  cv.wait(lock, [&] { return ready.load(std::memory_order_acquire); });
   return out;
 }
 

@@ -59,9 +59,16 @@ struct WorkerServer::Impl {
   std::thread compute;
   Listener* listener = nullptr;
 
+  // The engine and its buffers: used by one thread at a time, the one that set engine_busy.
+  bool engine_busy = false;  // under mu
+  Images image;
+  std::vector<float> input, output;
+
   void compute_loop();
+  void run_job(Connection& c, Job& job);
   void peer_loop(const std::shared_ptr<Peer>& peer);
-  void handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Clock::time_point received);
+  // True when the request ran on this thread (the engine was idle).
+  bool handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Clock::time_point received);
   bool admit(const std::shared_ptr<Peer>& peer, Job job);
   void forget(const std::shared_ptr<Peer>& peer);
 };
@@ -96,6 +103,8 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   info.classes = model.shape(m.output()).c;
   // The largest honest request: the image, the subnet's name and the table around them.
   impl->request_limits = options.limits;
+  impl->image.count = 1;
+  impl->image.h = in.h, impl->image.w = in.w, impl->image.c = in.c;
   const size_t request = size_t{in.h} * in.w * in.c + longest_name + 256;
   impl->request_limits.max_payload_bytes =
       static_cast<uint32_t>(std::min<size_t>(options.limits.max_payload_bytes, request));
@@ -175,9 +184,19 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
     return c.shutdown();
   }
   Frame frame;
+  // After a request ran on this thread, frames already waiting came in while it ran: they are
+  // taken as having arrived when it started (so a request's deadline still counts from its
+  // arrival, erring early, never late).
+  Clock::time_point ran_here_since{};
   for (;;) {
-    const Status st = read_frame(c, request_limits, &frame, options.idle_timeout_ms);
-    const auto received = Clock::now();
+    const bool backdate = ran_here_since != Clock::time_point{};
+    const Status st = read_frame(c, request_limits, &frame, backdate ? 0 : options.idle_timeout_ms);
+    if (backdate && st.code() == StatusCode::kTimeout) {
+      ran_here_since = {};  // nothing was waiting
+      continue;
+    }
+    const auto received = backdate ? ran_here_since : Clock::now();
+    if (!backdate) ran_here_since = {};
     if (!st.is_ok() && c.datagrams() && st.code() == StatusCode::kCorrupt) {
       ++counters.malformed;  // over UDP a bad frame costs its datagram, not the session
       continue;
@@ -196,9 +215,11 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
     }
     const uint64_t id = frame.header.request_id;
     switch (frame.header.type) {
-      case wire::MessageType::InferRequest:
-        handle_request(peer, frame, received);
+      case wire::MessageType::InferRequest: {
+        const auto started = Clock::now();
+        if (handle_request(peer, frame, received) && !backdate) ran_here_since = started;
         break;
+      }
       case wire::MessageType::Heartbeat: {
         uint32_t waiting;
         {
@@ -218,12 +239,13 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
   c.shutdown();
 }
 
-void WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame,
+bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame,
                                         Clock::time_point received) {
   const uint64_t id = frame.header.request_id;
   auto refuse = [&](wire::ErrorCode code, const std::string& message) {
     ++(code == wire::ErrorCode::Malformed ? counters.malformed : counters.rejected);
     (void)send_error(*peer->connection, id, code, message);
+    return false;
   };
   const wire::InferRequest* req = verified_payload<wire::InferRequest>(frame);
   if (!req) return refuse(wire::ErrorCode::Malformed, "InferRequest does not verify against schema/wire.fbs");
@@ -241,11 +263,26 @@ void WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   job.received = received;
   job.deadline = received + std::chrono::microseconds(req->budget_us());
   job.image.assign(req->image()->begin(), req->image()->end());
+  // An idle engine runs the request here at once: no hand-over to the engine thread (which
+  // costs about as much as a loopback round trip).
+  bool here = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!engine_busy && turn.empty() && !stopping) engine_busy = here = true;
+  }
+  if (here) {
+    run_job(*peer->connection, job);
+    std::lock_guard<std::mutex> lock(mu);
+    engine_busy = false;
+    if (!turn.empty()) cv.notify_one();
+    return true;
+  }
   if (!admit(peer, std::move(job))) {
     ++counters.busy;
     (void)send_error(*peer->connection, id, wire::ErrorCode::Busy,
                      "the worker's queue is full (" + std::to_string(options.max_queued) + " requests); send elsewhere");
   }
+  return false;
 }
 
 // Fair admission: when the queue is full, the peer with the most waiting gives up its newest
@@ -290,16 +327,12 @@ void WorkerServer::Impl::forget(const std::shared_ptr<Peer>& peer) {
 }
 
 void WorkerServer::Impl::compute_loop() {
-  Images image;  // one image at a time, reused
-  image.count = 1;
-  image.h = info.input_h, image.w = info.input_w, image.c = info.input_c;
-  std::vector<float> input, output;
   for (;;) {
     Job job;
     std::shared_ptr<Peer> peer;
     {
       std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return stopping || !turn.empty(); });
+      cv.wait(lock, [&] { return stopping || (!turn.empty() && !engine_busy); });
       if (stopping) return;
       peer = turn.front();
       turn.pop_front();
@@ -307,30 +340,37 @@ void WorkerServer::Impl::compute_loop() {
       peer->jobs.pop_front();
       --queued;
       if (!peer->jobs.empty()) turn.push_back(peer);  // its next job waits for the others' turns
+      engine_busy = true;
     }
-    Connection& c = *peer->connection;
-    const auto start = Clock::now();
-    if (start >= job.deadline) {
-      ++counters.expired;
-      (void)send_error(c, job.id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
-      continue;
-    }
-    image.pixels.swap(job.image);
-    Status st = image_to_input(image, 0, *model, Fit::kExact, &input);
-    output.resize(engine->packed_size(job.subnet, model->fb().output()));
-    if (st.is_ok()) st = engine->run(job.subnet, input.data(), input.size(), output.data(), output.size());
-    const auto computed = Clock::now();
-    if (options.slowdown > 1.0) {
-      std::this_thread::sleep_for((computed - start) * (options.slowdown - 1.0));
-    }
-    const auto done = Clock::now();
-    if (!st.is_ok()) {
-      (void)send_error(c, job.id, wire::ErrorCode::Internal, st.message());
-      continue;
-    }
-    ++counters.served;
-    (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received));
+    run_job(*peer->connection, job);
+    std::lock_guard<std::mutex> lock(mu);
+    engine_busy = false;
   }
+}
+
+// The engine is this thread's alone (engine_busy) until it returns.
+void WorkerServer::Impl::run_job(Connection& c, Job& job) {
+  const auto start = Clock::now();
+  if (start >= job.deadline) {
+    ++counters.expired;
+    (void)send_error(c, job.id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
+    return;
+  }
+  image.pixels.swap(job.image);
+  Status st = image_to_input(image, 0, *model, Fit::kExact, &input);
+  output.resize(engine->packed_size(job.subnet, model->fb().output()));
+  if (st.is_ok()) st = engine->run(job.subnet, input.data(), input.size(), output.data(), output.size());
+  const auto computed = Clock::now();
+  if (options.slowdown > 1.0) {
+    std::this_thread::sleep_for((computed - start) * (options.slowdown - 1.0));
+  }
+  const auto done = Clock::now();
+  if (!st.is_ok()) {
+    (void)send_error(c, job.id, wire::ErrorCode::Internal, st.message());
+    return;
+  }
+  ++counters.served;
+  (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received));
 }
 
 }  // namespace shoal::net

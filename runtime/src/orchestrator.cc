@@ -33,6 +33,7 @@ struct Orchestrator::Input {
   std::shared_ptr<Allocator> allocator;  // the one the input started with
   bool keep_members = false, narrowed = false, insured = false;
   TimeUs insurance_at = kNever;
+  std::vector<std::pair<TimeUs, uint64_t>> timers;  // its deadline, insurance and hedge timers
   uint32_t hedges = 0;
   double plan_us = 0;
   std::function<void(Prediction&&)> done;
@@ -161,7 +162,7 @@ uint64_t Orchestrator::submit(Submission s) {
   }
   inputs_.emplace(seq, std::move(owned));
   flush(in);
-  timers_.push({in.state.deadline_, seq, TimerKind::kDeadline, 0});
+  in.timers.push_back(add_timer(in.state.deadline_, seq, TimerKind::kDeadline));
   // Insurance: at once when the plan is empty or every unit is predicted too close to the
   // deadline; otherwise late enough that the members have usually answered by then.
   const int local = s.fixed.empty() ? local_worker() : -1;
@@ -176,11 +177,17 @@ uint64_t Orchestrator::submit(Submission s) {
     if (std::isinf(best) || best > options_.risky_fraction * s.budget_ms || in.insurance_at <= now) {
       insure(in);
     } else {
-      timers_.push({in.insurance_at, seq, TimerKind::kInsurance, 0});
+      in.timers.push_back(add_timer(in.insurance_at, seq, TimerKind::kInsurance));
     }
   }
   if (inputs_.count(seq)) after_event(in);
   return seq;
+}
+
+Orchestrator::TimerKey Orchestrator::add_timer(TimeUs at, uint64_t key, TimerKind kind, uint32_t index) {
+  const TimerKey k{at, ++timers_added_};
+  timers_.emplace(k, Timer{key, kind, index});
+  return k;
 }
 
 void Orchestrator::answer_now(Input& in, Outcome outcome) {
@@ -225,11 +232,12 @@ void Orchestrator::flush(Input& in) {
       ++counters_.failures;
       continue;
     }
-    timers_.push({now + us_from_ms(options_.forget_after_ms), id, TimerKind::kForget, 0});
+    Outstanding& o = outstanding_[id];
+    o.forget = add_timer(now + us_from_ms(options_.forget_after_ms), id, TimerKind::kForget);
     const TimeUs lost_at = std::isinf(predicted) ? in.state.deadline_
                                                  : std::max(in.state.deadline_,
                                                             now + us_from_ms(options_.presume_lost_factor * predicted));
-    timers_.push({lost_at, id, TimerKind::kPresumeLost, 0});
+    o.presume_lost = add_timer(lost_at, id, TimerKind::kPresumeLost);
     if (in.policy && u.stage >= kFirstStage && options_.hedge_factor > 0 && !std::isinf(predicted)) {
       // At hedge_factor times the prediction, but no later than the last moment a second try
       // could still come back (a unit predicted late in the budget would otherwise never be
@@ -237,7 +245,9 @@ void Orchestrator::flush(Input& in) {
       const TimeUs last_chance =
           in.state.deadline_ - us_from_ms(latency_.compute_ms(u.worker, u.subnet) + options_.insurance_guard_ms);
       const TimeUs at = std::min(now + us_from_ms(options_.hedge_factor * predicted), last_chance);
-      if (at > now + us_from_ms(predicted) && at < in.state.deadline_) timers_.push({at, in.seq, TimerKind::kHedge, index});
+      if (at > now + us_from_ms(predicted) && at < in.state.deadline_) {
+        in.timers.push_back(add_timer(at, in.seq, TimerKind::kHedge, index));
+      }
     }
   }
   in.state.outbox_.clear();
@@ -335,6 +345,8 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   }
   const Outstanding o = it->second;
   outstanding_.erase(it);
+  timers_.erase(o.presume_lost);
+  timers_.erase(o.forget);
   if (!o.released) latency_.done(o.worker, o.reserved_ms, now);
   const bool ok = probabilities && count == classes_;
   if (ok) latency_.observe(o.worker, o.subnet, std::max(0.0, ms_from_us(now - o.sent) - queue_ms));
@@ -386,9 +398,9 @@ void Orchestrator::on_worker_up(uint32_t w) { latency_.set_alive(w, true, clock_
 void Orchestrator::on_timer() {
   const TimeUs now = clock_.now();
   latency_.age(now);
-  while (!timers_.empty() && timers_.top().at <= now) {
-    const Timer t = timers_.top();
-    timers_.pop();
+  while (!timers_.empty() && timers_.begin()->first.first <= now) {
+    const Timer t = timers_.begin()->second;
+    timers_.erase(timers_.begin());
     if (t.kind == TimerKind::kPresumeLost || t.kind == TimerKind::kForget) {
       const auto it = outstanding_.find(t.key);
       if (it == outstanding_.end()) continue;
@@ -397,7 +409,10 @@ void Orchestrator::on_timer() {
         it->second.released = true;
         ++counters_.presumed_lost;
       }
-      if (t.kind == TimerKind::kForget) outstanding_.erase(it);
+      if (t.kind == TimerKind::kForget) {
+        timers_.erase(it->second.presume_lost);
+        outstanding_.erase(it);
+      }
       continue;
     }
     const auto it = inputs_.find(t.key);
@@ -450,6 +465,7 @@ void Orchestrator::finish(Input& in, Outcome fallback) {
     default: break;
   }
   auto done = std::move(in.done);
+  for (const auto& key : in.timers) timers_.erase(key);
   inputs_.erase(in.seq);  // `in` is gone from here on; its pending units will reply late
   if (done) done(std::move(p));
 }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <queue>
 #include <string>
@@ -131,13 +132,22 @@ class Orchestrator {
   void on_worker_up(uint32_t worker);
   // Fires what is due: deadlines, hedges, insurance runs, forgotten requests.
   void on_timer();
-  TimeUs next_timer() const { return timers_.empty() ? kNever : timers_.top().at; }
+  TimeUs next_timer() const { return timers_.empty() ? kNever : timers_.begin()->first.first; }
 
   size_t in_flight() const { return inputs_.size(); }
   const OrchestratorCounters& counters() const { return counters_; }
 
  private:
   struct Input;
+  // Timers are removed when what they watch ends (an input answered, a reply in), so the
+  // master's timer thread wakes only for what is still pending.
+  using TimerKey = std::pair<TimeUs, uint64_t>;  // when, and a number to tell equal times apart
+  enum class TimerKind : uint8_t { kDeadline, kHedge, kInsurance, kPresumeLost, kForget };
+  struct Timer {
+    uint64_t key;  // input seq, or request id for kPresumeLost and kForget
+    TimerKind kind;
+    uint32_t index;
+  };
   struct Outstanding {
     uint64_t input = 0;
     uint32_t index = 0;
@@ -145,15 +155,9 @@ class Orchestrator {
     TimeUs sent = 0;
     double reserved_ms = 0;
     bool released = false;  // presumed lost: its reservation is back in the latency model
+    TimerKey presume_lost{}, forget{};
   };
-  enum class TimerKind : uint8_t { kDeadline, kHedge, kInsurance, kPresumeLost, kForget };
-  struct Timer {
-    TimeUs at;
-    uint64_t key;  // input seq, or request id for kPresumeLost and kForget
-    TimerKind kind;
-    uint32_t index;
-    bool operator>(const Timer& o) const { return at > o.at; }
-  };
+  TimerKey add_timer(TimeUs at, uint64_t key, TimerKind kind, uint32_t index = 0);
 
   void answer_now(Input& in, Outcome outcome);
   void flush(Input& in);
@@ -176,7 +180,8 @@ class Orchestrator {
   std::shared_ptr<Policy> policy_;
   std::unordered_map<uint64_t, std::unique_ptr<Input>> inputs_;
   std::unordered_map<uint64_t, Outstanding> outstanding_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::map<TimerKey, Timer> timers_;
+  uint64_t timers_added_ = 0;
   uint64_t next_seq_ = 1;
   OrchestratorCounters counters_;
 };

@@ -120,6 +120,7 @@ class StreamConnection final : public Connection {
   bool overflowed_ = false;
   uint8_t in_[16384];  // read-side buffer: a small frame usually costs one recv
   size_t in_begin_ = 0, in_end_ = 0;
+  bool waited_ = false;  // the last fill() had to wait for data
 };
 
 // Two connected ends of a socketpair.
