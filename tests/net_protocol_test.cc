@@ -190,27 +190,7 @@ TEST_F(Protocol, HelloDescribesTheModel) {
 
 TEST_F(Protocol, InferenceMatchesTheEngine) {
   auto c = connect();
-  auto engine = Engine::create(*model_);
-  ASSERT_TRUE(engine.is_ok());
-  const std::vector<uint8_t> img = image(77);
-  Images one;
-  one.count = 1, one.h = 28, one.w = 28;
-  one.pixels = img;
-  std::vector<float> in, want(10);
-  ASSERT_TRUE(image_to_input(one, 0, *model_, Fit::kExact, &in).is_ok());
-  for (const char* subnet : {"upper50", "w1.0", "lower25"}) {
-    const uint32_t s = model_->find_subnet(subnet).value();
-    ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
-    ASSERT_TRUE(send_infer_request(*c, 42, subnet, 1'000'000, img.data(), img.size()).is_ok());
-    const Frame f = read(*c);
-    ASSERT_EQ(f.header.type, wire::MessageType::InferResult);
-    EXPECT_EQ(f.header.request_id, 42u);
-    const wire::InferResult* r = verified_payload<wire::InferResult>(f);
-    ASSERT_NE(r, nullptr);
-    ASSERT_EQ(r->probabilities()->size(), 10u);
-    for (uint32_t k = 0; k < 10; ++k) EXPECT_EQ(r->probabilities()->Get(k), want[k]) << subnet;
-    EXPECT_GT(r->compute_us(), 0u);
-  }
+  testing::expect_served_like_the_engine(*c, *model_, image(77), {"upper50", "w1.0", "lower25"});
   ASSERT_TRUE(write_frame(*c, wire::MessageType::Heartbeat, 7, nullptr, 0).is_ok());
   const Frame hb = read(*c);
   ASSERT_EQ(hb.header.type, wire::MessageType::Heartbeat);

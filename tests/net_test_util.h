@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "shoal/dataset.h"
+#include "shoal/engine.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/worker_server.h"
 
@@ -42,6 +44,35 @@ inline std::vector<uint8_t> request_bytes(Connection& like, uint64_t id, const s
   bytes.resize(kHeaderBytes + payload + (like.key().empty() ? 0 : kMacBytes));
   EXPECT_TRUE(b->read_exact(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes, 1000).is_ok());
   return bytes;
+}
+
+// Sends `image` at each subnet over `c` and checks every reply against this process's engine,
+// bit for bit (the worker runs the same kernels).
+inline void expect_served_like_the_engine(Connection& c, const Model& model, const std::vector<uint8_t>& image,
+                                          const std::vector<std::string>& subnets) {
+  auto engine = Engine::create(model);
+  ASSERT_TRUE(engine.is_ok());
+  const TensorShape shape = model.shape(model.fb().input());
+  Images one;
+  one.count = 1, one.h = shape.h, one.w = shape.w, one.c = shape.c;
+  one.pixels = image;
+  const uint32_t classes = model.shape(model.fb().output()).c;
+  std::vector<float> in, want(classes);
+  ASSERT_TRUE(image_to_input(one, 0, model, Fit::kExact, &in).is_ok());
+  for (const std::string& subnet : subnets) {
+    const uint32_t s = model.find_subnet(subnet).value();
+    ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
+    ASSERT_TRUE(send_infer_request(c, 42, subnet, 1'000'000, image.data(), image.size()).is_ok());
+    Frame f;
+    ASSERT_TRUE(read_frame(c, Limits{}, &f, 2000).is_ok());
+    ASSERT_EQ(f.header.type, wire::MessageType::InferResult);
+    EXPECT_EQ(f.header.request_id, 42u);
+    const wire::InferResult* r = verified_payload<wire::InferResult>(f);
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->probabilities()->size(), classes);
+    for (uint32_t k = 0; k < classes; ++k) EXPECT_EQ(r->probabilities()->Get(k), want[k]) << subnet;
+    EXPECT_GT(r->compute_us(), 0u);
+  }
 }
 
 }  // namespace shoal::testing

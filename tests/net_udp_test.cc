@@ -18,6 +18,7 @@
 #include "shoal/net/master.h"
 #include "shoal/net/udp.h"
 #include "shoal/net/worker_server.h"
+#include "net_test_util.h"
 #include "test_models.h"
 
 namespace shoal::net {
@@ -69,23 +70,7 @@ class Udp : public ::testing::Test {
 
 TEST_F(Udp, InferenceMatchesTheEngine) {
   auto c = connect();
-  auto engine = Engine::create(*model_);
-  ASSERT_TRUE(engine.is_ok());
-  Images one;
-  one.count = 1, one.h = 28, one.w = 28;
-  one.pixels = image_;
-  std::vector<float> in, want(10);
-  ASSERT_TRUE(image_to_input(one, 0, *model_, Fit::kExact, &in).is_ok());
-  for (const char* subnet : {"lower25", "upper50", "w1.0"}) {
-    const uint32_t s = model_->find_subnet(subnet).value();
-    ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
-    ASSERT_TRUE(send_infer_request(*c, 9, subnet, 1'000'000, image_.data(), image_.size()).is_ok());
-    const Frame f = read(*c);
-    ASSERT_EQ(f.header.type, wire::MessageType::InferResult);
-    const wire::InferResult* r = verified_payload<wire::InferResult>(f);
-    ASSERT_NE(r, nullptr);
-    for (uint32_t k = 0; k < 10; ++k) EXPECT_EQ(r->probabilities()->Get(k), want[k]) << subnet;
-  }
+  testing::expect_served_like_the_engine(*c, *model_, image_, {"lower25", "upper50", "w1.0"});
   ASSERT_TRUE(write_frame(*c, wire::MessageType::Heartbeat, 3, nullptr, 0).is_ok());
   EXPECT_EQ(read(*c).header.type, wire::MessageType::Heartbeat);
 }
