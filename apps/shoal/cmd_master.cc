@@ -1,10 +1,13 @@
 // shoal master: deadline-aware ensemble inference over workers.
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "command.h"
 #include "ensemble_eval.h"
 #include "shoal/net/cluster.h"
 #include "shoal/net/transport.h"
+#include "shoal/net/worker_server.h"
 #include "shoal/policy_registry.h"
 
 namespace shoal::cli {
@@ -88,7 +91,43 @@ int run_master(const Args& args) {
     options.local.slowdown = slowdown.value();
     cluster.names.push_back("master");
   }
+  // --serve: this node is also a worker for its peers (every node mastering its own inputs and
+  // serving the others': no single device whose loss stops the rest).
+  std::unique_ptr<net::WorkerServer> served;
+  std::unique_ptr<net::Listener> serving_on;
+  std::thread serving;
+  if (args.has("--serve")) {
+    if (!options.local_model) return fail("master", "--serve serves the --local-model: give one");
+    const Status allowed = net::check_listen_allowed(args.get("--serve"), cluster.key);
+    if (!allowed.is_ok()) return fail("master", allowed);
+    net::WorkerOptions worker = options.local;
+    worker.key = cluster.key;
+    auto server = net::WorkerServer::create(*options.local_model, worker);
+    if (!server.is_ok()) return fail("master", server.status());
+    auto listener = net::listen_on(transport.value(), args.get("--serve"));
+    if (!listener.is_ok()) return fail("master", listener.status());
+    served = std::move(server.value());
+    serving_on = std::move(listener.value());
+    serving = std::thread([&] { served->run(*serving_on); });
+    std::fprintf(stderr, "shoal master: serving %s on %s:%u\n", args.get("--local-model").c_str(),
+                 args.get("--serve").substr(0, args.get("--serve").rfind(':')).c_str(), serving_on->port());
+  }
+  struct StopServing {
+    std::unique_ptr<net::WorkerServer>& server;
+    std::thread& thread;
+    ~StopServing() {
+      if (server) server->stop();
+      if (thread.joinable()) thread.join();
+    }
+  } stop_serving{served, serving};
+  auto wait_for = args.number("--wait-for-workers", 0);
+  if (!wait_for.is_ok()) return fail("master", wait_for.status());
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait_for.value() * 1000));
   auto master = net::Master::connect(options);
+  while (!master.is_ok() && std::chrono::steady_clock::now() < give_up) {  // peers still starting
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    master = net::Master::connect(options);
+  }
   if (!master.is_ok()) return fail("master", master.status());
   const bool json = args.has("--json");
   const bool from_file = args.has("--profile");
@@ -135,6 +174,9 @@ const std::string kMasterDescription =
     "at random at R per second (--rate), and reports accuracy, misses, throughput and latency.\n"
     "Late results are dropped. With --local-model the master runs that member itself and uses\n"
     "its narrowest subnet as insurance, so an input is answered even when every worker is late.\n"
+    "With --serve it also serves that member to other masters: run one such master on every\n"
+    "device, each listing the others (and itself) in --workers, and losing any one device\n"
+    "leaves the others answering their own inputs.\n"
     "Policies:") + policy_help();
 
 }  // namespace
@@ -144,7 +186,7 @@ const Command kMaster = {
     "run inputs through workers under a deadline, choosing widths per input, fusing what arrives",
     "shoal master (--workers HOST:PORT,... | --cluster FILE.json) --deadline MS[,MS...]\n"
     "       [--policy NAME[,NAME...]|all] [--alpha A[,A...]] [--rate R | --concurrency N]\n"
-    "       [--profile FILE] [--local-model FILE] [--images IDX --labels IDX] [--limit N] [--json]",
+    "       [--profile FILE] [--local-model FILE [--serve HOST:PORT]] [--images IDX --labels IDX] [--limit N] [--json]",
     kMasterDescription.c_str(),
     {{"--workers", "LIST", "worker addresses, comma-separated"},
      {"--transport", "NAME", "tcp (default) or udp, as the workers'"},
@@ -162,6 +204,8 @@ const Command kMaster = {
      {"--profile", "FILE", "accuracy of every configuration from 'shoal profile accuracy' (calibration then only times)"},
      {"--local-model", "FILE", "a member the master runs itself, as insurance"},
      {"--local-slowdown", "F", "stretch its compute time by F, to emulate a slower master (default 1)"},
+     {"--serve", "HOST:PORT", "also serve the --local-model to other masters here (every node a master and a worker)"},
+     {"--wait-for-workers", "S", "retry connecting for up to S seconds while workers start (default 0)"},
      {"--backend", "NAME", "kernels of the master's own engine (default: the fastest this CPU runs)"},
      {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k)"},
      {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k)"},

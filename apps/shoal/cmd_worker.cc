@@ -29,10 +29,8 @@ int run_worker(const Args& args) {
     if (!loaded.is_ok()) return fail("worker", loaded.status());
     key = loaded.value();
   }
-  if (key.empty() && listen.rfind("127.", 0) != 0 && listen.rfind("localhost:", 0) != 0) {
-    return fail("worker", "listening beyond this machine needs --key-file, so that only masters holding the same "
-                          "key are served (make one with: head -c 32 /dev/urandom | base64 > shoal.key)");
-  }
+  const Status allowed = net::check_listen_allowed(listen, key);
+  if (!allowed.is_ok()) return fail("worker", allowed);
   auto slowdown = args.number("--slowdown", 1.0);
   if (!slowdown.is_ok()) return fail("worker", slowdown.status());
   auto model = Model::from_file(args.get("--model"));
