@@ -1,4 +1,7 @@
 // shoal master: deadline-aware ensemble inference over workers.
+#include <pthread.h>
+#include <signal.h>
+
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -20,6 +23,19 @@ std::string policy_help() {
 }
 
 int run_master(const Args& args) {
+  // SIGINT and SIGTERM stop it cleanly: no new inputs, those in flight answered, the table of
+  // what ran and the counters printed. Blocked here, before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread([stop_signals] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    std::fprintf(stderr, "shoal master: stopping (signal %d): answering the inputs in flight\n", signal);
+    stop_evaluating();
+  }).detach();
   net::ClusterConfig cluster;
   if (args.has("--cluster")) {
     auto loaded = net::load_cluster(args.get("--cluster"));
@@ -163,6 +179,18 @@ int run_master(const Args& args) {
   } else {
     print_cells(cells.value(), *master.value(), cluster.names, load);
   }
+  const net::MasterCounters c = master.value()->counters();
+  std::fprintf(stderr,
+               "shoal master: %llu inputs: %llu answered, %llu insured, %llu missed, %llu shed, %llu too short, "
+               "%llu no worker; %llu late replies, %llu hedges, %llu presumed lost; %llu disconnects "
+               "(%llu silent), %llu reconnects\n",
+               static_cast<unsigned long long>(c.orchestrator.submitted), static_cast<unsigned long long>(c.orchestrator.answered),
+               static_cast<unsigned long long>(c.orchestrator.insured), static_cast<unsigned long long>(c.orchestrator.missed),
+               static_cast<unsigned long long>(c.orchestrator.shed), static_cast<unsigned long long>(c.orchestrator.too_short),
+               static_cast<unsigned long long>(c.orchestrator.no_worker), static_cast<unsigned long long>(c.orchestrator.late_replies),
+               static_cast<unsigned long long>(c.orchestrator.hedges), static_cast<unsigned long long>(c.orchestrator.presumed_lost),
+               static_cast<unsigned long long>(c.disconnects), static_cast<unsigned long long>(c.silent_drops),
+               static_cast<unsigned long long>(c.reconnects));
   return 0;
 }
 

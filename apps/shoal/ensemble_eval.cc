@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -79,10 +80,17 @@ Result<std::vector<std::string>> policy_list(const std::string& names) {
   return out;
 }
 
+namespace {
+std::atomic<bool> stop_requested{false};
+}
+
+void stop_evaluating() { stop_requested = true; }
+
 Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
                                    const std::vector<Run>& runs, const Load& load, bool quiet) {
   std::vector<Cell> cells;
   for (const Run& run : runs) {
+    if (stop_requested) break;
     SHOAL_RETURN_IF_ERROR(master.set_policy(run.policy, run.params));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the last run's stragglers come home
     Cell cell;
@@ -97,7 +105,8 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
     std::exponential_distribution<double> gap(load.rate > 0 ? load.rate : 1.0);
     const auto start = std::chrono::steady_clock::now();
     double arrival_s = 0;
-    for (uint32_t i = 0; i < images.count; ++i) {
+    uint32_t submitted = 0;
+    for (uint32_t i = 0; i < images.count && !stop_requested; ++i, ++submitted) {
       if (load.rate > 0) {
         arrival_s += gap(rng);
         std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -125,7 +134,7 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
     cell.late_replies = after.orchestrator.late_replies - before.orchestrator.late_replies;
     cell.insurance_runs = after.orchestrator.insurance_runs - before.orchestrator.insurance_runs;
     std::vector<double> latency, plan_us;
-    for (uint32_t i = 0; i < images.count; ++i) {
+    for (uint32_t i = 0; i < submitted; ++i) {
       const Prediction& p = results[i];
       ++cell.images;
       ++cell.outcomes[p.outcome];

@@ -53,8 +53,11 @@ Status use_profile_file(net::Master& master, const std::string& path, bool quiet
 // Every policy of the registry when `names` is "all"; errors name the unknown ones.
 Result<std::vector<std::string>> policy_list(const std::string& names);
 
+// Runs every run over the images. stop_evaluating() (from a signal's thread) makes it stop
+// submitting, wait for what is in flight, and return what it has.
 Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
                                    const std::vector<Run>& runs, const Load& load, bool quiet);
+void stop_evaluating();
 
 void print_cluster(const net::Master& master, const std::vector<std::string>& names);
 void print_cells(const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names,
