@@ -418,6 +418,17 @@ TEST(LatencyModel, HeartbeatReportsMakeALoadedWorkerSlowerAtOnce) {
   EXPECT_DOUBLE_EQ(l.backlog_ms(0, us_from_ms(8.0)), std::max(reserved - 8.0, 0.0));
 }
 
+TEST(LatencyModel, LinksAreMeasuredFromHeartbeatsAndTransfers) {
+  LatencyModel l({1}, LatencyOptions{});
+  EXPECT_LT(l.link(0).rtt_ms, 0);
+  l.observe_transfer(0, 5.0, 4096);  // nothing to subtract yet: ignored
+  EXPECT_LT(l.link(0).ms_per_kib, 0);
+  for (int i = 0; i < 30; ++i) l.observe_link_rtt(0, 1.0);
+  for (int i = 0; i < 30; ++i) l.observe_transfer(0, 1.0 + 4 * 0.5, 4096);  // 4 KiB at 0.5 ms each
+  EXPECT_NEAR(l.link(0).rtt_ms, 1.0, 1e-6);
+  EXPECT_NEAR(l.link(0).ms_per_kib, 0.5, 1e-3);
+}
+
 TEST(Fusion, AveragesDistributions) {
   const float a[3] = {0.2f, 0.8f, 0.0f}, b[3] = {0.6f, 0.0f, 0.4f};
   float out[3];

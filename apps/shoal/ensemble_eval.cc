@@ -170,7 +170,15 @@ void print_cluster(const net::Master& master, const std::vector<std::string>& na
     for (uint32_t s = 0; s < info.subnets.size(); ++s) {
       std::printf(" %s %.2f", info.subnets[s].name.c_str(), predicted[w][s]);
     }
-    std::printf("%s\n", master.local(w) ? "  (the master's own engine: insurance)" : "");
+    const LinkEstimate link = master.links()[w];
+    if (master.local(w)) {
+      std::printf("  (the master's own engine: insurance)\n");
+    } else if (link.rtt_ms >= 0) {
+      std::printf("  link rtt %.3f ms%s\n", link.rtt_ms,
+                  link.ms_per_kib > 0 ? (", " + std::to_string(static_cast<int>(1.0 / link.ms_per_kib)) + " KiB/ms").c_str() : "");
+    } else {
+      std::printf("\n");
+    }
   }
   const auto profile = master.profile();
   if (!profile) return;

@@ -34,6 +34,7 @@ struct Master::Impl final : UnitSender {
   std::unique_ptr<Orchestrator> orchestrator;
   std::vector<bool> up;
   std::vector<TimeUs> last_heard;  // per worker: when its last frame came
+  std::vector<std::pair<uint64_t, TimeUs>> heartbeat_sent;  // per worker: the last heartbeat's id and time
   uint64_t disconnects = 0, reconnects = 0, silent_drops = 0;
   bool stopping = false;
   std::thread timer, reconnector, heartbeat;
@@ -51,7 +52,8 @@ struct Master::Impl final : UnitSender {
     if (frame.header.type == wire::MessageType::InferResult) {
       const wire::InferResult* r = verified_payload<wire::InferResult>(frame);
       if (r) {
-        orchestrator->on_result(id, r->probabilities()->data(), r->probabilities()->size(), r->queue_us() / 1000.0);
+        orchestrator->on_result(id, r->probabilities()->data(), r->probabilities()->size(), r->queue_us() / 1000.0,
+                                r->compute_us() / 1000.0);
       } else {
         orchestrator->on_failure(id);  // a reply we cannot use counts as a failure
       }
@@ -60,6 +62,10 @@ struct Master::Impl final : UnitSender {
     } else if (frame.header.type == wire::MessageType::Heartbeat) {
       const Result<ResourceReport> r = parse_heartbeat(frame);
       if (!r.is_ok()) return;
+      if (heartbeat_sent[w].first == id) {
+        orchestrator->latency().observe_link_rtt(
+            w, std::max(0.0, ms_from_us(last_heard[w] - heartbeat_sent[w].second) - r->service_us / 1000.0));
+      }
       WorkerReport report;
       report.slowness = std::max(1.0f, r->cpu_load) / std::max(0.05f, r->clock_ratio);
       report.queued = r->queue_length;
@@ -108,7 +114,8 @@ struct Master::Impl final : UnitSender {
           ++silent_drops;
           links[w]->drop();
         } else {
-          (void)links[w]->send_heartbeat(++id);  // never blocks; a failure shows as a close
+          heartbeat_sent[w] = {++id, now};
+          (void)links[w]->send_heartbeat(id);  // never blocks; a failure shows as a close
         }
       }
     }
@@ -192,6 +199,7 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
   }
   m.up.assign(m.links.size(), false);
   m.last_heard.assign(m.links.size(), 0);
+  m.heartbeat_sent.assign(m.links.size(), {0, 0});
   std::unique_ptr<Master> master(new Master(std::move(impl)));
   for (uint32_t w = 0; w < m.links.size(); ++w) {
     const Status st = m.open(w);
@@ -343,6 +351,13 @@ Prediction Master::infer(const uint8_t* image, double budget_ms, int priority) {
   s.budget_ms = budget_ms;
   s.priority = priority;
   return run(std::move(s));
+}
+
+std::vector<LinkEstimate> Master::links() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<LinkEstimate> out;
+  for (uint32_t w = 0; w < impl_->links.size(); ++w) out.push_back(impl_->orchestrator->latency().link(w));
+  return out;
 }
 
 std::vector<std::vector<double>> Master::predictions() const {

@@ -61,7 +61,7 @@ Status send_infer_result(Connection& c, uint64_t id, const float* probabilities,
 Status send_heartbeat(Connection& c, uint64_t id, const ResourceReport& r) {
   auto& fbb = builder();
   fbb.Finish(wire::CreateHeartbeat(fbb, r.cpu_load, r.available_memory_bytes, r.temperature_c, r.queue_length,
-                                   r.clock_ratio));
+                                   r.clock_ratio, r.service_us));
   return send(c, wire::MessageType::Heartbeat, id, fbb);
 }
 
@@ -98,7 +98,7 @@ Result<ResourceReport> parse_heartbeat(const Frame& frame) {
   const wire::Heartbeat* h = verified_payload<wire::Heartbeat>(frame);
   if (!h) return malformed("Heartbeat");
   return ResourceReport{h->cpu_load(), h->available_memory_bytes(), h->temperature_c(), h->queue_length(),
-                        h->clock_ratio()};
+                        h->clock_ratio(), h->service_us()};
 }
 
 Status parse_error(const Frame& frame, wire::ErrorCode* code) {

@@ -226,7 +226,9 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
           std::lock_guard<std::mutex> lock(mu);
           waiting = queued;
         }
-        (void)send_heartbeat(c, id, read_resource_report(waiting));
+        ResourceReport report = read_resource_report(waiting);
+        report.service_us = micros(Clock::now() - received);
+        (void)send_heartbeat(c, id, report);
         break;
       }
       default:

@@ -56,6 +56,18 @@ void LatencyModel::age(TimeUs now) {
   }
 }
 
+void LatencyModel::observe_link_rtt(uint32_t w, double ms) {
+  double& e = workers_[w].link.rtt_ms;
+  e = e < 0 ? ms : (1.0 - options_.smoothing) * e + options_.smoothing * ms;
+}
+
+void LatencyModel::observe_transfer(uint32_t w, double network_ms, size_t bytes) {
+  LinkEstimate& l = workers_[w].link;
+  if (l.rtt_ms < 0 || bytes < 1024) return;  // nothing to subtract yet, or too small to tell
+  const double per_kib = std::max(0.0, network_ms - l.rtt_ms) / (static_cast<double>(bytes) / 1024.0);
+  l.ms_per_kib = l.ms_per_kib < 0 ? per_kib : (1.0 - options_.smoothing) * l.ms_per_kib + options_.smoothing * per_kib;
+}
+
 void LatencyModel::report(uint32_t w, const WorkerReport& r, TimeUs now) {
   Worker& k = workers_[w];
   k.slowness = std::max(1.0, r.slowness);

@@ -233,6 +233,7 @@ void Orchestrator::flush(Input& in) {
       continue;
     }
     Outstanding& o = outstanding_[id];
+    o.bytes = in.image.size() + classes_ * sizeof(float) + 160;  // two headers, tables, MACs
     o.forget = add_timer(now + us_from_ms(options_.forget_after_ms), id, TimerKind::kForget);
     const TimeUs lost_at = std::isinf(predicted) ? in.state.deadline_
                                                  : std::max(in.state.deadline_,
@@ -336,7 +337,7 @@ void Orchestrator::hedge(Input& in, uint32_t index) {
   if (in.state.units_.size() > index + 1) in.state.units_.back().hedge_of = static_cast<int>(index);
 }
 
-void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t count, double queue_ms) {
+void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t count, double queue_ms, double compute_ms) {
   const TimeUs now = clock_.now();
   const auto it = outstanding_.find(id);
   if (it == outstanding_.end()) {
@@ -350,6 +351,7 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   if (!o.released) latency_.done(o.worker, o.reserved_ms, now);
   const bool ok = probabilities && count == classes_;
   if (ok) latency_.observe(o.worker, o.subnet, std::max(0.0, ms_from_us(now - o.sent) - queue_ms));
+  if (ok && compute_ms >= 0) latency_.observe_transfer(o.worker, ms_from_us(now - o.sent) - queue_ms - compute_ms, o.bytes);
   else ++counters_.failures;
   const auto in = inputs_.find(o.input);
   if (in == inputs_.end()) {
@@ -376,8 +378,8 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   after_event(*in->second);
 }
 
-void Orchestrator::on_result(uint64_t id, const float* probabilities, size_t count, double queue_ms) {
-  unit_ended(id, probabilities, count, queue_ms);
+void Orchestrator::on_result(uint64_t id, const float* probabilities, size_t count, double queue_ms, double compute_ms) {
+  unit_ended(id, probabilities, count, queue_ms, compute_ms);
 }
 
 void Orchestrator::on_failure(uint64_t id) { unit_ended(id, nullptr, 0, 0); }

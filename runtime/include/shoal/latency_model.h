@@ -30,6 +30,13 @@ struct LatencyOptions {
   double half_life_ms = 1000;    // an estimate's excess over its best decays this fast (0: never)
 };
 
+// The network between the master and a worker, as measured: the round trip of a small frame
+// (heartbeats), and the time per KiB beyond it (requests, net of the worker's own time).
+struct LinkEstimate {
+  double rtt_ms = -1;      // -1: not measured yet
+  double ms_per_kib = -1;  // -1: not measured yet; 0: too fast to tell from the round trip
+};
+
 // What a worker's heartbeat says about it (net/messages.h's ResourceReport, in model terms).
 struct WorkerReport {
   double slowness = 1;     // how much slower than at full speed: load per core (>= 1) / clock ratio
@@ -58,6 +65,9 @@ class LatencyModel {
   // Decays every estimate not observed since the last call (see above); call as time passes.
   void age(TimeUs now);
   void report(uint32_t w, const WorkerReport& report, TimeUs now);
+  void observe_link_rtt(uint32_t w, double ms);
+  void observe_transfer(uint32_t w, double network_ms, size_t bytes);
+  LinkEstimate link(uint32_t w) const { return workers_[w].link; }
   // Work sent to w; returns what it reserves of w's time, to hand back to done().
   double sent(uint32_t w, uint32_t s, TimeUs now);
   void done(uint32_t w, double reserved_ms, TimeUs now);
@@ -74,6 +84,7 @@ class LatencyModel {
     std::vector<TimeUs> aged_at;        // when age() last decayed it
     std::vector<bool> fresh;            // observed since the last age()
     double slowness = 1;                // as last reported
+    LinkEstimate link;
     TimeUs others_until = 0;            // the worker is busy with other masters' work until then
     bool alive = true;
     uint32_t in_flight = 0;

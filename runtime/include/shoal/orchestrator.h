@@ -126,7 +126,10 @@ class Orchestrator {
   Status set_policy(const std::string& name, const PolicyParams& params);
 
   uint64_t submit(Submission submission);
-  void on_result(uint64_t request_id, const float* probabilities, size_t count, double queue_ms);
+  // `queue_ms` and `compute_ms` as the worker reports them (compute_ms < 0: not reported);
+  // what is left of the round trip is the network's (latency_model.h's LinkEstimate).
+  void on_result(uint64_t request_id, const float* probabilities, size_t count, double queue_ms,
+                 double compute_ms = -1);
   void on_failure(uint64_t request_id);
   void on_worker_down(uint32_t worker);
   void on_worker_up(uint32_t worker);
@@ -155,6 +158,7 @@ class Orchestrator {
     TimeUs sent = 0;
     double reserved_ms = 0;
     bool released = false;  // presumed lost: its reservation is back in the latency model
+    size_t bytes = 0;       // request and reply on the wire, about
     TimerKey presume_lost{}, forget{};
   };
   TimerKey add_timer(TimeUs at, uint64_t key, TimerKind kind, uint32_t index = 0);
@@ -162,7 +166,8 @@ class Orchestrator {
   void answer_now(Input& in, Outcome outcome);
   void flush(Input& in);
   void after_event(Input& in);
-  void unit_ended(uint64_t request_id, const float* probabilities, size_t count, double queue_ms);
+  void unit_ended(uint64_t request_id, const float* probabilities, size_t count, double queue_ms,
+                  double compute_ms = -1);
   void finish(Input& in, Outcome fallback);
   void insure(Input& in);
   void hedge(Input& in, uint32_t index);

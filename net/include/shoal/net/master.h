@@ -88,6 +88,8 @@ class Master {
 
   // Predicted latency (margins and queueing included) for each worker and subnet, now.
   std::vector<std::vector<double>> predictions() const;
+  // The measured network to each worker (heartbeat round trips, request transfer times).
+  std::vector<LinkEstimate> links() const;
   MasterCounters counters() const;
 
  private:

@@ -32,6 +32,7 @@ struct ResourceReport {
   float temperature_c = -1;
   uint32_t queue_length = 0;
   float clock_ratio = 1;  // current / maximum CPU clock (1 where the device does not say)
+  uint32_t service_us = 0;  // the worker's time on the heartbeat itself
 };
 
 Status send_hello(Connection& c, const WorkerInfo& info);
