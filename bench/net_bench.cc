@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <random>
 #include <thread>
 
@@ -23,6 +25,29 @@ namespace {
 
 constexpr size_t kImageBytes = 28 * 28;
 constexpr size_t kReplyBytes = 10 * sizeof(float);
+
+// Times each round trip of the loop, and reports their median and 99th percentile (in us) as
+// counters beside Google Benchmark's mean.
+class Percentiles {
+ public:
+  explicit Percentiles(benchmark::State& state) : state_(state) { times_.reserve(1 << 20); }
+  ~Percentiles() {
+    if (times_.empty()) return;
+    std::sort(times_.begin(), times_.end());
+    state_.counters["p50_us"] = times_[times_.size() / 2];
+    state_.counters["p99_us"] = times_[times_.size() * 99 / 100];
+  }
+  template <typename Body>
+  void time(Body body) {
+    const auto t0 = std::chrono::steady_clock::now();
+    body();
+    times_.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+ private:
+  benchmark::State& state_;
+  std::vector<double> times_;
+};
 
 bool full_io(int fd, void* p, size_t n, bool write) {
   char* c = static_cast<char*>(p);
@@ -59,9 +84,14 @@ void BM_RawTcpRoundTrip(benchmark::State& state) {
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   char req[kImageBytes] = {}, rep[kReplyBytes];
-  for (auto _ : state) {
-    full_io(fd, req, sizeof(req), true);
-    full_io(fd, rep, sizeof(rep), false);
+  {
+    Percentiles p(state);
+    for (auto _ : state) {
+      p.time([&] {
+        full_io(fd, req, sizeof(req), true);
+        full_io(fd, rep, sizeof(rep), false);
+      });
+    }
   }
   close(fd);
   echo.join();
@@ -91,9 +121,14 @@ void BM_RawUdpRoundTrip(benchmark::State& state) {
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
   connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
   char req[kImageBytes] = {}, rep[kReplyBytes];
-  for (auto _ : state) {
-    send(fd, req, sizeof(req), 0);
-    recv(fd, rep, sizeof(rep), 0);
+  {
+    Percentiles p(state);
+    for (auto _ : state) {
+      p.time([&] {
+        send(fd, req, sizeof(req), 0);
+        recv(fd, rep, sizeof(rep), 0);
+      });
+    }
   }
   send(fd, req, 1, 0);
   echo.join();
@@ -140,7 +175,8 @@ void BM_MasterRoundTrip(benchmark::State& state) {
   if (!ok) {
     state.SkipWithError("master did not start");
   } else {
-    for (auto _ : state) benchmark::DoNotOptimize(master.value()->infer(images.image(0), 1000.0));
+    Percentiles p(state);
+    for (auto _ : state) p.time([&] { benchmark::DoNotOptimize(master.value()->infer(images.image(0), 1000.0)); });
   }
   master = shoal::Status(shoal::StatusCode::kIo, "done");
   server.value()->stop();

@@ -71,10 +71,13 @@ struct Harness {
   explicit Harness(uint32_t members, bool local = false, OrchestratorOptions options = {})
       : script(clock), orch(clock, script, roles_for(members, local), kClasses, zero_margins(), options) {
     orch.set_profile(profile_for(members));
-    // Every worker: 2 ms narrow, 6 ms wide; the master's own engine 1 ms narrow.
+    // Every worker: 2 ms narrow, 6 ms wide, steady (replies seen many times: no deviation
+    // left); the master's own engine 1 ms narrow, seen once (its deviation still half of it).
     for (uint32_t w = 0; w < orch.latency().workers(); ++w) {
-      orch.latency().observe(w, 0, w == members ? 1.0 : 2.0);
-      orch.latency().observe(w, 1, 6.0);
+      for (int i = 0; i < (w == members ? 1 : 30); ++i) {
+        orch.latency().observe(w, 0, w == members ? 1.0 : 2.0);
+        orch.latency().observe(w, 1, 6.0);
+      }
     }
   }
   static LatencyOptions zero_margins() {  // and no aging: the scripted latencies stay put
@@ -325,6 +328,30 @@ TEST(Orchestrator, ALoneStragglerIsSentAgainToItsOwnWorker) {
   ASSERT_TRUE(h.answers.count(t));
   EXPECT_EQ(h.answers[t].label, 3);
   EXPECT_EQ(h.answers[t].hedges, 1u);
+}
+
+TEST(Orchestrator, AStragglerAnsweringAfterItsHedgeIsNotFusedTwice) {
+  Harness h(2);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(30.0);
+  ASSERT_EQ(h.script.sent.size(), 2u);
+  h.run_until(12.0);  // both stragglers hedged, each on its own worker again
+  ASSERT_EQ(h.script.sent.size(), 4u);
+  const Sent original = h.script.sent[0];
+  const Sent* retry = nullptr;
+  for (size_t i = 2; i < 4; ++i) {
+    if (h.script.sent[i].unit.worker == original.unit.worker) retry = &h.script.sent[i];
+  }
+  ASSERT_NE(retry, nullptr);
+  h.reply(*retry, 1);
+  h.reply(original, 1);  // still before the deadline, but its hedge already stood in for it
+  h.reply(h.script.sent[1], 2);
+  h.run_until(30.0);
+  ASSERT_TRUE(h.answers.count(t));
+  std::vector<int> members;
+  for (const Unit& u : h.answers[t].used) members.push_back(u.member);
+  std::sort(members.begin(), members.end());
+  EXPECT_EQ(members, (std::vector<int>{0, 1}));
 }
 
 TEST(Orchestrator, AMemberResultBeatsTheInsuranceResult) {

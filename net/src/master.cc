@@ -321,27 +321,39 @@ uint64_t Master::submit(const uint8_t* image, double budget_ms, int priority, st
 }
 
 Prediction Master::run(Submission submission) {
-  // The answer usually comes within tens of microseconds: wait for it spinning a little
-  // first, since waking a sleeping thread costs about as much again.
-  constexpr auto kSpin = std::chrono::microseconds(50);
-  std::mutex mu;
-  std::condition_variable cv;
+  // While it waits, this thread serves the timers itself, so the timer thread need not be
+  // woken for this input; and it spins a little first, since the answer usually comes within
+  // tens of microseconds and waking a sleeping thread costs about as much again.
+  constexpr double kSpinMs = 0.05;
+  std::condition_variable cv;  // waited on with impl_->mu, under which callbacks run
   std::atomic<bool> ready{false};
-  bool sleeping = false;
   Prediction out;
   submission.done = [&](Prediction&& p) {
-    std::lock_guard<std::mutex> lock(mu);
     out = std::move(p);
     ready.store(true, std::memory_order_release);
-    if (sleeping) cv.notify_one();
+    cv.notify_one();
   };
-  submit(std::move(submission));
-  const auto spin_until = std::chrono::steady_clock::now() + kSpin;
-  while (!ready.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < spin_until) {
+  TimeUs first_timer;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->orchestrator->submit(std::move(submission));
+    first_timer = impl_->orchestrator->next_timer();
   }
-  std::unique_lock<std::mutex> lock(mu);
-  sleeping = true;
-  cv.wait(lock, [&] { return ready.load(std::memory_order_acquire); });
+  const TimeUs spin_until = std::min(steady_clock().now() + us_from_ms(kSpinMs), first_timer);
+  while (!ready.load(std::memory_order_acquire) && steady_clock().now() < spin_until) {
+  }
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  while (!ready.load(std::memory_order_acquire)) {
+    const TimeUs next = impl_->orchestrator->next_timer();
+    if (next <= steady_clock().now()) {
+      impl_->orchestrator->on_timer();
+    } else if (next == kNever) {
+      cv.wait(lock);
+    } else {
+      cv.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::microseconds(next)));
+    }
+  }
+  impl_->poke_timer();  // what is still pending (other inputs') goes back to the timer thread
   return out;
 }
 

@@ -70,16 +70,23 @@ class ConnectedPort final : public Port {
     const bool has_deadline = timeout_ms >= 0;
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
     out->resize(kLargestDatagram);
+    // As the stream connection does: after a wait, poll first (the next datagram is most
+    // likely not there yet either), saving a recv that would say so.
+    bool try_recv = !waited_, waited = false;
     for (;;) {
       if (shut_) return Status(StatusCode::kIo, "closed");
-      const ssize_t n = ::recv(fd_, out->data(), out->size(), MSG_DONTWAIT | MSG_TRUNC);
-      if (n >= 0) {
-        if (static_cast<size_t>(n) > out->size()) continue;  // larger than any datagram we take
-        out->resize(static_cast<size_t>(n));
-        return Status::ok();
+      if (try_recv) {
+        const ssize_t n = ::recv(fd_, out->data(), out->size(), MSG_DONTWAIT | MSG_TRUNC);
+        if (n >= 0) {
+          if (static_cast<size_t>(n) > out->size()) continue;  // larger than any datagram we take
+          out->resize(static_cast<size_t>(n));
+          waited_ = waited;
+          return Status::ok();
+        }
+        if (errno == ECONNREFUSED) return Status(StatusCode::kIo, "nothing listens there (port unreachable)");
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return os_error("recv");
       }
-      if (errno == ECONNREFUSED) return Status(StatusCode::kIo, "nothing listens there (port unreachable)");
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return os_error("recv");
+      try_recv = waited = true;
       pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_, POLLIN, 0}};
       const int ready = ::poll(fds, 2, wait_ms(has_deadline, deadline));
       if (ready == 0) return Status(StatusCode::kTimeout, "no datagram");
@@ -94,6 +101,7 @@ class ConnectedPort final : public Port {
  private:
   const int fd_, wake_;
   std::atomic<bool> shut_{false};
+  bool waited_ = false;  // the last receive had to wait (only the reading thread touches it)
 };
 
 }  // namespace

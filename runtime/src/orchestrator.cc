@@ -222,6 +222,7 @@ void Orchestrator::flush(Input& in) {
       continue;
     }
     const double predicted = latency_.predict_ms(u.worker, u.subnet, now);
+    const double pessimistic = latency_.pessimistic_ms(u.worker, u.subnet, now);  // both before it is reserved
     const uint64_t id = request_id(in.seq, index);
     const double reserved = latency_.sent(u.worker, u.subnet, now);
     outstanding_[id] = {in.seq, index, u.worker, u.subnet, now, reserved};
@@ -243,9 +244,12 @@ void Orchestrator::flush(Input& in) {
       // At hedge_factor times the prediction, but no later than the last moment a second try
       // could still come back (a unit predicted late in the budget would otherwise never be
       // hedged), and not before it is due.
+      // Past the pessimistic prediction too, so that a jittery worker's ordinary replies are
+      // not hedged.
       const TimeUs last_chance =
           in.state.deadline_ - us_from_ms(latency_.compute_ms(u.worker, u.subnet) + options_.insurance_guard_ms);
-      const TimeUs at = std::min(now + us_from_ms(options_.hedge_factor * predicted), last_chance);
+      const double late_ms = std::max(options_.hedge_factor * predicted, pessimistic);
+      const TimeUs at = std::min(now + us_from_ms(late_ms), last_chance);
       if (at > now + us_from_ms(predicted) && at < in.state.deadline_) {
         in.timers.push_back(add_timer(at, in.seq, TimerKind::kHedge, index));
       }
@@ -359,6 +363,10 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
     return;
   }
   InputState::Sent& unit = in->second->state.units_[o.index];
+  if (unit.state != UnitState::kPending) {  // superseded by its hedge (or the other way round)
+    if (ok) ++counters_.late_replies;
+    return;
+  }
   if (!ok) {
     unit.state = UnitState::kFailed;
   } else if (now > in->second->state.deadline_) {
@@ -367,12 +375,16 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   } else {
     unit.state = UnitState::kDone;
     unit.probabilities.assign(probabilities, probabilities + count);
-    // A hedge and the straggler it stands in for: the first to answer counts, the other is
-    // not waited for (its reply will be counted late).
+    // A straggler and its hedges (and theirs: a chain): the first to answer counts, the others
+    // are not waited for (their replies will be counted late).
     auto& units = in->second->state.units_;
+    auto root = [&](size_t k) {
+      while (units[k].hedge_of >= 0) k = static_cast<size_t>(units[k].hedge_of);
+      return k;
+    };
+    const size_t group = root(o.index);
     for (size_t k = 0; k < units.size(); ++k) {
-      const bool pair = units[k].hedge_of == static_cast<int>(o.index) || unit.hedge_of == static_cast<int>(k);
-      if (pair && units[k].state == UnitState::kPending) units[k].state = UnitState::kLate;
+      if (k != o.index && units[k].state == UnitState::kPending && root(k) == group) units[k].state = UnitState::kLate;
     }
   }
   after_event(*in->second);
