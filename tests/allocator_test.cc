@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "sanitizers.h"
 #include "shoal/allocator.h"
 #include "shoal/profile_file.h"
 #include "shoal/policy_registry.h"
@@ -248,11 +249,6 @@ void greedy_gap(uint32_t members, uint32_t workers, int trials, uint32_t seed) {
 
 // Statistics over 40 exactly measured profiles: 10 s each in a release build and ten times
 // that under the sanitizers, which the other allocator tests already take through every path.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "a statistical test: run in the release build"
-#else
-#define SKIP_UNDER_SANITIZERS() (void)0
-#endif
 TEST(Allocator, GreedyNearExactAt8Workers) {
   SKIP_UNDER_SANITIZERS();
   greedy_gap(8, 8, 40, 21);

@@ -1,0 +1,17 @@
+// Tests that measure (statistics over many runs, or real-time deadlines over processes that
+// are themselves sanitizer builds, 10 to 50 times slower) skip in the ASan and TSan builds:
+// they run in the release build, and the sanitizers take the same code through other tests.
+#ifndef SHOAL_TESTS_SANITIZERS_H_
+#define SHOAL_TESTS_SANITIZERS_H_
+
+#include <gtest/gtest.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SHOAL_UNDER_SANITIZERS 1
+#define SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "a measuring test: run in the release build"
+#else
+#define SHOAL_UNDER_SANITIZERS 0
+#define SKIP_UNDER_SANITIZERS() (void)0
+#endif
+
+#endif  // SHOAL_TESTS_SANITIZERS_H_
