@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <cstring>
 
 namespace shoal::net {
@@ -110,9 +112,10 @@ Status parse_error(const Frame& frame, wire::ErrorCode* code) {
                 std::string("peer error ") + (*name ? name : "?") + ": " + str(e->message()));
 }
 
-ResourceReport read_resource_report(uint32_t queue_length) {
+namespace {
+
+ResourceReport read_system_report() {
   ResourceReport r;
-  r.queue_length = queue_length;
   double load = 0;
   if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
     if (std::fscanf(f, "%lf", &load) == 1) r.cpu_load = static_cast<float>(load / sysconf(_SC_NPROCESSORS_ONLN));
@@ -142,6 +145,24 @@ ResourceReport read_resource_report(uint32_t queue_length) {
   const long now_khz = read_khz("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq");
   const long max_khz = read_khz("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
   if (now_khz > 0 && max_khz > 0) r.clock_ratio = std::min(1.0f, static_cast<float>(now_khz) / static_cast<float>(max_khz));
+  return r;
+}
+
+}  // namespace
+
+// Read from /proc and /sys at most every 50 ms, however many peers ask (they change slowly).
+ResourceReport read_resource_report(uint32_t queue_length) {
+  static std::mutex mu;
+  static ResourceReport cached;
+  static std::chrono::steady_clock::time_point read_at;
+  std::lock_guard<std::mutex> lock(mu);
+  const auto now = std::chrono::steady_clock::now();
+  if (read_at == std::chrono::steady_clock::time_point{} || now - read_at > std::chrono::milliseconds(50)) {
+    cached = read_system_report();
+    read_at = now;
+  }
+  ResourceReport r = cached;
+  r.queue_length = queue_length;
   return r;
 }
 

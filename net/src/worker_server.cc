@@ -61,6 +61,8 @@ struct WorkerServer::Impl {
 
   // The engine and its buffers: used by one thread at a time, the one that set engine_busy.
   bool engine_busy = false;  // under mu
+  std::vector<double> took_ms;  // per subnet, smoothed, slowdown included (-1: not run yet); under mu
+  static constexpr double kInlineMs = 2.0;  // run on the reading thread only what takes less
   Images image;
   std::vector<float> input, output;
 
@@ -103,6 +105,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   info.classes = model.shape(m.output()).c;
   // The largest honest request: the image, the subnet's name and the table around them.
   impl->request_limits = options.limits;
+  impl->took_ms.assign(m.subnets()->size(), -1.0);
   impl->image.count = 1;
   impl->image.h = in.h, impl->image.w = in.w, impl->image.c = in.c;
   const size_t request = size_t{in.h} * in.w * in.c + longest_name + 256;
@@ -267,10 +270,12 @@ bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   job.image.assign(req->image()->begin(), req->image()->end());
   // An idle engine runs the request here at once: no hand-over to the engine thread (which
   // costs about as much as a loopback round trip).
+  // Only a short one: while it runs, this peer's frames (heartbeats too) wait unread.
   bool here = false;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (!engine_busy && turn.empty() && !stopping) engine_busy = here = true;
+    const double usual_ms = took_ms[job.subnet];
+    if (!engine_busy && turn.empty() && !stopping && usual_ms >= 0 && usual_ms <= kInlineMs) engine_busy = here = true;
   }
   if (here) {
     run_job(*peer->connection, job);
@@ -373,6 +378,10 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
   }
   ++counters.served;
   (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received));
+  const double ms = std::chrono::duration<double, std::milli>(done - start).count();
+  std::lock_guard<std::mutex> lock(mu);
+  double& usual = took_ms[job.subnet];
+  usual = usual < 0 ? ms : 0.8 * usual + 0.2 * ms;
 }
 
 }  // namespace shoal::net
