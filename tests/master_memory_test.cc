@@ -1,4 +1,4 @@
-// The master over the in-memory transport: real WorkerServers in this process, no sockets.
+// The master over the in-process network: real WorkerServers in this process, socketpairs, no TCP.
 // 64 workers serving 8 members (8 replicas each): calibration, every policy, and a worker
 // that disappears mid-run, while every input is still answered.
 #include <gtest/gtest.h>

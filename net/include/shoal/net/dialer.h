@@ -1,5 +1,5 @@
 // How a master reaches its workers: TCP, or an in-process network where servers register
-// an address and dialling it hands them one end of an in-memory stream (tests, and the
+// an address and dialling it hands them one end of a socketpair (tests, and the
 // master's own engine).
 #ifndef SHOAL_NET_DIALER_H_
 #define SHOAL_NET_DIALER_H_
