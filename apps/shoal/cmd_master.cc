@@ -96,6 +96,9 @@ int run_master(const Args& args) {
   options.latency.margin_fraction = cluster.margin_fraction;
   options.key = cluster.key;
   options.dialer = &net::dialer_for(transport.value());
+  auto heartbeat = args.number("--heartbeat", options.heartbeat_ms);
+  if (!heartbeat.is_ok() || heartbeat.value() < 0) return fail("master", "--heartbeat takes milliseconds, 0 for none");
+  options.heartbeat_ms = static_cast<int>(heartbeat.value());
   Result<Model> local = Status(StatusCode::kNotFound, "");
   if (args.has("--local-model")) {
     local = Model::from_file(args.get("--local-model"));
@@ -218,6 +221,7 @@ const Command kMaster = {
     kMasterDescription.c_str(),
     {{"--workers", "LIST", "worker addresses, comma-separated"},
      {"--transport", "NAME", "tcp (default) or udp, as the workers'"},
+     {"--heartbeat", "MS", "heartbeat period; a worker silent for 3 is marked down (default 100, 0: none)"},
      {"--cluster", "FILE", "cluster description in JSON (schema/cluster.fbs)"},
      {"--key-file", "FILE", "pre-shared key, the same as the workers'"},
      {"--deadline", "MS", "per-input deadline in ms; a list runs each"},
