@@ -51,11 +51,6 @@ void StreamConnection::wake_reader() {
   (void)!::write(wake_fd_, &one, sizeof(one));
 }
 
-size_t StreamConnection::queued_bytes() const {
-  std::lock_guard<std::mutex> lock(out_mu_);
-  return out_.size() - out_begin_;
-}
-
 void StreamConnection::set_limits(const ConnectionLimits& limits) {
   std::lock_guard<std::mutex> lock(out_mu_);
   limits_ = limits;

@@ -248,7 +248,6 @@ class DatagramConnection final : public Connection {
 
   Status flush(int) override { return Status::ok(); }  // nothing is ever queued
   void shutdown() override { port_->shutdown(); }
-  size_t queued_bytes() const override { return 0; }
   void set_limits(const ConnectionLimits&) override {}
   bool overflowed() const override { return false; }
 

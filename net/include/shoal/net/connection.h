@@ -56,7 +56,6 @@ class Connection {
   // Waits up to `timeout_ms` for the queued output to leave; kTimeout if it does not.
   virtual Status flush(int timeout_ms) = 0;
   virtual void shutdown() = 0;
-  virtual size_t queued_bytes() const = 0;
   virtual void set_limits(const ConnectionLimits& limits) = 0;
   // Whether it was shut down because the peer did not read (write_all's kBusy).
   virtual bool overflowed() const = 0;
@@ -98,7 +97,6 @@ class StreamConnection final : public Connection {
   Result<size_t> read_some(void* data, size_t size, int timeout_ms = -1) override;
   Status flush(int timeout_ms) override;
   void shutdown() override;
-  size_t queued_bytes() const override;
   void set_limits(const ConnectionLimits& limits) override;
   bool overflowed() const override;
 
