@@ -2,6 +2,7 @@
 // with and without a key. Nothing may crash, hang or allocate past the limits.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "shoal/net/frame.h"
 #include "shoal/net/handshake.h"
@@ -34,7 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case wire::MessageType::InferResult: {
         const wire::InferResult* r = verified_payload<wire::InferResult>(frame);
-        if (r) (void)r->probabilities()->size();
+        std::vector<float> probabilities;
+        if (r) (void)result_probabilities(*r, 10, &probabilities);
         break;
       }
     }

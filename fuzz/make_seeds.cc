@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
       (void)send_hello(c, info);
       (void)send_infer_request(c, 1, "w1.0", 5000, image.data(), image.size());
       (void)send_infer_result(c, 1, probs, 10, 100, 5);
+      (void)send_infer_result(c, 4, probs, 10, 100, 5, /*top_k=*/3);
       (void)send_heartbeat(c, 2, ResourceReport{0.5f, 1u << 30, 45.0f, 3, 0.9f});
       (void)send_error(c, 3, wire::ErrorCode::Busy, "full");
     }));

@@ -2,6 +2,7 @@
 // every class of malformed frame, against a real WorkerServer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "shoal/dataset.h"
@@ -197,6 +198,46 @@ TEST_F(Protocol, InferenceMatchesTheEngine) {
   auto report = parse_heartbeat(hb);
   ASSERT_TRUE(report.is_ok());
   EXPECT_GT(report->available_memory_bytes, 0u);
+}
+
+TEST_F(Protocol, TopKRepliesCarryTheMostProbableClasses) {
+  auto c = connect();
+  const std::vector<uint8_t> img = image(91);
+  ASSERT_TRUE(send_infer_request(*c, 1, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+  const Frame all = read(*c);
+  ASSERT_TRUE(send_infer_request(*c, 2, "w1.0", 1'000'000, img.data(), img.size(), /*top_k=*/3).is_ok());
+  const Frame top = read(*c);
+  const wire::InferResult* a = verified_payload<wire::InferResult>(all);
+  const wire::InferResult* t = verified_payload<wire::InferResult>(top);
+  ASSERT_TRUE(a && t);
+  ASSERT_EQ(t->probabilities()->size(), 3u);
+  ASSERT_NE(t->classes(), nullptr);
+  EXPECT_LT(top.payload.size(), all.payload.size());
+  std::vector<float> full, filled;
+  ASSERT_TRUE(result_probabilities(*a, 10, &full).is_ok());
+  ASSERT_TRUE(result_probabilities(*t, 10, &filled).is_ok());
+  std::vector<uint32_t> order(10);
+  for (uint32_t k = 0; k < 10; ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) { return full[x] > full[y]; });
+  float rest = 1.0f, sum = 0;
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(t->classes()->Get(i), order[i]);
+    EXPECT_EQ(filled[order[i]], full[order[i]]);
+    rest -= full[order[i]];
+  }
+  for (uint32_t i = 3; i < 10; ++i) EXPECT_NEAR(filled[order[i]], rest / 7, 1e-6);
+  for (float v : filled) sum += v;
+  EXPECT_NEAR(sum, 1.0f, 1e-5);
+
+  // A peer's top-k reply that names a class twice, or one the model lacks, is refused.
+  flatbuffers::FlatBufferBuilder fbb;
+  const std::vector<float> p = {0.5f, 0.3f};
+  for (const std::vector<uint16_t>& classes : {std::vector<uint16_t>{4, 4}, std::vector<uint16_t>{4, 10}}) {
+    fbb.Clear();
+    fbb.Finish(wire::CreateInferResultDirect(fbb, &p, 0, 0, &classes));
+    const auto* bad = flatbuffers::GetRoot<wire::InferResult>(fbb.GetBufferPointer());
+    EXPECT_EQ(result_probabilities(*bad, 10, &filled).code(), StatusCode::kCorrupt);
+  }
 }
 
 TEST_F(Protocol, RequestErrorsGetAnErrorAndTheConnectionLives) {

@@ -14,6 +14,7 @@
 
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
+#include "shoal/net/calibrator.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/master.h"
 #include "shoal/net/udp.h"
@@ -141,9 +142,24 @@ TEST_F(Udp, AMasterOverUdpNoticesAStoppedWorkerByItsHeartbeats) {
   options.dialer = &udp_dialer();
   options.key = key_;
   options.heartbeat_ms = 50;
+  options.reply_top_k = 3;  // small replies: the master fills in the rest
   auto master = Master::connect(options);
   ASSERT_TRUE(master.is_ok()) << master.status().to_string();
   EXPECT_TRUE(master.value()->alive(0));
+  Images images;
+  images.count = 4, images.h = 28, images.w = 28, images.c = 1;
+  images.pixels.assign(4 * 28 * 28, 60);
+  const std::vector<uint8_t> labels(4, 0);
+  ASSERT_TRUE(calibrate_latency(*master.value(), images, 0, 4).is_ok());
+  auto profile = measure_accuracy(*master.value(), images, labels, 0, 4);
+  ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
+  master.value()->set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+  ASSERT_TRUE(master.value()->set_policy("adaensemble").is_ok());
+  const Prediction p = master.value()->infer(images.image(0), 1000.0);
+  ASSERT_GE(p.label, 0) << outcome_name(p.outcome);
+  float sum = 0;
+  for (float v : p.probabilities) sum += v;
+  EXPECT_NEAR(sum, 1.0f, 1e-4);
   const auto t = std::chrono::steady_clock::now();
   server_->stop();  // no FIN over UDP: only silence
   while (master.value()->alive(0) && std::chrono::steady_clock::now() - t < std::chrono::seconds(5)) {

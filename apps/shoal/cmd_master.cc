@@ -99,6 +99,9 @@ int run_master(const Args& args) {
   auto heartbeat = args.number("--heartbeat", options.heartbeat_ms);
   if (!heartbeat.is_ok() || heartbeat.value() < 0) return fail("master", "--heartbeat takes milliseconds, 0 for none");
   options.heartbeat_ms = static_cast<int>(heartbeat.value());
+  auto top_k = args.number("--top-k", 0);
+  if (!top_k.is_ok() || top_k.value() < 0) return fail("master", "--top-k takes a number of classes, 0 for all");
+  options.reply_top_k = static_cast<uint32_t>(top_k.value());
   Result<Model> local = Status(StatusCode::kNotFound, "");
   if (args.has("--local-model")) {
     local = Model::from_file(args.get("--local-model"));
@@ -222,6 +225,7 @@ const Command kMaster = {
     {{"--workers", "LIST", "worker addresses, comma-separated"},
      {"--transport", "NAME", "tcp (default) or udp, as the workers'"},
      {"--heartbeat", "MS", "heartbeat period; a worker silent for 3 is marked down (default 100, 0: none)"},
+     {"--top-k", "K", "workers reply with their K most probable classes only (smaller replies; default 0: all)"},
      {"--cluster", "FILE", "cluster description in JSON (schema/cluster.fbs)"},
      {"--key-file", "FILE", "pre-shared key, the same as the workers'"},
      {"--deadline", "MS", "per-input deadline in ms; a list runs each"},

@@ -35,6 +35,7 @@ struct Master::Impl final : UnitSender {
   std::vector<bool> up;
   std::vector<TimeUs> last_heard;  // per worker: when its last frame came
   std::vector<std::pair<uint64_t, TimeUs>> heartbeat_sent;  // per worker: the last heartbeat's id and time
+  std::vector<float> probabilities;  // a reply's, over every class
   uint64_t disconnects = 0, reconnects = 0, silent_drops = 0;
   bool stopping = false;
   std::thread timer, reconnector, heartbeat;
@@ -51,8 +52,8 @@ struct Master::Impl final : UnitSender {
     if (!orchestrator) return;  // still connecting: nothing was asked yet
     if (frame.header.type == wire::MessageType::InferResult) {
       const wire::InferResult* r = verified_payload<wire::InferResult>(frame);
-      if (r) {
-        orchestrator->on_result(id, r->probabilities()->data(), r->probabilities()->size(), r->queue_us() / 1000.0,
+      if (r && result_probabilities(*r, classes, &probabilities).is_ok()) {
+        orchestrator->on_result(id, probabilities.data(), probabilities.size(), r->queue_us() / 1000.0,
                                 r->compute_us() / 1000.0);
       } else {
         orchestrator->on_failure(id);  // a reply we cannot use counts as a failure
@@ -180,6 +181,7 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
   link_options.handshake_timeout_ms = options.handshake_timeout_ms;
   link_options.limits = options.limits;
   link_options.key = options.key;
+  link_options.reply_top_k = options.reply_top_k;
   Dialer& dialer = options.dialer ? *options.dialer : tcp_dialer();
   for (const std::string& a : options.addresses) {
     m.links.push_back(std::make_unique<WorkerLink>(a, dialer, link_options));

@@ -44,20 +44,63 @@ Status send_hello(Connection& c, const WorkerInfo& info) {
 }
 
 Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
-                          const uint8_t* image, size_t size) {
+                          const uint8_t* image, size_t size, uint32_t top_k) {
   auto& fbb = builder();
   auto name = fbb.CreateString(subnet);
   auto pixels = fbb.CreateVector(image, size);
-  fbb.Finish(wire::CreateInferRequest(fbb, name, budget_us, pixels));
+  fbb.Finish(wire::CreateInferRequest(fbb, name, budget_us, pixels, top_k));
   return send(c, wire::MessageType::InferRequest, id, fbb);
 }
 
 Status send_infer_result(Connection& c, uint64_t id, const float* probabilities, size_t count, uint32_t compute_us,
-                         uint32_t queue_us) {
+                         uint32_t queue_us, uint32_t top_k) {
   auto& fbb = builder();
-  auto probs = fbb.CreateVector(probabilities, count);
-  fbb.Finish(wire::CreateInferResult(fbb, probs, compute_us, queue_us));
+  if (top_k == 0 || top_k >= count || count > 65536) {
+    auto probs = fbb.CreateVector(probabilities, count);
+    fbb.Finish(wire::CreateInferResult(fbb, probs, compute_us, queue_us));
+  } else {
+    thread_local std::vector<uint16_t> order;
+    thread_local std::vector<float> top;
+    order.resize(count);
+    for (size_t i = 0; i < count; ++i) order[i] = static_cast<uint16_t>(i);
+    std::partial_sort(order.begin(), order.begin() + top_k, order.end(),
+                      [&](uint16_t a, uint16_t b) { return probabilities[a] > probabilities[b]; });
+    order.resize(top_k);
+    top.resize(top_k);
+    for (uint32_t i = 0; i < top_k; ++i) top[i] = probabilities[order[i]];
+    auto probs = fbb.CreateVector(top);
+    auto classes = fbb.CreateVector(order);
+    fbb.Finish(wire::CreateInferResult(fbb, probs, compute_us, queue_us, classes));
+  }
   return send(c, wire::MessageType::InferResult, id, fbb);
+}
+
+Status result_probabilities(const wire::InferResult& r, uint32_t classes, std::vector<float>* out) {
+  const auto* p = r.probabilities();
+  if (!r.classes()) {
+    if (p->size() != classes) return Status(StatusCode::kCorrupt, "a result for " + std::to_string(p->size()) +
+                                                                       " classes, the model has " + std::to_string(classes));
+    out->assign(p->begin(), p->end());
+    return Status::ok();
+  }
+  const auto* listed = r.classes();
+  if (listed->size() != p->size() || p->size() == 0 || p->size() > classes) {
+    return Status(StatusCode::kCorrupt, "a top-k result whose classes and probabilities do not match");
+  }
+  out->assign(classes, -1.0f);
+  float mass = 0;
+  for (uint32_t i = 0; i < p->size(); ++i) {
+    const uint16_t k = listed->Get(i);
+    if (k >= classes || (*out)[k] >= 0) return Status(StatusCode::kCorrupt, "a top-k result names a class twice or out of range");
+    if (!(p->Get(i) >= 0.0f && p->Get(i) <= 1.0f)) return Status(StatusCode::kCorrupt, "a top-k result with a probability outside [0, 1]");
+    (*out)[k] = p->Get(i);
+    mass += p->Get(i);
+  }
+  const float rest = p->size() < classes ? std::max(0.0f, 1.0f - mass) / static_cast<float>(classes - p->size()) : 0.0f;
+  for (float& v : *out) {
+    if (v < 0) v = rest;
+  }
+  return Status::ok();
 }
 
 Status send_heartbeat(Connection& c, uint64_t id, const ResourceReport& r) {

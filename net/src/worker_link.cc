@@ -67,7 +67,7 @@ Status WorkerLink::send_request(uint64_t id, const std::string& subnet, double b
   }
   if (!c) return Status(StatusCode::kIo, address_ + " is down");
   const double us = std::min(std::max(0.0, budget_ms) * 1000.0, 4.0e9);
-  return send_infer_request(*c, id, subnet, static_cast<uint32_t>(us), image, size);
+  return send_infer_request(*c, id, subnet, static_cast<uint32_t>(us), image, size, options_.reply_top_k);
 }
 
 Status WorkerLink::send_heartbeat(uint64_t id) {

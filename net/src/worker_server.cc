@@ -26,6 +26,7 @@ uint32_t micros(Clock::duration d) {
 struct Job {
   uint64_t id = 0;
   uint32_t subnet = 0;
+  uint32_t top_k = 0;  // reply with only this many classes (0: all)
   Clock::time_point received, deadline;
   std::vector<uint8_t> image;
 };
@@ -265,6 +266,7 @@ bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   Job job;
   job.id = id;
   job.subnet = subnet.value();
+  job.top_k = req->top_k();
   job.received = received;
   job.deadline = received + std::chrono::microseconds(req->budget_us());
   job.image.assign(req->image()->begin(), req->image()->end());
@@ -377,7 +379,8 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
     return;
   }
   ++counters.served;
-  (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received));
+  (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received),
+                          job.top_k);
   const double ms = std::chrono::duration<double, std::milli>(done - start).count();
   std::lock_guard<std::mutex> lock(mu);
   double& usual = took_ms[job.subnet];

@@ -34,6 +34,7 @@ struct MasterOptions {
   int connect_timeout_ms = 2000;
   int handshake_timeout_ms = 1000;
   int reconnect_ms = 300;
+  uint32_t reply_top_k = 0;            // workers reply with the k most probable classes only (0: all)
   int heartbeat_ms = 100;              // 0: no heartbeats (a silent worker is then noticed only by TCP)
   int down_after_heartbeats = 3;
   Limits limits;

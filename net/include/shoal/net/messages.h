@@ -37,9 +37,13 @@ struct ResourceReport {
 
 Status send_hello(Connection& c, const WorkerInfo& info);
 Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
-                          const uint8_t* image, size_t size);
+                          const uint8_t* image, size_t size, uint32_t top_k = 0);
+// With 0 < top_k < count, only the top_k most probable classes and their probabilities.
 Status send_infer_result(Connection& c, uint64_t id, const float* probabilities, size_t count,
-                         uint32_t compute_us, uint32_t queue_us);
+                         uint32_t compute_us, uint32_t queue_us, uint32_t top_k = 0);
+// A result's probabilities over all `classes` (a top-k reply filled in: the mass not listed
+// spread evenly over the classes not listed); kCorrupt when they do not fit `classes`.
+Status result_probabilities(const wire::InferResult& result, uint32_t classes, std::vector<float>* out);
 Status send_heartbeat(Connection& c, uint64_t id, const ResourceReport& report);
 Status send_error(Connection& c, uint64_t id, wire::ErrorCode code, const std::string& message);
 

@@ -23,6 +23,7 @@ struct LinkOptions {
   Limits limits;
   std::string key;  // pre-shared key, the same as the worker's (empty: none)
   ConnectionLimits connection;
+  uint32_t reply_top_k = 0;  // ask for only the k most probable classes in replies (0: all)
 };
 
 class WorkerLink {
