@@ -7,12 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <cstring>
 #include <atomic>
-#include <deque>
+#include <chrono>
+#include <cstring>
 #include <map>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -53,10 +52,14 @@ class Port {
 // A master's side: a connected UDP socket (only its worker's datagrams arrive).
 class ConnectedPort final : public Port {
  public:
-  ConnectedPort(int fd, int wake) : fd_(fd), wake_(wake) {}
+  // `first`: a datagram that came before this socket was connected (a listener's Hello);
+  // `live`: a count of the listener's peers, held while this port lives.
+  ConnectedPort(int fd, int wake, std::vector<uint8_t> first = {}, std::shared_ptr<std::atomic<uint32_t>> live = {})
+      : fd_(fd), wake_(wake), first_(std::move(first)), live_(std::move(live)) {}
   ~ConnectedPort() override {
     ::close(fd_);
     ::close(wake_);
+    if (live_) --*live_;
   }
   Status send(const uint8_t* data, size_t size) override {
     if (shut_) return Status(StatusCode::kIo, "closed");
@@ -67,6 +70,11 @@ class ConnectedPort final : public Port {
     return Status::ok();
   }
   Status receive(std::vector<uint8_t>* out, int timeout_ms) override {
+    if (!first_.empty()) {
+      out->swap(first_);
+      first_.clear();
+      return Status::ok();
+    }
     const bool has_deadline = timeout_ms >= 0;
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
     out->resize(kLargestDatagram);
@@ -102,79 +110,13 @@ class ConnectedPort final : public Port {
   const int fd_, wake_;
   std::atomic<bool> shut_{false};
   bool waited_ = false;  // the last receive had to wait (only the reading thread touches it)
+  std::vector<uint8_t> first_;
+  std::shared_ptr<std::atomic<uint32_t>> live_;
 };
 
 }  // namespace
 
-// The listener's socket, shared with the connections it made (they send through it).
-struct UdpListener::Socket {
-  int fd = -1;
-  ~Socket() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// One master's datagrams, as the listener hands them over.
-struct UdpListener::Inbox {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::vector<uint8_t>> datagrams;
-  bool closed = false;
-  size_t cap = 0;
-  void push(const uint8_t* data, size_t size) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (closed || datagrams.size() >= cap) return;  // full: lost, as a full socket buffer loses it
-    datagrams.emplace_back(data, data + size);
-    cv.notify_one();
-  }
-  void close() {
-    std::lock_guard<std::mutex> lock(mu);
-    closed = true;
-    cv.notify_all();
-  }
-  bool is_closed() {
-    std::lock_guard<std::mutex> lock(mu);
-    return closed;
-  }
-};
-
 namespace {
-
-// A worker's side: the listener's socket, this master's address, and its inbox.
-template <typename Socket, typename Inbox>
-class ListenerPort final : public Port {
- public:
-  ListenerPort(std::shared_ptr<Socket> socket, sockaddr_in to, std::shared_ptr<Inbox> inbox)
-      : socket_(std::move(socket)), to_(to), inbox_(std::move(inbox)) {}
-  ~ListenerPort() override { inbox_->close(); }
-  Status send(const uint8_t* data, size_t size) override {
-    if (::sendto(socket_->fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&to_),
-                 sizeof(to_)) < 0 &&
-        errno != EAGAIN && errno != EWOULDBLOCK) {
-      return os_error("sendto");
-    }
-    return Status::ok();
-  }
-  Status receive(std::vector<uint8_t>* out, int timeout_ms) override {
-    std::unique_lock<std::mutex> lock(inbox_->mu);
-    auto ready = [&] { return inbox_->closed || !inbox_->datagrams.empty(); };
-    if (timeout_ms < 0) {
-      inbox_->cv.wait(lock, ready);
-    } else if (!inbox_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready)) {
-      return Status(StatusCode::kTimeout, "no datagram");
-    }
-    if (inbox_->datagrams.empty()) return Status(StatusCode::kIo, "closed");
-    out->swap(inbox_->datagrams.front());
-    inbox_->datagrams.pop_front();
-    return Status::ok();
-  }
-  void shutdown() override { inbox_->close(); }
-
- private:
-  std::shared_ptr<Socket> socket_;
-  sockaddr_in to_;
-  std::shared_ptr<Inbox> inbox_;
-};
 
 // Frames over datagrams: whole when they fit, else fragments; reassembly bounded in count,
 // size and time.
@@ -355,79 +297,93 @@ std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> datagram_pai
   return {std::move(ends[0]), std::move(ends[1])};
 }
 
+namespace {
+
+// A UDP socket on `local`, sharing its port with the listener's (SO_REUSEPORT).
+int reuse_port_socket(const sockaddr_in& local) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  const int big = 4 << 20;  // room for bursts while the engine is busy
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<UdpListener>> UdpListener::listen(const std::string& address, uint32_t max_peers,
                                                          UdpLimits limits) {
   sockaddr_in sa;
   SHOAL_RETURN_IF_ERROR(resolve_ipv4(address, &sa));
-  auto socket = std::make_shared<Socket>();
-  socket->fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (socket->fd < 0) return os_error("socket");
-  if (::bind(socket->fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    return os_error("cannot listen on " + address);
-  }
-  const int big = 4 << 20;  // room for bursts from many masters while the engine is busy
-  ::setsockopt(socket->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+  const int fd = reuse_port_socket(sa);
+  if (fd < 0) return os_error("cannot listen on " + address);
   socklen_t len = sizeof(sa);
-  ::getsockname(socket->fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
   const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake < 0) return os_error("eventfd");
-  return std::unique_ptr<UdpListener>(new UdpListener(std::move(socket), wake, ntohs(sa.sin_port), max_peers, limits));
+  if (wake < 0) {
+    ::close(fd);
+    return os_error("eventfd");
+  }
+  auto local = std::make_unique<sockaddr_in>(sa);
+  return std::unique_ptr<UdpListener>(new UdpListener(fd, wake, std::move(local), max_peers, limits));
 }
 
-UdpListener::UdpListener(std::shared_ptr<Socket> socket, int wake_fd, uint16_t port, uint32_t max_peers,
-                         UdpLimits limits)
-    : socket_(std::move(socket)), wake_fd_(wake_fd), port_(port), max_peers_(max_peers), limits_(limits) {}
+UdpListener::UdpListener(int fd, int wake_fd, std::unique_ptr<sockaddr_in> local, uint32_t max_peers, UdpLimits limits)
+    : fd_(fd), wake_fd_(wake_fd), local_(std::move(local)), max_peers_(max_peers), limits_(limits),
+      live_(std::make_shared<std::atomic<uint32_t>>(0)) {}
 
 UdpListener::~UdpListener() {
-  for (auto& [name, weak] : peers_) {
-    if (auto inbox = weak.lock()) inbox->close();
-  }
+  ::close(fd_);
   ::close(wake_fd_);
 }
+
+uint16_t UdpListener::port() const { return ntohs(local_->sin_port); }
 
 void UdpListener::close() {
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof(one));
 }
 
+// Each master that starts a handshake gets a socket of its own on the listener's port,
+// connected to it: the kernel then hands its datagrams straight to that socket, so the
+// thread serving it reads them itself. The listener sees only new masters' first datagrams.
 Result<std::unique_ptr<Connection>> UdpListener::accept() {
   std::vector<uint8_t> d(kLargestDatagram);
   for (;;) {
-    pollfd fds[2] = {{socket_->fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return os_error("poll");
     if (fds[1].revents & POLLIN) return Status(StatusCode::kIo, "the listener was closed");
     sockaddr_in from;
     socklen_t len = sizeof(from);
-    const ssize_t n = ::recvfrom(socket_->fd, d.data(), d.size(), MSG_DONTWAIT | MSG_TRUNC,
-                                 reinterpret_cast<sockaddr*>(&from), &len);
+    const ssize_t n = ::recvfrom(fd_, d.data(), d.size(), MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &len);
     if (n < 0 || static_cast<size_t>(n) > d.size()) continue;
-    const std::string name = ipv4_name(from);
-    // A Hello (a whole frame, sequence 0) starts a session: a new one for a known address
-    // too (its master reconnected from the same port).
-    bool hello = false;
-    if (static_cast<size_t>(n) >= kHeaderBytes && std::memcmp(d.data(), kMagic, 4) == 0) {
-      const Result<FrameHeader> h = decode_header(d.data(), Limits{});
-      hello = h.is_ok() && h->type == wire::MessageType::Hello && h->sequence == 0;
-    }
-    auto it = peers_.find(name);
-    std::shared_ptr<Inbox> inbox = it == peers_.end() ? nullptr : it->second.lock();
-    if (inbox && !hello) {
-      inbox->push(d.data(), static_cast<size_t>(n));
+    // Only a Hello (a whole frame, sequence 0) starts a session; anything else from an
+    // address with no session is dropped, and no state is kept for it.
+    if (static_cast<size_t>(n) < kHeaderBytes || std::memcmp(d.data(), kMagic, 4) != 0) continue;
+    const Result<FrameHeader> h = decode_header(d.data(), Limits{});
+    if (!h.is_ok() || h->type != wire::MessageType::Hello || h->sequence != 0) continue;
+    if (*live_ >= max_peers_) continue;
+    const int fd = reuse_port_socket(*local_);
+    if (fd < 0) continue;  // out of descriptors: this Hello is lost, the master will try again
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+      ::close(fd);
       continue;
     }
-    if (!hello) continue;  // from nobody we know, and not a handshake: dropped, no state kept
-    if (inbox) inbox->close();
-    for (auto p = peers_.begin(); p != peers_.end();) {  // forget peers whose connection ended
-      auto held = p->second.lock();
-      p = !held || held->is_closed() ? peers_.erase(p) : std::next(p);
+    const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake < 0) {
+      ::close(fd);
+      continue;
     }
-    if (peers_.size() >= max_peers_) continue;
-    inbox = std::make_shared<Inbox>();
-    inbox->cap = limits_.inbox_datagrams;
-    inbox->push(d.data(), static_cast<size_t>(n));
-    peers_[name] = inbox;
+    ++*live_;
+    std::vector<uint8_t> hello(d.begin(), d.begin() + n);
     return std::unique_ptr<Connection>(new DatagramConnection(
-        name, std::make_unique<ListenerPort<Socket, Inbox>>(socket_, from, inbox), limits_));
+        ipv4_name(from), std::make_unique<ConnectedPort>(fd, wake, std::move(hello), live_), limits_));
   }
 }
 

@@ -8,17 +8,21 @@
 // three-period rule. A frame that fails its checks costs its datagram, not the session.
 //
 // A worker listens with UdpListener, which hands WorkerServer one Connection per master (the
-// first datagram from a new address must be a Hello); a master dials with udp_dialer().
+// first datagram from a new address must be a Hello): a socket of its own, connected to that
+// master on the listener's port (SO_REUSEPORT), so the thread serving the master reads its
+// datagrams straight from the kernel. A master dials with udp_dialer().
 #ifndef SHOAL_NET_UDP_H_
 #define SHOAL_NET_UDP_H_
 
-#include <map>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "shoal/net/connection.h"
 #include "shoal/net/dialer.h"
+
+struct sockaddr_in;  // <netinet/in.h>
 
 namespace shoal::net {
 
@@ -27,7 +31,6 @@ struct UdpLimits {
   size_t max_frame = 1u << 20;         // a fragmented frame's bytes at most
   uint32_t max_partial = 4;            // frames in reassembly at once, per peer
   int reassembly_timeout_ms = 1000;    // a frame's fragments must all come within this
-  size_t inbox_datagrams = 1024;       // a listener's per-peer queue (more are dropped)
 };
 
 Result<std::unique_ptr<Connection>> udp_connect(const std::string& address, UdpLimits limits = {});
@@ -49,22 +52,20 @@ class UdpListener final : public Listener {
   static Result<std::unique_ptr<UdpListener>> listen(const std::string& address, uint32_t max_peers = 256,
                                                      UdpLimits limits = {});
   ~UdpListener() override;
-  uint16_t port() const override { return port_; }
+  uint16_t port() const override;
   // Reads datagrams, handing each to its peer's connection, until one from a new address
   // starts a handshake: that peer's connection is returned. kIo after close().
   Result<std::unique_ptr<Connection>> accept() override;
   void close() override;
 
  private:
-  struct Socket;
-  struct Inbox;
-  UdpListener(std::shared_ptr<Socket> socket, int wake_fd, uint16_t port, uint32_t max_peers, UdpLimits limits);
-  std::shared_ptr<Socket> socket_;
+  UdpListener(int fd, int wake_fd, std::unique_ptr<::sockaddr_in> local, uint32_t max_peers, UdpLimits limits);
+  const int fd_;
   const int wake_fd_;
-  uint16_t port_;
+  std::unique_ptr<::sockaddr_in> local_;  // where it is bound
   uint32_t max_peers_;
   UdpLimits limits_;
-  std::map<std::string, std::weak_ptr<Inbox>> peers_;  // only accept() touches it
+  std::shared_ptr<std::atomic<uint32_t>> live_;  // connections it made that are still open
 };
 
 }  // namespace shoal::net
