@@ -77,17 +77,16 @@ class ConnectedPort final : public Port {
     }
     const bool has_deadline = timeout_ms >= 0;
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
-    out->resize(kLargestDatagram);
     // As the stream connection does: after a wait, poll first (the next datagram is most
     // likely not there yet either), saving a recv that would say so.
     bool try_recv = !waited_, waited = false;
     for (;;) {
       if (shut_) return Status(StatusCode::kIo, "closed");
       if (try_recv) {
-        const ssize_t n = ::recv(fd_, out->data(), out->size(), MSG_DONTWAIT | MSG_TRUNC);
+        const ssize_t n = ::recv(fd_, raw_.get(), kLargestDatagram, MSG_DONTWAIT | MSG_TRUNC);
         if (n >= 0) {
-          if (static_cast<size_t>(n) > out->size()) continue;  // larger than any datagram we take
-          out->resize(static_cast<size_t>(n));
+          if (static_cast<size_t>(n) > kLargestDatagram) continue;  // larger than any datagram we take
+          out->assign(raw_.get(), raw_.get() + n);  // no allocation once `out` has grown
           waited_ = waited;
           return Status::ok();
         }
@@ -112,6 +111,7 @@ class ConnectedPort final : public Port {
   bool waited_ = false;  // the last receive had to wait (only the reading thread touches it)
   std::vector<uint8_t> first_;
   std::shared_ptr<std::atomic<uint32_t>> live_;
+  std::unique_ptr<uint8_t[]> raw_{new uint8_t[kLargestDatagram]};  // where recv writes
 };
 
 }  // namespace
@@ -156,7 +156,7 @@ class DatagramConnection final : public Connection {
     at_ = 0;
     const bool has_deadline = timeout_ms >= 0;
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
-    std::vector<uint8_t> d;
+    std::vector<uint8_t>& d = spare_;
     for (;;) {
       SHOAL_RETURN_IF_ERROR(port_->receive(&d, wait_ms(has_deadline, deadline)));
       if (d.size() >= 4 && std::memcmp(d.data(), kMagic, 4) == 0) {
@@ -248,6 +248,7 @@ class DatagramConnection final : public Connection {
   std::mutex send_mu_;
   uint32_t next_fragmented_ = 0;
   std::vector<uint8_t> message_;  // the datagram (or reassembled frame) being read
+  std::vector<uint8_t> spare_;    // the next one is received here, then swapped in
   size_t at_ = 0;
   std::map<uint32_t, Partial> partial_;
 };
