@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "shoal/net/fault_network.h"
 #include "shoal/net/master.h"
 #include "net_test_util.h"
 #include "test_models.h"
@@ -151,46 +152,19 @@ TEST(MasterBounds, AWorkerThatAcceptsAndNeverAnswersFailsTheConnectInTime) {
   EXPECT_LT(ms_since(t), 2000.0);
 }
 
-// A worker that shakes hands and then stops (SIGSTOP, a partition): TCP never closes, so
-// only the heartbeats notice.
+// A worker that shakes hands and then stops (a partition): the connection never closes, so
+// only the heartbeats notice. The link goes through a FaultNetwork that partitions it.
 TEST(MasterBounds, AStalledWorkerIsMarkedDownWithinThreeHeartbeats) {
   const auto& bytes = testing::synth_bytes("fluid-cnn");
   const Model model = std::move(Model::from_bytes(bytes.data(), bytes.size()).value());
   auto live = WorkerServer::create(model, WorkerOptions{});
   ASSERT_TRUE(live.is_ok());
   MemoryNetwork network;
-  std::vector<std::thread> stalls;
-  std::vector<std::unique_ptr<Connection>> held;
-  std::mutex mu;
-  std::atomic<bool> stalled{false};
   WorkerServer* s = live.value().get();
-  network.listen("stalls", [&](std::unique_ptr<Connection> c) {
-    // Serves normally until told to stall; then the connection stays open and silent.
-    auto [front, back] = loopback_pair();
-    s->serve(std::move(back));
-    std::lock_guard<std::mutex> lock(mu);
-    stalls.emplace_back([&stalled, outer = c.get(), inner = front.get()] {
-      std::thread up([&] {
-        std::vector<uint8_t> buf(4096);
-        while (inner->read_exact(buf.data(), 1).is_ok()) {
-          while (stalled) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-          if (!outer->write_all(buf.data(), 1).is_ok()) break;
-        }
-        outer->shutdown();
-      });
-      std::vector<uint8_t> buf(1);
-      while (outer->read_exact(buf.data(), 1).is_ok()) {
-        if (stalled) continue;  // swallowed
-        if (!inner->write_all(buf.data(), 1).is_ok()) break;
-      }
-      inner->shutdown();
-      up.join();
-    });
-    held.push_back(std::move(c));
-    held.push_back(std::move(front));
-  });
+  network.listen("stalls", [s](std::unique_ptr<Connection> c) { s->serve(std::move(c)); });
+  FaultNetwork faults(network);
   MasterOptions options;
-  options.dialer = &network;
+  options.dialer = &faults;
   options.addresses = {"stalls"};
   options.heartbeat_ms = 50;
   options.handshake_timeout_ms = 200;
@@ -198,21 +172,21 @@ TEST(MasterBounds, AStalledWorkerIsMarkedDownWithinThreeHeartbeats) {
   ASSERT_TRUE(master.is_ok()) << master.status().to_string();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_TRUE(master.value()->alive(0));
+  FaultPlan partition;
+  partition.partitioned = true;
   const auto t = steady_clock::now();
-  stalled = true;
+  faults.set("stalls", partition);
   while (master.value()->alive(0) && ms_since(t) < 5000) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   const double detected = ms_since(t);
   EXPECT_FALSE(master.value()->alive(0));
   EXPECT_LT(detected, 3 * 50 + 100.0) << "marked down after " << detected << " ms";
   std::printf("stalled worker marked down after %.0f ms (heartbeat 50 ms)\n", detected);
   EXPECT_EQ(master.value()->counters().silent_drops, 1u);
-  stalled = false;  // answers again: reconnected and used
+  faults.set("stalls", FaultPlan{});  // healed: reconnected and used
   const auto back = steady_clock::now();
   while (!master.value()->alive(0) && ms_since(back) < 5000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_TRUE(master.value()->alive(0));
   master.value().reset();
-  for (auto& c : held) c->shutdown();
-  for (auto& t2 : stalls) t2.join();
 }
 
 }  // namespace
