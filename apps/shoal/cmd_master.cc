@@ -1,7 +1,4 @@
 // shoal master: deadline-aware ensemble inference over workers.
-#include <pthread.h>
-#include <signal.h>
-
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -24,18 +21,12 @@ std::string policy_help() {
 
 int run_master(const Args& args) {
   // SIGINT and SIGTERM stop it cleanly: no new inputs, those in flight answered, the table of
-  // what ran and the counters printed. Blocked here, before any thread starts.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::thread([stop_signals] {
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
+  // what ran and the counters printed.
+  block_stop_signals();
+  on_stop_signal([](int signal) {
     std::fprintf(stderr, "shoal master: stopping (signal %d): answering the inputs in flight\n", signal);
     stop_evaluating();
-  }).detach();
+  });
   net::ClusterConfig cluster;
   if (args.has("--cluster")) {
     auto loaded = net::load_cluster(args.get("--cluster"));

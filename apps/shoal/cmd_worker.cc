@@ -1,9 +1,6 @@
-// shoal worker: serve one model's subnets to masters over TCP.
-#include <pthread.h>
-#include <signal.h>
+// shoal worker: serve one model's subnets to masters over TCP or UDP.
 
 #include <cstdio>
-#include <thread>
 
 #include "command.h"
 #include "shoal/net/cluster.h"
@@ -15,13 +12,7 @@ namespace {
 
 int run_worker(const Args& args) {
   if (!args.has("--model")) return fail("worker", "needs --model FILE");
-  // SIGINT and SIGTERM stop the server cleanly: every thread blocks them (so they are blocked
-  // before the first thread starts, which inherits the mask), and one thread waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  block_stop_signals();  // SIGINT and SIGTERM stop the server cleanly (below)
   const std::string listen = args.get("--listen", "127.0.0.1:0");
   std::string key;
   if (args.has("--key-file")) {
@@ -52,12 +43,7 @@ int run_worker(const Args& args) {
   auto listener = net::listen_on(transport.value(), listen);
   if (!listener.is_ok()) return fail("worker", listener.status());
 
-  std::thread waiter([&] {
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
-    server.value()->stop();
-  });
-  waiter.detach();
+  on_stop_signal([s = server.value().get()](int) { s->stop(); });
 
   std::printf("listening on %s:%u\n", listen.substr(0, listen.rfind(':')).c_str(), listener.value()->port());
   std::fflush(stdout);

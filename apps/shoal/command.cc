@@ -1,11 +1,15 @@
 #include "command.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <fstream>
 
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 namespace shoal::cli {
 
@@ -146,5 +150,29 @@ int fail(const char* command, const std::string& message) {
 }
 
 int fail(const char* command, const Status& status) { return fail(command, status.message()); }
+
+namespace {
+sigset_t stop_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+}  // namespace
+
+void block_stop_signals() {
+  const sigset_t set = stop_signal_set();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void on_stop_signal(std::function<void(int signal)> stop) {
+  std::thread([stop = std::move(stop)] {
+    const sigset_t set = stop_signal_set();
+    int signal = 0;
+    sigwait(&set, &signal);
+    stop(signal);
+  }).detach();
+}
 
 }  // namespace shoal::cli

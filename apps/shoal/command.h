@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -86,6 +87,12 @@ Status write_file(const std::string& path, const void* data, size_t size);
 
 // --threads N (default 1), checked.
 Result<unsigned> threads_option(const Args& args);
+
+// SIGINT and SIGTERM, to stop a long-running command cleanly. block_stop_signals() first,
+// before any thread starts (threads inherit the mask, so none of them is killed by one);
+// later on_stop_signal() runs `stop` on a thread of its own when one arrives.
+void block_stop_signals();
+void on_stop_signal(std::function<void(int signal)> stop);
 
 // Prints "shoal NAME: message" to stderr and returns the exit code for a failed command.
 int fail(const char* command, const Status& status);

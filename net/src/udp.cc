@@ -201,9 +201,9 @@ class DatagramConnection final : public Connection {
     Clock::time_point started;
   };
 
+  // A port's failure, said as the connection's (every one of them is kIo).
   Status closed_on_error(Status st) {
-    if (!st.is_ok() && st.code() != StatusCode::kIo) return st;
-    return st.is_ok() ? st : Status(StatusCode::kIo, "connection to " + peer() + " closed: " + st.message());
+    return st.is_ok() ? st : Status(st.code(), "connection to " + peer() + " closed: " + st.message());
   }
 
   // Adds a fragment; true when it completed a frame, now in message_.

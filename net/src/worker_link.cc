@@ -53,29 +53,23 @@ Status WorkerLink::open(OnFrame on_frame, OnClosed on_closed) {
   return Status::ok();
 }
 
-bool WorkerLink::up() const {
+bool WorkerLink::up() const { return current() != nullptr; }
+
+std::shared_ptr<Connection> WorkerLink::current() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return connection_ != nullptr;
+  return connection_;
 }
 
 Status WorkerLink::send_request(uint64_t id, const std::string& subnet, double budget_ms, const uint8_t* image,
                                 size_t size) {
-  std::shared_ptr<Connection> c;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    c = connection_;
-  }
+  const std::shared_ptr<Connection> c = current();
   if (!c) return Status(StatusCode::kIo, address_ + " is down");
   const double us = std::min(std::max(0.0, budget_ms) * 1000.0, 4.0e9);
   return send_infer_request(*c, id, subnet, static_cast<uint32_t>(us), image, size, options_.reply_top_k);
 }
 
 Status WorkerLink::send_heartbeat(uint64_t id) {
-  std::shared_ptr<Connection> c;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    c = connection_;
-  }
+  const std::shared_ptr<Connection> c = current();
   if (!c) return Status(StatusCode::kIo, address_ + " is down");
   return write_frame(*c, wire::MessageType::Heartbeat, id, nullptr, 0);
 }

@@ -235,7 +235,7 @@ void Orchestrator::flush(Input& in) {
     }
     Outstanding& o = outstanding_[id];
     o.bytes = in.image.size() + classes_ * sizeof(float) + 160;  // two headers, tables, MACs
-    o.forget = add_timer(now + us_from_ms(options_.forget_after_ms), id, TimerKind::kForget);
+    // One timer per unit: when it fires unanswered, it arms the one that forgets the request.
     const TimeUs lost_at = std::isinf(predicted) ? in.state.deadline_
                                                  : std::max(in.state.deadline_,
                                                             now + us_from_ms(options_.presume_lost_factor * predicted));
@@ -424,8 +424,10 @@ void Orchestrator::on_timer() {
         ++counters_.presumed_lost;
       }
       if (t.kind == TimerKind::kForget) {
-        timers_.erase(it->second.presume_lost);
         outstanding_.erase(it);
+      } else {  // kept a while longer, so that a late reply still teaches the latency model
+        it->second.forget = add_timer(std::max(now, it->second.sent + us_from_ms(options_.forget_after_ms)), t.key,
+                                      TimerKind::kForget);
       }
       continue;
     }

@@ -159,7 +159,7 @@ class Orchestrator {
     double reserved_ms = 0;
     bool released = false;  // presumed lost: its reservation is back in the latency model
     size_t bytes = 0;       // request and reply on the wire, about
-    TimerKey presume_lost{}, forget{};
+    TimerKey presume_lost{}, forget{};  // forget is armed once presume_lost has fired
   };
   TimerKey add_timer(TimeUs at, uint64_t key, TimerKind kind, uint32_t index = 0);
 

@@ -49,6 +49,8 @@ class WorkerLink {
   const WorkerInfo& info() const { return info_; }
 
  private:
+  std::shared_ptr<Connection> current() const;  // null while down
+
   std::string address_;
   Dialer& dialer_;
   LinkOptions options_;
