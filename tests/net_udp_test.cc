@@ -20,6 +20,7 @@
 #include "shoal/net/udp.h"
 #include "shoal/net/worker_server.h"
 #include "net_test_util.h"
+#include "sanitizers.h"
 #include "test_models.h"
 
 namespace shoal::net {
@@ -141,7 +142,7 @@ TEST_F(Udp, AMasterOverUdpNoticesAStoppedWorkerByItsHeartbeats) {
   options.addresses = {address_};
   options.dialer = &udp_dialer();
   options.key = key_;
-  options.heartbeat_ms = 50;
+  options.heartbeat_ms = kTestHeartbeatMs;
   options.reply_top_k = 3;  // small replies: the master fills in the rest
   auto master = Master::connect(options);
   ASSERT_TRUE(master.is_ok()) << master.status().to_string();
@@ -167,7 +168,7 @@ TEST_F(Udp, AMasterOverUdpNoticesAStoppedWorkerByItsHeartbeats) {
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
   EXPECT_FALSE(master.value()->alive(0));
-  EXPECT_LT(ms, 3 * 50 + 100.0);
+  EXPECT_LT(ms, 5.0 * kTestHeartbeatMs);
 }
 
 }  // namespace
