@@ -174,6 +174,42 @@ TEST(Engine, RejectsCutsAcrossResidualEdgesAndBadArguments) {
   EXPECT_EQ(e.run(0, forged, in.data(), in.size(), out.data(), out.size()).code(), StatusCode::kInvalidArgument);
 }
 
+// In the caller's memory: exactly required_bytes is enough, one byte less or unaligned memory
+// is a clear error, nothing is allocated after create_in, and every subnet gives what an
+// engine with memory of its own gives, on every backend.
+TEST(Engine, RunsInTheCallersMemoryOfTheRequiredSize) {
+  for (const KernelTable* kernels : available_kernels())
+  for (const char* arch : {"fluid-cnn", "resnet8"}) {
+    if (kernels->operators) continue;  // an operator backend holds its own memory
+    Loaded own = load(arch, *kernels);
+    Result<size_t> need = Engine::required_bytes(own.model, *kernels);
+    ASSERT_TRUE(need.is_ok()) << need.status().to_string();
+    EXPECT_EQ(need.value(), own.engine->memory_bytes());
+    EXPECT_EQ(need.value(), own.engine->arena_bytes() + own.engine->packed_weight_bytes());
+    void* memory = std::aligned_alloc(64, need.value() + 64);
+    auto small = Engine::create_in(memory, need.value() - 1, own.model, *kernels);
+    ASSERT_FALSE(small.is_ok());
+    EXPECT_NE(small.status().message().find("required_bytes"), std::string::npos) << small.status().message();
+    auto unaligned = Engine::create_in(static_cast<char*>(memory) + 4, need.value(), own.model, *kernels);
+    ASSERT_FALSE(unaligned.is_ok());
+    EXPECT_NE(unaligned.status().message().find("aligned"), std::string::npos);
+    auto engine = Engine::create_in(memory, need.value(), own.model, *kernels);
+    ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+    for (uint32_t s = 0; s < own.model.fb().subnets()->size(); ++s) {
+      const auto in = random_input(*own.engine, s, 40 + s);
+      std::vector<float> want(own.engine->packed_size(s, own.model.fb().output()));
+      std::vector<float> got(want.size());
+      ASSERT_TRUE(own.engine->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
+      const long runs = g_allocations.load();
+      ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), got.data(), got.size()).is_ok());
+      EXPECT_EQ(g_allocations.load(), runs) << "run() in the caller's memory allocated";
+      EXPECT_EQ(got, want) << arch << " on " << kernels->name << " subnet " << s;
+    }
+    engine.value().reset();
+    std::free(memory);
+  }
+}
+
 TEST(Engine, ArenaIsSharedAcrossLifetimes) {
   Loaded l = load("resnet18");
   uint64_t sum = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "shoal/arena_planner.h"
@@ -64,26 +65,62 @@ RowBand row_band(const shoal_plane& in, const shoal_plane& out, const shoal_wind
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const KernelTable& kernels, unsigned threads,
-                                               uint64_t min_band_work) {
+Result<std::unique_ptr<Engine>> Engine::make(void* memory, size_t bytes, const Model& model,
+                                             const KernelTable& kernels, unsigned threads, uint64_t min_band_work) {
   if (threads < 1 || threads > 256) {
     return Status(StatusCode::kInvalidArgument, "threads must be 1 to 256, not " + std::to_string(threads));
   }
-  std::unique_ptr<Engine> engine(new Engine(model));
+#if !SHOAL_HAVE_THREADS
+  if (threads > 1) {
+    return Status(StatusCode::kUnsupported, "this build of shoal has no threads (SHOAL_THREADS=OFF): use threads = 1");
+  }
+#endif
+  std::unique_ptr<Engine> engine(new (std::nothrow) Engine(model));
+  if (!engine) return Status(StatusCode::kIo, "out of memory creating an engine");
   engine->threads_ = threads;
   engine->min_band_work_ = min_band_work;
-  SHOAL_RETURN_IF_ERROR(engine->prepare(kernels));
+  SHOAL_RETURN_IF_ERROR(engine->plan(kernels));
+  const size_t need = engine->arena_bytes_ + engine->packed_bytes_;
+  if (memory) {
+    if (reinterpret_cast<uintptr_t>(memory) % kTensorAlignment != 0) {
+      return Status(StatusCode::kInvalidArgument, "the engine's memory must be 64-byte aligned (declare it alignas(64))");
+    }
+    if (bytes < need) {
+      return Status(StatusCode::kInvalidArgument, "the engine's memory holds " + std::to_string(bytes) +
+                                                      " bytes; this model and backend need " + std::to_string(need) +
+                                                      " (Engine::required_bytes)");
+    }
+  } else {
+    engine->owned_ = static_cast<uint8_t*>(std::aligned_alloc(kTensorAlignment, need ? need : kTensorAlignment));
+    if (!engine->owned_) return Status(StatusCode::kIo, "out of memory: the engine needs " + std::to_string(need) + " bytes");
+    memory = engine->owned_;
+  }
+  SHOAL_RETURN_IF_ERROR(engine->bind(static_cast<uint8_t*>(memory)));
   return engine;
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const KernelTable& kernels, unsigned threads,
+                                               uint64_t min_band_work) {
+  return make(nullptr, 0, model, kernels, threads, min_band_work);
+}
+
+Result<std::unique_ptr<Engine>> Engine::create_in(void* memory, size_t bytes, const Model& model,
+                                                  const KernelTable& kernels, unsigned threads, uint64_t min_band_work) {
+  if (!memory) return Status(StatusCode::kInvalidArgument, "create_in needs memory (or use create)");
+  return make(memory, bytes, model, kernels, threads, min_band_work);
+}
+
+Result<size_t> Engine::required_bytes(const Model& model, const KernelTable& kernels) {
+  Engine engine(model);
+  SHOAL_RETURN_IF_ERROR(engine.plan(kernels));
+  return engine.arena_bytes_ + engine.packed_bytes_;
 }
 
 Engine::Engine(const Model& model) : model_(&model) {}
 
-Engine::~Engine() {
-  std::free(arena_);
-  std::free(packed_);
-}
+Engine::~Engine() { std::free(owned_); }
 
-Status Engine::prepare(const KernelTable& kernels) {
+Status Engine::plan(const KernelTable& kernels) {
   const fb::Model& m = model_->fb();
   const uint32_t tensors = m.tensors()->size();
   const uint32_t nodes = m.nodes()->size();
@@ -108,9 +145,6 @@ Status Engine::prepare(const KernelTable& kernels) {
   const ArenaPlan plan = plan_arena(requests, kTensorAlignment);
   offsets_ = plan.offsets;
   arena_bytes_ = plan.total;
-  arena_ = static_cast<float*>(std::aligned_alloc(kTensorAlignment, arena_bytes_ ? arena_bytes_ : kTensorAlignment));
-  if (!arena_) return Status(StatusCode::kIo, "out of memory: the arena needs " + std::to_string(arena_bytes_) + " bytes");
-  std::memset(arena_, 0, arena_bytes_);  // touch every page now, not during the first run
 
   kernels_ = &kernels;
   steps_.resize(nodes);
@@ -123,9 +157,6 @@ Status Engine::prepare(const KernelTable& kernels) {
     s.op = node->op();
     s.in_group = m.tensors()->Get(in)->group();
     s.out_group = m.tensors()->Get(out)->group();
-    s.a = tensor_data(in);
-    s.b = node->inputs()->size() > 1 ? tensor_data(node->inputs()->Get(1)) : nullptr;
-    s.y = tensor_data(out);
     s.w = model_->buffer_f32(node->weights());
     s.scale = model_->buffer_f32(node->scale());
     s.shift = model_->buffer_f32(node->shift());
@@ -147,9 +178,48 @@ Status Engine::prepare(const KernelTable& kernels) {
     s.pool = {plane(is), plane(os), window(node->window())};
     s.elt = {os.h, os.w, is.c, is.c, os.c, 0, os.c, act};
   }
-  if (kernels.operators) return create_operators();
-  if (threads_ > 1) pool_ = std::make_unique<ThreadPool>(threads_);
-  return pack_weights();
+  packed_bytes_ = 0;
+  if (kernels.conv2d_pack && !kernels.operators) {
+    for (const Step& s : steps_) packed_bytes_ += packed_floats_of(s) * sizeof(float);
+  }
+  return Status::ok();
+}
+
+size_t Engine::packed_floats_of(const Step& s) const {
+  if (s.op != fb::OpType::Conv2d && s.op != fb::OpType::Linear) return 0;
+  return (kernels_->conv2d_packed_floats(&s.conv, s.conv.out.stride) + 15) / 16 * 16;
+}
+
+// The arena first, then one packed copy of every layer's full-width weights, made once.
+Status Engine::bind(uint8_t* memory) {
+  arena_ = reinterpret_cast<float*>(memory);
+  packed_ = reinterpret_cast<float*>(memory + arena_bytes_);
+  std::memset(arena_, 0, arena_bytes_);  // touch every page now, not during the first run
+  const fb::Model& m = model_->fb();
+  for (uint32_t n = 0; n < steps_.size(); ++n) {
+    const fb::Node* node = m.nodes()->Get(n);
+    Step& s = steps_[n];
+    s.a = tensor_data(node->inputs()->Get(0));
+    s.b = node->inputs()->size() > 1 ? tensor_data(node->inputs()->Get(1)) : nullptr;
+    s.y = tensor_data(node->outputs()->Get(0));
+  }
+  if (kernels_->operators) return create_operators();
+#if SHOAL_HAVE_THREADS
+  if (threads_ > 1) {
+    pool_.reset(new (std::nothrow) ThreadPool(threads_));
+    if (!pool_) return Status(StatusCode::kIo, "out of memory creating a thread pool");
+  }
+#endif
+  if (!kernels_->conv2d_pack) return Status::ok();
+  float* next = packed_;
+  for (Step& s : steps_) {
+    const size_t floats = packed_floats_of(s);
+    if (!floats) continue;
+    kernels_->conv2d_pack(&s.conv, s.conv.out.stride, s.w, next);
+    s.w = next;
+    next += floats;
+  }
+  return Status::ok();
 }
 
 // One operator per (layer, subnet), on the layer's fixed places in the arena. What the
@@ -202,34 +272,16 @@ void Engine::for_row_bands(uint32_t rows, uint64_t work, Band& band) {
   const uint64_t worth = min_band_work_ ? std::max<uint64_t>(1, work / min_band_work_) : rows;
   // A few bands per thread, claimed as threads come free, so a thread that starts late (a
   // busy core) does not hold the layer up.
+#if SHOAL_HAVE_THREADS
   const uint32_t bands =
       pool_ ? static_cast<uint32_t>(std::min<uint64_t>({uint64_t{kBandsPerThread} * pool_->threads(), rows, worth})) : 1;
   if (bands <= 1) return band(0, rows);
   auto task = [&](uint32_t i) { band(rows * i / bands, rows * (i + 1) / bands); };
   pool_->run(bands, task);
-}
-
-// One packed copy of every layer's full-width weights, in one allocation, made once.
-Status Engine::pack_weights() {
-  if (!kernels_->conv2d_pack) return Status::ok();
-  std::vector<size_t> offsets(steps_.size(), 0);
-  size_t total = 0;
-  for (size_t n = 0; n < steps_.size(); ++n) {
-    const Step& s = steps_[n];
-    if (s.op != fb::OpType::Conv2d && s.op != fb::OpType::Linear) continue;
-    offsets[n] = total;
-    total += (kernels_->conv2d_packed_floats(&s.conv, s.conv.out.stride) + 15) / 16 * 16;
-  }
-  packed_bytes_ = total * sizeof(float);
-  packed_ = static_cast<float*>(std::aligned_alloc(kTensorAlignment, packed_bytes_ ? packed_bytes_ : kTensorAlignment));
-  if (!packed_) return Status(StatusCode::kIo, "out of memory packing " + std::to_string(packed_bytes_) + " bytes of weights");
-  for (size_t n = 0; n < steps_.size(); ++n) {
-    Step& s = steps_[n];
-    if (s.op != fb::OpType::Conv2d && s.op != fb::OpType::Linear) continue;
-    kernels_->conv2d_pack(&s.conv, s.conv.out.stride, s.w, packed_ + offsets[n]);
-    s.w = packed_ + offsets[n];
-  }
-  return Status::ok();
+#else
+  (void)worth;
+  band(0, rows);
+#endif
 }
 
 float* Engine::tensor_data(uint32_t tensor) const {

@@ -36,6 +36,7 @@ struct SubnetCost {
 class Model {
  public:
   // Reads and checks a whole file. Errors name the file and say what is wrong with it.
+  // Defined in shoal::runtime (the core reads no files): firmware uses borrow().
   static Result<Model> from_file(const std::string& path);
   // Copies `size` bytes into aligned storage the Model owns, then checks them.
   static Result<Model> from_bytes(const void* data, size_t size);

@@ -21,7 +21,9 @@
 #include "shoal/kernel_table.h"
 #include "shoal/model.h"
 #include "shoal/operator_backend.h"
+#if SHOAL_HAVE_THREADS
 #include "shoal/thread_pool.h"
+#endif
 
 namespace shoal {
 
@@ -41,6 +43,19 @@ class Engine {
                                                 unsigned threads = 1,
                                                 uint64_t min_band_work = kDefaultMinBandWork);
   static constexpr uint64_t kDefaultMinBandWork = 200'000;
+  // Bytes of memory an Engine for this model and backend needs: the activation arena plus
+  // the packed weights (none when the kernels use the model's weights in place, or the
+  // model carries them packed for these kernels). What create_in() wants.
+  static Result<size_t> required_bytes(const Model& model, const KernelTable& kernels = best_kernels());
+  // Creates into the caller's memory (a static array in firmware): at least required_bytes,
+  // 64-byte aligned, outliving the Engine. The Engine takes the arena and packed weights
+  // from it; what else create takes from the heap (the per-layer bookkeeping, a few hundred
+  // bytes a layer, and the threads of a pool when threads > 1) it takes before it returns,
+  // and run() allocates nothing.
+  static Result<std::unique_ptr<Engine>> create_in(void* memory, size_t bytes, const Model& model,
+                                                   const KernelTable& kernels = best_kernels(),
+                                                   unsigned threads = 1,
+                                                   uint64_t min_band_work = kDefaultMinBandWork);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -48,6 +63,8 @@ class Engine {
   const Model& model() const { return *model_; }
   // Activations, planned at the largest subnet.
   size_t arena_bytes() const { return arena_bytes_; }
+  // arena_bytes() + packed_weight_bytes() for shoal's kernels: what required_bytes() said.
+  size_t memory_bytes() const { return arena_bytes_ + packed_bytes_; }
   // Weights the backend holds besides the model's own: shoal's one packed copy, or the heap
   // an operator backend took for its operators (0 when the kernels use the model's weights
   // in place).
@@ -73,8 +90,14 @@ class Engine {
  private:
   struct Step;
   explicit Engine(const Model& model);
-  Status prepare(const KernelTable& kernels);
-  Status pack_weights();
+  static Result<std::unique_ptr<Engine>> make(void* memory, size_t bytes, const Model& model,
+                                              const KernelTable& kernels, unsigned threads,
+                                              uint64_t min_band_work);
+  // Plans the arena and the packed weights' places; touches no memory of the caller's.
+  Status plan(const KernelTable& kernels);
+  // Binds the plan to memory (owned or the caller's), packs the weights, makes the operators.
+  Status bind(uint8_t* memory);
+  size_t packed_floats_of(const Step& s) const;
   Status create_operators();
   template <typename Band>
   void for_row_bands(uint32_t rows, uint64_t work, Band& band);
@@ -86,6 +109,7 @@ class Engine {
   std::vector<size_t> offsets_;       // per tensor, into the arena
   std::vector<int32_t> producer_;     // per tensor, node index or -1
   std::vector<int32_t> last_reader_;  // per tensor, node index or -1
+  uint8_t* owned_ = nullptr;  // create()'s own allocation, or null in the caller's memory
   float* arena_ = nullptr;
   size_t arena_bytes_ = 0;
   float* packed_ = nullptr;
@@ -93,7 +117,9 @@ class Engine {
   const KernelTable* kernels_ = nullptr;
   unsigned threads_ = 1;
   uint64_t min_band_work_ = kDefaultMinBandWork;
+#if SHOAL_HAVE_THREADS
   std::unique_ptr<ThreadPool> pool_;              // shoal's kernels, threads > 1
+#endif
   std::unique_ptr<BackendContext> backend_;       // an operator backend's own state
   std::vector<std::unique_ptr<Operator>> ops_;    // [node * subnets + subnet]; null: kernel
 };

@@ -1,0 +1,41 @@
+# `cmake --install`: headers, the three static libraries, shoalConfig.cmake (find_package)
+# with the targets shoal::core, shoal::runtime and shoal::net, shoal.pc (pkg-config), and the
+# shoal tool where it was built.
+include(CMakePackageConfigHelpers)
+
+install(DIRECTORY core/include/ runtime/include/ net/include/ kernels/include/
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
+install(DIRECTORY ${PROJECT_BINARY_DIR}/generated/shoal/schema/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shoal/schema
+        FILES_MATCHING PATTERN "*_generated.h")
+target_include_directories(shoal_schema INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+
+set_target_properties(shoal_core PROPERTIES EXPORT_NAME core)
+set_target_properties(shoal_runtime PROPERTIES EXPORT_NAME runtime)
+set_target_properties(shoal_net PROPERTIES EXPORT_NAME net)
+set_target_properties(shoal_schema PROPERTIES EXPORT_NAME schema)
+install(TARGETS shoal_core shoal_runtime shoal_net shoal_schema EXPORT shoalTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+if(TARGET shoal)
+  install(TARGETS shoal RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+install(EXPORT shoalTargets NAMESPACE shoal:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
+configure_package_config_file(cmake/shoalConfig.cmake.in ${PROJECT_BINARY_DIR}/shoalConfig.cmake
+                              INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/shoalConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/shoalConfig.cmake ${PROJECT_BINARY_DIR}/shoalConfigVersion.cmake
+              cmake/shoal_embed.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
+
+# pkg-config: `shoal` is everything (net, runtime, core), `shoal-core` the firmware core.
+set(SHOAL_PC_THREADS "")
+if(SHOAL_THREADS)
+  set(SHOAL_PC_THREADS "-pthread")
+endif()
+set(SHOAL_PC_XNNPACK "")
+if(SHOAL_WITH_XNNPACK)
+  set(SHOAL_PC_XNNPACK "-lXNNPACK -lpthreadpool")
+endif()
+configure_file(cmake/shoal.pc.in ${PROJECT_BINARY_DIR}/shoal.pc @ONLY)
+configure_file(cmake/shoal-core.pc.in ${PROJECT_BINARY_DIR}/shoal-core.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/shoal.pc ${PROJECT_BINARY_DIR}/shoal-core.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

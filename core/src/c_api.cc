@@ -1,0 +1,147 @@
+// The C API (shoal.h) over Model and Engine: handles are the C++ objects, statuses map one
+// to one, and every entry checks its pointers before use.
+#include "shoal.h"
+
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include "shoal/engine.h"
+#include "shoal/model.h"
+
+struct shoal_model {
+  shoal::Model model;
+};
+
+struct shoal_engine {
+  std::unique_ptr<shoal::Engine> engine;
+};
+
+namespace {
+
+static_assert(static_cast<int>(shoal::StatusCode::kBusy) == SHOAL_BUSY, "shoal_status follows StatusCode");
+
+shoal_status fail(shoal_error* err, const shoal::Status& status) {
+  const auto code = static_cast<shoal_status>(status.code());
+  if (err) {
+    err->code = code;
+    std::snprintf(err->message, sizeof(err->message), "%s", status.to_string().c_str());
+  }
+  return code;
+}
+
+shoal_status fail(shoal_error* err, shoal_status code, const char* message) {
+  return fail(err, shoal::Status(static_cast<shoal::StatusCode>(code), message));
+}
+
+shoal_status ok(shoal_error* err) {
+  if (err) err->code = SHOAL_OK, err->message[0] = '\0';
+  return SHOAL_OK;
+}
+
+shoal_status find_backend(const char* name, const shoal::KernelTable** table, shoal_error* err) {
+  if (!name || !*name) {
+    *table = &shoal::best_kernels();
+    return SHOAL_OK;
+  }
+  *table = shoal::find_kernels(name);
+  if (*table) return SHOAL_OK;
+  std::string known;
+  for (const shoal::KernelTable* t : shoal::available_kernels()) known += std::string(known.empty() ? "" : ", ") + t->name;
+  return fail(err, shoal::Status(shoal::StatusCode::kNotFound, "no backend '" + std::string(name) +
+                                                                   "' in this build on this CPU; there are: " + known));
+}
+
+size_t floats(const shoal_model* m, uint32_t subnet, uint32_t tensor) {
+  const shoal::fb::Model& fb = m->model.fb();
+  if (subnet >= fb.subnets()->size()) return 0;
+  const shoal::TensorShape shape = m->model.shape(tensor);
+  const shoal::fb::GroupRange* r = fb.subnets()->Get(subnet)->ranges()->Get(fb.tensors()->Get(tensor)->group());
+  return size_t{shape.h} * shape.w * (r->hi() - r->lo());
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* shoal_status_string(shoal_status status) {
+  if (status < SHOAL_OK || status > SHOAL_BUSY) return "unknown";
+  return shoal::status_code_name(static_cast<shoal::StatusCode>(status));
+}
+
+shoal_status shoal_model_load(const void* data, size_t size, int copy, shoal_model** out, shoal_error* err) {
+  if (!out) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_model_load: out is NULL");
+  *out = nullptr;
+  if (!data) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_model_load: data is NULL");
+  shoal::Result<shoal::Model> model = copy ? shoal::Model::from_bytes(data, size) : shoal::Model::borrow(data, size);
+  if (!model.is_ok()) return fail(err, model.status());
+  *out = new (std::nothrow) shoal_model{std::move(model.value())};
+  if (!*out) return fail(err, SHOAL_IO, "out of memory");
+  return ok(err);
+}
+
+void shoal_model_free(shoal_model* model) { delete model; }
+
+uint32_t shoal_model_subnet_count(const shoal_model* model) {
+  return model ? model->model.fb().subnets()->size() : 0;
+}
+
+const char* shoal_model_subnet_name(const shoal_model* model, uint32_t index) {
+  if (!model || index >= shoal_model_subnet_count(model)) return nullptr;
+  return model->model.fb().subnets()->Get(index)->name()->c_str();
+}
+
+shoal_status shoal_model_find_subnet(const shoal_model* model, const char* name_or_width, uint32_t* index,
+                                     shoal_error* err) {
+  if (!model || !name_or_width || !index) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_model_find_subnet: NULL argument");
+  shoal::Result<uint32_t> found = model->model.find_subnet(name_or_width);
+  if (!found.is_ok()) return fail(err, found.status());
+  *index = found.value();
+  return ok(err);
+}
+
+size_t shoal_model_input_floats(const shoal_model* model, uint32_t subnet) {
+  return model ? floats(model, subnet, model->model.fb().input()) : 0;
+}
+
+size_t shoal_model_output_floats(const shoal_model* model, uint32_t subnet) {
+  return model ? floats(model, subnet, model->model.fb().output()) : 0;
+}
+
+shoal_status shoal_engine_required_bytes(const shoal_model* model, const char* backend, size_t* bytes,
+                                         shoal_error* err) {
+  if (!model || !bytes) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_engine_required_bytes: NULL argument");
+  const shoal::KernelTable* table = nullptr;
+  if (const shoal_status s = find_backend(backend, &table, err); s != SHOAL_OK) return s;
+  shoal::Result<size_t> need = shoal::Engine::required_bytes(model->model, *table);
+  if (!need.is_ok()) return fail(err, need.status());
+  *bytes = need.value();
+  return ok(err);
+}
+
+shoal_status shoal_engine_create(const shoal_model* model, const char* backend, unsigned threads, void* memory,
+                                 size_t memory_bytes, shoal_engine** out, shoal_error* err) {
+  if (!out) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_engine_create: out is NULL");
+  *out = nullptr;
+  if (!model) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_engine_create: model is NULL");
+  const shoal::KernelTable* table = nullptr;
+  if (const shoal_status s = find_backend(backend, &table, err); s != SHOAL_OK) return s;
+  auto engine = memory ? shoal::Engine::create_in(memory, memory_bytes, model->model, *table, threads)
+                       : shoal::Engine::create(model->model, *table, threads);
+  if (!engine.is_ok()) return fail(err, engine.status());
+  *out = new (std::nothrow) shoal_engine{std::move(engine.value())};
+  if (!*out) return fail(err, SHOAL_IO, "out of memory");
+  return ok(err);
+}
+
+shoal_status shoal_engine_run(shoal_engine* engine, uint32_t subnet, const float* in, size_t in_count, float* out,
+                              size_t out_count, shoal_error* err) {
+  if (!engine || !in || !out) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_engine_run: NULL argument");
+  const shoal::Status status = engine->engine->run(subnet, in, in_count, out, out_count);
+  if (!status.is_ok()) return fail(err, status);
+  return ok(err);
+}
+
+void shoal_engine_destroy(shoal_engine* engine) { delete engine; }
+
+}  // extern "C"
