@@ -35,6 +35,9 @@ set(SHOAL_PC_XNNPACK "")
 if(SHOAL_WITH_XNNPACK)
   set(SHOAL_PC_XNNPACK "-lXNNPACK -lpthreadpool")
 endif()
+# The prefix relative to the .pc file, so that `cmake --install --prefix` anywhere works.
+file(RELATIVE_PATH SHOAL_PC_UP ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" SHOAL_PC_UP "${SHOAL_PC_UP}")
 configure_file(cmake/shoal.pc.in ${PROJECT_BINARY_DIR}/shoal.pc @ONLY)
 configure_file(cmake/shoal-core.pc.in ${PROJECT_BINARY_DIR}/shoal-core.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/shoal.pc ${PROJECT_BINARY_DIR}/shoal-core.pc

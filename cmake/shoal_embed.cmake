@@ -35,8 +35,6 @@ if(CMAKE_SCRIPT_MODE_FILE)
   return()
 endif()
 
-set(SHOAL_EMBED_SCRIPT ${CMAKE_CURRENT_LIST_FILE})
-
 function(shoal_embed_model)
   cmake_parse_arguments(ARG "" "TARGET;MODEL;NAME" "" ${ARGN})
   if(NOT ARG_TARGET OR NOT ARG_MODEL)
@@ -48,11 +46,12 @@ function(shoal_embed_model)
     string(MAKE_C_IDENTIFIER "${ARG_NAME}" ARG_NAME)
   endif()
   set(dir ${CMAKE_CURRENT_BINARY_DIR}/shoal_embed)
+  set(script ${CMAKE_CURRENT_FUNCTION_LIST_FILE})  # this file, run as the generator
   add_custom_command(
     OUTPUT ${dir}/${ARG_NAME}.c ${dir}/${ARG_NAME}.h
     COMMAND ${CMAKE_COMMAND} -DMODEL=${model} -DNAME=${ARG_NAME} -DOUT_C=${dir}/${ARG_NAME}.c
-            -DOUT_H=${dir}/${ARG_NAME}.h -P ${SHOAL_EMBED_SCRIPT}
-    DEPENDS ${model} ${SHOAL_EMBED_SCRIPT}
+            -DOUT_H=${dir}/${ARG_NAME}.h -P ${script}
+    DEPENDS ${model} ${script}
     COMMENT "shoal_embed_model ${ARG_NAME}")
   target_sources(${ARG_TARGET} PRIVATE ${dir}/${ARG_NAME}.c ${dir}/${ARG_NAME}.h)
   target_include_directories(${ARG_TARGET} PRIVATE ${dir})
