@@ -32,7 +32,7 @@ const std::string kDir = ::testing::TempDir();
 
 TEST(Cli, HelpOnEveryCommand) {
   EXPECT_EQ(shoal("--help").code, 0);
-  for (const char* cmd : {"inspect", "run", "synth", "profile", "master", "worker", "demo", "bench"}) {
+  for (const char* cmd : {"inspect", "run", "synth", "profile", "master", "worker", "demo", "bench", "pack", "embed"}) {
     const Outcome o = shoal(std::string(cmd) + " --help");
     EXPECT_EQ(o.code, 0) << cmd;
     EXPECT_TRUE(has(o, "usage: shoal " + std::string(cmd))) << o.output;
@@ -73,6 +73,33 @@ TEST(Cli, SynthInspectRun) {
   ASSERT_EQ(shoal("synth --arch fluid-cnn --seed 3 -o " + again).code, 0);
   std::ifstream a(model, std::ios::binary), b(again, std::ios::binary);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}), std::string(std::istreambuf_iterator<char>(b), {}));
+}
+
+// shoal pack and shoal embed: the packed model runs as the original does, the embedded one is
+// a C file with the model's bytes; bad requests get errors that say what to do.
+TEST(Cli, PackAndEmbed) {
+  const std::string model = kDir + "cli-pack.shoal", packed = kDir + "cli-pack-neon.shoal";
+  ASSERT_EQ(shoal("synth --arch fluid-cnn --seed 4 -o " + model).code, 0);
+  const Outcome pack = shoal("pack " + model + " --for neon -o " + packed);
+  ASSERT_EQ(pack.code, 0) << pack.output;
+  EXPECT_TRUE(has(pack, "blocks of 4")) << pack.output;
+  const Outcome a = shoal("run " + model + " --limit 30 --json"), b = shoal("run " + packed + " --limit 30 --json");
+  ASSERT_EQ(a.code, 0);
+  ASSERT_EQ(b.code, 0);
+  auto first_accuracy = [](const std::string& o) { return o.substr(o.find("\"images\""), o.find("p50") - o.find("\"images\"")); };
+  EXPECT_EQ(first_accuracy(a.output), first_accuracy(b.output));
+  const Outcome embed = shoal("embed " + packed + " -o " + kDir + "fw_model.c");
+  ASSERT_EQ(embed.code, 0) << embed.output;
+  std::ifstream c(kDir + "fw_model.c"), h(kDir + "fw_model.h");
+  const std::string c_text((std::istreambuf_iterator<char>(c)), {}), h_text((std::istreambuf_iterator<char>(h)), {});
+  EXPECT_NE(c_text.find("aligned(64))) const unsigned char fw_model["), std::string::npos);
+  EXPECT_NE(c_text.find("0x53,0x48,0x4d,0x4c"), std::string::npos) << "the SHML identifier";
+  EXPECT_NE(h_text.find("extern const size_t fw_model_size;"), std::string::npos);
+  EXPECT_TRUE(has(shoal("pack " + model + " --for tpu -o x.shoal"), "use avx2, avx512 or neon"));
+  EXPECT_TRUE(has(shoal("embed " + model + " -o x.txt"), ".c file"));
+  const Outcome missing = shoal("embed " + kDir + "nope.shoal -o " + kDir + "nope.c");
+  EXPECT_NE(missing.code, 0);
+  EXPECT_TRUE(has(missing, "cannot open")) << missing.output;
 }
 
 TEST(Cli, ErrorsSayWhatToDo) {

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "naive_eval.h"
+#include "shoal/builder.h"
 #include "shoal/engine.h"
 #include "test_models.h"
 
@@ -207,6 +208,38 @@ TEST(Engine, RunsInTheCallersMemoryOfTheRequiredSize) {
     }
     engine.value().reset();
     std::free(memory);
+  }
+}
+
+// A model packed for a backend (shoal pack) runs from its own packed weights on that backend,
+// with no packed copy in the engine's memory, and gives exactly what the unpacked model
+// gives; on every other backend it runs as before.
+TEST(Engine, WeightsPackedAtExportAreUsedInPlace) {
+  for (const char* arch : {"fluid-cnn", "resnet8"}) {
+    const auto& bytes = synth_bytes(arch);
+    const Model plain = std::move(Model::from_bytes(bytes.data(), bytes.size()).value());
+    for (const char* target : {"avx2", "avx512", "neon"}) {
+      const std::vector<uint8_t> packed_bytes = pack_model(plain, weight_block_of(target));
+      const Model packed = std::move(Model::from_bytes(packed_bytes.data(), packed_bytes.size()).value());
+      for (const KernelTable* kernels : available_kernels()) {
+        auto a = Engine::create(plain, *kernels);
+        auto b = Engine::create(packed, *kernels);
+        ASSERT_TRUE(a.is_ok() && b.is_ok());
+        const bool in_place = kernels->name == std::string(target);
+        if (in_place) {
+          EXPECT_EQ(b.value()->packed_weight_bytes(), 0u) << arch << " packed for " << target;
+          EXPECT_EQ(Engine::required_bytes(packed, *kernels).value(), b.value()->arena_bytes());
+          EXPECT_GT(a.value()->packed_weight_bytes(), 0u);
+        } else if (!kernels->operators) {
+          EXPECT_EQ(b.value()->packed_weight_bytes(), a.value()->packed_weight_bytes());
+        }
+        for (uint32_t s = 0; s < plain.fb().subnets()->size(); ++s) {
+          const auto in = random_input(*a.value(), s, 70 + s);
+          EXPECT_EQ(run(*b.value(), s, b.value()->whole(), in), run(*a.value(), s, a.value()->whole(), in))
+              << arch << " packed for " << target << " on " << kernels->name << " subnet " << s;
+        }
+      }
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include "shoal/builder.h"
 #include "shoal/engine.h"
 #include "shoal/model.h"
 #include "test_models.h"
@@ -111,6 +112,35 @@ TEST(ModelLoader, RejectsEachKindOfMalformedFile) {
   s = good;
   s.subnets.clear();
   expect_error(s, StatusCode::kCorrupt, "no subnets");
+}
+
+// shoal pack: a packed model loads, reads back as the same spec, and every way its packed
+// weights can be wrong is refused.
+TEST(ModelLoader, PackedWeightsAreCheckedLikeAnyOther) {
+  const auto& bytes = synth_bytes("fluid-cnn");
+  const Model plain = std::move(Model::from_bytes(bytes.data(), bytes.size()).value());
+  const std::vector<uint8_t> packed_bytes = pack_model(plain, 8);
+  auto packed = Model::from_bytes(packed_bytes.data(), packed_bytes.size());
+  ASSERT_TRUE(packed.is_ok()) << packed.status().to_string();
+  EXPECT_EQ(packed->fb().weight_block(), 8u);
+  EXPECT_EQ(pack_model(packed.value(), 0), bytes) << "unpacking gives the original bytes back";
+  EXPECT_EQ(serialize_model(model_spec(plain)), bytes) << "model_spec is serialize_model's inverse";
+
+  const ModelSpec good = model_spec(packed.value());
+  const int conv = 0;  // conv1: 16 output channels, two blocks of 8
+  ASSERT_GE(good.nodes[conv].packed_weights, 0);
+  ModelSpec s = good;
+  s.buffers[s.nodes[conv].packed_weights].pop_back();
+  expect_error(s, StatusCode::kCorrupt, "packed weights buffer");
+  s = good;
+  s.weight_block = 3;
+  expect_error(s, StatusCode::kCorrupt, "blocks of 4, 8 or 16");
+  s = good;
+  s.weight_block = 0;
+  expect_error(s, StatusCode::kCorrupt, "names no weight_block");
+  s = good;
+  s.nodes[1].packed_weights = s.nodes[conv].packed_weights;  // a pooling node
+  expect_error(s, StatusCode::kCorrupt, "only Conv2d and Linear");
 }
 
 TEST(ModelLoader, MissingFileSaysSo) {

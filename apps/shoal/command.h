@@ -102,6 +102,8 @@ extern const Command kBench;
 extern const Command kInspect;
 extern const Command kRun;
 extern const Command kSynth;
+extern const Command kPack;
+extern const Command kEmbed;
 extern const Command kWorker;
 extern const Command kMaster;
 extern const Command kDemo;

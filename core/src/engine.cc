@@ -21,6 +21,7 @@ struct Engine::Step {
   const float* b;  // second input (Add)
   float* y;
   const float* w;
+  const float* prepacked;  // the model's weights packed at export for these kernels, or null
   const float* scale;
   const float* shift;
   uint32_t scale_row, shift_row;  // floats from one affine set to the next; 0 when shared
@@ -158,6 +159,9 @@ Status Engine::plan(const KernelTable& kernels) {
     s.in_group = m.tensors()->Get(in)->group();
     s.out_group = m.tensors()->Get(out)->group();
     s.w = model_->buffer_f32(node->weights());
+    if (kernels.weight_block && kernels.weight_block == m.weight_block() && !kernels.operators) {
+      s.prepacked = model_->buffer_f32(node->packed_weights());
+    }
     s.scale = model_->buffer_f32(node->scale());
     s.shift = model_->buffer_f32(node->shift());
     auto row = [&](int32_t buffer) -> uint32_t {
@@ -186,7 +190,7 @@ Status Engine::plan(const KernelTable& kernels) {
 }
 
 size_t Engine::packed_floats_of(const Step& s) const {
-  if (s.op != fb::OpType::Conv2d && s.op != fb::OpType::Linear) return 0;
+  if ((s.op != fb::OpType::Conv2d && s.op != fb::OpType::Linear) || s.prepacked) return 0;
   return (kernels_->conv2d_packed_floats(&s.conv, s.conv.out.stride) + 15) / 16 * 16;
 }
 
@@ -213,6 +217,7 @@ Status Engine::bind(uint8_t* memory) {
   if (!kernels_->conv2d_pack) return Status::ok();
   float* next = packed_;
   for (Step& s : steps_) {
+    if (s.prepacked) s.w = s.prepacked;
     const size_t floats = packed_floats_of(s);
     if (!floats) continue;
     kernels_->conv2d_pack(&s.conv, s.conv.out.stride, s.w, next);

@@ -20,22 +20,6 @@ using Pool = void (*)(const shoal_pool_params*, const float*, float*);
 
 // Elementwise ops (add, activation, softmax) are memory-bound and run the reference loops,
 // which the compiler vectorises, on every backend.
-KernelTable table(const char* name, Conv conv, size_t (*packed_floats)(const shoal_conv2d_params*, uint32_t),
-                  void (*pack)(const shoal_conv2d_params*, uint32_t, const float*, float*), Pool max_pool,
-                  Pool avg_pool, Pool global_avg_pool) {
-  return {name,
-          conv,
-          packed_floats,
-          pack,
-          max_pool,
-          avg_pool,
-          global_avg_pool,
-          shoal_add_nhwc_f32__ref,
-          shoal_activation_nhwc_f32__ref,
-          shoal_softmax_nhwc_f32__ref,
-          nullptr};
-}
-
 template <uint32_t kBlock>
 size_t packed_floats(const shoal_conv2d_params* p, uint32_t cout) {
   return shoal_conv2d_packed_floats(p, cout, kBlock);
@@ -45,11 +29,31 @@ void pack(const shoal_conv2d_params* p, uint32_t cout, const float* w, float* ou
   shoal_conv2d_pack_oc_blocks(p, cout, kBlock, w, out);
 }
 
+// Every backend's weight block, in one place: the tables below and weight_block_of read it.
+constexpr uint32_t kAvx2Block = 8, kAvx512Block = 16, kNeonBlock = 4;
+
+// kBlock 0: the model's OHWI weights in place.
+template <uint32_t kBlock>
+KernelTable table(const char* name, Conv conv, Pool max_pool, Pool avg_pool, Pool global_avg_pool) {
+  return {name,
+          conv,
+          kBlock ? packed_floats<kBlock> : nullptr,
+          kBlock ? pack<kBlock> : nullptr,
+          kBlock,
+          max_pool,
+          avg_pool,
+          global_avg_pool,
+          shoal_add_nhwc_f32__ref,
+          shoal_activation_nhwc_f32__ref,
+          shoal_softmax_nhwc_f32__ref,
+          nullptr};
+}
+
 }  // namespace
 
 const KernelTable& ref_kernels() {
-  static const KernelTable t = table("ref", shoal_conv2d_nhwc_f32__ref, nullptr, nullptr, shoal_maxpool_nhwc_f32__ref,
-                                     shoal_avgpool_nhwc_f32__ref, shoal_global_avgpool_nhwc_f32__ref);
+  static const KernelTable t = table<0>("ref", shoal_conv2d_nhwc_f32__ref, shoal_maxpool_nhwc_f32__ref,
+                                        shoal_avgpool_nhwc_f32__ref, shoal_global_avgpool_nhwc_f32__ref);
   return t;
 }
 
@@ -57,18 +61,18 @@ std::vector<const KernelTable*> available_kernels() {
   std::vector<const KernelTable*> tables = {&ref_kernels()};
 #if SHOAL_HAVE_X86_KERNELS
   static const KernelTable avx2 =
-      table("avx2", shoal_conv2d_nhwc_f32_oc8__avx2, packed_floats<8>, pack<8>, shoal_maxpool_nhwc_f32__avx2,
-            shoal_avgpool_nhwc_f32__avx2, shoal_global_avgpool_nhwc_f32__avx2);
+      table<kAvx2Block>("avx2", shoal_conv2d_nhwc_f32_oc8__avx2, shoal_maxpool_nhwc_f32__avx2,
+                        shoal_avgpool_nhwc_f32__avx2, shoal_global_avgpool_nhwc_f32__avx2);
   static const KernelTable avx512 =
-      table("avx512", shoal_conv2d_nhwc_f32_oc16__avx512, packed_floats<16>, pack<16>, shoal_maxpool_nhwc_f32__avx512,
-            shoal_avgpool_nhwc_f32__avx512, shoal_global_avgpool_nhwc_f32__avx512);
+      table<kAvx512Block>("avx512", shoal_conv2d_nhwc_f32_oc16__avx512, shoal_maxpool_nhwc_f32__avx512,
+                          shoal_avgpool_nhwc_f32__avx512, shoal_global_avgpool_nhwc_f32__avx512);
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) tables.push_back(&avx2);
   if (__builtin_cpu_supports("avx512f")) tables.push_back(&avx512);
 #endif
 #if SHOAL_HAVE_NEON_KERNELS
   static const KernelTable neon =
-      table("neon", shoal_conv2d_nhwc_f32_oc4__neon, packed_floats<4>, pack<4>, shoal_maxpool_nhwc_f32__neon,
-            shoal_avgpool_nhwc_f32__neon, shoal_global_avgpool_nhwc_f32__neon);
+      table<kNeonBlock>("neon", shoal_conv2d_nhwc_f32_oc4__neon, shoal_maxpool_nhwc_f32__neon,
+                        shoal_avgpool_nhwc_f32__neon, shoal_global_avgpool_nhwc_f32__neon);
   tables.push_back(&neon);  // every aarch64 CPU has NEON
 #endif
 #if SHOAL_HAVE_XNNPACK
@@ -93,6 +97,13 @@ const KernelTable& best_kernels() {
     return own;
   }();
   return *best;
+}
+
+uint32_t weight_block_of(const std::string& backend) {
+  if (backend == "avx2") return kAvx2Block;
+  if (backend == "avx512") return kAvx512Block;
+  if (backend == "neon") return kNeonBlock;
+  return 0;
 }
 
 const KernelTable* find_kernels(const std::string& name) {

@@ -30,6 +30,10 @@ class Checker {
     SHOAL_RETURN_IF_ERROR(check_groups());
     SHOAL_RETURN_IF_ERROR(check_tensors());
     SHOAL_RETURN_IF_ERROR(check_buffers());
+    const uint32_t block = m_.weight_block();
+    if (block != 0 && block != 4 && block != 8 && block != 16) {
+      return corrupt("weight_block is " + std::to_string(block) + "; packed weights come in blocks of 4, 8 or 16");
+    }
     SHOAL_RETURN_IF_ERROR(check_nodes());
     SHOAL_RETURN_IF_ERROR(check_subnets());
     return Status::ok();
@@ -109,6 +113,15 @@ class Checker {
                      std::to_string(bytes) + " bytes, the layer needs " + std::to_string(floats * 4));
     }
     return Status::ok();
+  }
+
+  // Weights packed at export (shoal pack): whole blocks of Model.weight_block output channels.
+  Status check_packed(const std::string& label, const fb::Node* node, uint32_t cout, uint64_t per_out) {
+    const uint32_t block = m_.weight_block();
+    if (node->packed_weights() == -1) return Status::ok();
+    if (block == 0) return corrupt(label + " has packed weights but the model names no weight_block");
+    const uint64_t padded = (uint64_t{cout} + block - 1) / block * block;
+    return check_buffer(label, "packed weights", node->packed_weights(), padded * per_out, true);
   }
 
   Status check_affine(const std::string& label, const fb::Node* node, uint32_t cout) {
@@ -219,7 +232,8 @@ class Checker {
     const bool same_group = ti->group() == to->group();
     const bool same_shape = same_group && ti->height() == to->height() && ti->width() == to->width();
     const bool weighted = node->op() == fb::OpType::Conv2d || node->op() == fb::OpType::Linear;
-    if (!weighted && (node->weights() != -1 || node->scale() != -1 || node->shift() != -1)) {
+    if (!weighted && (node->weights() != -1 || node->scale() != -1 || node->shift() != -1 ||
+                      node->packed_weights() != -1)) {
       return corrupt(label + ": only Conv2d and Linear nodes carry weights");
     }
     switch (node->op()) {
@@ -232,6 +246,7 @@ class Checker {
         const uint64_t per_out =
             uint64_t{w->kernel_h()} * w->kernel_w() * (node->depthwise() ? 1 : capacity(in));
         SHOAL_RETURN_IF_ERROR(check_buffer(label, "weights", node->weights(), capacity(out) * per_out, true));
+        SHOAL_RETURN_IF_ERROR(check_packed(label, node, capacity(out), per_out));
         return check_affine(label, node, capacity(out));
       }
       case fb::OpType::Linear: {
@@ -239,6 +254,7 @@ class Checker {
         if (node->depthwise() || node->window()) return corrupt(label + ": Linear takes no window");
         const uint64_t per_out = uint64_t{ti->height()} * ti->width() * capacity(in);
         SHOAL_RETURN_IF_ERROR(check_buffer(label, "weights", node->weights(), capacity(out) * per_out, true));
+        SHOAL_RETURN_IF_ERROR(check_packed(label, node, capacity(out), per_out));
         return check_affine(label, node, capacity(out));
       }
       case fb::OpType::MaxPool:

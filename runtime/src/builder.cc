@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "common/pack_conv2d.h"
+
 namespace shoal {
 
 std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
@@ -18,7 +20,7 @@ std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
   for (const NodeSpec& n : spec.nodes) {
     nodes.push_back(fb::CreateNodeDirect(fbb, n.name.c_str(), n.op, &n.inputs, &n.outputs,
                                          n.window ? &*n.window : nullptr, n.depthwise, n.activation,
-                                         n.weights, n.scale, n.shift));
+                                         n.weights, n.scale, n.shift, n.packed_weights));
   }
   std::vector<flatbuffers::Offset<fb::Subnet>> subnets;
   for (const SubnetSpec& s : spec.subnets) {
@@ -40,9 +42,92 @@ std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
       md.epochs, md.description.c_str(), md.input_mean, md.input_std);
   auto model = fb::CreateModelDirect(fbb, spec.version, spec.name.c_str(), &groups, &tensors, &nodes,
                                      spec.input, spec.output, &subnets, spec.affine_sets, &buffers,
-                                     metadata);
+                                     metadata, spec.weight_block);
   fb::FinishModelBuffer(fbb, model);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+ModelSpec model_spec(const Model& model) {
+  const fb::Model& m = model.fb();
+  auto str = [](const flatbuffers::String* s) { return s ? s->str() : std::string(); };
+  ModelSpec spec;
+  spec.version = m.version();
+  spec.name = str(m.name());
+  for (const fb::ChannelGroup* g : *m.groups()) spec.groups.push_back({g->name()->str(), g->capacity(), g->sliceable()});
+  for (const fb::Tensor* t : *m.tensors()) spec.tensors.push_back({t->name()->str(), t->group(), t->height(), t->width()});
+  for (const fb::Node* n : *m.nodes()) {
+    NodeSpec node;
+    node.name = str(n->name());
+    node.op = n->op();
+    node.inputs.assign(n->inputs()->begin(), n->inputs()->end());
+    node.outputs.assign(n->outputs()->begin(), n->outputs()->end());
+    if (n->window()) node.window = *n->window();
+    node.depthwise = n->depthwise();
+    node.activation = n->activation();
+    node.weights = n->weights(), node.scale = n->scale(), node.shift = n->shift();
+    node.packed_weights = n->packed_weights();
+    spec.nodes.push_back(std::move(node));
+  }
+  spec.input = m.input(), spec.output = m.output();
+  for (const fb::Subnet* s : *m.subnets()) {
+    std::vector<fb::GroupRange> ranges;
+    for (const fb::GroupRange* r : *s->ranges()) ranges.push_back(*r);
+    spec.subnets.push_back({s->name()->str(), s->width(), std::move(ranges), s->affine_set(), s->val_accuracy(),
+                            s->test_accuracy()});
+  }
+  spec.affine_sets = m.affine_sets();
+  for (uint32_t b = 0; m.buffers() && b < m.buffers()->size(); ++b) {
+    const float* f = model.buffer_f32(static_cast<int32_t>(b));
+    spec.buffers.emplace_back(f, f + m.buffers()->Get(b)->data()->size() / sizeof(float));
+  }
+  if (const fb::Metadata* md = m.metadata()) {
+    MetadataSpec& out = spec.metadata;
+    out.architecture = str(md->architecture()), out.dataset = str(md->dataset());
+    out.recipe = str(md->recipe()), out.description = str(md->description());
+    if (md->class_names()) {
+      for (const flatbuffers::String* c : *md->class_names()) out.class_names.push_back(c->str());
+    }
+    out.seed = md->seed(), out.epochs = md->epochs();
+    out.input_mean = md->input_mean(), out.input_std = md->input_std();
+  }
+  spec.weight_block = m.weight_block();
+  return spec;
+}
+
+std::vector<uint8_t> pack_model(const Model& model, uint32_t block) {
+  ModelSpec spec = model_spec(model);
+  // Weights packed before (for another block) go; every other buffer keeps its order.
+  std::vector<int32_t> renumber(spec.buffers.size(), 0);
+  for (const NodeSpec& n : spec.nodes) {
+    if (n.packed_weights >= 0) renumber[n.packed_weights] = -1;
+  }
+  std::vector<std::vector<float>> buffers;
+  for (size_t b = 0; b < spec.buffers.size(); ++b) {
+    if (renumber[b] < 0) continue;
+    renumber[b] = static_cast<int32_t>(buffers.size());
+    buffers.push_back(std::move(spec.buffers[b]));
+  }
+  spec.buffers = std::move(buffers);
+  spec.weight_block = block;
+  for (NodeSpec& n : spec.nodes) {
+    for (int32_t* index : {&n.weights, &n.scale, &n.shift}) {
+      if (*index >= 0) *index = renumber[*index];
+    }
+    n.packed_weights = -1;
+    if (!block || (n.op != fb::OpType::Conv2d && n.op != fb::OpType::Linear)) continue;
+    const std::vector<float>& ohwi = spec.buffers[n.weights];
+    const uint32_t cout = spec.groups[spec.tensors[n.outputs[0]].group].capacity;
+    // The packing reads each output channel's weights as one run of taps x input channels,
+    // so a 1x1 window over that many "channels" packs any layer.
+    shoal_conv2d_params p{};
+    p.win.kernel_h = p.win.kernel_w = 1;
+    p.w_in_stride = static_cast<uint32_t>(ohwi.size() / cout);
+    std::vector<float> packed(shoal_conv2d_packed_floats(&p, cout, block));
+    shoal_conv2d_pack_oc_blocks(&p, cout, block, ohwi.data(), packed.data());
+    n.packed_weights = static_cast<int32_t>(spec.buffers.size());
+    spec.buffers.push_back(std::move(packed));
+  }
+  return serialize_model(spec);
 }
 
 namespace {

@@ -19,6 +19,9 @@ struct KernelTable {
   // Optional: floats the packed copy of one layer's full-width weights takes, and packing.
   size_t (*conv2d_packed_floats)(const shoal_conv2d_params*, uint32_t out_capacity);
   void (*conv2d_pack)(const shoal_conv2d_params*, uint32_t out_capacity, const float* ohwi, float* packed);
+  // The output-channel block of that packing (kernels/common/pack_conv2d.h), 0 for none: a
+  // model packed at export for this block (shoal pack) is used in place, with no copy.
+  uint32_t weight_block;
   void (*max_pool)(const shoal_pool_params*, const float* x, float* y);
   void (*avg_pool)(const shoal_pool_params*, const float* x, float* y);
   void (*global_avg_pool)(const shoal_pool_params*, const float* x, float* y);
@@ -39,6 +42,10 @@ const KernelTable& best_kernels();
 std::vector<const KernelTable*> available_kernels();
 // By name, or nullptr.
 const KernelTable* find_kernels(const std::string& name);
+// The weight block of any backend shoal has, whether or not this build or CPU runs it
+// ("neon" on an x86 machine packing a model for a Pi): 0 for an unknown name or one that
+// packs nothing.
+uint32_t weight_block_of(const std::string& backend);
 
 }  // namespace shoal
 

@@ -33,6 +33,7 @@ struct NodeSpec {
   bool depthwise = false;
   fb::Activation activation = fb::Activation::None;
   int32_t weights = -1, scale = -1, shift = -1;  // indices into ModelSpec::buffers
+  int32_t packed_weights = -1;                    // weights packed for ModelSpec::weight_block
 };
 
 struct SubnetSpec {
@@ -62,10 +63,17 @@ struct ModelSpec {
   uint32_t affine_sets = 1;
   std::vector<std::vector<float>> buffers;
   MetadataSpec metadata;
+  uint32_t weight_block = 0;  // of every NodeSpec::packed_weights (0: none)
 };
 
 // The bytes of a .shoal file (not checked: load them with Model::from_bytes to check).
 std::vector<uint8_t> serialize_model(const ModelSpec& spec);
+// A loaded model as a spec again (serialize_model(model_spec(m)) loads as m does).
+ModelSpec model_spec(const Model& model);
+// The model with every Conv2d and Linear layer's weights also packed in blocks of `block`
+// output channels (weight_block_of("neon"), say), so an engine with those kernels uses them
+// in place instead of packing a copy at create. Block 0 removes packed weights.
+std::vector<uint8_t> pack_model(const Model& model, uint32_t block);
 
 // kernel x kernel window, equal padding on every side.
 fb::Window make_window(uint32_t kernel, uint32_t stride = 1, uint32_t pad = 0, uint32_t dilation = 1);
