@@ -4,6 +4,7 @@
 
 #include "command.h"
 #include "json.h"
+#include "shoal/engine.h"
 #include "shoal/model.h"
 
 namespace shoal::cli {
@@ -80,7 +81,12 @@ void print_json(const Model& model) {
     if (s->test_accuracy() >= 0) j.field("test_accuracy", static_cast<double>(s->test_accuracy()));
     j.end_object();
   }
-  j.end_array().end_object();
+  j.end_array().field("weight_block", m.weight_block()).key("engine_bytes").begin_object();
+  for (const KernelTable* k : available_kernels()) {
+    auto need = Engine::required_bytes(model, *k);
+    if (!k->operators && need.is_ok()) j.field(k->name, uint64_t{need.value()});
+  }
+  j.end_object().end_object();
   std::printf("%s\n", j.str().c_str());
 }
 
@@ -127,6 +133,14 @@ void print_text(const Model& model) {
                 ranges_text(m, s).c_str(), static_cast<unsigned long long>(cost.params),
                 static_cast<unsigned long long>(cost.macs), accuracy_text(s->val_accuracy()).c_str(),
                 accuracy_text(s->test_accuracy()).c_str());
+  }
+  // What Engine::required_bytes says: the memory a firmware author hands create_in.
+  std::printf("\nengine memory (arena + packed weights; weights %s)\n",
+              m.weight_block() ? ("packed in the file for blocks of " + std::to_string(m.weight_block())).c_str()
+                               : "not packed in the file: shoal pack");
+  for (const KernelTable* k : available_kernels()) {
+    auto need = Engine::required_bytes(model, *k);
+    if (!k->operators && need.is_ok()) std::printf("  %-10s %10zu bytes\n", k->name, need.value());
   }
 }
 
