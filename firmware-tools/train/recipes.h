@@ -1,4 +1,4 @@
-// The three ways shoal-train makes members (see ../shared/papers/): `slimmable` (switchable
+// The three ways shoal-train makes members (the papers: AdaEnsemble, Fluid, VIP; docs/design.md): `slimmable` (switchable
 // batch-norm, sandwich rule, inplace distillation; several seeds, the best kept), `fluid` (the
 // Fluid paper's nested incremental training) and `vip` (a teacher, students sliced after a
 // ReLU and distilled, made diverse by augmentation or class imbalance).
