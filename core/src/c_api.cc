@@ -52,14 +52,6 @@ shoal_status find_backend(const char* name, const shoal::KernelTable** table, sh
                                                                    "' in this build on this CPU; there are: " + known));
 }
 
-size_t floats(const shoal_model* m, uint32_t subnet, uint32_t tensor) {
-  const shoal::fb::Model& fb = m->model.fb();
-  if (subnet >= fb.subnets()->size()) return 0;
-  const shoal::TensorShape shape = m->model.shape(tensor);
-  const shoal::fb::GroupRange* r = fb.subnets()->Get(subnet)->ranges()->Get(fb.tensors()->Get(tensor)->group());
-  return size_t{shape.h} * shape.w * (r->hi() - r->lo());
-}
-
 }  // namespace
 
 extern "C" {
@@ -101,11 +93,11 @@ shoal_status shoal_model_find_subnet(const shoal_model* model, const char* name_
 }
 
 size_t shoal_model_input_floats(const shoal_model* model, uint32_t subnet) {
-  return model ? floats(model, subnet, model->model.fb().input()) : 0;
+  return model ? model->model.packed_size(subnet, model->model.fb().input()) : 0;
 }
 
 size_t shoal_model_output_floats(const shoal_model* model, uint32_t subnet) {
-  return model ? floats(model, subnet, model->model.fb().output()) : 0;
+  return model ? model->model.packed_size(subnet, model->model.fb().output()) : 0;
 }
 
 shoal_status shoal_engine_required_bytes(const shoal_model* model, const char* backend, size_t* bytes,

@@ -81,7 +81,7 @@ Result<std::unique_ptr<Engine>> Engine::make(void* memory, size_t bytes, const M
   engine->threads_ = threads;
   engine->min_band_work_ = min_band_work;
   SHOAL_RETURN_IF_ERROR(engine->plan(kernels));
-  const size_t need = engine->arena_bytes_ + engine->packed_bytes_;
+  const size_t need = engine->memory_bytes();
   if (memory) {
     if (reinterpret_cast<uintptr_t>(memory) % kTensorAlignment != 0) {
       return Status(StatusCode::kInvalidArgument, "the engine's memory must be 64-byte aligned (declare it alignas(64))");
@@ -114,7 +114,7 @@ Result<std::unique_ptr<Engine>> Engine::create_in(void* memory, size_t bytes, co
 Result<size_t> Engine::required_bytes(const Model& model, const KernelTable& kernels) {
   Engine engine(model);
   SHOAL_RETURN_IF_ERROR(engine.plan(kernels));
-  return engine.arena_bytes_ + engine.packed_bytes_;
+  return engine.memory_bytes();
 }
 
 Engine::Engine(const Model& model) : model_(&model) {}
@@ -324,12 +324,7 @@ Result<Segment> Engine::segment(std::string_view from_name, std::string_view to_
   return seg;
 }
 
-size_t Engine::packed_size(uint32_t subnet, uint32_t tensor) const {
-  const fb::Model& m = model_->fb();
-  const fb::Tensor* t = m.tensors()->Get(tensor);
-  const fb::GroupRange* r = m.subnets()->Get(subnet)->ranges()->Get(t->group());
-  return size_t{t->height()} * t->width() * (r->hi() - r->lo());
-}
+size_t Engine::packed_size(uint32_t subnet, uint32_t tensor) const { return model_->packed_size(subnet, tensor); }
 
 Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t in_count,
                    float* out, size_t out_count) {

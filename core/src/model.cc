@@ -62,6 +62,13 @@ Result<Model> Model::adopt(std::unique_ptr<uint8_t, FreeDeleter> owned, const ui
   return m;
 }
 
+size_t Model::packed_size(uint32_t subnet, uint32_t tensor) const {
+  if (subnet >= fb_->subnets()->size()) return 0;
+  const TensorShape s = shape(tensor);
+  const fb::GroupRange* r = fb_->subnets()->Get(subnet)->ranges()->Get(fb_->tensors()->Get(tensor)->group());
+  return size_t{s.h} * s.w * (r->hi() - r->lo());
+}
+
 TensorShape Model::shape(uint32_t tensor) const {
   const fb::Tensor* t = fb_->tensors()->Get(tensor);
   return {t->height(), t->width(), fb_->groups()->Get(t->group())->capacity()};

@@ -52,6 +52,9 @@ class Model {
   size_t size() const { return size_; }
 
   TensorShape shape(uint32_t tensor) const;
+  // Floats a tensor holds at a subnet when packed: h * w * active channels (0 for a subnet
+  // past the end).
+  size_t packed_size(uint32_t subnet, uint32_t tensor) const;
   // The float array of buffer `index`, or nullptr for -1. Valid for the Model's lifetime.
   const float* buffer_f32(int32_t index) const;
   // A subnet by name ("w0.5", "upper50") or width ("0.5": the subnet of that width whose
