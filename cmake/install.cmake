@@ -16,7 +16,7 @@ set_target_properties(shoal_schema PROPERTIES EXPORT_NAME schema)
 install(TARGETS shoal_core shoal_runtime shoal_net shoal_schema EXPORT shoalTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(TARGET shoal)
-  install(TARGETS shoal RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(TARGETS shoal shoal-worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 install(EXPORT shoalTargets NAMESPACE shoal:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
 configure_package_config_file(cmake/shoalConfig.cmake.in ${PROJECT_BINARY_DIR}/shoalConfig.cmake

@@ -39,8 +39,9 @@ class Cluster : public ::testing::Test {
       paths_.push_back(::testing::TempDir() + test + "-" + std::to_string(getpid()) + "-member" +
                        std::to_string(i) + ".shoal");
       std::ofstream(paths_.back(), std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-      // Three different members (workers serving the same member name would be replicas).
-      auto w = WorkerProcess::start(SHOAL_BINARY, {"--model", paths_.back(), "--slowdown", i == 2 ? "3" : "1",
+      // Three different members (workers serving the same member name would be replicas);
+      // the second is the worker-only binary a device would run.
+      auto w = WorkerProcess::start(i == 1 ? SHOAL_WORKER_BINARY : SHOAL_BINARY, {"--model", paths_.back(), "--slowdown", i == 2 ? "3" : "1",
                                                    "--member", "member" + std::to_string(i)});
       ASSERT_TRUE(w.is_ok()) << w.status().to_string();
       options_.addresses.push_back(w->address());
@@ -152,7 +153,7 @@ TEST_F(Cluster, RestartedWorkerIsUsedAgain) {
   for (uint32_t i = 0; i < 5; ++i) ASSERT_GE(master_->infer(images_.image(i), kDeadlineMs).label, 0);
   EXPECT_FALSE(master_->alive(1));
 
-  auto again = WorkerProcess::start(SHOAL_BINARY, {"--model", paths_[1], "--member", "member1"}, port);
+  auto again = WorkerProcess::start(SHOAL_WORKER_BINARY, {"--model", paths_[1], "--member", "member1"}, port);
   ASSERT_TRUE(again.is_ok()) << again.status().to_string();
   workers_[1] = std::move(again.value());
   EXPECT_TRUE(used_again_within_5s(1)) << "the restarted worker was never used again";

@@ -19,7 +19,10 @@ Result<WorkerProcess> WorkerProcess::start(const std::string& binary, const std:
                                            uint16_t port) {
   int out[2];
   if (pipe(out) != 0) return Status(StatusCode::kIo, "pipe failed");
-  std::vector<std::string> argv_s = {binary, "worker"};
+  // `shoal worker ARGS`, or `shoal-worker ARGS` for the worker-only binary.
+  const bool worker_only = binary.size() >= 12 && binary.compare(binary.size() - 12, 12, "shoal-worker") == 0;
+  std::vector<std::string> argv_s = {binary};
+  if (!worker_only) argv_s.push_back("worker");
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   argv_s.push_back("--listen");
   argv_s.push_back("127.0.0.1:" + std::to_string(port));

@@ -13,8 +13,8 @@ namespace shoal::cli {
 
 class WorkerProcess {
  public:
-  // Runs `binary worker ARGS --listen 127.0.0.1:PORT` (PORT 0 picks one) and waits until it
-  // says where it listens.
+  // Runs `binary worker ARGS --listen 127.0.0.1:PORT` (PORT 0 picks one; `binary ARGS ...`
+  // when binary is the worker-only shoal-worker) and waits until it says where it listens.
   static Result<WorkerProcess> start(const std::string& binary, const std::vector<std::string>& args,
                                      uint16_t port = 0);
   WorkerProcess(WorkerProcess&& other) noexcept;
