@@ -7,6 +7,7 @@ install(DIRECTORY core/include/ runtime/include/ net/include/ kernels/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
 install(DIRECTORY ${PROJECT_BINARY_DIR}/generated/shoal/schema/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shoal/schema
         FILES_MATCHING PATTERN "*_generated.h")
+install(FILES ${PROJECT_BINARY_DIR}/generated/shoal/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shoal)
 target_include_directories(shoal_schema INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 
 set_target_properties(shoal_core PROPERTIES EXPORT_NAME core)

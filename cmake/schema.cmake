@@ -17,6 +17,9 @@ foreach(fbs ${SHOAL_SCHEMAS})
 endforeach()
 add_custom_target(shoal_schema_gen DEPENDS ${SHOAL_SCHEMA_HEADERS})
 
+# shoal/version.h: SHOAL_VERSION from project(); generated beside the schema headers.
+configure_file(${CMAKE_CURRENT_LIST_DIR}/version.h.in ${PROJECT_BINARY_DIR}/generated/shoal/version.h @ONLY)
+
 add_library(shoal_schema INTERFACE)
 add_dependencies(shoal_schema shoal_schema_gen)
 target_include_directories(shoal_schema INTERFACE $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/generated>

@@ -4,6 +4,8 @@
 #include <string>
 
 #include "command.h"
+#include "shoal/model.h"
+#include "shoal/version.h"
 
 namespace {
 
@@ -29,7 +31,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version")) {
-    std::printf("shoal 0.1.0 (model format version 1)\n");
+    std::printf("shoal %s (model format version %u)\n", SHOAL_VERSION, shoal::kModelVersion);
     return 0;
   }
   for (const auto* c : kCommands) {

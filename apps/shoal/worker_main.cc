@@ -5,10 +5,12 @@
 #include <cstring>
 
 #include "command.h"
+#include "shoal/model.h"
+#include "shoal/version.h"
 
 int main(int argc, char** argv) {
   if (argc >= 2 && !std::strcmp(argv[1], "--version")) {
-    std::printf("shoal-worker 0.1.0 (model format version 1)\n");
+    std::printf("shoal-worker %s (model format version %u)\n", SHOAL_VERSION, shoal::kModelVersion);
     return 0;
   }
   shoal::cli::Command worker = shoal::cli::kWorker;

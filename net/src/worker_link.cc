@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "shoal/net/handshake.h"
+#include "shoal/version.h"
 
 namespace shoal::net {
 
@@ -17,7 +18,7 @@ Status WorkerLink::open(OnFrame on_frame, OnClosed on_closed) {
   std::shared_ptr<Connection> connection(std::move(dialled.value()));
   connection->set_key(options_.key);
   WorkerInfo hello;
-  hello.software = "shoal 0.1.0";
+  hello.software = "shoal " SHOAL_VERSION;
   auto info = dial_handshake(*connection, hello, options_.handshake_timeout_ms);
   if (!info.is_ok()) return info.status();
   if (info->subnets.empty()) return Status(StatusCode::kInvalidArgument, address_ + " serves no subnets");

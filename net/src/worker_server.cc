@@ -12,6 +12,7 @@
 #include "shoal/engine.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/messages.h"
+#include "shoal/version.h"
 
 namespace shoal::net {
 namespace {
@@ -91,7 +92,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   impl->engine = std::move(engine.value());
   const fb::Model& m = model.fb();
   WorkerInfo& info = impl->info;
-  info.software = "shoal 0.1.0";
+  info.software = "shoal " SHOAL_VERSION;
   info.member = options.member.empty() ? (m.name() ? m.name()->str() : "member") : options.member;
   info.model_name = m.name() ? m.name()->str() : "";
   info.architecture = m.metadata() && m.metadata()->architecture() ? m.metadata()->architecture()->str() : "";
