@@ -1,8 +1,10 @@
-// shoal run: accuracy and latency of one or every subnet on a labelled image set.
+// shoal run: accuracy and latency of one or every subnet on an image set, labelled or not,
+// and optionally every image's prediction.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 
 #include "command.h"
 #include "json.h"
@@ -42,6 +44,55 @@ uint32_t argmax(const std::vector<float>& v) {
   return best;
 }
 
+// --predictions FILE: one CSV row per subnet and image.
+class PredictionsFile {
+ public:
+  static Result<std::unique_ptr<PredictionsFile>> open(const std::string& path, const Model& model,
+                                                       bool all_probabilities, uint32_t classes) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) return Status(StatusCode::kIo, "cannot write " + path + "; check the directory exists and is writable");
+    auto p = std::unique_ptr<PredictionsFile>(new PredictionsFile(f, all_probabilities));
+    const fb::Metadata* md = model.fb().metadata();
+    if (md && md->class_names() && md->class_names()->size() == classes) p->names_ = md->class_names();
+    std::fprintf(f, "subnet,image,label,predicted,class,probability");
+    for (uint32_t c = 0; all_probabilities && c < classes; ++c) std::fprintf(f, ",p%u", c);
+    std::fprintf(f, "\n");
+    return p;
+  }
+  ~PredictionsFile() {
+    if (f_) std::fclose(f_);
+  }
+  // label < 0: unlabelled.
+  void write(const std::string& subnet, uint32_t image, int label, const std::vector<float>& probabilities) {
+    const uint32_t top = argmax(probabilities);
+    std::fprintf(f_, "%s,%u,", subnet.c_str(), image);
+    if (label >= 0) std::fprintf(f_, "%d", label);
+    std::fprintf(f_, ",%u,%s,%.6g", top, csv_field(top).c_str(), probabilities[top]);
+    for (size_t c = 0; all_ && c < probabilities.size(); ++c) std::fprintf(f_, ",%.6g", probabilities[c]);
+    std::fprintf(f_, "\n");
+  }
+  Status close(const std::string& path) {
+    const bool ok = !std::ferror(f_) && std::fclose(f_) == 0;
+    f_ = nullptr;
+    return ok ? Status::ok() : Status(StatusCode::kIo, "writing " + path + " failed (disk full?)");
+  }
+
+ private:
+  PredictionsFile(FILE* f, bool all) : f_(f), all_(all) {}
+  // A class name as one CSV field: quoted when it holds a comma or a quote.
+  std::string csv_field(uint32_t c) const {
+    if (!names_ || c >= names_->size()) return "";
+    const std::string name = names_->Get(c)->str();
+    if (name.find_first_of(",\"\n") == std::string::npos) return name;
+    std::string quoted = "\"";
+    for (char ch : name) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return quoted + "\"";
+  }
+  FILE* f_;
+  bool all_;
+  const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* names_ = nullptr;
+};
+
 int run_run(const Args& args) {
   auto model = Model::from_file(args.positional()[0]);
   if (!model.is_ok()) return fail("run", model.status());
@@ -56,11 +107,18 @@ int run_run(const Args& args) {
   const uint32_t n_limit = static_cast<uint32_t>(limit.value());
   auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), n_limit);
   if (!images.is_ok()) return fail("run", images.status());
-  auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), n_limit);
-  if (!labels.is_ok()) return fail("run", labels.status());
-  if (labels->size() != images->count) {
-    return fail("run", "there are " + std::to_string(images->count) + " images but " +
-                           std::to_string(labels->size()) + " labels; pass matching files");
+  if (images->count == 0) return fail("run", "the image file holds no images");
+  // Labels: given, or Fashion-MNIST's with its images; --images alone runs unlabelled.
+  const bool labelled = args.has("--labels") || !args.has("--images");
+  std::vector<uint8_t> labels;
+  if (labelled) {
+    auto read = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), n_limit);
+    if (!read.is_ok()) return fail("run", read.status());
+    labels = std::move(read.value());
+    if (labels.size() != images->count) {
+      return fail("run", "there are " + std::to_string(images->count) + " images but " +
+                             std::to_string(labels.size()) + " labels; pass matching files");
+    }
   }
   const Fit fit = args.has("--resize") ? Fit::kResize : Fit::kExact;
   std::vector<float> input;
@@ -74,6 +132,15 @@ int run_run(const Args& args) {
   auto engine = Engine::create(model.value(), *kernels.value(), threads.value());
   if (!engine.is_ok()) return fail("run", engine.status());
   Engine& e = *engine.value();
+  std::unique_ptr<PredictionsFile> predictions;
+  if (args.has("--predictions")) {
+    auto opened = PredictionsFile::open(args.get("--predictions"), model.value(), args.has("--all-probabilities"),
+                                        e.packed_size(0, model->fb().output()));
+    if (!opened.is_ok()) return fail("run", opened.status());
+    predictions = std::move(opened.value());
+  } else if (args.has("--all-probabilities")) {
+    return fail("run", "--all-probabilities goes with --predictions FILE");
+  }
   const bool json = args.has("--json");
   Progress progress(json);
   std::vector<SubnetReport> reports;
@@ -95,37 +162,44 @@ int run_run(const Args& args) {
       if (!st.is_ok()) return fail("run", st);
       if (warm) continue;
       ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-      r.correct += argmax(output) == labels.value()[index];
+      if (labelled) r.correct += argmax(output) == labels[index];
+      if (predictions) predictions->write(r.name, index, labelled ? labels[index] : -1, output);
       progress.update(r.name, ++r.images, images->count);
     }
     r.latency = summarize(ms);
     reports.push_back(r);
   }
   progress.done();
+  if (predictions) {
+    const Status closed = predictions->close(args.get("--predictions"));
+    if (!closed.is_ok()) return fail("run", closed);
+  }
 
   const fb::Metadata* md = model->fb().metadata();
   const bool random = md && md->recipe() && md->recipe()->string_view().rfind("synth", 0) == 0;
   if (json) {
     Json j;
     j.begin_object().field("model", args.positional()[0]).field("images", images->count).field("backend", e.kernels().name).field("threads", e.threads())
-        .field("random_weights", random).key("subnets").begin_array();
+        .field("labelled", labelled).field("random_weights", random).key("subnets").begin_array();
     for (const SubnetReport& r : reports) {
-      j.begin_object().field("subnet", r.name).field("accuracy", double(r.correct) / r.images)
-          .field("p50_ms", r.latency.p50).field("p95_ms", r.latency.p95).field("mean_ms", r.latency.mean)
+      j.begin_object().field("subnet", r.name);
+      if (labelled) j.field("accuracy", double(r.correct) / r.images);
+      j.field("p50_ms", r.latency.p50).field("p95_ms", r.latency.p95).field("mean_ms", r.latency.mean)
           .field("throughput_per_s", 1000.0 / r.latency.mean).field("macs", r.macs).end_object();
     }
     j.end_array().end_object();
     std::printf("%s\n", j.str().c_str());
     return 0;
   }
-  std::printf("%s: %u images, %s kernels, %u thread(s), arena %.1f KiB, backend's weights %.1f KiB%s\n",
-              args.positional()[0].c_str(), images->count, e.kernels().name, e.threads(), e.arena_bytes() / 1024.0,
+  std::printf("%s: %u %simages, %s kernels, %u thread(s), arena %.1f KiB, backend's weights %.1f KiB%s\n",
+              args.positional()[0].c_str(), images->count, labelled ? "" : "unlabelled ", e.kernels().name, e.threads(), e.arena_bytes() / 1024.0,
               e.packed_weight_bytes() / 1024.0,
               random ? "\n(random weights from 'shoal synth': accuracy is chance level)" : "");
   std::printf("  %-10s %9s %10s %10s %12s %12s\n", "subnet", "accuracy", "p50 ms", "p95 ms", "images/s", "MMACs");
   for (const SubnetReport& r : reports) {
-    std::printf("  %-10s %8.2f%% %10.3f %10.3f %12.1f %12.2f\n", r.name.c_str(), 100.0 * r.correct / r.images,
-                r.latency.p50, r.latency.p95, 1000.0 / r.latency.mean, r.macs / 1e6);
+    char accuracy[16] = "-";
+    if (labelled) std::snprintf(accuracy, sizeof(accuracy), "%.2f%%", 100.0 * r.correct / r.images);
+    std::printf("  %-10s %9s %10.3f %10.3f %12.1f %12.2f\n", r.name.c_str(), accuracy, r.latency.p50, r.latency.p95, 1000.0 / r.latency.mean, r.macs / 1e6);
   }
   return 0;
 }
@@ -134,15 +208,20 @@ int run_run(const Args& args) {
 
 const Command kRun = {
     "run",
-    "measure accuracy and latency of subnets on labelled images (Fashion-MNIST by default)",
-    "shoal run MODEL [--subnet S[,S...]|all] [--images IDX.gz --labels IDX.gz] [--limit N] [--json]",
+    "run subnets on images (Fashion-MNIST by default): accuracy, latency, predictions",
+    "shoal run MODEL [--subnet S[,S...]|all] [--images IDX.gz [--labels IDX.gz]] [--limit N] [--predictions FILE] [--json]",
     "Runs every image through each chosen subnet, one image at a time as a device would,\n"
     "and reports top-1 accuracy, latency percentiles (engine time only) and throughput.\n"
     "Images and labels are IDX files, gzipped or not; the default is the Fashion-MNIST\n"
-    "test set from Debian's dataset-fashion-mnist.",
+    "test set from Debian's dataset-fashion-mnist. --images without --labels runs\n"
+    "unlabelled images: everything but accuracy. --predictions writes a CSV row per subnet\n"
+    "and image: subnet, image index, label (empty when unlabelled), predicted class index\n"
+    "and name, its probability, and with --all-probabilities every class's (p0, p1, ...).",
     {{"--subnet", "S", "subnet names or widths, comma-separated, or 'all' (default)"},
      {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k images)"},
-     {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k labels)"},
+     {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k labels with its images; none otherwise)"},
+     {"--predictions", "FILE", "write each image's prediction as CSV"},
+     {"--all-probabilities", nullptr, "with --predictions: every class's probability too"},
      {"--limit", "N", "use only the first N images"},
      {"--warmup", "N", "untimed runs before measuring each subnet (default 3)"},
      {"--resize", nullptr, "scale images to the model's input size (nearest neighbour)"},
