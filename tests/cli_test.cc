@@ -3,8 +3,11 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <sstream>
+#include <vector>
 
 namespace {
 
@@ -100,6 +103,64 @@ TEST(Cli, PackAndEmbed) {
   const Outcome missing = shoal("embed " + kDir + "nope.shoal -o " + kDir + "nope.c");
   EXPECT_NE(missing.code, 0);
   EXPECT_TRUE(has(missing, "cannot open")) << missing.output;
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    rows.emplace_back();
+    std::stringstream fields(line);
+    for (std::string f; std::getline(fields, f, ',');) rows.back().push_back(f);
+    if (!line.empty() && line.back() == ',') rows.back().push_back("");
+  }
+  return rows;
+}
+
+// shoal run on a trained model: --predictions agrees with the accuracy it reports; images
+// without labels run too; every class's probabilities sum to one.
+TEST(Cli, RunWritesPredictionsLabelledOrNot) {
+  const std::string model = std::string(SHOAL_SOURCE_DIR) + "/models/resnet8-slim-s1.shoal";
+  const std::string csv = kDir + "cli-predictions.csv", images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  Outcome o = shoal("run " + model + " --subnet w1.0 --limit 40 --json --predictions " + csv);
+  ASSERT_EQ(o.code, 0) << o.output;
+  auto rows = read_csv(csv);
+  ASSERT_EQ(rows.size(), 41u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"subnet", "image", "label", "predicted", "class", "probability"}));
+  int correct = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].size(), 6u) << i;
+    EXPECT_EQ(rows[i][0], "w1.0");
+    EXPECT_EQ(rows[i][1], std::to_string(i - 1));
+    correct += rows[i][2] == rows[i][3];
+    EXPECT_GT(std::atof(rows[i][5].c_str()), 0.1);
+  }
+  EXPECT_EQ(rows[1][4], "Ankle boot") << "the first test image, a class name from the model";
+  const size_t at = o.output.find("\"accuracy\":");
+  ASSERT_NE(at, std::string::npos) << o.output;
+  EXPECT_NEAR(std::atof(o.output.c_str() + at + 11), correct / 40.0, 1e-9);
+
+  o = shoal("run " + model + " --subnet w0.25,w0.5 --limit 5 --json --images " + images +
+            " --predictions " + csv + " --all-probabilities");
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(has(o, "\"labelled\":false")) << o.output;
+  EXPECT_FALSE(has(o, "accuracy")) << o.output;
+  rows = read_csv(csv);
+  ASSERT_EQ(rows.size(), 11u);
+  EXPECT_EQ(rows[0].size(), 16u);
+  EXPECT_EQ(rows[0][15], "p9");
+  for (size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i][2], "") << "unlabelled";
+    double sum = 0;
+    for (size_t c = 6; c < 16; ++c) sum += std::atof(rows[i][c].c_str());
+    EXPECT_NEAR(sum, 1.0, 1e-4);
+    EXPECT_EQ(rows[i][5], rows[i][6 + std::atoi(rows[i][3].c_str())]) << "the top probability is the predicted class's";
+  }
+  EXPECT_EQ(rows[6][0], "w0.5");
+  const Outcome table = shoal("run " + model + " --subnet w0.25 --limit 5 --images " + images);
+  EXPECT_TRUE(has(table, "5 unlabelled images")) << table.output;
+  EXPECT_TRUE(has(shoal("run " + model + " --limit 2 --all-probabilities"), "goes with --predictions"));
+  EXPECT_TRUE(has(shoal("run " + model + " --limit 2 --predictions /nonexistent/p.csv"), "cannot write"));
 }
 
 TEST(Cli, ErrorsSayWhatToDo) {
@@ -207,8 +268,9 @@ TEST(Cli, BenchReportsEveryLayerWidthThreadsAndBackend) {
   const std::string compare = xnnpack ? " --compare xnnpack" : "";
   const Outcome o = shoal("bench --arch fluid-cnn --repeat 1 --min-ms 1 --json --quiet" + compare);
   ASSERT_EQ(o.code, 0) << o.output;
-  ASSERT_EQ(o.output.front(), '[') << o.output;
-  for (const char* field : {"\"layer\":", "\"width\":", "\"threads\":", "\"backend\":", "\"us\":", "\"gflops\":",
+  ASSERT_EQ(o.output.front(), '{') << o.output;
+  for (const char* field : {"\"context\":{\"shoal_version\":", "\"cpu\":", "\"available_backends\":",
+                            "\"date\":\"20", "\"benchmarks\":[","\"layer\":", "\"width\":", "\"threads\":", "\"backend\":", "\"us\":", "\"gflops\":",
                             "\"kind\":\"model\"", "\"kind\":\"switch\"", "\"arena_bytes\":",
                             "\"layer\":\"conv2\"", "\"width\":\"upper25\"", "\"threads\":2"}) {
     EXPECT_TRUE(has(o, field)) << field << " missing from " << o.output.substr(0, 400);
@@ -228,6 +290,14 @@ TEST(Cli, BenchReportsEveryLayerWidthThreadsAndBackend) {
   ASSERT_EQ(table.code, 0) << table.output;
   EXPECT_TRUE(has(table, "whole model")) << table.output;
   EXPECT_TRUE(has(table, "memory:")) << table.output;
+  EXPECT_TRUE(has(table, "shoal 0.")) << "the context line: " << table.output;
+
+  // A model file, named by its file name.
+  const Outcome file = shoal("bench " + std::string(SHOAL_SOURCE_DIR) +
+                             "/models/resnet8-slim-s1.shoal --models-only --threads 1 --repeat 1 --min-ms 1 --quiet --json");
+  ASSERT_EQ(file.code, 0) << file.output;
+  EXPECT_TRUE(has(file, "\"model\":\"resnet8-slim-s1\",\"layer\":\"(whole model)\",\"width\":\"w0.75\"")) << file.output;
+  EXPECT_FALSE(has(file, "fluid-cnn")) << "no architectures unless asked";
 }
 
 TEST(Cli, BenchErrorsSayWhatToDo) {
@@ -236,6 +306,7 @@ TEST(Cli, BenchErrorsSayWhatToDo) {
   EXPECT_TRUE(has(shoal("bench --backends sse9"), "no backend 'sse9'"));
   EXPECT_TRUE(has(shoal("bench --threads 0"), "--threads takes whole numbers"));
   EXPECT_TRUE(has(shoal("bench --arch alexnet --quiet"), "alexnet"));
+  EXPECT_TRUE(has(shoal("bench /nonexistent.shoal --quiet"), "cannot open model file"));
   EXPECT_NE(shoal("bench --arch alexnet --quiet").code, 0);
 }
 

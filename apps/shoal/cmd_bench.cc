@@ -14,6 +14,7 @@
 #include "command.h"
 #include "json.h"
 #include "shoal/engine.h"
+#include "shoal/machine.h"
 
 namespace shoal::cli {
 namespace {
@@ -234,9 +235,27 @@ std::string plot(const std::vector<Row>& rows) {
   return s + "</svg>\n";
 }
 
-void print_json(const std::vector<Row>& rows) {
+// What the figures were measured on and how: the block a report or a comparison needs.
+void context_json(Json& j, const Settings& s, const std::vector<std::string>& backends,
+                  const std::vector<unsigned>& threads) {
+  const MachineInfo m = describe_machine();
+  j.key("context").begin_object().field("shoal_version", m.version).field("date", m.date).field("host", m.host)
+      .field("cpu", m.cpu).field("board", m.board).field("cpus", m.cpus).key("available_backends").begin_array();
+  for (const std::string& b : m.backends) j.value(b);
+  j.end_array().key("backends").begin_array();
+  for (const std::string& b : backends) j.value(b);
+  j.end_array().key("threads").begin_array();
+  for (unsigned t : threads) j.value(t);
+  j.end_array().field("compiler", m.compiler).field("repeat", s.repeat).field("min_ms", s.min_ms)
+      .field("statistic", "median").end_object();
+}
+
+void print_json(const std::vector<Row>& rows, const Settings& s, const std::vector<std::string>& backends,
+                const std::vector<unsigned>& threads) {
   Json j;
-  j.begin_array();
+  j.begin_object();
+  context_json(j, s, backends, threads);
+  j.key("benchmarks").begin_array();
   for (const Row& r : rows) {
     j.begin_object().field("kind", r.kind).field("model", r.model).field("layer", r.layer).field("width", r.width)
         .field("threads", r.threads).field("backend", r.backend).field("us", r.us).field("gflops", r.gflops);
@@ -249,12 +268,17 @@ void print_json(const std::vector<Row>& rows) {
     }
     j.end_object();
   }
-  j.end_array();
+  j.end_array().end_object();
   std::printf("%s\n", j.str().c_str());
 }
 
 // One line per (layer, width, threads): every backend's time and GFLOP/s side by side.
 void print_table(const std::vector<Row>& rows, const Settings& s) {
+  const MachineInfo m = describe_machine();
+  std::printf("shoal %s on %s%s%s (%u CPUs), %s\n", m.version.c_str(), m.cpu.c_str(), m.board.empty() ? "" : ", ",
+              m.board.c_str(), m.cpus, m.date.c_str());
+  int mw = 10;  // the model column: as wide as the longest name
+  for (const Row& r : rows) mw = std::max(mw, static_cast<int>(r.model.size()));
   std::printf("median of %d samples of >= %.0f ms each; 'vs xnnpack' = XNNPACK's time / shoal's (above 1: shoal "
               "is faster)\n",
               s.repeat, s.min_ms);
@@ -268,10 +292,10 @@ void print_table(const std::vector<Row>& rows, const Settings& s) {
     }
     if (rows[i].kind != kind) {
       kind = rows[i].kind;
-      std::printf("\n%s\n%-10s %-14s %-28s %-14s %3s", kind == "layer" ? "layers (us per run)"
+      std::printf("\n%s\n%-*s %-14s %-28s %-14s %3s", kind == "layer" ? "layers (us per run)"
                                                      : kind == "model" ? "whole model (us per inference)"
                                                                        : "width switch (extra us per switch)",
-                  "model", "layer", "shape", "width", "thr");
+                  mw, "model", "layer", "shape", "width", "thr");
       for (size_t k = i; k < end; ++k) {
         std::printf(" %10s", (rows[k].backend + (kind == "switch" ? "" : " us")).c_str());
         if (kind != "switch") std::printf(" %8s", "GFLOP/s");
@@ -281,7 +305,7 @@ void print_table(const std::vector<Row>& rows, const Settings& s) {
       }
       std::printf("\n");
     }
-    std::printf("%-10s %-14s %-28s %-14s %3u", rows[i].model.c_str(), rows[i].layer.c_str(), rows[i].shape.c_str(),
+    std::printf("%-*s %-14s %-28s %-14s %3u", mw, rows[i].model.c_str(), rows[i].layer.c_str(), rows[i].shape.c_str(),
                 rows[i].width.c_str(), rows[i].threads);
     for (size_t k = i; k < end; ++k) {
       std::printf(" %10.1f", rows[k].us);
@@ -294,11 +318,11 @@ void print_table(const std::vector<Row>& rows, const Settings& s) {
     i = end;
   }
   std::printf("\nmemory: the model's weights, what each backend holds besides them, and the activation arena\n");
-  std::printf("%-10s %-10s %3s %14s %14s %14s\n", "model", "backend", "thr", "model KiB", "backend KiB", "arena KiB");
+  std::printf("%-*s %-10s %3s %14s %14s %14s\n", mw, "model", "backend", "thr", "model KiB", "backend KiB", "arena KiB");
   std::set<std::string> shown;
   for (const Row& r : rows) {
     if (r.kind != "model" || !shown.insert(r.model + "/" + r.backend + "/" + std::to_string(r.threads)).second) continue;
-    std::printf("%-10s %-10s %3u %14.1f %14.1f %14.1f\n", r.model.c_str(), r.backend.c_str(), r.threads,
+    std::printf("%-*s %-10s %3u %14.1f %14.1f %14.1f\n", mw, r.model.c_str(), r.backend.c_str(), r.threads,
                 r.model_weight_bytes / 1024.0, r.backend_weight_bytes / 1024.0, r.arena_bytes / 1024.0);
   }
 }
@@ -341,10 +365,24 @@ int run_bench(const Args& args) {
       return fail("bench", "no backend '" + b + "' on this CPU; choose from: " + names);
     }
   }
-  std::vector<Row> rows;
-  for (const std::string& arch : split_list(args.get("--arch", "fluid-cnn,resnet8,resnet18"))) {
-    Result<Model> model = synth_model(arch);
+  // Model files as given, and architectures with random weights (the default without files).
+  std::vector<std::pair<std::string, Result<Model>>> models;
+  for (const std::string& path : args.positional()) {
+    Result<Model> model = Model::from_file(path);
     if (!model.is_ok()) return fail("bench", model.status());
+    const size_t slash = path.rfind('/') + 1, dot = path.rfind('.');
+    models.emplace_back(path.substr(slash, dot > slash && dot != std::string::npos ? dot - slash : std::string::npos),
+                        std::move(model));
+  }
+  if (args.has("--arch") || models.empty()) {
+    for (const std::string& arch : split_list(args.get("--arch", "fluid-cnn,resnet8,resnet18"))) {
+      Result<Model> model = synth_model(arch);
+      if (!model.is_ok()) return fail("bench", model.status());
+      models.emplace_back(arch, std::move(model));
+    }
+  }
+  std::vector<Row> rows;
+  for (auto& [name, model] : models) {
     std::vector<Contender> contenders;
     for (unsigned t : threads) {
       for (const std::string& b : backends) {
@@ -353,7 +391,7 @@ int run_bench(const Args& args) {
         contenders.push_back({b, t, std::move(e.value())});
       }
     }
-    bench_model(arch, model.value(), contenders, threads, s, !args.has("--models-only"), rows);
+    bench_model(name, model.value(), contenders, threads, s, !args.has("--models-only"), rows);
   }
   if (args.has("--plot")) {
     const std::string picture = plot(rows);
@@ -361,7 +399,7 @@ int run_bench(const Args& args) {
     if (!written.is_ok()) return fail("bench", written);
   }
   if (args.has("--json")) {
-    print_json(rows);
+    print_json(rows, s, backends, threads);
   } else {
     print_table(rows, s);
   }
@@ -372,27 +410,29 @@ int run_bench(const Args& args) {
 
 const Command kBench = {
     "bench",
-    "time shoal's kernels per layer, per model and per width switch, against XNNPACK",
-    "shoal bench [--compare xnnpack] [--arch A[,A...]] [--threads N[,N...]] [--json]",
+    "time models per layer, per subnet and per width switch, against XNNPACK",
+    "shoal bench [MODEL...] [--compare xnnpack] [--arch A[,A...]] [--threads N[,N...]] [--json]",
     "Times the convolution layers (one per distinct shape) and the whole network of each\n"
-    "architecture (random weights) at every subnet, on shoal's fastest kernels for this CPU\n"
+    "MODEL file, or of each architecture with random weights (--arch; the default without\n"
+    "files), at every subnet, on shoal's fastest kernels for this CPU\n"
     "(or --backends), with 1 and 2 threads. With --compare xnnpack, XNNPACK runs the same\n"
     "layers in the same run (one operator per layer and subnet), taking turns with shoal so\n"
     "that noise hits both alike; each figure is the median of --repeat samples. Also prints\n"
     "the bytes of weights and activations each backend holds and the extra time a switch\n"
-    "between the narrowest and the widest subnet costs.",
+    "between the narrowest and the widest subnet costs. The report starts with its context:\n"
+    "shoal's version, the date, the host, CPU and board, the backends this CPU runs.",
     {{"--compare", "PEER", "time a peer in the same run: xnnpack"},
-     {"--arch", "LIST", "architectures (default fluid-cnn,resnet8,resnet18)"},
+     {"--arch", "LIST", "architectures with random weights (default without MODEL files: fluid-cnn,resnet8,resnet18)"},
      {"--backends", "LIST", "shoal backends to time (default: the fastest this CPU runs)"},
      {"--threads", "LIST", "thread counts (default 1,2)"},
      {"--repeat", "N", "samples per figure; the median is reported (default 5)"},
      {"--min-ms", "MS", "minimum time per sample (default 20)"},
      {"--models-only", nullptr, "skip the per-layer figures"},
-     {"--json", nullptr, "a list of objects: kind, model, layer, width, threads, backend, us, gflops, ..."},
+     {"--json", nullptr, "{\"context\": {...}, \"benchmarks\": [{kind, model, layer, width, threads, backend, us, ...}]}"},
      {"--plot", "FILE", "an SVG chart of every layer's ratio to XNNPACK (needs --compare xnnpack)"},
      {"--quiet", nullptr, "no progress on stderr"}},
     run_bench,
     0,
-    0};
+    16};
 
 }  // namespace shoal::cli
