@@ -163,6 +163,15 @@ TEST(Cli, RunWritesPredictionsLabelledOrNot) {
   EXPECT_TRUE(has(shoal("run " + model + " --limit 2 --predictions /nonexistent/p.csv"), "cannot write"));
 }
 
+// The demo as a new user first runs it: no trained members, four worker processes, a master.
+TEST(Cli, DemoRunsWithRandomMembersWhenNoneAreGiven) {
+  const Outcome o = shoal("demo --limit 3 --policy static");
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(has(o, "random-weight models")) << o.output;
+  EXPECT_TRUE(has(o, "all workers stopped")) << o.output;
+  EXPECT_TRUE(has(shoal("demo --members a.shoal,b.shoal --limit 3"), "--members takes 4 model files"));
+}
+
 TEST(Cli, ErrorsSayWhatToDo) {
   const std::string model = kDir + "cli-resnet8.shoal";
   ASSERT_EQ(shoal("synth --arch resnet8 --widths 0.5,1 -o " + model).code, 0);

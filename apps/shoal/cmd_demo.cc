@@ -36,11 +36,20 @@ int run_demo(const Args& args) {
   auto policies = policy_list(args.get("--policy", "all"));
   if (!policies.is_ok()) return fail("demo", policies.status());
   const std::string arch = args.get("--arch", "resnet8");
-  char dir_template[] = "/tmp/shoal-demo-XXXXXX";
-  const char* dir = mkdtemp(dir_template);
-  if (!dir) return fail("demo", "cannot make a temporary directory");
+  // The random members' files live in a temporary directory, removed however the demo ends.
+  struct TempDir {
+    char path[32] = "/tmp/shoal-demo-XXXXXX";
+    bool made = mkdtemp(path) != nullptr;
+    ~TempDir() {
+      for (uint32_t i = 0; made && i < 4; ++i) std::remove((std::string(path) + "/member" + std::to_string(i) + ".shoal").c_str());
+      if (made) rmdir(path);
+    }
+  } temp;
+  if (!temp.made) return fail("demo", "cannot make a temporary directory in /tmp");
+  const char* dir = temp.path;
 
-  const std::vector<std::string> trained = split_list(args.get("--members"));
+  const std::vector<std::string> trained =
+      args.has("--members") ? split_list(args.get("--members")) : std::vector<std::string>{};
   if (!trained.empty() && trained.size() != 4) return fail("demo", "--members takes 4 model files, one per worker");
   if (trained.empty()) {
     std::printf("shoal demo: 4 workers on loopback, each its own process and member (%s)\n", arch.c_str());
@@ -140,8 +149,6 @@ int run_demo(const Args& args) {
               deadlines[1]);
   master.value().reset();
   for (WorkerProcess& w : workers) w.stop();
-  for (uint32_t i = 0; i < 4; ++i) std::remove((std::string(dir) + "/member" + std::to_string(i) + ".shoal").c_str());
-  rmdir(dir);
   std::printf("all workers stopped.\n");
   return 0;
 }
