@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "command.h"
-#include "shoal/net/cluster.h"
+#include "shoal/net/key_file.h"
 #include "shoal/net/transport.h"
 #include "shoal/net/worker_server.h"
 

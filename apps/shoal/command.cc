@@ -3,11 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <fstream>
-
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -130,9 +128,10 @@ Result<const KernelTable*> backend_option(const Args& args) {
 }
 
 Status write_file(const std::string& path, const void* data, size_t size) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-  return out ? Status::ok() : Status(StatusCode::kIo, "cannot write " + path + ": check the folder exists and is writable");
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  const bool ok = f && std::fwrite(data, 1, size, f) == size;
+  if (f && std::fclose(f) != 0) return Status(StatusCode::kIo, "writing " + path + " failed (disk full?)");
+  return ok ? Status::ok() : Status(StatusCode::kIo, "cannot write " + path + ": check the folder exists and is writable");
 }
 
 Result<unsigned> threads_option(const Args& args) {

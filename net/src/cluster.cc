@@ -2,7 +2,6 @@
 
 #include <flatbuffers/idl.h>
 
-#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -50,18 +49,6 @@ Result<ClusterConfig> parse_cluster(const std::string& json, const std::string& 
     config.key = key.value();
   }
   return config;
-}
-
-Result<std::string> load_key_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(StatusCode::kNotFound, "cannot open key file '" + path + "'");
-  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
-  if (key.size() < 16) {
-    return Status(StatusCode::kInvalidArgument, "key file '" + path + "' holds " + std::to_string(key.size()) +
-                                                    " bytes; use at least 16 (e.g. head -c 32 /dev/urandom | base64 > shoal.key)");
-  }
-  return key;
 }
 
 Result<ClusterConfig> load_cluster(const std::string& path) {

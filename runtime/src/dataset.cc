@@ -89,36 +89,4 @@ Result<std::vector<uint8_t>> read_idx_labels(const std::string& path, uint32_t l
   return labels;
 }
 
-Status image_to_input(const Images& images, uint32_t index, const Model& model, Fit fit,
-                      std::vector<float>* out) {
-  const TensorShape s = model.shape(model.fb().input());
-  if (fit == Fit::kExact && (images.h != s.h || images.w != s.w || images.c != s.c)) {
-    return Status(StatusCode::kInvalidArgument,
-                  "the images are " + std::to_string(images.h) + "x" + std::to_string(images.w) + "x" +
-                      std::to_string(images.c) + " but the model takes " + std::to_string(s.h) + "x" +
-                      std::to_string(s.w) + "x" + std::to_string(s.c) +
-                      "; pass --resize to scale them (nearest neighbour, grey repeated)");
-  }
-  if (images.c != s.c && images.c != 1) {
-    return Status(StatusCode::kInvalidArgument, "cannot map " + std::to_string(images.c) +
-                                                    "-channel images onto " + std::to_string(s.c) + " channels");
-  }
-  const fb::Metadata* md = model.fb().metadata();
-  const float mean = md ? md->input_mean() : 0.0f;
-  const float inv_std = 1.0f / (md && md->input_std() > 0.0f ? md->input_std() : 1.0f);
-  out->resize(s.elements());
-  const uint8_t* img = images.image(index);
-  for (uint32_t y = 0; y < s.h; ++y) {
-    const uint32_t sy = static_cast<uint32_t>(uint64_t{y} * images.h / s.h);
-    for (uint32_t x = 0; x < s.w; ++x) {
-      const uint32_t sx = static_cast<uint32_t>(uint64_t{x} * images.w / s.w);
-      for (uint32_t c = 0; c < s.c; ++c) {
-        const uint8_t v = img[(size_t{sy} * images.w + sx) * images.c + (images.c == 1 ? 0 : c)];
-        (*out)[(size_t{y} * s.w + x) * s.c + c] = (v / 255.0f - mean) * inv_std;
-      }
-    }
-  }
-  return Status::ok();
-}
-
 }  // namespace shoal

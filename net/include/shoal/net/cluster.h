@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/net/key_file.h"
 #include "shoal/status.h"
 
 namespace shoal::net {
@@ -18,9 +19,6 @@ struct ClusterConfig {
   std::string key;              // from key_file, if given
   std::string transport = "tcp";
 };
-
-// A pre-shared key file: its bytes, trailing whitespace dropped; at least 16 of them.
-Result<std::string> load_key_file(const std::string& path);
 
 // Errors name the file and, for JSON that does not fit the schema, the line.
 Result<ClusterConfig> load_cluster(const std::string& path);
