@@ -58,6 +58,11 @@ TEST(Cli, SynthInspectRun) {
   ASSERT_EQ(json.code, 0);
   EXPECT_EQ(json.output.front(), '{');
   EXPECT_TRUE(has(json, "\"macs\":678816")) << json.output;  // w1.0 of the Fluid CNN
+  const Outcome splits = shoal("inspect --splits --subnet upper50 --json " + model);
+  ASSERT_EQ(splits.code, 0) << splits.output;
+  EXPECT_TRUE(has(splits, "{\"after\":\"pool2\",\"tensor\":\"pool2\",\"shape\":\"7x7x16\",\"bytes\":1568,")) << splits.output;
+  EXPECT_TRUE(has(shoal("inspect --splits " + model), "cuts of w1.0")) << "the widest subnet by default";
+  EXPECT_TRUE(has(shoal("inspect --subnet w1.0 " + model), "--subnet goes with --splits"));
 
   const Outcome run = shoal("run " + model + " --subnet upper50,0.5 --limit 50 --json");
   ASSERT_EQ(run.code, 0) << run.output;

@@ -2,6 +2,7 @@
 // evaluation, plus segments, width switching, errors and the no-allocation promise.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -153,6 +154,31 @@ TEST(Engine, SegmentsComposeToTheWholeNetwork) {
       const auto mid = run(e, s, head.value(), in);
       EXPECT_EQ(mid.size(), e.packed_size(s, l.model.find_tensor(cut).value()));
       EXPECT_EQ(run(e, s, tail.value(), mid), run(e, s, e.whole(), in)) << arch << " cut at " << cut;
+    }
+  }
+}
+
+// Model::cut_tensors lists exactly the tensors Engine::segment can cut at, and each composes.
+TEST(Engine, EveryListedCutComposesAndNoOtherCutRuns) {
+  for (const char* arch : {"fluid-cnn", "resnet8", "resnet8-s1"}) {
+    Loaded l = load(arch);
+    Engine& e = *l.engine;
+    const fb::Model& m = l.model.fb();
+    const std::vector<uint32_t> cuts = l.model.cut_tensors();
+    ASSERT_FALSE(cuts.empty()) << arch;
+    const std::string image = m.tensors()->Get(m.input())->name()->str(), out = m.tensors()->Get(m.output())->name()->str();
+    for (uint32_t k = 0; k + 1 < m.nodes()->size(); ++k) {
+      const uint32_t t = m.nodes()->Get(k)->outputs()->Get(0);
+      const std::string cut = m.tensors()->Get(t)->name()->str();
+      const bool listed = std::find(cuts.begin(), cuts.end(), t) != cuts.end();
+      auto head = e.segment(image, cut), tail = e.segment(cut, out);
+      ASSERT_TRUE(head.is_ok()) << arch << " " << cut;
+      EXPECT_EQ(tail.is_ok(), listed) << arch << " cut at " << cut << (listed ? " is listed but cannot run" : " runs but is not listed");
+      if (!listed || !tail.is_ok()) continue;
+      for (uint32_t s = 0; s < m.subnets()->size(); ++s) {
+        const auto in = random_input(e, s, 4);
+        EXPECT_EQ(run(e, s, tail.value(), run(e, s, head.value(), in)), run(e, s, e.whole(), in)) << arch << " at " << cut;
+      }
     }
   }
 }

@@ -144,9 +144,55 @@ void print_text(const Model& model) {
   }
 }
 
+// --splits: where the graph can be cut between two devices (Model::cut_tensors), with what
+// crosses the link and the work on each side, at one subnet.
+void print_splits(const Model& model, uint32_t subnet, bool json) {
+  const fb::Model& m = model.fb();
+  const std::vector<uint32_t> cuts = model.cut_tensors();
+  const uint64_t total = model.cost(subnet).macs;
+  const std::string name = m.subnets()->Get(subnet)->name()->str();
+  Json j;
+  j.begin_object().field("subnet", name).field("macs", total)
+      .field("input_bytes", uint64_t{model.packed_size(subnet, m.input()) * sizeof(float)}).key("cuts").begin_array();
+  if (!json) {
+    std::printf("cuts of %s (%u of them; %llu MACs in all; the input is %zu bytes as f32)\n", name.c_str(),
+                static_cast<unsigned>(cuts.size()), static_cast<unsigned long long>(total),
+                model.packed_size(subnet, m.input()) * sizeof(float));
+    std::printf("  %-22s %-12s %12s %14s %14s\n", "after", "shape", "bytes (f32)", "MACs before", "MACs after");
+  }
+  uint64_t before = 0;
+  size_t next = 0;
+  for (uint32_t k = 0; k < m.nodes()->size() && next < cuts.size(); ++k) {
+    const fb::Node* n = m.nodes()->Get(k);
+    before += model.node_cost(subnet, k).macs;
+    if (n->outputs()->Get(0) != cuts[next]) continue;
+    const uint32_t t = cuts[next++];
+    const uint64_t bytes = model.packed_size(subnet, t) * sizeof(float);
+    if (json) {
+      j.begin_object().field("after", str(n->name())).field("tensor", str(m.tensors()->Get(t)->name()))
+          .field("shape", shape_text(model, t)).field("bytes", bytes).field("macs_before", before)
+          .field("macs_after", total - before).end_object();
+    } else {
+      std::printf("  %-22s %-12s %12llu %14llu %14llu\n", str(n->name()).c_str(), shape_text(model, t).c_str(),
+                  static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(before),
+                  static_cast<unsigned long long>(total - before));
+    }
+  }
+  j.end_array().end_object();
+  if (json) std::printf("%s\n", j.str().c_str());
+}
+
 int run_inspect(const Args& args) {
   auto model = Model::from_file(args.positional()[0]);
   if (!model.is_ok()) return fail("inspect", model.status());
+  if (args.has("--splits")) {
+    const uint32_t widest = model->fb().subnets()->size() - 1;
+    auto subnet = args.has("--subnet") ? model->find_subnet(args.get("--subnet")) : Result<uint32_t>(widest);
+    if (!subnet.is_ok()) return fail("inspect", subnet.status());
+    print_splits(model.value(), subnet.value(), args.has("--json"));
+    return 0;
+  }
+  if (args.has("--subnet")) return fail("inspect", "--subnet goes with --splits");
   if (args.has("--json")) {
     print_json(model.value());
   } else {
@@ -160,10 +206,15 @@ int run_inspect(const Args& args) {
 const Command kInspect = {
     "inspect",
     "show a model's channel groups, layers, subnets (params, MACs, accuracy) and metadata",
-    "shoal inspect MODEL [--json]",
+    "shoal inspect MODEL [--splits [--subnet S]] [--json]",
     "Loads and checks MODEL, then describes it. Channels are given as the share of each\n"
-    "sliceable group a subnet uses: [50%,100%) is the upper half.",
-    {{"--json", nullptr, "print one JSON object instead of tables"}},
+    "sliceable group a subnet uses: [50%,100%) is the upper half. --splits lists instead\n"
+    "every place the graph can be cut between two devices (after a layer whose output is\n"
+    "all that later layers need; never inside a residual block): the tensor that would\n"
+    "cross the link, its bytes as f32, and the MACs on each side, at one subnet.",
+    {{"--splits", nullptr, "list the legal cuts between two devices"},
+     {"--subnet", "S", "with --splits: the subnet (default: the last, usually the widest)"},
+     {"--json", nullptr, "print one JSON object instead of tables"}},
     run_inspect,
     1,
     1,

@@ -1,5 +1,6 @@
 #include "shoal/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -110,6 +111,24 @@ Result<uint32_t> Model::find_tensor(std::string_view name) const {
   }
   return Status(StatusCode::kInvalidArgument,
                 "no tensor '" + std::string(name) + "' in this model ('shoal inspect' lists them)");
+}
+
+std::vector<uint32_t> Model::cut_tensors() const {
+  const auto& nodes = *fb_->nodes();
+  const uint32_t n = nodes.size();
+  // last_use[t]: the last node reading tensor t (-1: none).
+  std::vector<int32_t> last_use(fb_->tensors()->size(), -1);
+  for (uint32_t k = 0; k < n; ++k) {
+    for (uint32_t in : *nodes.Get(k)->inputs()) last_use[in] = static_cast<int32_t>(k);
+  }
+  std::vector<uint32_t> cuts;
+  int32_t reach = last_use[fb_->input()];  // how far tensors made up to here are needed
+  for (uint32_t k = 0; k + 1 < n; ++k) {
+    const uint32_t out = nodes.Get(k)->outputs()->Get(0);
+    if (reach <= static_cast<int32_t>(k)) cuts.push_back(out);
+    reach = std::max(reach, last_use[out]);
+  }
+  return cuts;
 }
 
 SubnetCost Model::node_cost(uint32_t subnet, uint32_t n) const {

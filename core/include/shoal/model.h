@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "shoal/schema/model_generated.h"
@@ -66,6 +67,11 @@ class Model {
   SubnetCost node_cost(uint32_t subnet, uint32_t node) const;
   // Bytes of every weight buffer (weights, scale, shift) in the file.
   size_t weight_bytes() const;
+  // The tensors the graph can be cut at, in graph order: after the node that makes one,
+  // no later node needs any other tensor from before it. One device can run the graph up to
+  // such a tensor and send it to another, which runs the rest (Engine::segment). Residual
+  // blocks have none inside them. The model's input and output are not listed.
+  std::vector<uint32_t> cut_tensors() const;
 
  private:
   struct FreeDeleter { void operator()(uint8_t* p) const; };
