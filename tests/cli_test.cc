@@ -9,6 +9,8 @@
 #include <sstream>
 #include <vector>
 
+#include "sanitizers.h"
+
 namespace {
 
 struct Outcome {
@@ -170,6 +172,7 @@ TEST(Cli, RunWritesPredictionsLabelledOrNot) {
 
 // The demo as a new user first runs it: no trained members, four worker processes, a master.
 TEST(Cli, DemoRunsWithRandomMembersWhenNoneAreGiven) {
+  SKIP_UNDER_SANITIZERS();  // five processes with deadlines: six minutes under ASan
   const Outcome o = shoal("demo --limit 3 --policy static");
   ASSERT_EQ(o.code, 0) << o.output;
   EXPECT_TRUE(has(o, "random-weight models")) << o.output;
