@@ -3,6 +3,7 @@
 // data sets, the scheduler) it never runs.
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "command.h"
 #include "shoal/model.h"
@@ -16,8 +17,8 @@ int main(int argc, char** argv) {
   shoal::cli::Command worker = shoal::cli::kWorker;
   worker.program = "shoal-worker";
   worker.name = "";
-  worker.usage =
-      "shoal-worker --model MODEL [--listen HOST:PORT] [--transport tcp|udp] [--key-file FILE] [--slowdown F] "
-      "[--member NAME]";
+  // "shoal worker --model ..." with this program's name: the options stay kWorker's alone.
+  const std::string usage = "shoal-worker" + std::string(worker.usage + std::strlen("shoal worker"));
+  worker.usage = usage.c_str();
   return shoal::cli::run_command(worker, argc - 1, argv + 1);
 }
