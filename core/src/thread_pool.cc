@@ -1,5 +1,6 @@
 #include "shoal/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -17,7 +18,7 @@ namespace {
 // How long a worker spins after a job before it sleeps: longer than the gap between two
 // layers of one inference, far shorter than a person would notice as a busy core.
 constexpr auto kSpin = std::chrono::microseconds(300);
-constexpr uint64_t kTaskMask = 0xffffffffu;
+constexpr uint32_t kMaxTasks = 0xffff;
 }  // namespace
 
 ThreadPool::ThreadPool(unsigned threads) {
@@ -34,17 +35,36 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-// Claims and runs tasks of `job` until none is left or a newer job has been published.
+// Claims and runs tasks of `job` until none is left or a newer job has been published. The
+// claim word alone says whether a task is left: a worker that read it during an earlier job
+// either sees that job exhausted or fails its compare-exchange, whatever else has changed.
 void ThreadPool::drain(uint64_t job) {
   uint64_t c = claim_.load(std::memory_order_acquire);
   for (;;) {
-    if ((c >> 32) != (job & kTaskMask) || (c & kTaskMask) >= tasks_.load(std::memory_order_relaxed)) return;
+    const uint32_t tasks = static_cast<uint32_t>(c >> 16) & kMaxTasks, next = static_cast<uint32_t>(c) & kMaxTasks;
+    if ((c >> 32) != (job & 0xffffffffu) || next >= tasks) return;
     if (claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
-      call_.load(std::memory_order_relaxed)(fn_.load(std::memory_order_relaxed), static_cast<uint32_t>(c & kTaskMask));
+      call_.load(std::memory_order_relaxed)(fn_.load(std::memory_order_relaxed),
+                                            base_.load(std::memory_order_relaxed) + next);
       done_.fetch_add(1, std::memory_order_release);
       c = claim_.load(std::memory_order_acquire);
     }
   }
+}
+
+// Runs tasks [base, base + count) as one job, the caller taking part, and returns when all are done.
+void ThreadPool::publish(uint32_t base, uint32_t count) {
+  const uint64_t job = job_.load(std::memory_order_relaxed) + 1;
+  base_.store(base, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  claim_.store(((job & 0xffffffffu) << 32) | (uint64_t{count} << 16), std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_.store(job, std::memory_order_release);
+  }
+  wake_.notify_all();
+  drain(job);
+  while (done_.load(std::memory_order_acquire) != count) SHOAL_PAUSE();
 }
 
 void ThreadPool::dispatch(uint32_t n, void (*call)(void*, uint32_t), void* fn) {
@@ -52,19 +72,9 @@ void ThreadPool::dispatch(uint32_t n, void (*call)(void*, uint32_t), void* fn) {
     for (uint32_t i = 0; i < n; ++i) call(fn, i);
     return;
   }
-  const uint64_t job = job_.load(std::memory_order_relaxed) + 1;
-  tasks_.store(n, std::memory_order_relaxed);
   call_.store(call, std::memory_order_relaxed);
   fn_.store(fn, std::memory_order_relaxed);
-  done_.store(0, std::memory_order_relaxed);
-  claim_.store((job & kTaskMask) << 32, std::memory_order_release);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_.store(job, std::memory_order_release);
-  }
-  wake_.notify_all();
-  drain(job);
-  while (done_.load(std::memory_order_acquire) != n) SHOAL_PAUSE();
+  for (uint32_t base = 0; base < n; base += kMaxTasks) publish(base, std::min(kMaxTasks, n - base));
 }
 
 void ThreadPool::work() {

@@ -34,19 +34,22 @@ class ThreadPool {
 
  private:
   void dispatch(uint32_t n, void (*call)(void*, uint32_t), void* fn);
+  void publish(uint32_t base, uint32_t count);
   void work();
   void drain(uint64_t job);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> job_{0};    // the latest job's number; workers wait for it to change
-  std::atomic<uint64_t> claim_{0};  // (job << 32) | next unclaimed task
-  std::atomic<uint32_t> done_{0};   // tasks of the current job finished
+  std::atomic<uint64_t> job_{0};  // the latest job's number; workers wait for it to change
+  // (job << 32) | (tasks << 16) | next unclaimed task: all a claim is decided on, in one word,
+  // so a worker still holding a finished job's word can never claim a task of the next one.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<uint32_t> done_{0};  // tasks of the current job finished
   std::atomic<bool> stop_{false};
-  // The current job, published before claim_ and job_ (atomics: a late worker may read them
+  // The current job, written before claim_ is released (atomics: a late worker may read them
   // while the next job is written, and then fails its claim).
-  std::atomic<uint32_t> tasks_{0};
+  std::atomic<uint32_t> base_{0};  // a job runs at most 65535 tasks; run() splits larger ones
   std::atomic<void (*)(void*, uint32_t)> call_{nullptr};
   std::atomic<void*> fn_{nullptr};
 };
