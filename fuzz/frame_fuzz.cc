@@ -31,12 +31,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case wire::MessageType::InferRequest: {
         const wire::InferRequest* r = verified_payload<wire::InferRequest>(frame);
         if (r) (void)(r->subnet()->size() + r->image()->size());
+        if (r && r->input()) {  // as a worker decodes a segment's tensor, of the size it expects
+          const wire::Tensor* t = r->input();
+          std::vector<float> values(t->data()->size());
+          const size_t per = encoded_bytes(t->encoding(), 1);
+          (void)decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), values.data(),
+                              t->data()->size() / per);
+        }
         break;
       }
       case wire::MessageType::InferResult: {
         const wire::InferResult* r = verified_payload<wire::InferResult>(frame);
         std::vector<float> probabilities;
         if (r) (void)result_probabilities(*r, 10, &probabilities);
+        if (r) (void)result_tensor(*r, 64, &probabilities);
         break;
       }
     }

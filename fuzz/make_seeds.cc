@@ -59,6 +59,15 @@ int main(int argc, char** argv) {
       (void)send_infer_result(c, 4, probs, 10, 100, 5, /*top_k=*/3);
       (void)send_heartbeat(c, 2, ResourceReport{0.5f, 1u << 30, 45.0f, 3, 0.9f});
       (void)send_error(c, 3, wire::ErrorCode::Busy, "full");
+      std::vector<float> values(64);
+      for (size_t i = 0; i < values.size(); ++i) values[i] = 0.25f * static_cast<float>(i);
+      for (auto e : {wire::TensorEncoding::F32, wire::TensorEncoding::F16, wire::TensorEncoding::Int8}) {
+        EncodedTensor t;
+        encode_tensor(values.data(), values.size(), e, &t);
+        (void)send_segment_request(c, 5, "w1.0", 5000, SegmentRequest{"stage1", "", &t}, nullptr, 0);
+        (void)send_segment_request(c, 6, "w1.0", 5000, SegmentRequest{"", "stage1", nullptr, e}, image.data(), image.size());
+        (void)send_segment_result(c, 6, t, 100, 5);
+      }
     }));
   }
   ModelBuilder b("tiny", 2);

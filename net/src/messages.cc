@@ -45,11 +45,48 @@ Status send_hello(Connection& c, const WorkerInfo& info) {
 
 Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
                           const uint8_t* image, size_t size, uint32_t top_k) {
+  return send_segment_request(c, id, subnet, budget_us, SegmentRequest{}, image, size, top_k);
+}
+
+namespace {
+
+flatbuffers::Offset<wire::Tensor> create_tensor(flatbuffers::FlatBufferBuilder& fbb, const EncodedTensor& t) {
+  auto data = fbb.CreateVector(t.data);
+  return wire::CreateTensor(fbb, t.encoding, t.scale, t.max_error, data);
+}
+
+}  // namespace
+
+Status send_segment_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
+                            const SegmentRequest& segment, const uint8_t* image, size_t size, uint32_t top_k) {
   auto& fbb = builder();
   auto name = fbb.CreateString(subnet);
-  auto pixels = fbb.CreateVector(image, size);
-  fbb.Finish(wire::CreateInferRequest(fbb, name, budget_us, pixels, top_k));
+  const bool from_cut = !segment.from.empty();
+  auto pixels = fbb.CreateVector(image, from_cut ? 0 : size);
+  flatbuffers::Offset<flatbuffers::String> from, to;
+  flatbuffers::Offset<wire::Tensor> input;
+  if (from_cut) from = fbb.CreateString(segment.from);
+  if (!segment.to.empty()) to = fbb.CreateString(segment.to);
+  if (from_cut && segment.input) input = create_tensor(fbb, *segment.input);
+  fbb.Finish(wire::CreateInferRequest(fbb, name, budget_us, pixels, top_k, from, to, input, segment.output_encoding));
   return send(c, wire::MessageType::InferRequest, id, fbb);
+}
+
+Status send_segment_result(Connection& c, uint64_t id, const EncodedTensor& output, uint32_t compute_us,
+                           uint32_t queue_us) {
+  auto& fbb = builder();
+  auto tensor = create_tensor(fbb, output);
+  auto none = fbb.CreateVector(static_cast<const float*>(nullptr), 0);
+  fbb.Finish(wire::CreateInferResult(fbb, none, compute_us, queue_us, 0, tensor));
+  return send(c, wire::MessageType::InferResult, id, fbb);
+}
+
+Status result_tensor(const wire::InferResult& result, size_t count, std::vector<float>* out, float* max_error) {
+  const wire::Tensor* t = result.output();
+  if (!t) return Status(StatusCode::kCorrupt, "a segment result that carries no tensor");
+  out->resize(count);
+  if (max_error) *max_error = t->max_error();
+  return decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), out->data(), count);
 }
 
 Status send_infer_result(Connection& c, uint64_t id, const float* probabilities, size_t count, uint32_t compute_us,

@@ -63,10 +63,15 @@ std::shared_ptr<Connection> WorkerLink::current() const {
 
 Status WorkerLink::send_request(uint64_t id, const std::string& subnet, double budget_ms, const uint8_t* image,
                                 size_t size) {
+  return send_segment(id, subnet, budget_ms, SegmentRequest{}, image, size);
+}
+
+Status WorkerLink::send_segment(uint64_t id, const std::string& subnet, double budget_ms, const SegmentRequest& segment,
+                                const uint8_t* image, size_t size) {
   const std::shared_ptr<Connection> c = current();
   if (!c) return Status(StatusCode::kIo, address_ + " is down");
   const double us = std::min(std::max(0.0, budget_ms) * 1000.0, 4.0e9);
-  return send_infer_request(*c, id, subnet, static_cast<uint32_t>(us), image, size, options_.reply_top_k);
+  return send_segment_request(*c, id, subnet, static_cast<uint32_t>(us), segment, image, size, options_.reply_top_k);
 }
 
 Status WorkerLink::send_heartbeat(uint64_t id) {

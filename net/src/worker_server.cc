@@ -12,6 +12,7 @@
 #include "shoal/engine.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/messages.h"
+#include "shoal/net/tensor_encoding.h"
 #include "shoal/version.h"
 
 namespace shoal::net {
@@ -29,7 +30,12 @@ struct Job {
   uint32_t subnet = 0;
   uint32_t top_k = 0;  // reply with only this many classes (0: all)
   Clock::time_point received, deadline;
-  std::vector<uint8_t> image;
+  std::vector<uint8_t> image;  // the image, or the encoded tensor at segment.from
+  // A graph segment (the whole network unless the request named a cut).
+  Segment segment;
+  bool from_cut = false, to_cut = false;
+  wire::TensorEncoding input_encoding = wire::TensorEncoding::F32, output_encoding = wire::TensorEncoding::F32;
+  float input_scale = 1;
 };
 
 // One connected master. Its jobs wait in its own queue (under the server's lock); the
@@ -67,6 +73,7 @@ struct WorkerServer::Impl {
   static constexpr double kInlineMs = 2.0;  // run on the reading thread only what takes less
   Images image;
   std::vector<float> input, output;
+  EncodedTensor encoded;  // a segment's output, as it goes out
 
   void compute_loop();
   void run_job(Connection& c, Job& job);
@@ -105,12 +112,18 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   const TensorShape in = model.shape(m.input());
   info.input_h = in.h, info.input_w = in.w, info.input_c = in.c;
   info.classes = model.shape(m.output()).c;
-  // The largest honest request: the image, the subnet's name and the table around them.
+  // The largest honest request: the image or the largest tensor a segment can start from (at
+  // full width, f32), the subnet's and two tensors' names, and the tables around them.
+  size_t largest_input = size_t{in.h} * in.w * in.c, longest_tensor = 0;
+  for (uint32_t t : model.cut_tensors()) {
+    for (uint32_t s = 0; s < m.subnets()->size(); ++s) largest_input = std::max(largest_input, 4 * model.packed_size(s, t));
+  }
+  for (const fb::Tensor* t : *m.tensors()) longest_tensor = std::max<size_t>(longest_tensor, t->name()->size());
   impl->request_limits = options.limits;
   impl->took_ms.assign(m.subnets()->size(), -1.0);
   impl->image.count = 1;
   impl->image.h = in.h, impl->image.w = in.w, impl->image.c = in.c;
-  const size_t request = size_t{in.h} * in.w * in.c + longest_name + 256;
+  const size_t request = largest_input + longest_name + 2 * longest_tensor + 512;
   impl->request_limits.max_payload_bytes =
       static_cast<uint32_t>(std::min<size_t>(options.limits.max_payload_bytes, request));
   std::unique_ptr<WorkerServer> server(new WorkerServer(std::move(impl)));
@@ -258,19 +271,52 @@ bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   if (!req) return refuse(wire::ErrorCode::Malformed, "InferRequest does not verify against schema/wire.fbs");
   auto subnet = model->find_subnet(req->subnet()->string_view());
   if (!subnet.is_ok()) return refuse(wire::ErrorCode::UnknownSubnet, subnet.status().message());
-  const size_t want = size_t{info.input_h} * info.input_w * info.input_c;
-  if (req->image()->size() != want) {
-    return refuse(wire::ErrorCode::BadInput, "image has " + std::to_string(req->image()->size()) + " bytes; this model takes " +
-                                                 std::to_string(info.input_h) + "x" + std::to_string(info.input_w) + "x" +
-                                                 std::to_string(info.input_c) + " = " + std::to_string(want));
-  }
   Job job;
   job.id = id;
   job.subnet = subnet.value();
   job.top_k = req->top_k();
   job.received = received;
   job.deadline = received + std::chrono::microseconds(req->budget_us());
-  job.image.assign(req->image()->begin(), req->image()->end());
+  job.segment = engine->whole();
+  job.from_cut = req->from() && req->from()->size() > 0;
+  job.to_cut = req->to() && req->to()->size() > 0;
+  const fb::Model& m = model->fb();
+  if (job.from_cut || job.to_cut) {
+    auto seg = engine->segment(job.from_cut ? req->from()->string_view() : m.tensors()->Get(m.input())->name()->string_view(),
+                               job.to_cut ? req->to()->string_view() : m.tensors()->Get(m.output())->name()->string_view());
+    if (!seg.is_ok()) return refuse(wire::ErrorCode::BadInput, "no such segment: " + seg.status().message());
+    job.segment = seg.value();
+    job.output_encoding = req->output_encoding();
+    if (job.output_encoding > wire::TensorEncoding::MAX) {
+      return refuse(wire::ErrorCode::BadInput, "unknown output encoding " + std::to_string(static_cast<int>(job.output_encoding)));
+    }
+  }
+  if (job.from_cut) {
+    const wire::Tensor* t = req->input();
+    const size_t values = model->packed_size(job.subnet, job.segment.from);
+    if (!t || req->image()->size() != 0) {
+      return refuse(wire::ErrorCode::BadInput, "a request that starts at a cut carries its tensor in `input` and no image");
+    }
+    if (t->encoding() > wire::TensorEncoding::MAX || t->data()->size() != encoded_bytes(t->encoding(), values)) {
+      return refuse(wire::ErrorCode::BadInput, "tensor '" + req->from()->str() + "' at subnet '" + req->subnet()->str() +
+                                                   "' holds " + std::to_string(values) + " values, " +
+                                                   std::to_string(encoded_bytes(t->encoding(), values)) + " bytes in " +
+                                                   tensor_encoding_name(t->encoding()) + "; the request has " +
+                                                   std::to_string(t->data()->size()));
+    }
+    job.input_encoding = t->encoding();
+    job.input_scale = t->scale();
+    job.image.assign(t->data()->begin(), t->data()->end());
+  } else {
+    const size_t want = size_t{info.input_h} * info.input_w * info.input_c;
+    if (req->image()->size() != want) {
+      return refuse(wire::ErrorCode::BadInput, "image has " + std::to_string(req->image()->size()) +
+                                                   " bytes; this model takes " + std::to_string(info.input_h) + "x" +
+                                                   std::to_string(info.input_w) + "x" + std::to_string(info.input_c) +
+                                                   " = " + std::to_string(want));
+    }
+    job.image.assign(req->image()->begin(), req->image()->end());
+  }
   // An idle engine runs the request here at once: no hand-over to the engine thread (which
   // costs about as much as a loopback round trip).
   // Only a short one: while it runs, this peer's frames (heartbeats too) wait unread.
@@ -366,22 +412,35 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
     (void)send_error(c, job.id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
     return;
   }
-  image.pixels.swap(job.image);
-  Status st = image_to_input(image, 0, *model, Fit::kExact, &input);
-  output.resize(engine->packed_size(job.subnet, model->fb().output()));
-  if (st.is_ok()) st = engine->run(job.subnet, input.data(), input.size(), output.data(), output.size());
+  Status st;
+  if (job.from_cut) {
+    input.resize(engine->packed_size(job.subnet, job.segment.from));
+    st = decode_tensor(job.input_encoding, job.input_scale, job.image.data(), job.image.size(), input.data(), input.size());
+  } else {
+    image.pixels.swap(job.image);
+    st = image_to_input(image, 0, *model, Fit::kExact, &input);
+  }
+  output.resize(engine->packed_size(job.subnet, job.segment.to));
+  if (st.is_ok()) st = engine->run(job.subnet, job.segment, input.data(), input.size(), output.data(), output.size());
   const auto computed = Clock::now();
   if (options.slowdown > 1.0) {
     std::this_thread::sleep_for((computed - start) * (options.slowdown - 1.0));
   }
   const auto done = Clock::now();
   if (!st.is_ok()) {
-    (void)send_error(c, job.id, wire::ErrorCode::Internal, st.message());
+    const bool bad_input = st.code() == StatusCode::kCorrupt;  // an int8 tensor's scale
+    (void)send_error(c, job.id, bad_input ? wire::ErrorCode::BadInput : wire::ErrorCode::Internal, st.message());
     return;
   }
   ++counters.served;
-  (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start), micros(start - job.received),
-                          job.top_k);
+  if (job.to_cut) {
+    encode_tensor(output.data(), output.size(), job.output_encoding, &encoded);
+    (void)send_segment_result(c, job.id, encoded, micros(done - start), micros(start - job.received));
+  } else {
+    (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start),
+                            micros(start - job.received), job.top_k);
+  }
+  if (job.from_cut || job.to_cut) return;  // took_ms times whole runs (a segment takes less)
   const double ms = std::chrono::duration<double, std::milli>(done - start).count();
   std::lock_guard<std::mutex> lock(mu);
   double& usual = took_ms[job.subnet];

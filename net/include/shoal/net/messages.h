@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shoal/net/frame.h"
+#include "shoal/net/tensor_encoding.h"
 
 namespace shoal::net {
 
@@ -38,6 +39,22 @@ struct ResourceReport {
 Status send_hello(Connection& c, const WorkerInfo& info);
 Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
                           const uint8_t* image, size_t size, uint32_t top_k = 0);
+// A graph segment instead of the whole network: it starts at cut tensor `from` (its value in
+// `input`) or at the image (from empty), and stops at cut tensor `to` (the reply carries it,
+// encoded as `output_encoding`) or at the probabilities (to empty).
+struct SegmentRequest {
+  std::string from, to;
+  const EncodedTensor* input = nullptr;  // with `from`
+  wire::TensorEncoding output_encoding = wire::TensorEncoding::F32;
+};
+// With segment.from set, `image` is ignored (the request carries no image).
+Status send_segment_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
+                            const SegmentRequest& segment, const uint8_t* image, size_t size, uint32_t top_k = 0);
+Status send_segment_result(Connection& c, uint64_t id, const EncodedTensor& output, uint32_t compute_us,
+                           uint32_t queue_us);
+// A segment result's tensor, decoded into `count` floats (the tensor's packed size at the
+// subnet it ran); kCorrupt when the result carries no tensor or not that many values.
+Status result_tensor(const wire::InferResult& result, size_t count, std::vector<float>* out, float* max_error = nullptr);
 // With 0 < top_k < count, only the top_k most probable classes and their probabilities.
 Status send_infer_result(Connection& c, uint64_t id, const float* probabilities, size_t count,
                          uint32_t compute_us, uint32_t queue_us, uint32_t top_k = 0);
