@@ -16,7 +16,10 @@
 #include "shoal/builder.h"
 #include "shoal/dataset.h"
 #include "shoal/net/calibrator.h"
+#include "shoal/net/handshake.h"
 #include "shoal/net/master.h"
+#include "shoal/net/split_runner.h"
+#include "shoal/net/transport.h"
 #include "shoal/policy_registry.h"
 #include "test_models.h"
 #include "worker_process.h"
@@ -212,6 +215,81 @@ TEST(KeyedCluster, WorkerServesOnlyMastersWithItsKey) {
   EXPECT_TRUE(Master::connect(options).is_ok());
   options.addresses = {open->address()};  // a keyed master refuses an unkeyed worker too
   EXPECT_FALSE(Master::connect(options).is_ok());
+}
+
+// A network split between this process and a real worker process, at every cut of every
+// subnet: f32 keeps the whole network's probabilities bit for bit, int8 nearly every answer;
+// a worker serving another model file is refused before anything runs. Then `shoal split`.
+TEST(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
+  const std::string path = SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal";
+  auto model = Model::from_file(path);
+  ASSERT_TRUE(model.is_ok());
+  auto engine = Engine::create(model.value());
+  ASSERT_TRUE(engine.is_ok());
+  auto worker = WorkerProcess::start(SHOAL_WORKER_BINARY, {"--model", path});
+  ASSERT_TRUE(worker.is_ok()) << worker.status().to_string();
+  auto images = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 40);
+  ASSERT_TRUE(images.is_ok());
+  auto open_runner = [&](const std::string& address) -> Result<std::unique_ptr<SplitRunner>> {
+    auto c = dialer_for(Transport::kTcp).dial(address, 2000);
+    if (!c.is_ok()) return c.status();
+    auto hello = dial_handshake(*c.value(), WorkerInfo{}, 2000);
+    if (!hello.is_ok()) return hello.status();
+    return SplitRunner::create(model.value(), *engine.value(), std::move(c.value()), hello.value());
+  };
+  auto runner = open_runner(worker->address());
+  ASSERT_TRUE(runner.is_ok()) << runner.status().to_string();
+  const fb::Model& m = model->fb();
+  std::vector<uint32_t> cuts = model->cut_tensors();
+  cuts.insert(cuts.begin(), m.input());
+  std::vector<float> in, want(10), got;
+  for (uint32_t s = 0; s < m.subnets()->size(); ++s) {
+    for (uint32_t cut : cuts) {
+      uint32_t int8_agrees = 0;
+      for (uint32_t i = 0; i < images->count; ++i) {
+        ASSERT_TRUE(image_to_input(images.value(), i, model.value(), Fit::kExact, &in).is_ok());
+        ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
+        SplitTiming t;
+        Status st = runner.value()->run(s, cut, images.value(), i, wire::TensorEncoding::F32, &got, &t);
+        ASSERT_TRUE(st.is_ok()) << st.to_string();
+        ASSERT_EQ(got, want) << "subnet " << s << " cut " << m.tensors()->Get(cut)->name()->str() << " image " << i;
+        EXPECT_GT(t.bytes_sent, 0u);
+        st = runner.value()->run(s, cut, images.value(), i, wire::TensorEncoding::Int8, &got, &t);
+        ASSERT_TRUE(st.is_ok()) << st.to_string();
+        int8_agrees += std::max_element(got.begin(), got.end()) - got.begin() ==
+                       std::max_element(want.begin(), want.end()) - want.begin();
+      }
+      EXPECT_GE(int8_agrees, images->count * 9 / 10) << "int8, subnet " << s << " cut " << cut;
+    }
+  }
+
+  const std::string other = ::testing::TempDir() + "split-other-" + std::to_string(getpid()) + ".shoal";
+  const std::vector<uint8_t> bytes = serialize_model(testing::synth_spec("resnet8"));
+  std::ofstream(other, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  auto stranger = WorkerProcess::start(SHOAL_BINARY, {"--model", other});
+  ASSERT_TRUE(stranger.is_ok());
+  auto refused = open_runner(stranger->address());
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.status().message().find("different model file"), std::string::npos) << refused.status().message();
+  std::remove(other.c_str());
+
+  // The command: every cut, both encodings, one JSON row each plus the local run.
+  FILE* p = popen((std::string(SHOAL_BINARY) + " split " + path + " --worker " + worker->address() +
+                   " --encoding f32,int8 --limit 30 --json 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  auto count = [&](const std::string& text) {
+    size_t k = 0;
+    for (size_t at = out.find(text); at != std::string::npos; at = out.find(text, at + 1)) ++k;
+    return k;
+  };
+  const size_t cut_count = cuts.size() - 1;
+  EXPECT_EQ(count("\"encoding\":\"f32\""), cut_count) << out;
+  EXPECT_EQ(count("\"encoding\":\"int8\""), cut_count) << out;
+  EXPECT_EQ(count("\"cut\":\"(all on worker)\""), 1u) << out;
+  EXPECT_GE(count("\"agreement\":1,"), cut_count + 2) << out;  // every f32 row, the worker's whole run, the local one
 }
 
 }  // namespace

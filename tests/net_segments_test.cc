@@ -62,7 +62,9 @@ TEST(TensorEncoding, EachEncodingSaysHowFarItMovedTheValues) {
     EXPECT_EQ(t.max_error, worst) << name;
     const float bound = e == wire::TensorEncoding::F32 ? 0.0f : e == wire::TensorEncoding::F16 ? largest / 2048 : largest / 254;
     EXPECT_LE(worst, bound * 1.0001f) << name;
-    if (e != wire::TensorEncoding::F32) EXPECT_GT(worst, 0.0f) << name;
+    if (e != wire::TensorEncoding::F32) {
+      EXPECT_GT(worst, 0.0f) << name;
+    }
   }
   EncodedTensor zeros;
   std::vector<float> z(8, 0.0f), back(8, 1.0f);

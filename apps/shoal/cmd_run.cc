@@ -38,12 +38,6 @@ Result<std::vector<uint32_t>> pick_subnets(const Model& model, const std::string
   return picked;
 }
 
-uint32_t argmax(const std::vector<float>& v) {
-  uint32_t best = 0;
-  for (uint32_t i = 1; i < v.size(); ++i) best = v[i] > v[best] ? i : best;
-  return best;
-}
-
 // --predictions FILE: one CSV row per subnet and image.
 class PredictionsFile {
  public:
@@ -64,7 +58,7 @@ class PredictionsFile {
   }
   // label < 0: unlabelled.
   void write(const std::string& subnet, uint32_t image, int label, const std::vector<float>& probabilities) {
-    const uint32_t top = argmax(probabilities);
+    const uint32_t top = top_class(probabilities);
     std::fprintf(f_, "%s,%u,", subnet.c_str(), image);
     if (label >= 0) std::fprintf(f_, "%d", label);
     std::fprintf(f_, ",%u,%s,%.6g", top, csv_field(top).c_str(), probabilities[top]);
@@ -162,7 +156,7 @@ int run_run(const Args& args) {
       if (!st.is_ok()) return fail("run", st);
       if (warm) continue;
       ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-      if (labelled) r.correct += argmax(output) == labels[index];
+      if (labelled) r.correct += top_class(output) == labels[index];
       if (predictions) predictions->write(r.name, index, labelled ? labels[index] : -1, output);
       progress.update(r.name, ++r.images, images->count);
     }

@@ -82,6 +82,13 @@ Result<std::vector<double>> parse_numbers(const std::string& text, const std::st
 // lists the backends this CPU has.
 Result<const KernelTable*> backend_option(const Args& args);
 
+// The most probable class (the first of a tie).
+inline uint32_t top_class(const std::vector<float>& probabilities) {
+  uint32_t best = 0;
+  for (uint32_t i = 1; i < probabilities.size(); ++i) best = probabilities[i] > probabilities[best] ? i : best;
+  return best;
+}
+
 // Writes a whole file, or says why not.
 Status write_file(const std::string& path, const void* data, size_t size);
 
@@ -108,6 +115,7 @@ extern const Command kWorker;
 extern const Command kMaster;
 extern const Command kDemo;
 extern const Command kProfile;
+extern const Command kSplit;
 
 }  // namespace shoal::cli
 

@@ -1,5 +1,7 @@
 #include "shoal/net/messages.h"
 
+#include "shoal/net/hmac.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +31,13 @@ std::string str(const flatbuffers::String* s) { return s ? s->str() : ""; }
 
 }  // namespace
 
+std::string model_digest(const Model& model) {
+  Sha256 sha;
+  sha.update(model.data(), model.size());
+  const Digest d = sha.finish();
+  return std::string(d.begin(), d.end());
+}
+
 Status send_hello(Connection& c, const WorkerInfo& info) {
   auto& fbb = builder();
   std::vector<flatbuffers::Offset<wire::SubnetInfo>> subnets;
@@ -37,9 +46,11 @@ Status send_hello(Connection& c, const WorkerInfo& info) {
   }
   const std::vector<uint8_t> nonce(info.nonce.begin(), info.nonce.end());
   const std::vector<uint8_t> peer_nonce(info.peer_nonce.begin(), info.peer_nonce.end());
+  const std::vector<uint8_t> digest(info.model_digest.begin(), info.model_digest.end());
   fbb.Finish(wire::CreateHelloDirect(fbb, info.protocol, info.software.c_str(), info.member.c_str(),
                                      info.model_name.c_str(), info.architecture.c_str(), &subnets, info.input_h,
-                                     info.input_w, info.input_c, info.classes, &nonce, &peer_nonce));
+                                     info.input_w, info.input_c, info.classes, &nonce, &peer_nonce,
+                                     digest.empty() ? nullptr : &digest));
   return send(c, wire::MessageType::Hello, 0, fbb);
 }
 
@@ -173,6 +184,7 @@ Result<WorkerInfo> parse_hello(const Frame& frame) {
   info.classes = h->classes();
   if (h->nonce()) info.nonce.assign(h->nonce()->begin(), h->nonce()->end());
   if (h->peer_nonce()) info.peer_nonce.assign(h->peer_nonce()->begin(), h->peer_nonce()->end());
+  if (h->model_digest()) info.model_digest.assign(h->model_digest()->begin(), h->model_digest()->end());
   return info;
 }
 

@@ -112,6 +112,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   const TensorShape in = model.shape(m.input());
   info.input_h = in.h, info.input_w = in.w, info.input_c = in.c;
   info.classes = model.shape(m.output()).c;
+  info.model_digest = model_digest(model);
   // The largest honest request: the image or the largest tensor a segment can start from (at
   // full width, f32), the subnet's and two tensors' names, and the tables around them.
   size_t largest_input = size_t{in.h} * in.w * in.c, longest_tensor = 0;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/model.h"
 #include "shoal/net/frame.h"
 #include "shoal/net/tensor_encoding.h"
 
@@ -25,6 +26,7 @@ struct WorkerInfo {
   std::vector<SubnetSummary> subnets;
   uint32_t input_h = 0, input_w = 0, input_c = 0, classes = 0;
   std::string nonce, peer_nonce;  // the handshake's (net/handshake.h)
+  std::string model_digest;       // SHA-256 of the worker's model file (32 bytes)
 };
 
 struct ResourceReport {
@@ -35,6 +37,9 @@ struct ResourceReport {
   float clock_ratio = 1;  // current / maximum CPU clock (1 where the device does not say)
   uint32_t service_us = 0;  // the worker's time on the heartbeat itself
 };
+
+// A Hello's model_digest: SHA-256 of the model's bytes as loaded.
+std::string model_digest(const Model& model);
 
 Status send_hello(Connection& c, const WorkerInfo& info);
 Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,

@@ -1,0 +1,205 @@
+// shoal split: one network split between this device and a worker, at every cut (or those
+// named): what crosses the link, the time on each side, and whether the answers stay those
+// of the whole network run here (f16 and int8 trade a little of that for bytes).
+#include <chrono>
+#include <cstdio>
+
+#include "command.h"
+#include "json.h"
+#include "shoal/dataset.h"
+#include "shoal/engine.h"
+#include "shoal/net/handshake.h"
+#include "shoal/net/key_file.h"
+#include "shoal/net/split_runner.h"
+#include "shoal/net/transport.h"
+#include "shoal/stats.h"
+
+namespace shoal::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Row {
+  std::string subnet, cut, encoding;
+  size_t bytes = 0;
+  uint32_t images = 0, correct = 0, agree = 0;
+  float worst_error = 0;
+  std::vector<double> total, head, round_trip, worker;
+};
+
+int run_split(const Args& args) {
+  auto model = Model::from_file(args.positional()[0]);
+  if (!model.is_ok()) return fail("split", model.status());
+  const fb::Model& m = model->fb();
+  if (!args.has("--worker")) return fail("split", "--worker HOST:PORT is required: a `shoal worker` serving the same model file");
+  auto limit = args.number("--limit", 200);
+  if (!limit.is_ok() || limit.value() < 1) return fail("split", "--limit takes a whole number of images, 1 or more");
+  // What to try: subnets, cuts, encodings.
+  std::vector<uint32_t> subnets;
+  const std::string subnet_spec = args.get("--subnet", m.subnets()->Get(m.subnets()->size() - 1)->name()->str());
+  for (const std::string& name : subnet_spec == "all" ? std::vector<std::string>{} : split_list(subnet_spec)) {
+    auto s = model->find_subnet(name);
+    if (!s.is_ok()) return fail("split", s.status());
+    subnets.push_back(s.value());
+  }
+  for (uint32_t s = 0; subnet_spec == "all" && s < m.subnets()->size(); ++s) subnets.push_back(s);
+  std::vector<uint32_t> cuts;
+  const std::string at = args.get("--at", "all");
+  if (at == "all") {
+    cuts.push_back(m.input());
+    for (uint32_t t : model->cut_tensors()) cuts.push_back(t);
+  } else {
+    for (const std::string& name : split_list(at)) {
+      auto t = model->find_tensor(name);
+      if (!t.is_ok()) return fail("split", t.status().message() + "; `shoal inspect MODEL --splits` lists the cuts");
+      cuts.push_back(t.value());
+    }
+  }
+  std::vector<wire::TensorEncoding> encodings;
+  for (const std::string& name : split_list(args.get("--encoding", "f32"))) {
+    auto e = net::parse_tensor_encoding(name);
+    if (!e.is_ok()) return fail("split", e.status());
+    encodings.push_back(e.value());
+  }
+  const std::string dir = kFashionMnistDir;
+  const uint32_t n = static_cast<uint32_t>(limit.value());
+  auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), n);
+  if (!images.is_ok()) return fail("split", images.status());
+  auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), n);
+  if (!labels.is_ok()) return fail("split", labels.status());
+  if (labels->size() != images->count) return fail("split", "the image and label files hold different counts");
+
+  auto kernels = backend_option(args);
+  if (!kernels.is_ok()) return fail("split", kernels.status());
+  auto threads = threads_option(args);
+  if (!threads.is_ok()) return fail("split", threads.status());
+  auto engine = Engine::create(model.value(), *kernels.value(), threads.value());
+  if (!engine.is_ok()) return fail("split", engine.status());
+
+  auto transport = net::parse_transport(args.get("--transport", "tcp"));
+  if (!transport.is_ok()) return fail("split", transport.status());
+  std::string key;
+  if (args.has("--key-file")) {
+    auto loaded = net::load_key_file(args.get("--key-file"));
+    if (!loaded.is_ok()) return fail("split", loaded.status());
+    key = loaded.value();
+  }
+  const std::string address = args.get("--worker");
+  auto connection = net::dialer_for(transport.value()).dial(address, 2000);
+  if (!connection.is_ok()) return fail("split", "cannot reach " + address + ": " + connection.status().message());
+  connection.value()->set_key(key);
+  net::WorkerInfo hello;
+  hello.software = "shoal split";
+  auto worker = net::dial_handshake(*connection.value(), hello, 2000);
+  if (!worker.is_ok()) return fail("split", address + ": " + worker.status().message());
+  auto runner = net::SplitRunner::create(model.value(), *engine.value(), std::move(connection.value()), worker.value());
+  if (!runner.is_ok()) return fail("split", runner.status());
+
+  const bool json = args.has("--json");
+  Progress progress(json);
+  std::vector<Row> rows;
+  std::vector<float> local_out, got;
+  std::vector<float> input;
+  for (uint32_t s : subnets) {
+    // The whole network here: the answers a split must keep, and the time it must beat.
+    Row local;
+    local.subnet = m.subnets()->Get(s)->name()->str();
+    local.cut = "(all here)";
+    std::vector<uint32_t> local_top(images->count);
+    local_out.resize(engine.value()->packed_size(s, m.output()));
+    for (uint32_t i = 0; i < images->count; ++i) {
+      Status st = image_to_input(images.value(), i, model.value(), Fit::kExact, &input);
+      const auto t0 = Clock::now();
+      if (st.is_ok()) st = engine.value()->run(s, input.data(), input.size(), local_out.data(), local_out.size());
+      if (!st.is_ok()) return fail("split", st);
+      local.total.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      local_top[i] = top_class(local_out);
+      local.correct += local_top[i] == labels.value()[i];
+      ++local.agree, ++local.images;
+    }
+    local.head = local.total;
+    rows.push_back(local);
+    for (uint32_t cut : cuts) {
+      for (wire::TensorEncoding e : encodings) {
+        if (cut == m.input() && e != encodings.front()) continue;  // the image goes as it is
+        Row r;
+        r.subnet = local.subnet;
+        r.cut = cut == m.input() ? "(all on worker)" : m.tensors()->Get(cut)->name()->str();
+        r.encoding = cut == m.input() ? "u8" : net::tensor_encoding_name(e);
+        for (uint32_t i = 0; i < images->count; ++i) {
+          net::SplitTiming t;
+          const Status st = runner.value()->run(s, cut, images.value(), i, e, &got, &t);
+          if (!st.is_ok()) return fail("split", r.cut + " at " + r.subnet + ": " + st.message());
+          const uint32_t top = top_class(got);
+          r.correct += top == labels.value()[i];
+          r.agree += top == local_top[i];
+          r.worst_error = std::max(r.worst_error, t.encoding_error);
+          r.bytes = t.bytes_sent;
+          r.total.push_back(t.head_ms + t.round_trip_ms);
+          r.head.push_back(t.head_ms);
+          r.round_trip.push_back(t.round_trip_ms);
+          r.worker.push_back(t.worker_ms);
+          progress.update(r.subnet + " " + r.cut + " " + r.encoding, ++r.images, images->count);
+        }
+        rows.push_back(std::move(r));
+      }
+    }
+  }
+  progress.done();
+  auto p50 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p50; };
+  if (json) {
+    Json j;
+    j.begin_object().field("model", args.positional()[0]).field("worker", address).field("images", images->count)
+        .field("transport", net::transport_name(transport.value())).key("rows").begin_array();
+    for (const Row& r : rows) {
+      j.begin_object().field("subnet", r.subnet).field("cut", r.cut).field("encoding", r.encoding)
+          .field("bytes_sent", uint64_t{r.bytes}).field("accuracy", double(r.correct) / r.images)
+          .field("agreement", double(r.agree) / r.images).field("max_encoding_error", double(r.worst_error))
+          .field("p50_ms", p50(r.total)).field("head_p50_ms", p50(r.head)).field("round_trip_p50_ms", p50(r.round_trip))
+          .field("worker_p50_ms", p50(r.worker)).end_object();
+    }
+    j.end_array().end_object();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  std::printf("%s split with %s over %s, %u images; agreement: the same class as the whole network here\n",
+              args.positional()[0].c_str(), address.c_str(), net::transport_name(transport.value()), images->count);
+  std::printf("  %-8s %-18s %-5s %9s %9s %9s %10s %9s %9s %9s %9s\n", "subnet", "cut after", "enc", "bytes", "accuracy",
+              "agreement", "max error", "p50 ms", "here ms", "link+wkr", "worker");
+  for (const Row& r : rows) {
+    std::printf("  %-8s %-18s %-5s %9zu %8.2f%% %8.2f%% %10.3g %9.3f %9.3f %9.3f %9.3f\n", r.subnet.c_str(),
+                r.cut.c_str(), r.encoding.c_str(), r.bytes, 100.0 * r.correct / r.images, 100.0 * r.agree / r.images,
+                double(r.worst_error), p50(r.total), p50(r.head), p50(r.round_trip), p50(r.worker));
+  }
+  return 0;
+}
+
+}  // namespace
+
+const Command kSplit{
+    "split",
+    "run a network split between this device and a worker, at every cut",
+    "shoal split MODEL --worker HOST:PORT [--at CUTS|all] [--subnet S|all] [--encoding f32,f16,int8] [--json]",
+    "Runs MODEL here up to a cut tensor, sends the tensor to a `shoal worker` serving the same\n"
+    "model file, which runs the rest; for every cut (`shoal inspect MODEL --splits` lists them),\n"
+    "the whole network on the worker, and the whole network here. Reports the bytes sent per\n"
+    "image, accuracy, agreement with the whole network run here, the most the encoding moved\n"
+    "any value, and median latency split into this device's part and the link plus the worker's.",
+    {{"--worker", "HOST:PORT", "a `shoal worker` serving the same model file"},
+     {"--at", "CUTS", "cut tensors, comma-separated, or all (default)"},
+     {"--subnet", "S", "a subnet, a comma-separated list, or all (default: the last, usually the widest)"},
+     {"--encoding", "LIST", "how the cut tensor travels: f32 (default), f16, int8, or a list"},
+     {"--transport", "NAME", "tcp (default) or udp, as the worker's"},
+     {"--key-file", "FILE", "pre-shared key, the same as the worker's"},
+     {"--backend", "NAME", "kernels of this device's engine (default: the fastest this CPU runs)"},
+     {"--threads", "N", "threads of this device's engine (default 1)"},
+     {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k)"},
+     {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k)"},
+     {"--limit", "N", "the first N images (default 200)"},
+     {"--json", nullptr, "print one JSON object"}},
+    run_split,
+    1,
+    1,
+};
+
+}  // namespace shoal::cli

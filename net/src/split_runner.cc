@@ -1,0 +1,85 @@
+#include "shoal/net/split_runner.h"
+
+#include <chrono>
+
+namespace shoal::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+}  // namespace
+
+Result<std::unique_ptr<SplitRunner>> SplitRunner::create(const Model& model, Engine& local,
+                                                         std::unique_ptr<Connection> connection,
+                                                         const WorkerInfo& worker, int reply_timeout_ms) {
+  if (!connection) return Status(StatusCode::kInvalidArgument, "no connection to the worker");
+  if (worker.model_digest != model_digest(model)) {
+    return Status(StatusCode::kInvalidArgument,
+                  "the worker serves a different model file ('" + worker.model_name + "', member '" + worker.member +
+                      "'); a split needs the same file on both sides: start the worker with this model");
+  }
+  return std::unique_ptr<SplitRunner>(new SplitRunner(model, local, std::move(connection), reply_timeout_ms));
+}
+
+SplitRunner::SplitRunner(const Model& model, Engine& local, std::unique_ptr<Connection> connection,
+                         int reply_timeout_ms)
+    : model_(model), local_(local), connection_(std::move(connection)), reply_timeout_ms_(reply_timeout_ms) {}
+
+Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uint32_t index,
+                        wire::TensorEncoding encoding, std::vector<float>* probabilities, SplitTiming* timing) {
+  const fb::Model& m = model_.fb();
+  if (subnet >= m.subnets()->size()) return Status(StatusCode::kInvalidArgument, "no such subnet");
+  const std::string& subnet_name = m.subnets()->Get(subnet)->name()->str();
+  const uint64_t id = next_id_++;
+  SplitTiming t;
+  const auto start = Clock::now();
+  Status sent;
+  if (cut == m.input()) {
+    if (index >= images.count) return Status(StatusCode::kInvalidArgument, "no such image");
+    const size_t pixels = size_t{images.h} * images.w * images.c;
+    t.bytes_sent = pixels;
+    sent = send_infer_request(*connection_, id, subnet_name, budget_us(), images.pixels.data() + index * pixels, pixels);
+  } else {
+    const std::string& cut_name = m.tensors()->Get(cut)->name()->str();
+    auto seg = local_.segment(m.tensors()->Get(m.input())->name()->string_view(), cut_name);
+    if (!seg.is_ok()) return seg.status();
+    Status st = image_to_input(images, index, model_, Fit::kExact, &input_);
+    if (!st.is_ok()) return st;
+    head_.resize(local_.packed_size(subnet, cut));
+    st = local_.run(subnet, seg.value(), input_.data(), input_.size(), head_.data(), head_.size());
+    if (!st.is_ok()) return st;
+    encode_tensor(head_.data(), head_.size(), encoding, &encoded_);
+    t.head_ms = ms_since(start);
+    t.bytes_sent = encoded_.data.size();
+    t.encoding_error = encoded_.max_error;
+    SegmentRequest tail{cut_name, "", &encoded_};
+    sent = send_segment_request(*connection_, id, subnet_name, budget_us(), tail, nullptr, 0);
+  }
+  if (!sent.is_ok()) return sent;
+  const auto sent_at = Clock::now();
+  for (;;) {  // replies to earlier requests that timed out are passed over
+    const int left = reply_timeout_ms_ - static_cast<int>(ms_since(sent_at));
+    if (left <= 0) return Status(StatusCode::kTimeout, "the worker did not answer within " + std::to_string(reply_timeout_ms_) + " ms");
+    Status st = read_frame(*connection_, Limits{}, &reply_, left);
+    if (!st.is_ok()) return st;
+    if (reply_.header.request_id != id) continue;
+    if (reply_.header.type == wire::MessageType::Error) {
+      wire::ErrorCode code;
+      return parse_error(reply_, &code);
+    }
+    const wire::InferResult* r = verified_payload<wire::InferResult>(reply_);
+    if (reply_.header.type != wire::MessageType::InferResult || !r) {
+      return Status(StatusCode::kCorrupt, "the worker's reply is not a result");
+    }
+    st = result_probabilities(*r, model_.shape(m.output()).c, probabilities);
+    if (!st.is_ok()) return st;
+    t.round_trip_ms = ms_since(sent_at);
+    t.worker_ms = r->compute_us() / 1000.0;
+    if (timing) *timing = t;
+    return Status::ok();
+  }
+}
+
+}  // namespace shoal::net
