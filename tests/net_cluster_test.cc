@@ -273,7 +273,8 @@ TEST(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
   EXPECT_NE(refused.status().message().find("different model file"), std::string::npos) << refused.status().message();
   std::remove(other.c_str());
 
-  // The command: every cut, both encodings, one JSON row each plus the local run.
+  // The command: every cut, both encodings, one JSON row each, the local run, and the cut
+  // chosen per image (auto, f32).
   FILE* p = popen((std::string(SHOAL_BINARY) + " split " + path + " --worker " + worker->address() +
                    " --encoding f32,int8 --limit 30 --json 2>&1").c_str(), "r");
   std::string out;
@@ -286,10 +287,12 @@ TEST(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
     return k;
   };
   const size_t cut_count = cuts.size() - 1;
-  EXPECT_EQ(count("\"encoding\":\"f32\""), cut_count) << out;
+  EXPECT_EQ(count("\"encoding\":\"f32\""), cut_count + 1) << out;
+  EXPECT_EQ(count("\"cut\":\"(auto)\""), 1u) << out;
+  EXPECT_EQ(count("\"chosen\":{"), 1u) << out;
   EXPECT_EQ(count("\"encoding\":\"int8\""), cut_count) << out;
   EXPECT_EQ(count("\"cut\":\"(all on worker)\""), 1u) << out;
-  EXPECT_GE(count("\"agreement\":1,"), cut_count + 2) << out;  // every f32 row, the worker's whole run, the local one
+  EXPECT_GE(count("\"agreement\":1,"), cut_count + 3) << out;  // every f32 row, auto, the worker's whole run, the local one
 }
 
 }  // namespace

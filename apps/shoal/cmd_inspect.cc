@@ -6,6 +6,7 @@
 #include "json.h"
 #include "shoal/engine.h"
 #include "shoal/model.h"
+#include "shoal/split_planner.h"
 
 namespace shoal::cli {
 namespace {
@@ -160,22 +161,17 @@ void print_splits(const Model& model, uint32_t subnet, bool json) {
                 model.packed_size(subnet, m.input()) * sizeof(float));
     std::printf("  %-22s %-12s %12s %14s %14s\n", "after", "shape", "bytes (f32)", "MACs before", "MACs after");
   }
-  uint64_t before = 0;
-  size_t next = 0;
-  for (uint32_t k = 0; k < m.nodes()->size() && next < cuts.size(); ++k) {
-    const fb::Node* n = m.nodes()->Get(k);
-    before += model.node_cost(subnet, k).macs;
-    if (n->outputs()->Get(0) != cuts[next]) continue;
-    const uint32_t t = cuts[next++];
-    const uint64_t bytes = model.packed_size(subnet, t) * sizeof(float);
+  for (const SplitPoint& p : split_points(model, subnet)) {
+    const fb::Node* n = m.nodes()->Get(p.node);
+    const uint64_t bytes = p.values * sizeof(float);
     if (json) {
-      j.begin_object().field("after", str(n->name())).field("tensor", str(m.tensors()->Get(t)->name()))
-          .field("shape", shape_text(model, t)).field("bytes", bytes).field("macs_before", before)
-          .field("macs_after", total - before).end_object();
+      j.begin_object().field("after", str(n->name())).field("tensor", str(m.tensors()->Get(p.tensor)->name()))
+          .field("shape", shape_text(model, p.tensor)).field("bytes", bytes).field("macs_before", p.macs_before)
+          .field("macs_after", p.macs_after).end_object();
     } else {
-      std::printf("  %-22s %-12s %12llu %14llu %14llu\n", str(n->name()).c_str(), shape_text(model, t).c_str(),
-                  static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(before),
-                  static_cast<unsigned long long>(total - before));
+      std::printf("  %-22s %-12s %12llu %14llu %14llu\n", str(n->name()).c_str(), shape_text(model, p.tensor).c_str(),
+                  static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(p.macs_before),
+                  static_cast<unsigned long long>(p.macs_after));
     }
   }
   j.end_array().end_object();

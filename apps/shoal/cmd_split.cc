@@ -12,6 +12,7 @@
 #include "shoal/net/key_file.h"
 #include "shoal/net/split_runner.h"
 #include "shoal/net/transport.h"
+#include "shoal/split_planner.h"
 #include "shoal/stats.h"
 
 namespace shoal::cli {
@@ -25,6 +26,7 @@ struct Row {
   uint32_t images = 0, correct = 0, agree = 0;
   float worst_error = 0;
   std::vector<double> total, head, round_trip, worker;
+  std::vector<std::pair<std::string, uint32_t>> chosen;  // auto: how often each cut was taken
 };
 
 int run_split(const Args& args) {
@@ -44,12 +46,14 @@ int run_split(const Args& args) {
   }
   for (uint32_t s = 0; subnet_spec == "all" && s < m.subnets()->size(); ++s) subnets.push_back(s);
   std::vector<uint32_t> cuts;
-  const std::string at = args.get("--at", "all");
-  if (at == "all") {
-    cuts.push_back(m.input());
-    for (uint32_t t : model->cut_tensors()) cuts.push_back(t);
-  } else {
-    for (const std::string& name : split_list(at)) {
+  bool planned = false;
+  for (const std::string& name : split_list(args.get("--at", "all,auto"))) {
+    if (name == "auto") {
+      planned = true;
+    } else if (name == "all") {
+      cuts.push_back(m.input());
+      for (uint32_t t : model->cut_tensors()) cuts.push_back(t);
+    } else {
       auto t = model->find_tensor(name);
       if (!t.is_ok()) return fail("split", t.status().message() + "; `shoal inspect MODEL --splits` lists the cuts");
       cuts.push_back(t.value());
@@ -144,6 +148,55 @@ int run_split(const Args& args) {
         rows.push_back(std::move(r));
       }
     }
+    if (planned) {
+      // The cut chosen per image by the planner, from what it has seen so far: this device's
+      // speed (the run above), the link (heartbeats), then every split it runs.
+      const wire::TensorEncoding e = encodings.front();
+      SplitPlanner planner(model.value(), s, static_cast<double>(net::encoded_bytes(e, 1)));
+      for (double ms : local.total) planner.observe_here(model->cost(s).macs, ms);
+      for (int probe = 0; probe < 3; ++probe) {
+        auto rtt = runner.value()->probe_round_trip();
+        if (!rtt.is_ok()) return fail("split", address + ": " + rtt.status().message());
+        planner.observe_round_trip(rtt.value());
+      }
+      Row r;
+      r.subnet = local.subnet;
+      r.cut = "(auto)";
+      r.encoding = net::tensor_encoding_name(e);
+      std::vector<uint32_t> taken(planner.candidates());
+      for (uint32_t i = 0; i < images->count; ++i) {
+        const size_t c = planner.choose();
+        const uint32_t cut = c == planner.all_remote() ? m.input() : c == planner.all_local() ? m.output() : planner.point(c).tensor;
+        net::SplitTiming t;
+        const Status st = runner.value()->run(s, cut, images.value(), i, e, &got, &t);
+        if (!st.is_ok()) return fail("split", "auto at " + r.subnet + ": " + st.message());
+        planner.observe_here(planner.macs_here(c), t.head_ms);
+        if (c != planner.all_local()) {
+          planner.observe_there(planner.macs_there(c), t.worker_ms);
+          planner.observe_transfer(planner.bytes(c), t.round_trip_ms - t.worker_ms);
+        }
+        ++taken[c];
+        const uint32_t top = top_class(got);
+        r.correct += top == labels.value()[i];
+        r.agree += top == local_top[i];
+        r.worst_error = std::max(r.worst_error, t.encoding_error);
+        r.bytes += t.bytes_sent;
+        r.total.push_back(t.head_ms + t.round_trip_ms);
+        r.head.push_back(t.head_ms);
+        r.round_trip.push_back(t.round_trip_ms);
+        r.worker.push_back(t.worker_ms);
+        progress.update(r.subnet + " auto", ++r.images, images->count);
+      }
+      r.bytes /= images->count;  // the mean
+      for (size_t c = 0; c < taken.size(); ++c) {
+        if (!taken[c]) continue;
+        r.chosen.emplace_back(c == planner.all_remote()  ? "(all on worker)"
+                              : c == planner.all_local() ? "(all here)"
+                                                         : m.tensors()->Get(planner.point(c).tensor)->name()->str(),
+                              taken[c]);
+      }
+      rows.push_back(std::move(r));
+    }
   }
   progress.done();
   auto p50 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p50; };
@@ -156,7 +209,13 @@ int run_split(const Args& args) {
           .field("bytes_sent", uint64_t{r.bytes}).field("accuracy", double(r.correct) / r.images)
           .field("agreement", double(r.agree) / r.images).field("max_encoding_error", double(r.worst_error))
           .field("p50_ms", p50(r.total)).field("head_p50_ms", p50(r.head)).field("round_trip_p50_ms", p50(r.round_trip))
-          .field("worker_p50_ms", p50(r.worker)).end_object();
+          .field("worker_p50_ms", p50(r.worker));
+      if (!r.chosen.empty()) {
+        j.key("chosen").begin_object();
+        for (const auto& [cut, times] : r.chosen) j.field(cut, times);
+        j.end_object();
+      }
+      j.end_object();
     }
     j.end_array().end_object();
     std::printf("%s\n", j.str().c_str());
@@ -170,6 +229,10 @@ int run_split(const Args& args) {
     std::printf("  %-8s %-18s %-5s %9zu %8.2f%% %8.2f%% %10.3g %9.3f %9.3f %9.3f %9.3f\n", r.subnet.c_str(),
                 r.cut.c_str(), r.encoding.c_str(), r.bytes, 100.0 * r.correct / r.images, 100.0 * r.agree / r.images,
                 double(r.worst_error), p50(r.total), p50(r.head), p50(r.round_trip), p50(r.worker));
+    if (r.chosen.empty()) continue;
+    std::printf("  %-8s   auto chose:", "");
+    for (const auto& [cut, times] : r.chosen) std::printf(" %s %u,", cut.c_str(), times);
+    std::printf(" of %u images\n", r.images);
   }
   return 0;
 }
@@ -178,15 +241,18 @@ int run_split(const Args& args) {
 
 const Command kSplit{
     "split",
-    "run a network split between this device and a worker, at every cut",
-    "shoal split MODEL --worker HOST:PORT [--at CUTS|all] [--subnet S|all] [--encoding f32,f16,int8] [--json]",
+    "run a network split between this device and a worker, at every cut or the one predicted fastest",
+    "shoal split MODEL --worker HOST:PORT [--at CUTS|all|auto] [--subnet S|all] [--encoding f32,f16,int8] [--json]",
     "Runs MODEL here up to a cut tensor, sends the tensor to a `shoal worker` serving the same\n"
     "model file, which runs the rest; for every cut (`shoal inspect MODEL --splits` lists them),\n"
     "the whole network on the worker, and the whole network here. Reports the bytes sent per\n"
     "image, accuracy, agreement with the whole network run here, the most the encoding moved\n"
-    "any value, and median latency split into this device's part and the link plus the worker's.",
+    "any value, and median latency split into this device's part and the link plus the worker's.\n"
+    "auto chooses the cut per image where the predicted latency is least, from this device's\n"
+    "and the worker's measured speed and the link's round trip and bandwidth, learned as it goes\n"
+    "(runtime/split_planner.h); its bytes are the mean per image.",
     {{"--worker", "HOST:PORT", "a `shoal worker` serving the same model file"},
-     {"--at", "CUTS", "cut tensors, comma-separated, or all (default)"},
+     {"--at", "CUTS", "cut tensors, all (every one), auto (chosen per image), comma-separated (default all,auto)"},
      {"--subnet", "S", "a subnet, a comma-separated list, or all (default: the last, usually the widest)"},
      {"--encoding", "LIST", "how the cut tensor travels: f32 (default), f16, int8, or a list"},
      {"--transport", "NAME", "tcp (default) or udp, as the worker's"},

@@ -1,5 +1,6 @@
 #include "shoal/net/split_runner.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace shoal::net {
@@ -36,10 +37,20 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
   SplitTiming t;
   const auto start = Clock::now();
   Status sent;
+  Clock::time_point sent_at;  // the round trip counts the send: a large tensor takes a while to go
+  if (cut == m.output()) {  // everything here
+    Status st = image_to_input(images, index, model_, Fit::kExact, &input_);
+    probabilities->resize(local_.packed_size(subnet, cut));
+    if (st.is_ok()) st = local_.run(subnet, input_.data(), input_.size(), probabilities->data(), probabilities->size());
+    t.head_ms = ms_since(start);
+    if (timing) *timing = t;
+    return st;
+  }
   if (cut == m.input()) {
     if (index >= images.count) return Status(StatusCode::kInvalidArgument, "no such image");
     const size_t pixels = size_t{images.h} * images.w * images.c;
     t.bytes_sent = pixels;
+    sent_at = Clock::now();
     sent = send_infer_request(*connection_, id, subnet_name, budget_us(), images.pixels.data() + index * pixels, pixels);
   } else {
     const std::string& cut_name = m.tensors()->Get(cut)->name()->str();
@@ -55,13 +66,42 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
     t.bytes_sent = encoded_.data.size();
     t.encoding_error = encoded_.max_error;
     SegmentRequest tail{cut_name, "", &encoded_};
+    sent_at = Clock::now();
     sent = send_segment_request(*connection_, id, subnet_name, budget_us(), tail, nullptr, 0);
   }
   if (!sent.is_ok()) return sent;
+  Status st = await(id, wire::MessageType::InferResult);
+  if (!st.is_ok()) return st;
+  const wire::InferResult* r = verified_payload<wire::InferResult>(reply_);
+  if (!r) return Status(StatusCode::kCorrupt, "the worker's result does not verify against schema/wire.fbs");
+  st = result_probabilities(*r, model_.shape(m.output()).c, probabilities);
+  if (!st.is_ok()) return st;
+  t.round_trip_ms = ms_since(sent_at);
+  t.worker_ms = r->compute_us() / 1000.0;
+  if (timing) *timing = t;
+  return Status::ok();
+}
+
+Result<double> SplitRunner::probe_round_trip() {
+  const uint64_t id = next_id_++;
   const auto sent_at = Clock::now();
-  for (;;) {  // replies to earlier requests that timed out are passed over
+  Status st = write_frame(*connection_, wire::MessageType::Heartbeat, id, nullptr, 0);
+  if (st.is_ok()) st = await(id, wire::MessageType::Heartbeat);
+  if (!st.is_ok()) return st;
+  const double ms = ms_since(sent_at);
+  auto report = parse_heartbeat(reply_);
+  if (!report.is_ok()) return report.status();
+  return std::max(0.0, ms - report->service_us / 1000.0);
+}
+
+// Replies to earlier requests that timed out are passed over.
+Status SplitRunner::await(uint64_t id, wire::MessageType type) {
+  const auto sent_at = Clock::now();
+  for (;;) {
     const int left = reply_timeout_ms_ - static_cast<int>(ms_since(sent_at));
-    if (left <= 0) return Status(StatusCode::kTimeout, "the worker did not answer within " + std::to_string(reply_timeout_ms_) + " ms");
+    if (left <= 0) {
+      return Status(StatusCode::kTimeout, "the worker did not answer within " + std::to_string(reply_timeout_ms_) + " ms");
+    }
     Status st = read_frame(*connection_, Limits{}, &reply_, left);
     if (!st.is_ok()) return st;
     if (reply_.header.request_id != id) continue;
@@ -69,15 +109,7 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
       wire::ErrorCode code;
       return parse_error(reply_, &code);
     }
-    const wire::InferResult* r = verified_payload<wire::InferResult>(reply_);
-    if (reply_.header.type != wire::MessageType::InferResult || !r) {
-      return Status(StatusCode::kCorrupt, "the worker's reply is not a result");
-    }
-    st = result_probabilities(*r, model_.shape(m.output()).c, probabilities);
-    if (!st.is_ok()) return st;
-    t.round_trip_ms = ms_since(sent_at);
-    t.worker_ms = r->compute_us() / 1000.0;
-    if (timing) *timing = t;
+    if (reply_.header.type != type) return Status(StatusCode::kCorrupt, "the worker answered with another kind of message");
     return Status::ok();
   }
 }

@@ -1,7 +1,8 @@
 // One network split across two devices (papers 001 and 002's device-to-edge split): this
 // device runs the graph from the image up to a cut tensor (Model::cut_tensors), sends the
 // tensor to a worker, which runs the rest and replies with the probabilities. Cut at the
-// model's input, the image itself goes and the worker runs everything.
+// model's input, the image itself goes and the worker runs everything; at its output, all
+// runs here.
 #ifndef SHOAL_NET_SPLIT_RUNNER_H_
 #define SHOAL_NET_SPLIT_RUNNER_H_
 
@@ -30,11 +31,13 @@ class SplitRunner {
                                                      std::unique_ptr<Connection> connection, const WorkerInfo& worker,
                                                      int reply_timeout_ms = 5000);
 
-  // Image `index` of `images` through `subnet`, cut at tensor `cut` (the model's input or one
-  // of its cut tensors), the tensor sent as `encoding`. Allocates nothing once every cut has
+  // Image `index` of `images` through `subnet`, cut at tensor `cut` (the model's input or
+  // output, or one of its cut tensors), the tensor sent as `encoding`. Allocates nothing once every cut has
   // run at the widest subnet.
   Status run(uint32_t subnet, uint32_t cut, const Images& images, uint32_t index, wire::TensorEncoding encoding,
              std::vector<float>* probabilities, SplitTiming* timing);
+  // A heartbeat's round trip less the worker's time on it: the link alone, in ms.
+  Result<double> probe_round_trip();
 
  private:
   SplitRunner(const Model& model, Engine& local, std::unique_ptr<Connection> connection, int reply_timeout_ms);
@@ -48,6 +51,8 @@ class SplitRunner {
   std::vector<float> input_, head_;
   EncodedTensor encoded_;
   Frame reply_;
+
+  Status await(uint64_t id, wire::MessageType type);  // the reply to `id` into reply_
 };
 
 }  // namespace shoal::net
