@@ -10,17 +10,20 @@
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "shoal/net/cluster.h"
 #include "shoal/builder.h"
 #include "shoal/dataset.h"
 #include "shoal/net/calibrator.h"
+#include "shoal/net/fault_network.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/master.h"
 #include "shoal/net/split_runner.h"
 #include "shoal/net/transport.h"
 #include "shoal/policy_registry.h"
+#include "sanitizers.h"
 #include "test_models.h"
 #include "worker_process.h"
 
@@ -295,5 +298,55 @@ TEST(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
   EXPECT_GE(count("\"agreement\":1,"), cut_count + 3) << out;  // every f32 row, auto, the worker's whole run, the local one
 }
 
+// The cut chosen per input over a real worker process and a link whose bandwidth drops to
+// 100 kbit/s and recovers, on a device emulated 8x slower than the worker: the worker runs
+// everything, then this device does (an image would take 63 ms to send), then the worker again.
+TEST(Split, TheChosenCutFollowsTheLinksBandwidth) {
+  SKIP_UNDER_SANITIZERS();
+  const std::string path = SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal";
+  auto model = Model::from_file(path);
+  ASSERT_TRUE(model.is_ok());
+  auto engine = Engine::create(model.value());
+  ASSERT_TRUE(engine.is_ok());
+  auto worker = WorkerProcess::start(SHOAL_WORKER_BINARY, {"--model", path});
+  ASSERT_TRUE(worker.is_ok()) << worker.status().to_string();
+  auto images = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 120);
+  ASSERT_TRUE(images.is_ok());
+  FaultNetwork link(dialer_for(Transport::kTcp));
+  auto c = link.dial(worker->address(), 2000);
+  ASSERT_TRUE(c.is_ok());
+  auto hello = dial_handshake(*c.value(), WorkerInfo{}, 2000);
+  ASSERT_TRUE(hello.is_ok());
+  auto runner = SplitRunner::create(model.value(), *engine.value(), std::move(c.value()), hello.value());
+  ASSERT_TRUE(runner.is_ok());
+  runner.value()->set_local_slowdown(8);
+  const uint32_t subnet = model->fb().subnets()->size() - 1;
+  SplitPlanner planner(model.value(), subnet, 4.0);
+  std::vector<float> probabilities;
+  constexpr size_t kLast = 1000;
+  auto phase = [&](double kbps) {
+    FaultPlan plan;
+    plan.bandwidth_kbps = kbps;
+    link.set_all(plan);
+    std::map<size_t, int> taken;  // and, under kLast, the last 40 images'
+    for (uint32_t i = 0; i < images->count; ++i) {
+      auto ran = runner.value()->run_planned(planner, subnet, images.value(), i, wire::TensorEncoding::F32, 20.0,
+                                             &probabilities, nullptr);
+      EXPECT_TRUE(ran.is_ok()) << ran.status().to_string();
+      if (ran.is_ok()) ++taken[ran.value()];
+      if (ran.is_ok() && i + 40 >= images->count) ++taken[kLast + ran.value()];
+    }
+    return taken;
+  };
+  auto fast = phase(0);
+  EXPECT_GE(fast[planner.all_remote()], 90) << "of 120: the 8x faster worker runs everything";
+  auto slow = phase(100);
+  EXPECT_GE(slow[planner.all_local()], 100) << "of 120: at 100 kbit/s this device runs everything";
+  EXPECT_LE(slow[planner.all_remote()], 6) << "a remote try predicted to miss 20 ms is a probe instead";
+  auto again = phase(0);
+  EXPECT_GE(again[kLast + planner.all_remote()], 30) << "of the last 40: back to the worker once the link shows it recovered";
+}
+
 }  // namespace
 }  // namespace shoal::net
+

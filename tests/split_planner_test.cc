@@ -60,14 +60,14 @@ TEST_F(Planner, TheCutFollowsTheWorkersSpeedAndTheLink) {
   const size_t mid = 2;
   EXPECT_NEAR(p.predicted_ms(mid), 2.0 * p.macs_here(mid) * 1e-6 + 0.1 + 1e-6 * p.bytes(mid) + 0.2 * p.macs_there(mid) * 1e-6, 1e-9);
   EXPECT_NEAR(p.predicted_ms(p.all_local()), 2.0 * total * 1e-6, 1e-9);
-  // Any 20 choices in a row: the best 19 times, the runner-up once (exploring).
-  auto best_of_20 = [&]() {
+  // Any 10 choices in a row: the best 9 times, the runner-up once (exploring).
+  auto best_of_10 = [&]() {
     std::map<size_t, int> seen;
     for (uint32_t i = 0; i < SplitPlanner::kExploreEvery; ++i) ++seen[p.choose()];
     for (const auto& [c, n] : seen) {
       if (n == static_cast<int>(SplitPlanner::kExploreEvery) - 1 && seen.size() == 2) return c;
     }
-    ADD_FAILURE() << "no candidate chosen 19 times of 20";
+    ADD_FAILURE() << "no candidate chosen 9 times of 10";
     return p.candidates();
   };
   auto fastest = [&]() {
@@ -75,20 +75,20 @@ TEST_F(Planner, TheCutFollowsTheWorkersSpeedAndTheLink) {
     for (size_t k = 1; k < p.candidates(); ++k) best = p.predicted_ms(k) < p.predicted_ms(best) ? k : best;
     return best;
   };
-  EXPECT_EQ(best_of_20(), p.all_remote()) << "the fast worker runs it all";
+  EXPECT_EQ(best_of_10(), p.all_remote()) << "the fast worker runs it all";
 
   // The link drops to 10 kB/s: the image alone would take 78 ms, so this device runs it all.
   for (int i = 0; i < 30; ++i) p.observe_transfer(50176, 0.1 + 50176 * 0.1);
   EXPECT_NEAR(p.ms_per_kib(), 102.4, 0.1);
   EXPECT_EQ(fastest(), p.all_local());
-  EXPECT_EQ(best_of_20(), p.all_local());
+  EXPECT_EQ(best_of_10(), p.all_local());
 
   // At 1 MB/s and with the worker as fast as this device, splitting only adds the link.
   for (int i = 0; i < 30; ++i) {
     p.observe_transfer(50176, 0.1 + 50176 * 0.001);
     p.observe_there(total, 2.0 * total * 1e-6);
   }
-  EXPECT_EQ(best_of_20(), p.all_local());
+  EXPECT_EQ(best_of_10(), p.all_local());
 
   // The link recovers and the worker is ten times faster again: the work goes back to it.
   for (int i = 0; i < 30; ++i) {
@@ -96,11 +96,21 @@ TEST_F(Planner, TheCutFollowsTheWorkersSpeedAndTheLink) {
     p.observe_round_trip(0.1);
     p.observe_there(total, 0.2 * total * 1e-6);
   }
-  EXPECT_EQ(best_of_20(), p.all_remote());
+  EXPECT_EQ(best_of_10(), p.all_remote());
+
+  // With a deadline the runner-up would miss, exploring asks for a probe of the link instead.
+  bool probed = false;
+  for (uint32_t i = 0; i < SplitPlanner::kExploreEvery; ++i) {
+    const double deadline = p.predicted_ms(p.all_remote()) * 1.01;
+    EXPECT_EQ(p.choose(deadline), p.all_remote());
+    probed = p.probe_wanted() || probed;
+  }
+  EXPECT_TRUE(probed);
+  EXPECT_FALSE(p.probe_wanted()) << "asked once";
 
   // Loaded, the worker is five times slower than this device: all here.
   for (int i = 0; i < 30; ++i) p.observe_there(total, 10.0 * total * 1e-6);
-  EXPECT_EQ(best_of_20(), p.all_local());
+  EXPECT_EQ(best_of_10(), p.all_local());
 }
 
 // A network whose first layer shrinks the image (32x32x3 to 8x8x8): on a slow device and a

@@ -3,11 +3,13 @@
 // of the whole network run here (f16 and int8 trade a little of that for bytes).
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 #include "command.h"
 #include "json.h"
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
+#include "shoal/net/fault_network.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/key_file.h"
 #include "shoal/net/split_runner.h"
@@ -27,7 +29,33 @@ struct Row {
   float worst_error = 0;
   std::vector<double> total, head, round_trip, worker;
   std::vector<std::pair<std::string, uint32_t>> chosen;  // auto: how often each cut was taken
+
+  // One image's answer (its class `top`) and timing.
+  void add(const net::SplitTiming& t, uint32_t top, uint32_t label, uint32_t whole_here) {
+    correct += top == label;
+    agree += top == whole_here;
+    worst_error = std::max(worst_error, t.encoding_error);
+    total.push_back(t.head_ms + t.round_trip_ms);
+    head.push_back(t.head_ms);
+    round_trip.push_back(t.round_trip_ms);
+    worker.push_back(t.worker_ms);
+    ++images;
+  }
 };
+
+// auto with --link-kbps: one share of the images at one emulated bandwidth.
+struct Phase {
+  double kbps = 0;
+  std::vector<double> total;
+  std::map<std::string, uint32_t> chosen;
+  uint32_t over_deadline = 0;
+};
+
+std::string candidate_name(const Model& model, const SplitPlanner& planner, size_t c) {
+  if (c == planner.all_remote()) return "(all on worker)";
+  if (c == planner.all_local()) return "(all here)";
+  return model.fb().tensors()->Get(planner.tensor(c))->name()->str();
+}
 
 int run_split(const Args& args) {
   auto model = Model::from_file(args.positional()[0]);
@@ -89,7 +117,30 @@ int run_split(const Args& args) {
     key = loaded.value();
   }
   const std::string address = args.get("--worker");
-  auto connection = net::dialer_for(transport.value()).dial(address, 2000);
+  auto slowdown = args.number("--local-slowdown", 1);
+  if (!slowdown.is_ok() || !(slowdown.value() >= 1)) return fail("split", "--local-slowdown takes a factor of 1 or more");
+  auto deadline = args.number("--deadline", 0);
+  if (!deadline.is_ok() || deadline.value() < 0) return fail("split", "--deadline takes milliseconds");
+  // --link-kbps: the link through an in-process relay that limits its bandwidth, a rate per
+  // share of the images (0: no limit). The fixed cuts run at the first.
+  std::vector<double> link_kbps;
+  if (args.has("--link-kbps")) {
+    auto rates = parse_numbers(args.get("--link-kbps"), "--link-kbps");
+    if (!rates.is_ok()) return fail("split", rates.status());
+    link_kbps = rates.value();
+    for (double k : link_kbps) {
+      if (!(k >= 0)) return fail("split", "--link-kbps takes kilobits per second, 0 for no limit");
+    }
+  }
+  net::FaultNetwork relay(net::dialer_for(transport.value()));
+  auto emulate = [&](double kbps) {
+    net::FaultPlan plan;
+    plan.bandwidth_kbps = kbps;
+    relay.set_all(plan);
+  };
+  if (!link_kbps.empty()) emulate(link_kbps.front());
+  net::Dialer& dialer = link_kbps.empty() ? net::dialer_for(transport.value()) : relay;
+  auto connection = dialer.dial(address, 2000);
   if (!connection.is_ok()) return fail("split", "cannot reach " + address + ": " + connection.status().message());
   connection.value()->set_key(key);
   net::WorkerInfo hello;
@@ -98,10 +149,12 @@ int run_split(const Args& args) {
   if (!worker.is_ok()) return fail("split", address + ": " + worker.status().message());
   auto runner = net::SplitRunner::create(model.value(), *engine.value(), std::move(connection.value()), worker.value());
   if (!runner.is_ok()) return fail("split", runner.status());
+  runner.value()->set_local_slowdown(slowdown.value());
 
   const bool json = args.has("--json");
   Progress progress(json);
   std::vector<Row> rows;
+  std::vector<std::pair<std::string, std::vector<Phase>>> phase_reports;  // per subnet
   std::vector<float> local_out, got;
   std::vector<float> input;
   for (uint32_t s : subnets) {
@@ -112,16 +165,12 @@ int run_split(const Args& args) {
     std::vector<uint32_t> local_top(images->count);
     local_out.resize(engine.value()->packed_size(s, m.output()));
     for (uint32_t i = 0; i < images->count; ++i) {
-      Status st = image_to_input(images.value(), i, model.value(), Fit::kExact, &input);
-      const auto t0 = Clock::now();
-      if (st.is_ok()) st = engine.value()->run(s, input.data(), input.size(), local_out.data(), local_out.size());
+      net::SplitTiming t;  // cut at the output: all here, the slowdown included
+      const Status st = runner.value()->run(s, m.output(), images.value(), i, encodings.front(), &local_out, &t);
       if (!st.is_ok()) return fail("split", st);
-      local.total.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       local_top[i] = top_class(local_out);
-      local.correct += local_top[i] == labels.value()[i];
-      ++local.agree, ++local.images;
+      local.add(t, local_top[i], labels.value()[i], local_top[i]);
     }
-    local.head = local.total;
     rows.push_back(local);
     for (uint32_t cut : cuts) {
       for (wire::TensorEncoding e : encodings) {
@@ -134,16 +183,9 @@ int run_split(const Args& args) {
           net::SplitTiming t;
           const Status st = runner.value()->run(s, cut, images.value(), i, e, &got, &t);
           if (!st.is_ok()) return fail("split", r.cut + " at " + r.subnet + ": " + st.message());
-          const uint32_t top = top_class(got);
-          r.correct += top == labels.value()[i];
-          r.agree += top == local_top[i];
-          r.worst_error = std::max(r.worst_error, t.encoding_error);
+          r.add(t, top_class(got), labels.value()[i], local_top[i]);
           r.bytes = t.bytes_sent;
-          r.total.push_back(t.head_ms + t.round_trip_ms);
-          r.head.push_back(t.head_ms);
-          r.round_trip.push_back(t.round_trip_ms);
-          r.worker.push_back(t.worker_ms);
-          progress.update(r.subnet + " " + r.cut + " " + r.encoding, ++r.images, images->count);
+          progress.update(r.subnet + " " + r.cut + " " + r.encoding, r.images, images->count);
         }
         rows.push_back(std::move(r));
       }
@@ -154,52 +196,48 @@ int run_split(const Args& args) {
       const wire::TensorEncoding e = encodings.front();
       SplitPlanner planner(model.value(), s, static_cast<double>(net::encoded_bytes(e, 1)));
       for (double ms : local.total) planner.observe_here(model->cost(s).macs, ms);
-      for (int probe = 0; probe < 3; ++probe) {
-        auto rtt = runner.value()->probe_round_trip();
-        if (!rtt.is_ok()) return fail("split", address + ": " + rtt.status().message());
-        planner.observe_round_trip(rtt.value());
+      for (int k = 0; k < 3; ++k) {
+        auto probe = runner.value()->probe_round_trip();
+        if (!probe.is_ok()) return fail("split", address + ": " + probe.status().message());
+        planner.observe_round_trip(probe->ms, probe->bytes);
       }
       Row r;
       r.subnet = local.subnet;
       r.cut = "(auto)";
       r.encoding = net::tensor_encoding_name(e);
       std::vector<uint32_t> taken(planner.candidates());
+      std::vector<Phase> phases(std::max<size_t>(1, link_kbps.size()));
+      for (size_t k = 0; k < link_kbps.size(); ++k) phases[k].kbps = link_kbps[k];
       for (uint32_t i = 0; i < images->count; ++i) {
-        const size_t c = planner.choose();
-        const uint32_t cut = c == planner.all_remote() ? m.input() : c == planner.all_local() ? m.output() : planner.point(c).tensor;
-        net::SplitTiming t;
-        const Status st = runner.value()->run(s, cut, images.value(), i, e, &got, &t);
-        if (!st.is_ok()) return fail("split", "auto at " + r.subnet + ": " + st.message());
-        planner.observe_here(planner.macs_here(c), t.head_ms);
-        if (c != planner.all_local()) {
-          planner.observe_there(planner.macs_there(c), t.worker_ms);
-          planner.observe_transfer(planner.bytes(c), t.round_trip_ms - t.worker_ms);
+        Phase& phase = phases[size_t{i} * phases.size() / images->count];
+        if (!link_kbps.empty() && (i == 0 || &phase != &phases[size_t{i - 1} * phases.size() / images->count])) {
+          emulate(phase.kbps);
         }
+        net::SplitTiming t;
+        auto ran = runner.value()->run_planned(planner, s, images.value(), i, e, deadline.value(), &got, &t);
+        if (!ran.is_ok()) return fail("split", "auto at " + r.subnet + ": " + ran.status().message());
+        const size_t c = ran.value();
         ++taken[c];
-        const uint32_t top = top_class(got);
-        r.correct += top == labels.value()[i];
-        r.agree += top == local_top[i];
-        r.worst_error = std::max(r.worst_error, t.encoding_error);
+        const std::string cut_name = candidate_name(model.value(), planner, c);
+        ++phase.chosen[cut_name];
+        phase.total.push_back(t.head_ms + t.round_trip_ms);
+        phase.over_deadline += deadline.value() > 0 && t.head_ms + t.round_trip_ms > deadline.value();
+        r.add(t, top_class(got), labels.value()[i], local_top[i]);
         r.bytes += t.bytes_sent;
-        r.total.push_back(t.head_ms + t.round_trip_ms);
-        r.head.push_back(t.head_ms);
-        r.round_trip.push_back(t.round_trip_ms);
-        r.worker.push_back(t.worker_ms);
-        progress.update(r.subnet + " auto", ++r.images, images->count);
+        progress.update(r.subnet + " auto", r.images, images->count);
       }
       r.bytes /= images->count;  // the mean
       for (size_t c = 0; c < taken.size(); ++c) {
         if (!taken[c]) continue;
-        r.chosen.emplace_back(c == planner.all_remote()  ? "(all on worker)"
-                              : c == planner.all_local() ? "(all here)"
-                                                         : m.tensors()->Get(planner.point(c).tensor)->name()->str(),
-                              taken[c]);
+        r.chosen.emplace_back(candidate_name(model.value(), planner, c), taken[c]);
       }
       rows.push_back(std::move(r));
+      if (!link_kbps.empty() || deadline.value() > 0) phase_reports.emplace_back(local.subnet, std::move(phases));
     }
   }
   progress.done();
   auto p50 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p50; };
+  auto p95 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p95; };
   if (json) {
     Json j;
     j.begin_object().field("model", args.positional()[0]).field("worker", address).field("images", images->count)
@@ -217,6 +255,16 @@ int run_split(const Args& args) {
       }
       j.end_object();
     }
+    j.end_array().key("auto_phases").begin_array();
+    for (const auto& [subnet, phases] : phase_reports) {
+      for (const Phase& ph : phases) {
+        j.begin_object().field("subnet", subnet).field("link_kbps", ph.kbps).field("images", uint64_t{ph.total.size()})
+            .field("p50_ms", p50(ph.total)).field("p95_ms", p95(ph.total))
+            .field("over_deadline", ph.over_deadline).key("chosen").begin_object();
+        for (const auto& [cut, times] : ph.chosen) j.field(cut, times);
+        j.end_object().end_object();
+      }
+    }
     j.end_array().end_object();
     std::printf("%s\n", j.str().c_str());
     return 0;
@@ -233,6 +281,19 @@ int run_split(const Args& args) {
     std::printf("  %-8s   auto chose:", "");
     for (const auto& [cut, times] : r.chosen) std::printf(" %s %u,", cut.c_str(), times);
     std::printf(" of %u images\n", r.images);
+  }
+  for (const auto& [subnet, phases] : phase_reports) {
+    std::printf("auto at %s, in turn:\n", subnet.c_str());
+    for (const Phase& ph : phases) {
+      char link[32] = "link as it is";
+      if (ph.kbps > 0) std::snprintf(link, sizeof(link), "link %g kbit/s", ph.kbps);
+      std::printf("  %-18s %4zu images, p50 %8.3f ms, p95 %8.3f ms", link, ph.total.size(), p50(ph.total),
+                  p95(ph.total));
+      if (deadline.value() > 0) std::printf(", %u over %g ms", ph.over_deadline, deadline.value());
+      std::printf("; chose");
+      for (const auto& [cut, times] : ph.chosen) std::printf(" %s %u,", cut.c_str(), times);
+      std::printf("\n");
+    }
   }
   return 0;
 }
@@ -256,6 +317,9 @@ const Command kSplit{
      {"--subnet", "S", "a subnet, a comma-separated list, or all (default: the last, usually the widest)"},
      {"--encoding", "LIST", "how the cut tensor travels: f32 (default), f16, int8, or a list"},
      {"--transport", "NAME", "tcp (default) or udp, as the worker's"},
+     {"--local-slowdown", "F", "stretch this device's compute by F, to emulate a slower device (default 1)"},
+     {"--link-kbps", "LIST", "emulate the link's bandwidth in kbit/s, one per share of auto's images in turn (0: no limit); fixed cuts get the first"},
+     {"--deadline", "MS", "count auto's answers later than MS"},
      {"--key-file", "FILE", "pre-shared key, the same as the worker's"},
      {"--backend", "NAME", "kernels of this device's engine (default: the fastest this CPU runs)"},
      {"--threads", "N", "threads of this device's engine (default 1)"},

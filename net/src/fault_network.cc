@@ -108,7 +108,7 @@ Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& addres
     };
     std::deque<Chunk> held;
     size_t held_bytes = 0;
-    Clock::time_point last = Clock::now();
+    Clock::time_point last = Clock::now(), wire_free = last;
     std::vector<uint8_t> buffer(datagrams ? (1u << 20) + 4096 : 64u << 10);
     while (!r->stopping) {
       const std::shared_ptr<const FaultPlan> plan = plan_for(r->address);
@@ -143,7 +143,13 @@ Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& addres
       const bool lost = plan->loss > 0 && uniform(rng) < plan->loss;
       if (lost && datagrams) continue;  // gone
       double ms = plan->delay_ms + plan->jitter_ms * uniform(rng) + (lost ? plan->retransmit_ms : 0.0);
-      auto at = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(ms * 1000));
+      Clock::time_point sent = Clock::now();
+      if (plan->bandwidth_kbps > 0) {  // on the wire after the chunks before it, for its bits' time
+        const double us = static_cast<double>(n.value()) * 8.0 * 1000.0 / plan->bandwidth_kbps;
+        wire_free = std::max(wire_free, sent) + std::chrono::microseconds(static_cast<int64_t>(us));
+        sent = wire_free;
+      }
+      auto at = sent + std::chrono::microseconds(static_cast<int64_t>(ms * 1000));
       if (!datagrams) at = std::max(last, at);  // a stream keeps its order
       last = at;
       auto chunk = Chunk{at, std::vector<uint8_t>(buffer.begin(), buffer.begin() + static_cast<long>(n.value()))};

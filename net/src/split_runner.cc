@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 namespace shoal::net {
 namespace {
@@ -42,6 +43,7 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
     Status st = image_to_input(images, index, model_, Fit::kExact, &input_);
     probabilities->resize(local_.packed_size(subnet, cut));
     if (st.is_ok()) st = local_.run(subnet, input_.data(), input_.size(), probabilities->data(), probabilities->size());
+    stretch(start);
     t.head_ms = ms_since(start);
     if (timing) *timing = t;
     return st;
@@ -61,6 +63,7 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
     head_.resize(local_.packed_size(subnet, cut));
     st = local_.run(subnet, seg.value(), input_.data(), input_.size(), head_.data(), head_.size());
     if (!st.is_ok()) return st;
+    stretch(start);
     encode_tensor(head_.data(), head_.size(), encoding, &encoded_);
     t.head_ms = ms_since(start);
     t.bytes_sent = encoded_.data.size();
@@ -78,11 +81,38 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
   if (!st.is_ok()) return st;
   t.round_trip_ms = ms_since(sent_at);
   t.worker_ms = r->compute_us() / 1000.0;
+  const size_t frame = kHeaderBytes + (connection_->key().empty() ? 0 : kMacBytes), table = 64;
+  t.wire_bytes = 2 * frame + t.bytes_sent + subnet_name.size() + table + reply_.header.payload_bytes;
   if (timing) *timing = t;
   return Status::ok();
 }
 
-Result<double> SplitRunner::probe_round_trip() {
+Result<size_t> SplitRunner::run_planned(SplitPlanner& planner, uint32_t subnet, const Images& images, uint32_t index,
+                                        wire::TensorEncoding encoding, double deadline_ms,
+                                        std::vector<float>* probabilities, SplitTiming* timing) {
+  const size_t c = planner.choose(deadline_ms);
+  if (planner.probe_wanted()) {
+    auto probe = probe_round_trip();
+    if (!probe.is_ok()) return probe.status();
+    planner.observe_round_trip(probe->ms, probe->bytes);
+  }
+  SplitTiming t;
+  const Status st = run(subnet, planner.tensor(c), images, index, encoding, probabilities, &t);
+  if (!st.is_ok()) return st;
+  planner.observe_here(planner.macs_here(c), t.head_ms);
+  if (c != planner.all_local()) {
+    planner.observe_there(planner.macs_there(c), t.worker_ms);
+    planner.observe_transfer(t.wire_bytes, t.round_trip_ms - t.worker_ms);
+  }
+  if (timing) *timing = t;
+  return c;
+}
+
+void SplitRunner::stretch(Clock::time_point since) const {
+  if (slowdown_ > 1) std::this_thread::sleep_for((Clock::now() - since) * (slowdown_ - 1));
+}
+
+Result<SplitRunner::Probe> SplitRunner::probe_round_trip() {
   const uint64_t id = next_id_++;
   const auto sent_at = Clock::now();
   Status st = write_frame(*connection_, wire::MessageType::Heartbeat, id, nullptr, 0);
@@ -91,7 +121,8 @@ Result<double> SplitRunner::probe_round_trip() {
   const double ms = ms_since(sent_at);
   auto report = parse_heartbeat(reply_);
   if (!report.is_ok()) return report.status();
-  return std::max(0.0, ms - report->service_us / 1000.0);
+  const size_t mac = connection_->key().empty() ? 0 : kMacBytes;
+  return Probe{std::max(0.0, ms - report->service_us / 1000.0), 2 * (kHeaderBytes + mac) + reply_.header.payload_bytes};
 }
 
 // Replies to earlier requests that timed out are passed over.

@@ -6,11 +6,16 @@
 namespace shoal {
 namespace {
 
-constexpr double kWeight = 0.3;  // of each new observation in the moving averages
-
-void smooth(double* average, double sample) { *average = *average < 0 ? sample : (1 - kWeight) * *average + kWeight * sample; }
-
 }  // namespace
+
+void SplitPlanner::Recent::add(double sample) {
+  samples_[count_++ % 3] = sample;
+  const uint32_t n = std::min<uint32_t>(count_, 3);
+  double sorted[3];
+  std::copy(samples_, samples_ + n, sorted);
+  std::sort(sorted, sorted + n);
+  value_ = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
 
 std::vector<SplitPoint> split_points(const Model& model, uint32_t subnet) {
   const fb::Model& m = model.fb();
@@ -30,11 +35,17 @@ std::vector<SplitPoint> split_points(const Model& model, uint32_t subnet) {
 SplitPlanner::SplitPlanner(const Model& model, uint32_t subnet, double bytes_per_value)
     : points_(split_points(model, subnet)),
       total_macs_(model.cost(subnet).macs),
+      input_(model.fb().input()),
+      output_(model.fb().output()),
       image_bytes_(model.shape(model.fb().input()).elements()),
       bytes_per_value_(bytes_per_value) {}
 
 uint64_t SplitPlanner::macs_here(size_t c) const {
   return c == all_remote() ? 0 : c == all_local() ? total_macs_ : point(c).macs_before;
+}
+
+uint32_t SplitPlanner::tensor(size_t c) const {
+  return c == all_remote() ? input_ : c == all_local() ? output_ : point(c).tensor;
 }
 
 uint64_t SplitPlanner::macs_there(size_t c) const { return total_macs_ - macs_here(c); }
@@ -43,34 +54,43 @@ size_t SplitPlanner::bytes(size_t c) const {
   return c == all_remote() ? image_bytes_ : c == all_local() ? 0 : static_cast<size_t>(point(c).values * bytes_per_value_);
 }
 
+// A rate from a sliver of the network (the last layer, a few microseconds) would be mostly
+// fixed costs and timer resolution: only runs of a tenth of the work or more count.
 void SplitPlanner::observe_here(uint64_t macs, double ms) {
-  if (macs > 0) smooth(&here_, ms / (static_cast<double>(macs) * 1e-6));
+  if (macs > 0 && macs * 10 >= total_macs_) here_.add(ms / (static_cast<double>(macs) * 1e-6));
 }
 
 void SplitPlanner::observe_there(uint64_t macs, double ms) {
-  if (macs > 0) smooth(&there_, ms / (static_cast<double>(macs) * 1e-6));
+  if (macs > 0 && macs * 10 >= total_macs_) there_.add(ms / (static_cast<double>(macs) * 1e-6));
 }
 
-void SplitPlanner::observe_round_trip(double ms) { smooth(&rtt_, std::max(0.0, ms)); }
+void SplitPlanner::observe_round_trip(double ms, size_t bytes) {
+  ms = std::max(0.0, ms);
+  rtt_.add(ms);
+  if (bytes > 0 && ms / static_cast<double>(bytes) < per_byte_.value()) per_byte_.add(ms / static_cast<double>(bytes));
+}
 
-// Small transfers say how long a round trip takes; large ones, with that taken off, how long
-// a byte takes. A link that slows shows in both.
+// Small transfers say how long a round trip takes; larger ones, with that taken off, how long
+// a byte takes. Each bounds the other: a link that slows or recovers shows in both.
 void SplitPlanner::observe_transfer(size_t bytes, double ms) {
-  if (bytes < 4096 || rtt_ < 0) return observe_round_trip(ms);
-  smooth(&per_byte_, std::max(0.0, ms - rtt_) / static_cast<double>(bytes));
+  if (bytes < kSmallBytes || !rtt_.seen()) return observe_round_trip(ms, bytes);
+  if (ms < rtt_.value()) rtt_.add(std::max(0.0, ms));  // no round trip takes longer than a whole transfer
+  per_byte_.add(std::max(0.0, ms - rtt_.value()) / static_cast<double>(bytes));
 }
 
 double SplitPlanner::predicted_ms(size_t c) const {
-  const double here = here_ < 0 ? (there_ < 0 ? 1.0 : there_) : here_;
-  const double there = there_ < 0 ? here : there_;
+  const double here = here_.seen() ? here_.value() : there_.seen() ? there_.value() : 1.0;
+  const double there = there_.seen() ? there_.value() : here;
   double ms = here * static_cast<double>(macs_here(c)) * 1e-6;
-  if (c != all_local()) ms += std::max(0.0, rtt_) + per_byte_ * bytes(c) + there * static_cast<double>(macs_there(c)) * 1e-6;
+  if (c != all_local()) {
+    ms += std::max(0.0, rtt_.value()) + per_byte_.value() * bytes(c) + there * static_cast<double>(macs_there(c)) * 1e-6;
+  }
   return ms;
 }
 
-size_t SplitPlanner::choose() {
+size_t SplitPlanner::choose(double deadline_ms) {
   ++chosen_;
-  if (there_ < 0 || rtt_ < 0) return all_remote();  // nothing known of the worker yet
+  if (!there_.seen() || !rtt_.seen()) return all_remote();  // nothing known of the worker yet
   size_t best = 0, second = 1;
   double best_ms = std::numeric_limits<double>::infinity(), second_ms = best_ms;
   for (size_t c = 0; c < candidates(); ++c) {
@@ -82,7 +102,12 @@ size_t SplitPlanner::choose() {
       second = c, second_ms = ms;
     }
   }
-  return chosen_ % kExploreEvery == 0 ? second : best;
+  if (chosen_ % kExploreEvery != 0 || second == best) return best;
+  if (deadline_ms > 0 && second_ms > deadline_ms) {
+    probe_wanted_ = true;
+    return best;
+  }
+  return second;
 }
 
 }  // namespace shoal

@@ -1,8 +1,9 @@
 // Where to split one network between this device and a worker, input by input (papers 001
 // and 002): the cut whose predicted latency is least, from this device's and the worker's
 // speed (ms per million MACs, learned from their runs) and the link (a round trip plus time
-// per byte, learned from transfers). When the link slows or a side gets loaded, the
-// predictions move and so does the cut. No sockets and no clock: observations come in as
+// per byte, learned from transfers), each the median of its last three observations: one
+// outlier (a retransmission) moves nothing, two in a row (a slower link, a loaded side)
+// move the cut. No sockets and no clock: observations come in as
 // numbers, so tests drive it deterministically.
 #ifndef SHOAL_SPLIT_PLANNER_H_
 #define SHOAL_SPLIT_PLANNER_H_
@@ -38,35 +39,63 @@ class SplitPlanner {
   size_t all_remote() const { return 0; }
   size_t all_local() const { return points_.size() + 1; }
   const SplitPoint& point(size_t candidate) const { return points_[candidate - 1]; }
+  // The tensor that crosses: the model's input for all_remote, its output for all_local.
+  uint32_t tensor(size_t candidate) const;
   uint64_t macs_here(size_t candidate) const;
   uint64_t macs_there(size_t candidate) const;
   size_t bytes(size_t candidate) const;
 
-  void observe_here(uint64_t macs, double ms);
+  void observe_here(uint64_t macs, double ms);   // runs of under a tenth of the MACs are ignored
   void observe_there(uint64_t macs, double ms);
-  void observe_round_trip(double ms);                // a message too small to count its bytes
-  void observe_transfer(size_t bytes, double ms);    // a request's link time (its round trip less the worker's compute)
+  // A probe's round trip (`bytes` both ways together): the link's latency, and at most
+  // ms / bytes per byte, so a link that recovers shows without risking an input.
+  void observe_round_trip(double ms, size_t bytes = 0);
+  void observe_transfer(size_t bytes, double ms);  // a request's link time (its round trip less the worker's compute)
 
   double predicted_ms(size_t candidate) const;
   // The candidate predicted fastest; the worker's side is tried first if never seen, and
-  // every `explore_every`-th choice takes the runner-up, so estimates never go stale.
-  size_t choose();
+  // every kExploreEvery-th (10th) choice takes the runner-up, so estimates never go stale. With a
+  // deadline, a runner-up predicted to miss it is not tried on an input: the caller is asked
+  // to probe the link instead (probe_wanted), a message too small to miss anything.
+  size_t choose(double deadline_ms = 0);
+  bool probe_wanted() {
+    const bool wanted = probe_wanted_;
+    probe_wanted_ = false;
+    return wanted;
+  }
 
-  double here_ms_per_mmac() const { return here_; }
-  double there_ms_per_mmac() const { return there_; }
-  double round_trip_ms() const { return rtt_; }
-  double ms_per_kib() const { return per_byte_ * 1024; }
-  static constexpr uint32_t kExploreEvery = 20;
+  double here_ms_per_mmac() const { return here_.value(); }
+  double there_ms_per_mmac() const { return there_.value(); }
+  double round_trip_ms() const { return rtt_.value(); }
+  double ms_per_kib() const { return per_byte_.value() * 1024; }
+  static constexpr uint32_t kExploreEvery = 10;
+  static constexpr size_t kSmallBytes = 256;  // transfers below this count as round trips
 
  private:
+  // The median of the last three samples (-1 before the first).
+  class Recent {
+   public:
+    explicit Recent(double initial = -1) : initial_(initial) {}
+    void add(double sample);
+    double value() const { return value_ < 0 ? initial_ : value_; }
+    bool seen() const { return count_ > 0; }
+
+   private:
+    double samples_[3] = {};
+    uint32_t count_ = 0;
+    double value_ = -1, initial_;
+  };
+
   std::vector<SplitPoint> points_;
   uint64_t total_macs_;
+  uint32_t input_, output_;
   size_t image_bytes_;
   double bytes_per_value_;
-  double here_ = -1, there_ = -1;  // ms per million MACs (-1: not seen)
-  double rtt_ = -1;                // ms
-  double per_byte_ = 1e-6;         // ms per byte: 1 GB/s until measured
+  Recent here_, there_;     // ms per million MACs
+  Recent rtt_;              // ms
+  Recent per_byte_{1e-6};   // ms per byte: 1 GB/s until measured
   uint64_t chosen_ = 0;
+  bool probe_wanted_ = false;
 };
 
 }  // namespace shoal

@@ -1,6 +1,6 @@
 // A Dialer that puts a relay between the master and each worker it dials through another
 // Dialer (TCP or UDP), and makes that link misbehave as a field network does: delay and
-// jitter, loss, partitions (nothing passes until it heals, and the connection stays open) and
+// jitter, loss, a bandwidth limit, partitions (nothing passes until it heals, and the connection stays open) and
 // cut cables. Over a stream a lost segment is held back for a retransmission timeout, with
 // everything after it, as TCP does; over datagrams a lost one is gone, and the others may
 // overtake each other. Each relay is two threads in this process; the workers are whatever they are
@@ -27,6 +27,7 @@ struct FaultPlan {
   double loss = 0;             // share of chunks (datagrams) lost
   double retransmit_ms = 200;  // streams: how long a lost chunk is held (Linux's minimum RTO)
   bool partitioned = false;    // nothing passes either way; the connection stays open
+  double bandwidth_kbps = 0;   // each way, kilobits per second: a chunk leaves when the one before has (0: no limit)
 };
 
 class FaultNetwork final : public Dialer {

@@ -6,12 +6,14 @@
 #ifndef SHOAL_NET_SPLIT_RUNNER_H_
 #define SHOAL_NET_SPLIT_RUNNER_H_
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
 #include "shoal/net/messages.h"
+#include "shoal/split_planner.h"
 
 namespace shoal::net {
 
@@ -20,6 +22,7 @@ struct SplitTiming {
   double round_trip_ms = 0;  // from sending to the reply decoded: the link and the worker's part
   double worker_ms = 0;      // the worker's compute, as it reports
   size_t bytes_sent = 0;     // the tensor (or image) in the request
+  size_t wire_bytes = 0;     // request and reply frames together (the request's table estimated)
   float encoding_error = 0;  // the most the encoding moved any value of the tensor
 };
 
@@ -36,8 +39,22 @@ class SplitRunner {
   // run at the widest subnet.
   Status run(uint32_t subnet, uint32_t cut, const Images& images, uint32_t index, wire::TensorEncoding encoding,
              std::vector<float>* probabilities, SplitTiming* timing);
-  // A heartbeat's round trip less the worker's time on it: the link alone, in ms.
-  Result<double> probe_round_trip();
+  // The cut `planner` (made for `subnet`) predicts fastest, run, and what it showed fed back:
+  // this device's and the worker's speed, the link's time; a probe of the link when the
+  // planner asks for one. Returns the candidate it ran.
+  Result<size_t> run_planned(SplitPlanner& planner, uint32_t subnet, const Images& images, uint32_t index,
+                             wire::TensorEncoding encoding, double deadline_ms, std::vector<float>* probabilities,
+                             SplitTiming* timing);
+
+  // Stretches this device's compute by `factor` (>= 1), to emulate a slower device.
+  void set_local_slowdown(double factor) { slowdown_ = factor < 1 ? 1 : factor; }
+  // A heartbeat's round trip less the worker's time on it (the link alone, in ms) and the
+  // bytes it moved both ways.
+  struct Probe {
+    double ms = 0;
+    size_t bytes = 0;
+  };
+  Result<Probe> probe_round_trip();
 
  private:
   SplitRunner(const Model& model, Engine& local, std::unique_ptr<Connection> connection, int reply_timeout_ms);
@@ -48,11 +65,13 @@ class SplitRunner {
   std::unique_ptr<Connection> connection_;
   int reply_timeout_ms_;
   uint64_t next_id_ = 1;
+  double slowdown_ = 1;
   std::vector<float> input_, head_;
   EncodedTensor encoded_;
   Frame reply_;
 
   Status await(uint64_t id, wire::MessageType type);  // the reply to `id` into reply_
+  void stretch(std::chrono::steady_clock::time_point since) const;  // the slowdown's share
 };
 
 }  // namespace shoal::net
