@@ -183,6 +183,28 @@ TEST(ClusterFile, ParsesAndExplainsMistakes) {
   EXPECT_NE(address.status().message().find("127.0.0.1:7000"), std::string::npos) << address.status().message();
   EXPECT_FALSE(parse_cluster(R"({workers: []})", "test").is_ok());
   EXPECT_EQ(load_cluster("/nonexistent.json").status().code(), StatusCode::kNotFound);
+
+  // Power models: per worker and the master's; none where the file gives none.
+  auto powered = parse_cluster(R"({workers: [{address: "127.0.0.1:7001",
+                                              power: {idle_watts: 2.7, active_watts: 6.5, nanojoules_per_byte: 30}},
+                                             {address: "127.0.0.1:7002"}],
+                                   master_power: {idle_watts: 1.5, active_watts: 4}})", "test");
+  ASSERT_TRUE(powered.is_ok()) << powered.status().to_string();
+  ASSERT_EQ(powered->power.size(), 2u);
+  EXPECT_TRUE(powered->has_power());
+  EXPECT_NEAR(powered->power[0].active_watts, 6.5, 1e-6);
+  EXPECT_NEAR(powered->power[0].nanojoules_per_byte, 30, 1e-6);
+  EXPECT_FALSE(powered->power[1].given());
+  EXPECT_NEAR(powered->master_power.idle_watts, 1.5, 1e-6);
+  EXPECT_FALSE(ok->has_power());
+  auto example = load_cluster(SHOAL_SOURCE_DIR "/examples/cluster.json");
+  ASSERT_TRUE(example.is_ok()) << example.status().to_string();
+  EXPECT_TRUE(example->has_power());
+  EXPECT_EQ(example->power.size(), 3u);
+  auto backwards = parse_cluster(R"({workers: [{address: "127.0.0.1:7001", power: {idle_watts: 5, active_watts: 2}}]})", "test");
+  ASSERT_FALSE(backwards.is_ok());
+  EXPECT_NE(backwards.status().message().find("active_watts at least idle_watts"), std::string::npos)
+      << backwards.status().message();
 }
 
 }  // namespace

@@ -163,6 +163,35 @@ TEST(Orchestrator, LateRepliesAreDroppedCountedAndStillTeachTheLatencyModel) {
   EXPECT_NEAR(h.orch.latency().compute_ms(h.script.sent[1].unit.worker, 1), 10.8, 1e-9);
 }
 
+// What each worker did, for energy: every request's bytes, and the compute it reports on
+// time or late; then energy_used turns that into joules with the devices' power models.
+TEST(Orchestrator, CountsEachWorkersComputeAndBytesForEnergy) {
+  Harness h(3);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  h.submit(10.0);
+  ASSERT_EQ(h.script.sent.size(), 3u);
+  h.run_until(2.0);
+  const std::vector<float> p = one_hot(1);
+  h.orch.on_result(h.script.sent[0].id, p.data(), p.size(), 0.5, 1.25);
+  h.run_until(20.0);
+  h.orch.on_result(h.script.sent[1].id, p.data(), p.size(), 0.0, 4.0);  // late: its compute still ran
+  const OrchestratorCounters c = h.orch.counters();
+  ASSERT_EQ(c.work.size(), 3u);
+  uint64_t bytes = 0;
+  for (const WorkerWork& w : c.work) bytes += w.bytes;
+  EXPECT_EQ(bytes, 3 * (16 + kClasses * sizeof(float) + 160));  // the image, a reply, headers
+  EXPECT_DOUBLE_EQ(c.work[h.script.sent[0].unit.worker].compute_ms, 1.25);
+  EXPECT_DOUBLE_EQ(c.work[h.script.sent[1].unit.worker].compute_ms, 4.0);
+  EXPECT_DOUBLE_EQ(c.work[h.script.sent[2].unit.worker].compute_ms, 0.0);
+
+  // 3 W idle and 7 W busy workers, 20 nJ a byte at each end, a 1 W master, for 2 seconds.
+  const std::vector<PowerModel> power(3, PowerModel{3.0, 7.0, 10.0});
+  const Energy e = energy_used(power, PowerModel{1.0, 2.0, 10.0}, c.work, 2.0);
+  EXPECT_NEAR(e.idle_joules, (3 * 3.0 + 1.0) * 2.0, 1e-12);
+  EXPECT_NEAR(e.active_joules, 4.0 * (1.25 + 4.0) / 1000.0 + 20e-9 * static_cast<double>(bytes), 1e-12);
+  EXPECT_NEAR(e.total(), e.idle_joules + e.active_joules, 1e-12);
+}
+
 TEST(Orchestrator, AReplyExactlyAtTheDeadlineCounts) {
   Harness h(1);
   ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());

@@ -165,7 +165,12 @@ int run_master(const Args& args) {
     }
   }
   Load load{rate.value(), static_cast<uint32_t>(concurrency.value()), static_cast<uint32_t>(priorities.value())};
-  auto cells = evaluate(*master.value(), images.value(), labels.value(), runs, load, json);
+  Power power;
+  power.given = cluster.has_power();
+  power.workers = cluster.power;
+  power.workers.resize(cluster.addresses.size());
+  power.master = cluster.master_power;
+  auto cells = evaluate(*master.value(), images.value(), labels.value(), runs, load, json, power);
   if (!cells.is_ok()) return fail("master", cells.status());
   if (json) {
     Json j;

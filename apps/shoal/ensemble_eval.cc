@@ -87,7 +87,7 @@ std::atomic<bool> stop_requested{false};
 void stop_evaluating() { stop_requested = true; }
 
 Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
-                                   const std::vector<Run>& runs, const Load& load, bool quiet) {
+                                   const std::vector<Run>& runs, const Load& load, bool quiet, const Power& power) {
   std::vector<Cell> cells;
   for (const Run& run : runs) {
     if (stop_requested) break;
@@ -132,6 +132,15 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
     cell.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const net::MasterCounters after = master.counters();
     cell.late_replies = after.orchestrator.late_replies - before.orchestrator.late_replies;
+    if (power.given) {
+      std::vector<WorkerWork> work(after.orchestrator.work.size());
+      for (size_t w = 0; w < work.size() && w < before.orchestrator.work.size(); ++w) {
+        work[w].compute_ms = after.orchestrator.work[w].compute_ms - before.orchestrator.work[w].compute_ms;
+        work[w].bytes = after.orchestrator.work[w].bytes - before.orchestrator.work[w].bytes;
+      }
+      cell.energy = energy_used(power.workers, power.master, work, cell.seconds);
+      cell.energy_known = true;
+    }
     cell.insurance_runs = after.orchestrator.insurance_runs - before.orchestrator.insurance_runs;
     std::vector<double> latency, plan_us;
     for (uint32_t i = 0; i < submitted; ++i) {
@@ -230,13 +239,24 @@ void print_cells(const std::vector<Cell>& cells, const net::Master& master, cons
                  const Load& load) {
   if (load.rate > 0) std::printf("\nopen-loop Poisson arrivals at %.0f inputs/s\n", load.rate);
   if (load.rate <= 0 && load.concurrency > 1) std::printf("\nclosed loop, %u inputs in flight\n", load.concurrency);
-  std::printf("\n%-16s %9s %9s %6s %7s %7s %8s %8s %8s %6s %7s  %s\n", "policy", "deadline", "accuracy", "misses",
-              "insured", "in/s", "p50 ms", "p99 ms", "dropped", "late", "plan us", "members used (share of inputs)");
+  const bool energy = !cells.empty() && cells.front().energy_known;
+  std::printf("\n%-16s %9s %9s %6s %7s %7s %8s %8s %8s %6s %7s%s  %s\n", "policy", "deadline", "accuracy", "misses",
+              "insured", "in/s", "p50 ms", "p99 ms", "dropped", "late", "plan us", energy ? "  mJ/in (active)" : "",
+              "members used (share of inputs)");
   for (const Cell& c : cells) {
-    std::printf("%-16s %6.2f ms %8.2f%% %6u %7u %7.0f %8.2f %8.2f %8llu %6llu %7.1f  %s\n", policy_label(c.run).c_str(),
+    char joules[48] = "";
+    if (energy && c.images) {
+      std::snprintf(joules, sizeof(joules), " %7.2f (%6.3f)", 1e3 * c.energy.total() / c.images,
+                    1e3 * c.energy.active_joules / c.images);
+    }
+    std::printf("%-16s %6.2f ms %8.2f%% %6u %7u %7.0f %8.2f %8.2f %8llu %6llu %7.1f%s  %s\n", policy_label(c.run).c_str(),
                 c.run.deadline_ms, 100.0 * c.accuracy(), c.misses(), count(c, Outcome::kInsured), c.images / c.seconds,
                 c.latency.p50, c.latency.p99, static_cast<unsigned long long>(c.dropped),
-                static_cast<unsigned long long>(c.late_replies), c.plan_us.p50, usage_text(c, master, names).c_str());
+                static_cast<unsigned long long>(c.late_replies), c.plan_us.p50, joules, usage_text(c, master, names).c_str());
+  }
+  if (energy) {
+    std::printf("(mJ/in: energy per input from the cluster file's power models: every device idle for the run,\n"
+                " plus compute above idle as the workers reported it and every byte at both ends; active: without idle)\n");
   }
   std::printf("(accuracy counts a miss as wrong; misses = inputs answered without a label: deadline too short,\n"
               " shed, missed, no worker; insured = answered by the master's own narrow run alone;\n"
@@ -255,6 +275,10 @@ void cells_json(Json& j, const std::vector<Cell>& cells, const net::Master& mast
         .field("narrowed", c.narrowed).field("seconds", c.seconds).field("inputs_per_s", c.images / c.seconds)
         .field("p50_ms", c.latency.p50).field("p95_ms", c.latency.p95).field("p99_ms", c.latency.p99)
         .field("plan_us_p50", c.plan_us.p50);
+    if (c.energy_known && c.images) {
+      j.field("energy_j_per_input", c.energy.total() / c.images)
+          .field("active_energy_j_per_input", c.energy.active_joules / c.images);
+    }
     if (c.run.show_alpha) j.field("alpha", c.run.params.alpha);
     j.key("outcomes").begin_object();
     for (const auto& [o, n] : c.outcomes) j.field(outcome_name(o), n);

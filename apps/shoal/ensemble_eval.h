@@ -11,6 +11,7 @@
 #include "json.h"
 #include "shoal/net/master.h"
 #include "shoal/dataset.h"
+#include "shoal/energy.h"
 #include "shoal/stats.h"
 
 namespace shoal::cli {
@@ -19,6 +20,13 @@ struct Load {
   double rate = 0;           // > 0: open-loop Poisson arrivals per second
   uint32_t concurrency = 1;  // otherwise: this many inputs in flight (1: one at a time)
   uint32_t priorities = 1;   // inputs take classes 0..priorities-1 in turn
+};
+
+// Power models of the cluster's devices (from the cluster file): each run reports energy.
+struct Power {
+  std::vector<PowerModel> workers;
+  PowerModel master;
+  bool given = false;
 };
 
 // One row: a policy (with its parameters) at one deadline.
@@ -39,6 +47,8 @@ struct Cell {
   LatencySummary latency, plan_us;
   std::vector<std::vector<uint32_t>> usage;  // [worker][subnet] units fused
   std::map<std::string, uint32_t> modes;
+  bool energy_known = false;
+  Energy energy;  // the whole run's (energy.h)
   uint32_t misses() const;  // inputs answered with no label
   double accuracy() const { return images ? double(correct) / images : 0.0; }
 };
@@ -56,7 +66,7 @@ Result<std::vector<std::string>> policy_list(const std::string& names);
 // Runs every run over the images. stop_evaluating() (from a signal's thread) makes it stop
 // submitting, wait for what is in flight, and return what it has.
 Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,
-                                   const std::vector<Run>& runs, const Load& load, bool quiet);
+                                   const std::vector<Run>& runs, const Load& load, bool quiet, const Power& power = {});
 void stop_evaluating();
 
 void print_cluster(const net::Master& master, const std::vector<std::string>& names);

@@ -11,6 +11,28 @@
 #include "shoal/schema/cluster_schema_text.h"
 
 namespace shoal::net {
+namespace {
+
+Result<PowerModel> power_model(const cluster::Power* p, const std::string& who) {
+  PowerModel m;
+  if (!p) return m;
+  m.idle_watts = p->idle_watts(), m.active_watts = p->active_watts(), m.nanojoules_per_byte = p->nanojoules_per_byte();
+  if (!(m.idle_watts >= 0 && m.active_watts >= m.idle_watts && m.nanojoules_per_byte >= 0)) {
+    return Status(StatusCode::kInvalidArgument, who + "'s power: watts and nanojoules must be 0 or more, and "
+                                                      "active_watts at least idle_watts");
+  }
+  return m;
+}
+
+}  // namespace
+
+bool ClusterConfig::has_power() const {
+  if (master_power.given()) return true;
+  for (const PowerModel& p : power) {
+    if (p.given()) return true;
+  }
+  return false;
+}
 
 Result<ClusterConfig> parse_cluster(const std::string& json, const std::string& origin) {
   flatbuffers::Parser parser;
@@ -32,7 +54,13 @@ Result<ClusterConfig> parse_cluster(const std::string& json, const std::string& 
     SHOAL_RETURN_IF_ERROR(parse_address(w->address()->str(), &host, &port));
     config.addresses.push_back(w->address()->str());
     config.names.push_back(w->name() ? w->name()->str() : w->address()->str());
+    auto power = power_model(w->power(), origin + ": worker " + config.names.back());
+    if (!power.is_ok()) return power.status();
+    config.power.push_back(power.value());
   }
+  auto master_power = power_model(c->master_power(), origin + ": the master");
+  if (!master_power.is_ok()) return master_power.status();
+  config.master_power = master_power.value();
   if (config.addresses.empty()) return Status(StatusCode::kInvalidArgument, origin + " lists no workers");
   if (c->policy()) config.policy = c->policy()->str();
   config.deadline_ms = c->deadline_ms();

@@ -52,7 +52,9 @@ Orchestrator::Orchestrator(const Clock& clock, UnitSender& sender, std::vector<W
             for (const WorkerRole& r : roles_) subnets.push_back(static_cast<uint32_t>(r.macs.size()));
             return subnets;
           }(),
-          latency) {}
+          latency) {
+  counters_.work.resize(roles_.size());
+}
 
 Orchestrator::~Orchestrator() = default;
 
@@ -235,6 +237,7 @@ void Orchestrator::flush(Input& in) {
     }
     Outstanding& o = outstanding_[id];
     o.bytes = in.image.size() + classes_ * sizeof(float) + 160;  // two headers, tables, MACs
+    if (u.worker < counters_.work.size()) counters_.work[u.worker].bytes += o.bytes;
     // One timer per unit: when it fires unanswered, it arms the one that forgets the request.
     const TimeUs lost_at = std::isinf(predicted) ? in.state.deadline_
                                                  : std::max(in.state.deadline_,
@@ -353,6 +356,7 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   timers_.erase(o.presume_lost);
   timers_.erase(o.forget);
   if (!o.released) latency_.done(o.worker, o.reserved_ms, now);
+  if (compute_ms > 0 && o.worker < counters_.work.size()) counters_.work[o.worker].compute_ms += compute_ms;
   const bool ok = probabilities && count == classes_;
   if (ok) latency_.observe(o.worker, o.subnet, std::max(0.0, ms_from_us(now - o.sent) - queue_ms));
   if (ok && compute_ms >= 0) latency_.observe_transfer(o.worker, ms_from_us(now - o.sent) - queue_ms - compute_ms, o.bytes);

@@ -24,6 +24,7 @@
 
 #include "shoal/allocator.h"
 #include "shoal/clock.h"
+#include "shoal/energy.h"
 #include "shoal/latency_model.h"
 #include "shoal/policy.h"
 #include "shoal/policy_registry.h"
@@ -99,6 +100,7 @@ struct OrchestratorCounters {
   uint64_t hedges = 0, insurance_runs = 0, replans = 0, narrowed = 0;
   uint64_t unknown_replies = 0;  // replies to requests this orchestrator never sent (or forgot)
   uint64_t presumed_lost = 0;    // units whose reply had not come long after it was due
+  std::vector<WorkerWork> work;  // per worker: compute it reported, bytes each way (energy.h)
 };
 
 class Orchestrator {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/energy.h"
 #include "shoal/net/key_file.h"
 #include "shoal/status.h"
 
@@ -18,6 +19,9 @@ struct ClusterConfig {
   double static_target_ms = 0;  // 0: the deadline
   std::string key;              // from key_file, if given
   std::string transport = "tcp";
+  std::vector<PowerModel> power;  // per worker (all zero where the file gives none)
+  PowerModel master_power;
+  bool has_power() const;         // any device has a power model
 };
 
 // Errors name the file and, for JSON that does not fit the schema, the line.
