@@ -245,46 +245,62 @@ TEST(KeyedCluster, WorkerServesOnlyMastersWithItsKey) {
 // A network split between this process and a real worker process, at every cut of every
 // subnet: f32 keeps the whole network's probabilities bit for bit, int8 nearly every answer;
 // a worker serving another model file is refused before anything runs. Then `shoal split`.
-TEST(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
-  const std::string path = SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal";
-  auto model = Model::from_file(path);
-  ASSERT_TRUE(model.is_ok());
-  auto engine = Engine::create(model.value());
-  ASSERT_TRUE(engine.is_ok());
-  auto worker = WorkerProcess::start(SHOAL_WORKER_BINARY, {"--model", path});
-  ASSERT_TRUE(worker.is_ok()) << worker.status().to_string();
-  auto images = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 40);
-  ASSERT_TRUE(images.is_ok());
-  auto open_runner = [&](const std::string& address) -> Result<std::unique_ptr<SplitRunner>> {
-    auto c = dialer_for(Transport::kTcp).dial(address, 2000);
+// A trained member, this process's engine for it, and a real worker process serving it.
+class Split : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto model = Model::from_file(path_);
+    ASSERT_TRUE(model.is_ok());
+    model_ = std::make_unique<Model>(std::move(model.value()));
+    auto engine = Engine::create(*model_);
+    ASSERT_TRUE(engine.is_ok());
+    engine_ = std::move(engine.value());
+    auto worker = WorkerProcess::start(SHOAL_WORKER_BINARY, {"--model", path_});
+    ASSERT_TRUE(worker.is_ok()) << worker.status().to_string();
+    worker_ = std::make_unique<WorkerProcess>(std::move(worker.value()));
+    auto images = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 120);
+    ASSERT_TRUE(images.is_ok());
+    images_ = std::move(images.value());
+  }
+  Result<std::unique_ptr<SplitRunner>> open_runner(Dialer& dialer, const std::string& address) {
+    auto c = dialer.dial(address, 2000);
     if (!c.is_ok()) return c.status();
     auto hello = dial_handshake(*c.value(), WorkerInfo{}, 2000);
     if (!hello.is_ok()) return hello.status();
-    return SplitRunner::create(model.value(), *engine.value(), std::move(c.value()), hello.value());
-  };
-  auto runner = open_runner(worker->address());
+    return SplitRunner::create(*model_, *engine_, std::move(c.value()), hello.value());
+  }
+  const std::string path_ = SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal";
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<WorkerProcess> worker_;
+  Images images_;
+};
+
+TEST_F(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
+  auto runner = open_runner(dialer_for(Transport::kTcp), worker_->address());
   ASSERT_TRUE(runner.is_ok()) << runner.status().to_string();
-  const fb::Model& m = model->fb();
-  std::vector<uint32_t> cuts = model->cut_tensors();
+  const fb::Model& m = model_->fb();
+  std::vector<uint32_t> cuts = model_->cut_tensors();
   cuts.insert(cuts.begin(), m.input());
+  constexpr uint32_t kImages = 40;
   std::vector<float> in, want(10), got;
   for (uint32_t s = 0; s < m.subnets()->size(); ++s) {
     for (uint32_t cut : cuts) {
       uint32_t int8_agrees = 0;
-      for (uint32_t i = 0; i < images->count; ++i) {
-        ASSERT_TRUE(image_to_input(images.value(), i, model.value(), Fit::kExact, &in).is_ok());
-        ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
+      for (uint32_t i = 0; i < kImages; ++i) {
+        ASSERT_TRUE(image_to_input(images_, i, *model_, Fit::kExact, &in).is_ok());
+        ASSERT_TRUE(engine_->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
         SplitTiming t;
-        Status st = runner.value()->run(s, cut, images.value(), i, wire::TensorEncoding::F32, &got, &t);
+        Status st = runner.value()->run(s, cut, images_, i, wire::TensorEncoding::F32, &got, &t);
         ASSERT_TRUE(st.is_ok()) << st.to_string();
         ASSERT_EQ(got, want) << "subnet " << s << " cut " << m.tensors()->Get(cut)->name()->str() << " image " << i;
         EXPECT_GT(t.bytes_sent, 0u);
-        st = runner.value()->run(s, cut, images.value(), i, wire::TensorEncoding::Int8, &got, &t);
+        st = runner.value()->run(s, cut, images_, i, wire::TensorEncoding::Int8, &got, &t);
         ASSERT_TRUE(st.is_ok()) << st.to_string();
         int8_agrees += std::max_element(got.begin(), got.end()) - got.begin() ==
                        std::max_element(want.begin(), want.end()) - want.begin();
       }
-      EXPECT_GE(int8_agrees, images->count * 9 / 10) << "int8, subnet " << s << " cut " << cut;
+      EXPECT_GE(int8_agrees, kImages * 9 / 10) << "int8, subnet " << s << " cut " << cut;
     }
   }
 
@@ -293,14 +309,14 @@ TEST(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
   std::ofstream(other, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   auto stranger = WorkerProcess::start(SHOAL_BINARY, {"--model", other});
   ASSERT_TRUE(stranger.is_ok());
-  auto refused = open_runner(stranger->address());
+  auto refused = open_runner(dialer_for(Transport::kTcp), stranger->address());
   ASSERT_FALSE(refused.is_ok());
   EXPECT_NE(refused.status().message().find("different model file"), std::string::npos) << refused.status().message();
   std::remove(other.c_str());
 
   // The command: every cut, both encodings, one JSON row each, the local run, and the cut
   // chosen per image (auto, f32).
-  FILE* p = popen((std::string(SHOAL_BINARY) + " split " + path + " --worker " + worker->address() +
+  FILE* p = popen((std::string(SHOAL_BINARY) + " split " + path_ + " --worker " + worker_->address() +
                    " --encoding f32,int8 --limit 30 --json 2>&1").c_str(), "r");
   std::string out;
   char buf[4096];
@@ -323,27 +339,14 @@ TEST(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
 // The cut chosen per input over a real worker process and a link whose bandwidth drops to
 // 100 kbit/s and recovers, on a device emulated 8x slower than the worker: the worker runs
 // everything, then this device does (an image would take 63 ms to send), then the worker again.
-TEST(Split, TheChosenCutFollowsTheLinksBandwidth) {
+TEST_F(Split, TheChosenCutFollowsTheLinksBandwidth) {
   SKIP_UNDER_SANITIZERS();
-  const std::string path = SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal";
-  auto model = Model::from_file(path);
-  ASSERT_TRUE(model.is_ok());
-  auto engine = Engine::create(model.value());
-  ASSERT_TRUE(engine.is_ok());
-  auto worker = WorkerProcess::start(SHOAL_WORKER_BINARY, {"--model", path});
-  ASSERT_TRUE(worker.is_ok()) << worker.status().to_string();
-  auto images = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 120);
-  ASSERT_TRUE(images.is_ok());
   FaultNetwork link(dialer_for(Transport::kTcp));
-  auto c = link.dial(worker->address(), 2000);
-  ASSERT_TRUE(c.is_ok());
-  auto hello = dial_handshake(*c.value(), WorkerInfo{}, 2000);
-  ASSERT_TRUE(hello.is_ok());
-  auto runner = SplitRunner::create(model.value(), *engine.value(), std::move(c.value()), hello.value());
-  ASSERT_TRUE(runner.is_ok());
+  auto runner = open_runner(link, worker_->address());
+  ASSERT_TRUE(runner.is_ok()) << runner.status().to_string();
   runner.value()->set_local_slowdown(8);
-  const uint32_t subnet = model->fb().subnets()->size() - 1;
-  SplitPlanner planner(model.value(), subnet, 4.0);
+  const uint32_t subnet = model_->fb().subnets()->size() - 1;
+  SplitPlanner planner(*model_, subnet, 4.0);
   std::vector<float> probabilities;
   constexpr size_t kLast = 1000;
   auto phase = [&](double kbps) {
@@ -351,12 +354,12 @@ TEST(Split, TheChosenCutFollowsTheLinksBandwidth) {
     plan.bandwidth_kbps = kbps;
     link.set_all(plan);
     std::map<size_t, int> taken;  // and, under kLast, the last 40 images'
-    for (uint32_t i = 0; i < images->count; ++i) {
-      auto ran = runner.value()->run_planned(planner, subnet, images.value(), i, wire::TensorEncoding::F32, 20.0,
+    for (uint32_t i = 0; i < images_.count; ++i) {
+      auto ran = runner.value()->run_planned(planner, subnet, images_, i, wire::TensorEncoding::F32, 20.0,
                                              &probabilities, nullptr);
       EXPECT_TRUE(ran.is_ok()) << ran.status().to_string();
       if (ran.is_ok()) ++taken[ran.value()];
-      if (ran.is_ok() && i + 40 >= images->count) ++taken[kLast + ran.value()];
+      if (ran.is_ok() && i + 40 >= images_.count) ++taken[kLast + ran.value()];
     }
     return taken;
   };
