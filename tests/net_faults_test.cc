@@ -37,7 +37,10 @@ using cli::WorkerProcess;
 using Clock = std::chrono::steady_clock;
 
 constexpr double kDeadlineMs = 40.0;
-constexpr double kSlackMs = 25.0;  // thread wake-ups on a loaded 2-core machine (eight relay threads, four workers)
+// Thread wake-ups on a loaded 2-core machine (eight relay threads, four workers). 25 ms was
+// exceeded once in CI (5 of 10^4 inputs, TcpFaults.B, nothing else running); a master that
+// waited on a lost segment would be late by the 200 ms retransmission, far past this.
+constexpr double kSlackMs = 40.0;
 
 uint32_t inputs_per_scenario() {
   const char* v = std::getenv("SHOAL_FAULT_INPUTS");
@@ -47,7 +50,7 @@ uint32_t inputs_per_scenario() {
 struct Figures {
   uint32_t inputs = 0, answered = 0, insured = 0, failed = 0, lost = 0, late = 0, correct = 0;
   std::map<std::string, uint32_t> failures;  // by outcome
-  double p50_ms = 0, p99_ms = 0;
+  double p50_ms = 0, p99_ms = 0, worst_ms = 0;
   double accuracy() const { return inputs ? 100.0 * correct / inputs : 0; }
 };
 
@@ -141,10 +144,11 @@ class FaultsOver : public ::testing::Test {
     if (!latency.empty()) {
       f.p50_ms = latency[latency.size() / 2];
       f.p99_ms = latency[latency.size() * 99 / 100];
+      f.worst_ms = latency.back();
     }
     std::printf("%s %-22s %6u inputs: %6u answered %5u insured %4u failed %2u lost %3u late; accuracy %.2f%%, "
-                "p50 %.1f ms, p99 %.1f ms\n",
-                transport_name(kTransport), name, f.inputs, f.answered, f.insured, f.failed, f.lost, f.late, f.accuracy(), f.p50_ms, f.p99_ms);
+                "p50 %.1f ms, p99 %.1f ms, worst %.1f ms\n",
+                transport_name(kTransport), name, f.inputs, f.answered, f.insured, f.failed, f.lost, f.late, f.accuracy(), f.p50_ms, f.p99_ms, f.worst_ms);
     for (const auto& [outcome, count] : f.failures) std::printf("  failed as %s: %u\n", outcome.c_str(), count);
     std::fflush(stdout);
     return f;
