@@ -308,6 +308,31 @@ TEST(Orchestrator, InsuranceRunsLateOnlyWhenNothingHasAnswered) {
   EXPECT_DOUBLE_EQ(h.answers[b].latency_ms, 20.0);
 }
 
+// On a loaded machine the timer thread wakes late; an insurance run that starts on time by
+// the clock but late in fact misses the deadline. The orchestrator starts it as much earlier
+// as its timers have been firing late.
+TEST(Orchestrator, InsuranceStartsAsMuchEarlierAsTimersFireLate) {
+  Harness h(2, /*local=*/true);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint32_t local = 2;
+  h.submit(20.0);
+  // Every timer of that input fires 3 ms after it is due; the members never answer.
+  while (h.orch.next_timer() <= h.start + us_from_ms(40.0)) {
+    h.clock.set(h.orch.next_timer() + us_from_ms(3.0));
+    h.orch.on_timer();
+  }
+  ASSERT_NE(h.sent_to(local), nullptr);
+  // The next input's insurance is due 3 ms earlier than the first's: at 12 ms, not 15.
+  h.clock.set(h.start + us_from_ms(100.0));
+  const TimeUs at = h.clock.now();
+  h.submit(20.0);
+  h.run_until(100.0 + 11.9);
+  EXPECT_EQ(h.sent_to(local, 1), nullptr);
+  h.run_until(100.0 + 12.0);
+  ASSERT_NE(h.sent_to(local, 1), nullptr);
+  EXPECT_EQ(h.sent_to(local, 1)->at, at + us_from_ms(12.0));
+}
+
 TEST(Orchestrator, ARiskyPlanIsInsuredAtOnce) {
   Harness h(2, /*local=*/true);
   ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());

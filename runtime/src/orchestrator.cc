@@ -175,7 +175,7 @@ uint64_t Orchestrator::submit(Submission s) {
     for (const auto& u : in.state.units_) {
       if (u.state == UnitState::kPending) best = std::min(best, latency_.compute_ms(u.unit.worker, u.unit.subnet));
     }
-    in.insurance_at = in.state.deadline_ - us_from_ms(local_ms + options_.insurance_guard_ms);
+    in.insurance_at = in.state.deadline_ - us_from_ms(local_ms + options_.insurance_guard_ms + timer_slack_ms());
     if (std::isinf(best) || best > options_.risky_fraction * s.budget_ms || in.insurance_at <= now) {
       insure(in);
     } else {
@@ -249,8 +249,8 @@ void Orchestrator::flush(Input& in) {
       // hedged), and not before it is due.
       // Past the pessimistic prediction too, so that a jittery worker's ordinary replies are
       // not hedged.
-      const TimeUs last_chance =
-          in.state.deadline_ - us_from_ms(latency_.compute_ms(u.worker, u.subnet) + options_.insurance_guard_ms);
+      const TimeUs last_chance = in.state.deadline_ - us_from_ms(latency_.compute_ms(u.worker, u.subnet) +
+                                                                  options_.insurance_guard_ms + timer_slack_ms());
       const double late_ms = std::max(options_.hedge_factor * predicted, pessimistic);
       const TimeUs at = std::min(now + us_from_ms(late_ms), last_chance);
       if (at > now + us_from_ms(predicted) && at < in.state.deadline_) {
@@ -413,11 +413,16 @@ void Orchestrator::on_worker_down(uint32_t w) {
 
 void Orchestrator::on_worker_up(uint32_t w) { latency_.set_alive(w, true, clock_.now()); }
 
+double Orchestrator::timer_slack_ms() const {
+  return *std::max_element(timer_late_ms_.begin(), timer_late_ms_.end());
+}
+
 void Orchestrator::on_timer() {
   const TimeUs now = clock_.now();
   latency_.age(now);
   while (!timers_.empty() && timers_.begin()->first.first <= now) {
     const Timer t = timers_.begin()->second;
+    timer_late_ms_[timers_fired_++ % timer_late_ms_.size()] = ms_from_us(now - timers_.begin()->first.first);
     timers_.erase(timers_.begin());
     if (t.kind == TimerKind::kPresumeLost || t.kind == TimerKind::kForget) {
       const auto it = outstanding_.find(t.key);

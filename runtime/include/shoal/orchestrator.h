@@ -13,6 +13,7 @@
 #ifndef SHOAL_ORCHESTRATOR_H_
 #define SHOAL_ORCHESTRATOR_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -82,7 +83,8 @@ class UnitSender {
 struct OrchestratorOptions {
   double hedge_factor = 2.0;        // hedge a unit not back after this many times its prediction (0: never)
   double insurance_guard_ms = 2.0;  // the insurance run starts this long before it would be too late
-                                    // (its pessimistic prediction: mean + 4 deviations, + this)
+                                    // (its pessimistic prediction: mean + 4 deviations, + this,
+                                    // + how late timers have been firing)
   double risky_fraction = 0.8;      // insure at once when every unit is predicted past this share of the budget
   double narrow_pressure = 0.5;     // class p > 0 is narrowed when the shortest queue > budget * this / p
   double shed_pressure = 1.0;       // ...and shed when it is > budget * this / p
@@ -175,6 +177,10 @@ class Orchestrator {
   void hedge(Input& in, uint32_t index);
   int local_worker() const;
   PlanContext context(const Input& in) const;
+  // How late this orchestrator's timers have fired (the most over the last 64): what must
+  // start by a time to finish by a deadline (insurance, a last-chance hedge) starts that
+  // much earlier. On a loaded machine the timer thread wakes milliseconds late.
+  double timer_slack_ms() const;
 
   const Clock& clock_;
   UnitSender& sender_;
@@ -189,6 +195,8 @@ class Orchestrator {
   std::unordered_map<uint64_t, Outstanding> outstanding_;
   std::map<TimerKey, Timer> timers_;
   uint64_t timers_added_ = 0;
+  std::array<double, 64> timer_late_ms_{};
+  uint64_t timers_fired_ = 0;
   uint64_t next_seq_ = 1;
   OrchestratorCounters counters_;
 };
