@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "net_test_util.h"
@@ -29,15 +30,21 @@ TEST(TensorEncoding, HalfRoundTripsEveryHalfAndRoundsToNearestEven) {
   EXPECT_EQ(float_to_half(1.0f + 3.0f / 2048), float_to_half(1.0f + 4.0f / 2048));
   EXPECT_EQ(float_to_half(1e-9f), 0u);
   EXPECT_EQ(float_to_half(-0.0f), 0x8000u);
-#if defined(__FLT16_MAX__) && (defined(__x86_64__) || defined(__aarch64__))
-  // Against the compiler's own conversion, over every float exponent.
+#if (defined(__x86_64__) && defined(__FLT16_MAX__)) || defined(__aarch64__)
+  // Against the compiler's own conversion (x86: _Float16; Arm: __fp16, IEEE format), over
+  // every float exponent.
+#if defined(__aarch64__)
+  using CompilerHalf = __fp16;
+#else
+  using CompilerHalf = _Float16;
+#endif
   std::mt19937 rng(3);
   for (int i = 0; i < 1000000; ++i) {
     uint32_t bits = rng();
     float f;
     std::memcpy(&f, &bits, 4);
     if (std::isnan(f)) continue;
-    const _Float16 want = static_cast<_Float16>(f);
+    const CompilerHalf want = static_cast<CompilerHalf>(f);
     uint16_t want_bits;
     std::memcpy(&want_bits, &want, 2);
     ASSERT_EQ(float_to_half(f), want_bits) << f;
