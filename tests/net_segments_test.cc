@@ -66,7 +66,8 @@ TEST(TensorEncoding, EachEncodingSaysHowFarItMovedTheValues) {
     ASSERT_TRUE(decode_tensor(t.encoding, t.scale, t.data.data(), t.data.size(), y.data(), y.size()).is_ok());
     float worst = 0, largest = 0;
     for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(y[i] - x[i])), largest = std::max(largest, x[i]);
-    EXPECT_EQ(t.max_error, worst) << name;
+    // Within a rounding of the largest value: Arm fuses the encoder's multiply and subtract.
+    EXPECT_NEAR(t.max_error, worst, 1e-6f * largest) << name;
     const float bound = e == wire::TensorEncoding::F32 ? 0.0f : e == wire::TensorEncoding::F16 ? largest / 2048 : largest / 254;
     EXPECT_LE(worst, bound * 1.0001f) << name;
     if (e != wire::TensorEncoding::F32) {
@@ -218,10 +219,13 @@ TEST_F(Segments, SmallerEncodingsReportTheErrorTheyAdd) {
     EXPECT_EQ(r->output()->encoding(), e);
     EXPECT_EQ(r->output()->data()->size(), encoded_bytes(e, head.size()));
     std::vector<float> got;
-    float reported = -1, worst = 0;
+    float reported = -1, worst = 0, largest = 0;
     ASSERT_TRUE(result_tensor(*r, head.size(), &got, &reported).is_ok());
-    for (size_t i = 0; i < head.size(); ++i) worst = std::max(worst, std::fabs(got[i] - head[i]));
-    EXPECT_EQ(reported, worst) << tensor_encoding_name(e);
+    for (size_t i = 0; i < head.size(); ++i) {
+      worst = std::max(worst, std::fabs(got[i] - head[i]));
+      largest = std::max(largest, std::fabs(head[i]));
+    }
+    EXPECT_NEAR(reported, worst, 1e-6f * largest) << tensor_encoding_name(e);
     EXPECT_GT(worst, 0.0f);
 
     EncodedTensor sent;
