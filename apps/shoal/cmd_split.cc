@@ -1,7 +1,6 @@
 // shoal split: one network split between this device and a worker, at every cut (or those
 // named): what crosses the link, the time on each side, and whether the answers stay those
 // of the whole network run here (f16 and int8 trade a little of that for bytes).
-#include <chrono>
 #include <cstdio>
 #include <map>
 
@@ -19,8 +18,6 @@
 
 namespace shoal::cli {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 struct Row {
   std::string subnet, cut, encoding;
@@ -156,7 +153,6 @@ int run_split(const Args& args) {
   std::vector<Row> rows;
   std::vector<std::pair<std::string, std::vector<Phase>>> phase_reports;  // per subnet
   std::vector<float> local_out, got;
-  std::vector<float> input;
   for (uint32_t s : subnets) {
     // The whole network here: the answers a split must keep, and the time it must beat.
     Row local;
