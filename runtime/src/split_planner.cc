@@ -90,24 +90,32 @@ double SplitPlanner::predicted_ms(size_t c) const {
 
 size_t SplitPlanner::choose(double deadline_ms) {
   ++chosen_;
-  if (!there_.seen() || !rtt_.seen()) return all_remote();  // nothing known of the worker yet
-  size_t best = 0, second = 1;
-  double best_ms = std::numeric_limits<double>::infinity(), second_ms = best_ms;
-  for (size_t c = 0; c < candidates(); ++c) {
-    const double ms = predicted_ms(c);
-    if (ms < best_ms) {
-      second = best, second_ms = best_ms;
-      best = c, best_ms = ms;
-    } else if (ms < second_ms) {
-      second = c, second_ms = ms;
+  last_chosen_.resize(candidates(), 0);
+  size_t pick = all_remote();
+  if (there_.seen() && rtt_.seen()) {  // else nothing is known of the worker yet: try it
+    double best_ms = std::numeric_limits<double>::infinity();
+    for (size_t c = 0; c < candidates(); ++c) {
+      const double ms = predicted_ms(c);
+      if (ms < best_ms) pick = c, best_ms = ms;
+    }
+    if (chosen_ % kExploreEvery == 0) {
+      // Explore the candidate tried least recently among those that would not hurt much: a
+      // runner-up alone could leave a stale estimate (a link that recovered) untested for good.
+      const double limit = deadline_ms > 0 ? deadline_ms : 2 * best_ms;
+      size_t explore = pick;
+      for (size_t c = 0; c < candidates(); ++c) {
+        if (c == pick || predicted_ms(c) > limit) continue;
+        if (explore == pick || last_chosen_[c] < last_chosen_[explore]) explore = c;
+      }
+      if (explore != pick) {
+        pick = explore;
+      } else if (deadline_ms > 0) {
+        probe_wanted_ = true;  // nothing else fits the deadline: learn about the link safely
+      }
     }
   }
-  if (chosen_ % kExploreEvery != 0 || second == best) return best;
-  if (deadline_ms > 0 && second_ms > deadline_ms) {
-    probe_wanted_ = true;
-    return best;
-  }
-  return second;
+  last_chosen_[pick] = chosen_;
+  return pick;
 }
 
 }  // namespace shoal

@@ -53,10 +53,11 @@ class SplitPlanner {
   void observe_transfer(size_t bytes, double ms);  // a request's link time (its round trip less the worker's compute)
 
   double predicted_ms(size_t candidate) const;
-  // The candidate predicted fastest; the worker's side is tried first if never seen, and
-  // every kExploreEvery-th (10th) choice takes the runner-up, so estimates never go stale. With a
-  // deadline, a runner-up predicted to miss it is not tried on an input: the caller is asked
-  // to probe the link instead (probe_wanted), a message too small to miss anything.
+  // The candidate predicted fastest; the worker's side is tried first if never seen. Every
+  // kExploreEvery-th (10th) choice explores instead: the candidate tried least recently among
+  // those predicted within the deadline (without one, within twice the best), so no estimate
+  // goes stale. When none fits the deadline the caller is asked to probe the link instead
+  // (probe_wanted), a message too small to miss anything.
   size_t choose(double deadline_ms = 0);
   bool probe_wanted() {
     const bool wanted = probe_wanted_;
@@ -95,6 +96,7 @@ class SplitPlanner {
   Recent rtt_;              // ms
   Recent per_byte_{1e-6};   // ms per byte: 1 GB/s until measured
   uint64_t chosen_ = 0;
+  std::vector<uint64_t> last_chosen_;  // per candidate, the choice it was last taken at
   bool probe_wanted_ = false;
 };
 
