@@ -113,6 +113,30 @@ TEST_F(Planner, TheCutFollowsTheWorkersSpeedAndTheLink) {
   EXPECT_EQ(best_of_10(), p.all_local());
 }
 
+// Exploring takes turns among the candidates that would not hurt much, so none is left with a
+// stale estimate (a runner-up alone would always be the same one).
+TEST_F(Planner, ExplorationTakesTurnsAmongTheCandidatesThatFit) {
+  SplitPlanner p(*model_, subnet_, 4.0);
+  const uint64_t total = model_->cost(subnet_).macs;
+  for (int i = 0; i < 3; ++i) {  // both sides as fast, a fast link: every cut is close to the best
+    p.observe_here(total, 1.0 * total * 1e-6);
+    p.observe_there(total, 1.0 * total * 1e-6);
+    p.observe_round_trip(0.01);
+  }
+  std::map<size_t, int> taken;
+  for (uint32_t i = 0; i < 3 * SplitPlanner::kExploreEvery; ++i) ++taken[p.choose()];
+  EXPECT_EQ(taken.size(), 4u) << "the best, and three different candidates explored";
+  for (const auto& [c, n] : taken) EXPECT_TRUE(n == 1 || n == 27) << "candidate " << c << " taken " << n;
+  // With a deadline nothing but the best meets, exploring probes the link instead.
+  const size_t best = p.choose(0.0);
+  int probes = 0;
+  for (uint32_t i = 0; i < SplitPlanner::kExploreEvery; ++i) {
+    EXPECT_EQ(p.choose(p.predicted_ms(best) * 1.0001), best);
+    probes += p.probe_wanted();
+  }
+  EXPECT_EQ(probes, 1);
+}
+
 // A network whose first layer shrinks the image (32x32x3 to 8x8x8): on a slow device and a
 // slow link, the best split runs that layer here and sends its output, int8, to the worker.
 TEST(PlannerFunnel, AMiddleCutWinsWhereItSendsLessThanTheImage) {
