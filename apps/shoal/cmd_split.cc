@@ -48,10 +48,12 @@ struct Phase {
   uint32_t over_deadline = 0;
 };
 
-std::string candidate_name(const Model& model, const SplitPlanner& planner, size_t c) {
-  if (c == planner.all_remote()) return "(all on worker)";
-  if (c == planner.all_local()) return "(all here)";
-  return model.fb().tensors()->Get(planner.tensor(c))->name()->str();
+// What a row calls the tensor that crosses: the model's input means the worker runs it all,
+// its output that this device does.
+std::string cut_label(const Model& model, uint32_t tensor) {
+  if (tensor == model.fb().input()) return "(all on worker)";
+  if (tensor == model.fb().output()) return "(all here)";
+  return model.fb().tensors()->Get(tensor)->name()->str();
 }
 
 int run_split(const Args& args) {
@@ -157,7 +159,7 @@ int run_split(const Args& args) {
     // The whole network here: the answers a split must keep, and the time it must beat.
     Row local;
     local.subnet = m.subnets()->Get(s)->name()->str();
-    local.cut = "(all here)";
+    local.cut = cut_label(model.value(), m.output());
     std::vector<uint32_t> local_top(images->count);
     local_out.resize(engine.value()->packed_size(s, m.output()));
     for (uint32_t i = 0; i < images->count; ++i) {
@@ -173,7 +175,7 @@ int run_split(const Args& args) {
         if (cut == m.input() && e != encodings.front()) continue;  // the image goes as it is
         Row r;
         r.subnet = local.subnet;
-        r.cut = cut == m.input() ? "(all on worker)" : m.tensors()->Get(cut)->name()->str();
+        r.cut = cut_label(model.value(), cut);
         r.encoding = cut == m.input() ? "u8" : net::tensor_encoding_name(e);
         for (uint32_t i = 0; i < images->count; ++i) {
           net::SplitTiming t;
@@ -214,7 +216,7 @@ int run_split(const Args& args) {
         if (!ran.is_ok()) return fail("split", "auto at " + r.subnet + ": " + ran.status().message());
         const size_t c = ran.value();
         ++taken[c];
-        const std::string cut_name = candidate_name(model.value(), planner, c);
+        const std::string cut_name = cut_label(model.value(), planner.tensor(c));
         ++phase.chosen[cut_name];
         phase.total.push_back(t.head_ms + t.round_trip_ms);
         phase.over_deadline += deadline.value() > 0 && t.head_ms + t.round_trip_ms > deadline.value();
@@ -225,7 +227,7 @@ int run_split(const Args& args) {
       r.bytes /= images->count;  // the mean
       for (size_t c = 0; c < taken.size(); ++c) {
         if (!taken[c]) continue;
-        r.chosen.emplace_back(candidate_name(model.value(), planner, c), taken[c]);
+        r.chosen.emplace_back(cut_label(model.value(), planner.tensor(c)), taken[c]);
       }
       rows.push_back(std::move(r));
       if (!link_kbps.empty() || deadline.value() > 0) phase_reports.emplace_back(local.subnet, std::move(phases));

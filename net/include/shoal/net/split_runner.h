@@ -35,8 +35,8 @@ class SplitRunner {
                                                      int reply_timeout_ms = 5000);
 
   // Image `index` of `images` through `subnet`, cut at tensor `cut` (the model's input or
-  // output, or one of its cut tensors), the tensor sent as `encoding`. Allocates nothing once every cut has
-  // run at the widest subnet.
+  // output, or one of its cut tensors), the tensor sent as `encoding`. Its buffers (input,
+  // head, encoded tensor, reply) are reused; the request's names are copied per call.
   Status run(uint32_t subnet, uint32_t cut, const Images& images, uint32_t index, wire::TensorEncoding encoding,
              std::vector<float>* probabilities, SplitTiming* timing);
   // The cut `planner` (made for `subnet`) predicts fastest, run, and what it showed fed back:
