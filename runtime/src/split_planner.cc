@@ -4,9 +4,6 @@
 #include <limits>
 
 namespace shoal {
-namespace {
-
-}  // namespace
 
 void SplitPlanner::Recent::add(double sample) {
   samples_[count_++ % 3] = sample;
