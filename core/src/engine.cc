@@ -344,36 +344,131 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
                       std::to_string(packed_size(subnet, seg.from)) + " and " +
                       std::to_string(packed_size(subnet, seg.to)));
   }
+  const fb::GroupRange* ranges = model_->ranges(subnet);
+  move_tensor(seg.from, ranges, in, tensor_data(seg.from), true);
+  SHOAL_RETURN_IF_ERROR(execute(subnet, ranges, seg.first_node, seg.end_node));
+  move_tensor(seg.to, ranges, tensor_data(seg.to), out, false);
+  return Status::ok();
+}
+
+// Moves a tensor between its packed form and its full-width place in the arena: one copy
+// when every channel is active, else a short loop per pixel (a memcpy call per pixel costs
+// more than the copy at these sizes).
+void Engine::move_tensor(uint32_t t, const fb::GroupRange* ranges, const float* from, float* to,
+                         bool into_arena) const {
+  const fb::Tensor* tensor = model_->fb().tensors()->Get(t);
+  const fb::GroupRange& r = ranges[tensor->group()];
+  const size_t stride = model_->shape(t).c, active = r.hi() - r.lo();
+  const size_t pixels = size_t{tensor->height()} * tensor->width();
+  if (active == stride) return static_cast<void>(std::memcpy(to, from, pixels * stride * sizeof(float)));
+  const size_t from_step = into_arena ? active : stride, to_step = into_arena ? stride : active;
+  if (into_arena) to += r.lo(); else from += r.lo();
+  for (size_t p = 0; p < pixels; ++p, from += from_step, to += to_step) {
+    for (size_t c = 0; c < active; ++c) to[c] = from[c];
+  }
+}
+
+Status Engine::check_nodes(uint32_t subnet, uint32_t first, uint32_t end, const fb::GroupRange* ranges,
+                           const TensorIn* in, size_t in_n, const TensorOut* out, size_t out_n) const {
+  const fb::Model& m = model_->fb();
+  if (subnet >= m.subnets()->size()) {
+    return Status(StatusCode::kInvalidArgument, "subnet index " + std::to_string(subnet) + " out of range");
+  }
+  if (!(first < end && end <= steps_.size())) {
+    return Status(StatusCode::kInvalidArgument, "nodes [" + std::to_string(first) + ", " + std::to_string(end) +
+                                                    ") are not a range of this model's " +
+                                                    std::to_string(steps_.size()) + " nodes");
+  }
+  if (!ranges) return Status(StatusCode::kInvalidArgument, "no channel ranges");
   const fb::Subnet* sub = m.subnets()->Get(subnet);
-  const auto* ranges = sub->ranges();
-  const uint32_t affine = sub->affine_set();
-
-  // Moves a tensor between its packed form and its full-width place in the arena: one copy
-  // when every channel is active, else a short loop per pixel (a memcpy call per pixel
-  // costs more than the copy at these sizes).
-  auto move_tensor = [&](uint32_t t, const float* from, float* to, bool into_arena) {
-    const fb::Tensor* tensor = m.tensors()->Get(t);
-    const fb::GroupRange* r = ranges->Get(tensor->group());
-    const size_t stride = model_->shape(t).c, active = r->hi() - r->lo();
-    const size_t pixels = size_t{tensor->height()} * tensor->width();
-    if (active == stride) return static_cast<void>(std::memcpy(to, from, pixels * stride * sizeof(float)));
-    const size_t from_step = into_arena ? active : stride, to_step = into_arena ? stride : active;
-    if (into_arena) to += r->lo(); else from += r->lo();
-    for (size_t p = 0; p < pixels; ++p, from += from_step, to += to_step) {
-      for (size_t c = 0; c < active; ++c) to[c] = from[c];
+  bool narrowed = false;
+  for (uint32_t g = 0; g < m.groups()->size(); ++g) {
+    const fb::GroupRange* own = sub->ranges()->Get(g);
+    const fb::GroupRange& r = ranges[g];
+    if (!(own->lo() <= r.lo() && r.lo() < r.hi() && r.hi() <= own->hi())) {
+      return Status(StatusCode::kInvalidArgument,
+                    "channels [" + std::to_string(r.lo()) + ", " + std::to_string(r.hi()) + ") of group '" +
+                        m.groups()->Get(g)->name()->str() + "' are not a non-empty part of subnet '" +
+                        sub->name()->str() + "''s [" + std::to_string(own->lo()) + ", " +
+                        std::to_string(own->hi()) + ")");
     }
+    narrowed = narrowed || r.lo() != own->lo() || r.hi() != own->hi();
+  }
+  if (narrowed && !ops_.empty()) {
+    return Status(StatusCode::kUnsupported, "the " + std::string(kernels_->name) +
+                                                " backend runs a subnet's own channels only; a channel partition "
+                                                "needs shoal's kernels (ref, avx2, avx512, neon)");
+  }
+  const uint32_t tensors = m.tensors()->size();
+  auto given = [&](uint32_t t) {
+    for (size_t i = 0; i < in_n; ++i) {
+      if (in[i].tensor == t) return true;
+    }
+    return false;
   };
-  move_tensor(seg.from, in, tensor_data(seg.from), true);
+  for (size_t i = 0; i < in_n; ++i) {
+    const uint32_t t = in[i].tensor;
+    if (t >= tensors || producer_[t] >= static_cast<int32_t>(first) || (producer_[t] < 0 && t != m.input())) {
+      return Status(StatusCode::kInvalidArgument, "input " + std::to_string(i) + " is not a tensor made before node " +
+                                                      std::to_string(first));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (in[j].tensor == t) return Status(StatusCode::kInvalidArgument, "input tensor '" + m.tensors()->Get(t)->name()->str() + "' is given twice");
+    }
+    if (in[i].count != model_->packed_size(subnet, t)) {
+      return Status(StatusCode::kInvalidArgument, "tensor '" + m.tensors()->Get(t)->name()->str() + "' holds " +
+                                                      std::to_string(model_->packed_size(subnet, t)) +
+                                                      " floats at this subnet; the input has " +
+                                                      std::to_string(in[i].count));
+    }
+  }
+  for (uint32_t n = first; n < end; ++n) {
+    for (uint32_t t : *m.nodes()->Get(n)->inputs()) {
+      if (producer_[t] < static_cast<int32_t>(first) && !given(t)) {
+        return Status(StatusCode::kInvalidArgument, "node '" + m.nodes()->Get(n)->name()->str() + "' reads tensor '" +
+                                                        m.tensors()->Get(t)->name()->str() +
+                                                        "', made before the first node: give it as an input");
+      }
+    }
+  }
+  for (size_t i = 0; i < out_n; ++i) {
+    const uint32_t t = out[i].tensor;
+    if (t >= tensors || producer_[t] < static_cast<int32_t>(first) || producer_[t] >= static_cast<int32_t>(end)) {
+      return Status(StatusCode::kInvalidArgument, "output " + std::to_string(i) + " is not a tensor made by nodes [" +
+                                                      std::to_string(first) + ", " + std::to_string(end) + ")");
+    }
+    if (out[i].count != model_->packed_size(ranges, t)) {
+      return Status(StatusCode::kInvalidArgument, "tensor '" + m.tensors()->Get(t)->name()->str() + "' holds " +
+                                                      std::to_string(model_->packed_size(ranges, t)) +
+                                                      " floats at these ranges; the output has room for " +
+                                                      std::to_string(out[i].count));
+    }
+  }
+  return Status::ok();
+}
 
+Status Engine::run_nodes(uint32_t subnet, uint32_t first, uint32_t end, const fb::GroupRange* ranges,
+                         const TensorIn* in, size_t in_n, const TensorOut* out, size_t out_n) {
+  SHOAL_RETURN_IF_ERROR(check_nodes(subnet, first, end, ranges, in, in_n, out, out_n));
+  const fb::GroupRange* own = model_->ranges(subnet);
+  for (size_t i = 0; i < in_n; ++i) move_tensor(in[i].tensor, own, in[i].data, tensor_data(in[i].tensor), true);
+  SHOAL_RETURN_IF_ERROR(execute(subnet, ranges, first, end));
+  for (size_t i = 0; i < out_n; ++i) move_tensor(out[i].tensor, ranges, tensor_data(out[i].tensor), out[i].data, false);
+  return Status::ok();
+}
+
+Status Engine::execute(uint32_t subnet, const fb::GroupRange* ranges, uint32_t first, uint32_t end) {
+  const fb::Model& m = model_->fb();
+  const uint32_t affine = m.subnets()->Get(subnet)->affine_set();
   const uint32_t subnets = m.subnets()->size();
-  for (uint32_t n = seg.first_node; n < seg.end_node; ++n) {
+  for (uint32_t n = first; n < end; ++n) {
     Step& s = steps_[n];
     if (!ops_.empty() && ops_[size_t{n} * subnets + subnet]) {
       SHOAL_RETURN_IF_ERROR(ops_[size_t{n} * subnets + subnet]->run());
       continue;
     }
-    const fb::GroupRange* ri = ranges->Get(s.in_group);
-    const fb::GroupRange* ro = ranges->Get(s.out_group);
+    const fb::GroupRange* ri = &ranges[s.in_group];
+    const fb::GroupRange* ro = &ranges[s.out_group];
     const KernelTable& k = *kernels_;
     switch (s.op) {
       case fb::OpType::Conv2d:
@@ -436,7 +531,6 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
         break;
     }
   }
-  move_tensor(seg.to, tensor_data(seg.to), out, false);
   return Status::ok();
 }
 

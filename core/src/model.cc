@@ -65,9 +65,18 @@ Result<Model> Model::adopt(std::unique_ptr<uint8_t, FreeDeleter> owned, const ui
 
 size_t Model::packed_size(uint32_t subnet, uint32_t tensor) const {
   if (subnet >= fb_->subnets()->size()) return 0;
-  const TensorShape s = shape(tensor);
-  const fb::GroupRange* r = fb_->subnets()->Get(subnet)->ranges()->Get(fb_->tensors()->Get(tensor)->group());
-  return size_t{s.h} * s.w * (r->hi() - r->lo());
+  return packed_size(ranges(subnet), tensor);
+}
+
+size_t Model::packed_size(const fb::GroupRange* ranges, uint32_t tensor) const {
+  const fb::Tensor* t = fb_->tensors()->Get(tensor);
+  const fb::GroupRange& r = ranges[t->group()];
+  return size_t{t->height()} * t->width() * (r.hi() - r.lo());
+}
+
+// A vector of structs lies in the buffer as an array.
+const fb::GroupRange* Model::ranges(uint32_t subnet) const {
+  return reinterpret_cast<const fb::GroupRange*>(fb_->subnets()->Get(subnet)->ranges()->Data());
 }
 
 TensorShape Model::shape(uint32_t tensor) const {

@@ -34,6 +34,18 @@ struct Segment {
   uint32_t first_node = 0, end_node = 0;  // nodes [first_node, end_node) run
 };
 
+// A tensor handed to run_nodes (`count` floats, packed) and one it fills.
+struct TensorIn {
+  uint32_t tensor = 0;
+  const float* data = nullptr;
+  size_t count = 0;
+};
+struct TensorOut {
+  uint32_t tensor = 0;
+  float* data = nullptr;
+  size_t count = 0;
+};
+
 class Engine {
  public:
   // `model` must outlive the Engine; its weights are used in place, or packed once into
@@ -87,6 +99,19 @@ class Engine {
     return run(subnet, whole_, in, in_count, out, out_count);
   }
 
+  // Nodes [first, end) of `subnet` with every channel group narrowed to `ranges` (one per
+  // group, each within the subnet's range): one device's share of a channel-parallel
+  // partition (shoal/channel_partition.h). `in` holds every tensor those nodes read that is
+  // made before `first` (the model's input included), each packed at the subnet's ranges;
+  // `out` receives tensors made by those nodes, packed at `ranges`. Shoal's kernels only: an
+  // operator backend (XNNPACK) runs a subnet's own ranges and nothing narrower.
+  Status run_nodes(uint32_t subnet, uint32_t first, uint32_t end, const fb::GroupRange* ranges, const TensorIn* in,
+                   size_t in_n, const TensorOut* out, size_t out_n);
+  // What run_nodes checks, without running (data may be null): a peer's request is checked
+  // before it is queued.
+  Status check_nodes(uint32_t subnet, uint32_t first, uint32_t end, const fb::GroupRange* ranges, const TensorIn* in,
+                     size_t in_n, const TensorOut* out, size_t out_n) const;
+
  private:
   struct Step;
   explicit Engine(const Model& model);
@@ -99,6 +124,10 @@ class Engine {
   Status bind(uint8_t* memory);
   size_t packed_floats_of(const Step& s) const;
   Status create_operators();
+  // Runs nodes [first, end) on what is in the arena, at `ranges`, with the subnet's affine set.
+  Status execute(uint32_t subnet, const fb::GroupRange* ranges, uint32_t first, uint32_t end);
+  // Between a tensor's packed form (at `ranges`) and its full-width place in the arena.
+  void move_tensor(uint32_t tensor, const fb::GroupRange* ranges, const float* from, float* to, bool into_arena) const;
   template <typename Band>
   void for_row_bands(uint32_t rows, uint64_t work, Band& band);
   float* tensor_data(uint32_t tensor) const;

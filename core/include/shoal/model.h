@@ -56,6 +56,10 @@ class Model {
   // Floats a tensor holds at a subnet when packed: h * w * active channels (0 for a subnet
   // past the end).
   size_t packed_size(uint32_t subnet, uint32_t tensor) const;
+  // The same at any channel ranges, one per group (a part of a channel partition).
+  size_t packed_size(const fb::GroupRange* ranges, uint32_t tensor) const;
+  // A subnet's ranges, one per group, as an array.
+  const fb::GroupRange* ranges(uint32_t subnet) const;
   // The float array of buffer `index`, or nullptr for -1. Valid for the Model's lifetime.
   const float* buffer_f32(int32_t index) const;
   // A subnet by name ("w0.5", "upper50") or width ("0.5": the subnet of that width whose
