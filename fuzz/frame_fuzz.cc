@@ -31,6 +31,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case wire::MessageType::InferRequest: {
         const wire::InferRequest* r = verified_payload<wire::InferRequest>(frame);
         if (r) (void)(r->subnet()->size() + r->image()->size());
+        for (size_t i = 0; r && r->inputs() && i < r->inputs()->size(); ++i) {  // a share's tensors
+          const wire::Tensor* t = r->inputs()->Get(i);
+          std::vector<float> values(t->data()->size());
+          (void)decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), values.data(),
+                              t->data()->size() / encoded_bytes(t->encoding(), 1));
+        }
         if (r && r->input()) {  // as a worker decodes a segment's tensor, of the size it expects
           const wire::Tensor* t = r->input();
           std::vector<float> values(t->data()->size());
@@ -45,6 +51,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::vector<float> probabilities;
         if (r) (void)result_probabilities(*r, 10, &probabilities);
         if (r) (void)result_tensor(*r, 64, &probabilities);
+        probabilities.resize(64);
+        for (size_t i = 0; r && r->outputs() && i < r->outputs()->size(); ++i) {
+          (void)result_share_output(*r, i, 64, probabilities.data());
+        }
         break;
       }
     }

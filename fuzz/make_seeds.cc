@@ -67,6 +67,16 @@ int main(int argc, char** argv) {
         (void)send_segment_request(c, 5, "w1.0", 5000, SegmentRequest{"stage1", "", &t}, nullptr, 0);
         (void)send_segment_request(c, 6, "w1.0", 5000, SegmentRequest{"", "stage1", nullptr, e}, image.data(), image.size());
         (void)send_segment_result(c, 6, t, 100, 5);
+        // A share of a channel partition: two groups narrowed, one input, one output.
+        const fb::GroupRange ranges[] = {fb::GroupRange(0, 1), fb::GroupRange(4, 8), fb::GroupRange(0, 3)};
+        const uint32_t in_ids[] = {0}, out_ids[] = {1};
+        const EncodedTensor* ins[] = {&t};
+        ShareRequest share;
+        share.first_node = 0, share.end_node = 1, share.ranges = ranges, share.groups = 3;
+        share.input_tensors = in_ids, share.inputs = ins, share.input_count = 1;
+        share.output_tensors = out_ids, share.output_count = 1, share.output_encoding = e;
+        (void)send_share_request(c, 7, "w1.0", 5000, share);
+        (void)send_share_result(c, 7, ins, 1, 100, 5);
       }
     }));
   }

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "net_test_util.h"
+#include "shoal/channel_partition.h"
 #include "shoal/net/messages.h"
 #include "shoal/net/tensor_encoding.h"
 
@@ -299,6 +300,92 @@ TEST_F(Segments, AMalformedSegmentIsRefusedAndThePeerStillServed) {
   ASSERT_TRUE(send_segment_request(*c, id, subnet, 1'000'000, tail, nullptr, 0).is_ok());
   Frame f;
   EXPECT_NE(reply(*c, id, &f), nullptr);
+}
+
+// A share of a channel partition over the wire: the worker's slices are its engine's own
+// (run_nodes here at the same ranges), and every malformed share is refused, naming what
+// is wrong, before anything runs; the peer is still served after.
+TEST_F(Segments, ASharesSlicesAreTheEnginesOwnAndAMalformedShareIsRefused) {
+  auto c = testing::shake_hands(*server_);
+  const fb::Model& m = model_->fb();
+  const uint32_t subnet = m.subnets()->size() - 1;
+  const std::string subnet_name = m.subnets()->Get(subnet)->name()->str();
+  auto plan = plan_channel_partition(*model_, subnet, {1, 1});
+  ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
+  PartitionExecutor ex(*model_, plan.value());
+  ASSERT_TRUE(ex.begin(input_.data(), input_.size()).is_ok());
+  uint64_t id = 300;
+  for (size_t s = 0; s < plan->stages.size(); ++s) {
+    const PartitionStage& st = plan->stages[s];
+    if (!st.split) break;
+    std::vector<EncodedTensor> encoded(st.inputs.size());
+    std::vector<const EncodedTensor*> views;
+    for (size_t i = 0; i < st.inputs.size(); ++i) {
+      encode_tensor(ex.whole(st.inputs[i]).data(), ex.whole(st.inputs[i]).size(), wire::TensorEncoding::F32, &encoded[i]);
+      views.push_back(&encoded[i]);
+    }
+    ShareRequest share;
+    share.first_node = st.first_node, share.end_node = st.end_node;
+    share.ranges = st.ranges[1].data(), share.groups = st.ranges[1].size();
+    share.input_tensors = st.inputs.data(), share.inputs = views.data(), share.input_count = views.size();
+    share.output_tensors = st.outputs.data(), share.output_count = st.outputs.size();
+    ASSERT_TRUE(send_share_request(*c, id, subnet_name, 1'000'000, share).is_ok());
+    Frame f;
+    const wire::InferResult* r = reply(*c, id++, &f);
+    ASSERT_NE(r, nullptr);
+    // The same share on this process's engine.
+    std::vector<TensorIn> in;
+    for (uint32_t t : st.inputs) in.push_back({t, ex.whole(t).data(), ex.whole(t).size()});
+    for (size_t i = 0; i < st.outputs.size(); ++i) {
+      std::vector<float> want(ex.slice_size(s, 1, i)), got(want.size());
+      const TensorOut out{st.outputs[i], want.data(), want.size()};
+      ASSERT_TRUE(engine_->run_nodes(subnet, st.first_node, st.end_node, st.ranges[1].data(), in.data(), in.size(), &out, 1).is_ok());
+      ASSERT_TRUE(result_share_output(*r, i, got.size(), got.data()).is_ok());
+      EXPECT_EQ(got, want) << "stage " << s << " output " << i;
+    }
+    for (uint32_t p = 0; p < 2; ++p) ASSERT_TRUE(ex.run_here(*engine_, s, p).is_ok());
+
+    if (s != 1) continue;
+    // Stage 1 again, broken one way at a time.
+    const std::vector<uint32_t> no_such{9999};
+    std::vector<fb::GroupRange> past = st.ranges[1];
+    const uint32_t g = m.tensors()->Get(st.outputs[0])->group();
+    past[g] = fb::GroupRange(past[g].lo(), m.groups()->Get(g)->capacity() + 1);
+    EncodedTensor short_one = encoded[0];
+    short_one.data.resize(short_one.data.size() - 4);
+    const EncodedTensor* short_view = &short_one;
+    const std::vector<uint32_t> earlier{st.inputs[0]};
+    struct Case {
+      const char* what;
+      ShareRequest share;
+      const char* says;
+    };
+    std::vector<Case> cases;
+    auto broken = [&](const char* what, const char* says, auto change) {
+      Case k{what, share, says};
+      change(k.share);
+      cases.push_back(k);
+    };
+    broken("one range short", "one channel range per group", [&](ShareRequest& q) { q.groups -= 1; });
+    broken("range past the subnet", "non-empty part", [&](ShareRequest& q) { q.ranges = past.data(); });
+    broken("no inputs", "give it as an input", [&](ShareRequest& q) { q.input_count = 0; });
+    broken("no such tensor", "no tensor 9999", [&](ShareRequest& q) { q.input_tensors = no_such.data(); });
+    broken("short tensor", "bytes", [&](ShareRequest& q) { q.inputs = &short_view; q.input_count = 1; });
+    broken("output made before", "not a tensor made by nodes", [&](ShareRequest& q) { q.output_tensors = earlier.data(); q.output_count = 1; });
+    broken("nodes past the end", "not a range", [&](ShareRequest& q) { q.end_node = 9999; });
+    broken("no outputs", "names its input tensors", [&](ShareRequest& q) { q.output_count = 0; });
+    const uint64_t served = server_->counters().served.load();
+    for (const Case& k : cases) {
+      ASSERT_TRUE(send_share_request(*c, id, subnet_name, 1'000'000, k.share).is_ok());
+      std::string message;
+      EXPECT_EQ(refused(*c, id++, &message), wire::ErrorCode::BadInput) << k.what;
+      EXPECT_NE(message.find(k.says), std::string::npos) << k.what << ": " << message;
+    }
+    EXPECT_EQ(server_->counters().served.load(), served);
+    ASSERT_TRUE(send_share_request(*c, id, subnet_name, 1'000'000, share).is_ok());
+    Frame f2;
+    EXPECT_NE(reply(*c, id++, &f2), nullptr);
+  }
 }
 
 }  // namespace

@@ -41,6 +41,18 @@ std::string fresh_nonce() {
   return nonce;
 }
 
+Result<DialedWorker> dial_worker(Dialer& dialer, const std::string& address, const std::string& key,
+                                 const std::string& software, int timeout_ms) {
+  auto connection = dialer.dial(address, timeout_ms);
+  if (!connection.is_ok()) return Status(connection.status().code(), "cannot reach " + address + ": " + connection.status().message());
+  connection.value()->set_key(key);
+  WorkerInfo hello;
+  hello.software = software;
+  auto info = dial_handshake(*connection.value(), hello, timeout_ms);
+  if (!info.is_ok()) return Status(info.status().code(), address + ": " + info.status().message());
+  return DialedWorker{std::move(connection.value()), std::move(info.value())};
+}
+
 Result<WorkerInfo> dial_handshake(Connection& c, WorkerInfo mine, int timeout_ms) {
   mine.nonce = fresh_nonce();
   mine.peer_nonce.clear();

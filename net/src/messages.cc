@@ -100,6 +100,80 @@ Status result_tensor(const wire::InferResult& result, size_t count, std::vector<
   return decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), out->data(), count);
 }
 
+Status send_share_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
+                          const ShareRequest& share) {
+  auto& fbb = builder();
+  auto name = fbb.CreateString(subnet);
+  auto pixels = fbb.CreateVector(static_cast<const uint8_t*>(nullptr), 0);
+  std::vector<wire::ChannelRange> ranges;
+  ranges.reserve(share.groups);
+  for (size_t g = 0; g < share.groups; ++g) ranges.emplace_back(share.ranges[g].lo(), share.ranges[g].hi());
+  auto ranges_v = fbb.CreateVectorOfStructs(ranges);
+  auto in_ids = fbb.CreateVector(share.input_tensors, share.input_count);
+  std::vector<flatbuffers::Offset<wire::Tensor>> tensors;
+  for (size_t i = 0; i < share.input_count; ++i) tensors.push_back(create_tensor(fbb, *share.inputs[i]));
+  auto inputs = fbb.CreateVector(tensors);
+  auto out_ids = fbb.CreateVector(share.output_tensors, share.output_count);
+  wire::InferRequestBuilder b(fbb);
+  b.add_subnet(name);
+  b.add_budget_us(budget_us);
+  b.add_image(pixels);
+  b.add_output_encoding(share.output_encoding);
+  b.add_first_node(share.first_node);
+  b.add_end_node(share.end_node);
+  b.add_ranges(ranges_v);
+  b.add_input_tensors(in_ids);
+  b.add_inputs(inputs);
+  b.add_output_tensors(out_ids);
+  fbb.Finish(b.Finish());
+  return send(c, wire::MessageType::InferRequest, id, fbb);
+}
+
+Status send_share_result(Connection& c, uint64_t id, const EncodedTensor* const* outputs, size_t count,
+                         uint32_t compute_us, uint32_t queue_us) {
+  auto& fbb = builder();
+  std::vector<flatbuffers::Offset<wire::Tensor>> tensors;
+  for (size_t i = 0; i < count; ++i) tensors.push_back(create_tensor(fbb, *outputs[i]));
+  auto outs = fbb.CreateVector(tensors);
+  auto none = fbb.CreateVector(static_cast<const float*>(nullptr), 0);
+  wire::InferResultBuilder b(fbb);
+  b.add_probabilities(none);
+  b.add_compute_us(compute_us);
+  b.add_queue_us(queue_us);
+  b.add_outputs(outs);
+  fbb.Finish(b.Finish());
+  return send(c, wire::MessageType::InferResult, id, fbb);
+}
+
+Status result_share_output(const wire::InferResult& result, size_t i, size_t count, float* out, float* max_error) {
+  if (!result.outputs() || i >= result.outputs()->size()) {
+    return Status(StatusCode::kCorrupt, "a share's result without its output " + std::to_string(i));
+  }
+  const wire::Tensor* t = result.outputs()->Get(i);
+  if (max_error) *max_error = t->max_error();
+  return decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), out, count);
+}
+
+Status await_reply(Connection& c, uint64_t id, wire::MessageType type, int timeout_ms, Frame* reply) {
+  const auto sent_at = std::chrono::steady_clock::now();
+  for (;;) {
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent_at);
+    const int left = timeout_ms - static_cast<int>(spent.count());
+    if (left <= 0) {
+      return Status(StatusCode::kTimeout, "the worker did not answer within " + std::to_string(timeout_ms) + " ms");
+    }
+    Status st = read_frame(c, Limits{}, reply, left);
+    if (!st.is_ok()) return st;
+    if (reply->header.request_id != id) continue;
+    if (reply->header.type == wire::MessageType::Error) {
+      wire::ErrorCode code;
+      return parse_error(*reply, &code);
+    }
+    if (reply->header.type != type) return Status(StatusCode::kCorrupt, "the worker answered with another kind of message");
+    return Status::ok();
+  }
+}
+
 Status send_infer_result(Connection& c, uint64_t id, const float* probabilities, size_t count, uint32_t compute_us,
                          uint32_t queue_us, uint32_t top_k) {
   auto& fbb = builder();

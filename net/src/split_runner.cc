@@ -125,24 +125,8 @@ Result<SplitRunner::Probe> SplitRunner::probe_round_trip() {
   return Probe{std::max(0.0, ms - report->service_us / 1000.0), 2 * (kHeaderBytes + mac) + reply_.header.payload_bytes};
 }
 
-// Replies to earlier requests that timed out are passed over.
 Status SplitRunner::await(uint64_t id, wire::MessageType type) {
-  const auto sent_at = Clock::now();
-  for (;;) {
-    const int left = reply_timeout_ms_ - static_cast<int>(ms_since(sent_at));
-    if (left <= 0) {
-      return Status(StatusCode::kTimeout, "the worker did not answer within " + std::to_string(reply_timeout_ms_) + " ms");
-    }
-    Status st = read_frame(*connection_, Limits{}, &reply_, left);
-    if (!st.is_ok()) return st;
-    if (reply_.header.request_id != id) continue;
-    if (reply_.header.type == wire::MessageType::Error) {
-      wire::ErrorCode code;
-      return parse_error(reply_, &code);
-    }
-    if (reply_.header.type != type) return Status(StatusCode::kCorrupt, "the worker answered with another kind of message");
-    return Status::ok();
-  }
+  return await_reply(*connection_, id, type, reply_timeout_ms_, &reply_);
 }
 
 }  // namespace shoal::net

@@ -36,6 +36,11 @@ struct Job {
   bool from_cut = false, to_cut = false;
   wire::TensorEncoding input_encoding = wire::TensorEncoding::F32, output_encoding = wire::TensorEncoding::F32;
   float input_scale = 1;
+  // A channel-partition share (end_node > 0): its nodes, ranges and tensors, checked.
+  uint32_t first_node = 0, end_node = 0;
+  std::vector<fb::GroupRange> ranges;
+  std::vector<uint32_t> in_tensors, out_tensors;
+  std::vector<EncodedTensor> inputs;
 };
 
 // One connected master. Its jobs wait in its own queue (under the server's lock); the
@@ -70,16 +75,29 @@ struct WorkerServer::Impl {
   // The engine and its buffers: used by one thread at a time, the one that set engine_busy.
   bool engine_busy = false;  // under mu
   std::vector<double> took_ms;  // per subnet, smoothed, slowdown included (-1: not run yet); under mu
+  std::vector<double> share_ms;  // the same for the longest share of a partition, per subnet
   static constexpr double kInlineMs = 2.0;  // run on the reading thread only what takes less
   Images image;
   std::vector<float> input, output;
   EncodedTensor encoded;  // a segment's output, as it goes out
+  // A share's tensors, decoded and encoded (reused).
+  std::vector<std::vector<float>> share_in, share_out;
+  std::vector<EncodedTensor> share_encoded;
+  std::vector<const EncodedTensor*> share_replies;
+  std::vector<TensorIn> share_in_views;
+  std::vector<TensorOut> share_out_views;
 
   void compute_loop();
   void run_job(Connection& c, Job& job);
+  // Runs a share on the engine: the outputs into share_encoded.
+  Status run_share(Job& job);
+  // Checks a share request and takes it into `job`; the error says what is wrong.
+  Status take_share(const wire::InferRequest& req, Job& job) const;
   void peer_loop(const std::shared_ptr<Peer>& peer);
   // True when the request ran on this thread (the engine was idle).
   bool handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Clock::time_point received);
+  // A checked request: run here when the engine is idle and it is short (true), else queued.
+  bool run_or_queue(const std::shared_ptr<Peer>& peer, Job job);
   bool admit(const std::shared_ptr<Peer>& peer, Job job);
   void forget(const std::shared_ptr<Peer>& peer);
 };
@@ -122,8 +140,13 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   for (const fb::Tensor* t : *m.tensors()) longest_tensor = std::max<size_t>(longest_tensor, t->name()->size());
   impl->request_limits = options.limits;
   impl->took_ms.assign(m.subnets()->size(), -1.0);
+  impl->share_ms.assign(m.subnets()->size(), -1.0);
   impl->image.count = 1;
   impl->image.h = in.h, impl->image.w = in.w, impl->image.c = in.c;
+  // A share carries tensors that are all live at one point of the graph: at most the arena,
+  // at f32, with a table, a range per group and an index per tensor around each.
+  const size_t tables = 64 * (size_t{m.tensors()->size()} + m.groups()->size());
+  largest_input = std::max(largest_input, impl->engine->arena_bytes() + tables);
   const size_t request = largest_input + longest_name + 2 * longest_tensor + 512;
   impl->request_limits.max_payload_bytes =
       static_cast<uint32_t>(std::min<size_t>(options.limits.max_payload_bytes, request));
@@ -279,6 +302,11 @@ bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   job.received = received;
   job.deadline = received + std::chrono::microseconds(req->budget_us());
   job.segment = engine->whole();
+  if (req->end_node() > 0) {
+    const Status share = take_share(*req, job);
+    if (!share.is_ok()) return refuse(wire::ErrorCode::BadInput, share.message());
+    return run_or_queue(peer, std::move(job));
+  }
   job.from_cut = req->from() && req->from()->size() > 0;
   job.to_cut = req->to() && req->to()->size() > 0;
   const fb::Model& m = model->fb();
@@ -318,13 +346,69 @@ bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
     }
     job.image.assign(req->image()->begin(), req->image()->end());
   }
+  return run_or_queue(peer, std::move(job));
+}
+
+Status WorkerServer::Impl::take_share(const wire::InferRequest& req, Job& job) const {
+  const fb::Model& m = model->fb();
+  const uint32_t tensors = m.tensors()->size();
+  if (req.image()->size() != 0) return Status(StatusCode::kInvalidArgument, "a share carries tensors, not an image");
+  if (!req.ranges() || req.ranges()->size() != m.groups()->size()) {
+    return Status(StatusCode::kInvalidArgument, "a share gives one channel range per group (" +
+                                                    std::to_string(m.groups()->size()) + ")");
+  }
+  const auto* in_ids = req.input_tensors();
+  const auto* ins = req.inputs();
+  const auto* out_ids = req.output_tensors();
+  if (!in_ids || !ins || in_ids->size() != ins->size() || in_ids->size() > tensors || !out_ids ||
+      out_ids->size() == 0 || out_ids->size() > tensors) {
+    return Status(StatusCode::kInvalidArgument, "a share names its input tensors (one per input) and its outputs");
+  }
+  for (uint32_t t : *in_ids) {
+    if (t >= tensors) return Status(StatusCode::kInvalidArgument, "no tensor " + std::to_string(t) + " in this model");
+  }
+  for (uint32_t t : *out_ids) {
+    if (t >= tensors) return Status(StatusCode::kInvalidArgument, "no tensor " + std::to_string(t) + " in this model");
+  }
+  if (req.output_encoding() > wire::TensorEncoding::MAX) {
+    return Status(StatusCode::kInvalidArgument, "unknown output encoding " + std::to_string(static_cast<int>(req.output_encoding())));
+  }
+  job.first_node = req.first_node(), job.end_node = req.end_node();
+  job.output_encoding = req.output_encoding();
+  for (const wire::ChannelRange* r : *req.ranges()) job.ranges.emplace_back(r->lo(), r->hi());
+  job.in_tensors.assign(in_ids->begin(), in_ids->end());
+  job.out_tensors.assign(out_ids->begin(), out_ids->end());
+  std::vector<TensorIn> in_views;
+  std::vector<TensorOut> out_views;
+  for (uint32_t t : job.in_tensors) in_views.push_back({t, nullptr, model->packed_size(job.subnet, t)});
+  for (uint32_t t : job.out_tensors) out_views.push_back({t, nullptr, model->packed_size(job.ranges.data(), t)});
+  SHOAL_RETURN_IF_ERROR(engine->check_nodes(job.subnet, job.first_node, job.end_node, job.ranges.data(), in_views.data(),
+                                            in_views.size(), out_views.data(), out_views.size()));
+  job.inputs.resize(ins->size());
+  for (uint32_t i = 0; i < ins->size(); ++i) {
+    const wire::Tensor* t = ins->Get(i);
+    const size_t values = in_views[i].count;
+    if (t->encoding() > wire::TensorEncoding::MAX || t->data()->size() != encoded_bytes(t->encoding(), values)) {
+      return Status(StatusCode::kInvalidArgument, "tensor '" + m.tensors()->Get(in_views[i].tensor)->name()->str() +
+                                                      "' holds " + std::to_string(values) + " values at this subnet; the share's input " +
+                                                      std::to_string(i) + " has " + std::to_string(t->data()->size()) + " bytes");
+    }
+    job.inputs[i].encoding = t->encoding();
+    job.inputs[i].scale = t->scale();
+    job.inputs[i].data.assign(t->data()->begin(), t->data()->end());
+  }
+  return Status::ok();
+}
+
+bool WorkerServer::Impl::run_or_queue(const std::shared_ptr<Peer>& peer, Job job) {
+  const uint64_t id = job.id;
   // An idle engine runs the request here at once: no hand-over to the engine thread (which
   // costs about as much as a loopback round trip).
   // Only a short one: while it runs, this peer's frames (heartbeats too) wait unread.
   bool here = false;
   {
     std::lock_guard<std::mutex> lock(mu);
-    const double usual_ms = took_ms[job.subnet];
+    const double usual_ms = (job.end_node > 0 ? share_ms : took_ms)[job.subnet];
     if (!engine_busy && turn.empty() && !stopping && usual_ms >= 0 && usual_ms <= kInlineMs) engine_busy = here = true;
   }
   if (here) {
@@ -414,6 +498,25 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
     return;
   }
   Status st;
+  if (job.end_node > 0) {
+    st = run_share(job);
+    const auto computed = Clock::now();
+    if (options.slowdown > 1.0) std::this_thread::sleep_for((computed - start) * (options.slowdown - 1.0));
+    const auto done = Clock::now();
+    if (!st.is_ok()) {
+      const bool bad_input = st.code() == StatusCode::kCorrupt;
+      (void)send_error(c, job.id, bad_input ? wire::ErrorCode::BadInput : wire::ErrorCode::Internal, st.message());
+      return;
+    }
+    ++counters.served;
+    (void)send_share_result(c, job.id, share_replies.data(), share_replies.size(), micros(done - start),
+                            micros(start - job.received));
+    const double ms = std::chrono::duration<double, std::milli>(done - start).count();
+    std::lock_guard<std::mutex> lock(mu);
+    double& usual = share_ms[job.subnet];
+    usual = std::max(ms, usual < 0 ? ms : 0.95 * usual);  // the longest share, slowly forgotten
+    return;
+  }
   if (job.from_cut) {
     input.resize(engine->packed_size(job.subnet, job.segment.from));
     st = decode_tensor(job.input_encoding, job.input_scale, job.image.data(), job.image.size(), input.data(), input.size());
@@ -446,6 +549,33 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
   std::lock_guard<std::mutex> lock(mu);
   double& usual = took_ms[job.subnet];
   usual = usual < 0 ? ms : 0.8 * usual + 0.2 * ms;
+}
+
+Status WorkerServer::Impl::run_share(Job& job) {
+  const size_t n_in = job.in_tensors.size(), n_out = job.out_tensors.size();
+  share_in.resize(std::max(share_in.size(), n_in));
+  share_out.resize(std::max(share_out.size(), n_out));
+  share_encoded.resize(std::max(share_encoded.size(), n_out));
+  share_in_views.clear();
+  share_out_views.clear();
+  share_replies.clear();
+  for (size_t i = 0; i < n_in; ++i) {
+    const EncodedTensor& e = job.inputs[i];
+    share_in[i].resize(model->packed_size(job.subnet, job.in_tensors[i]));
+    SHOAL_RETURN_IF_ERROR(decode_tensor(e.encoding, e.scale, e.data.data(), e.data.size(), share_in[i].data(), share_in[i].size()));
+    share_in_views.push_back({job.in_tensors[i], share_in[i].data(), share_in[i].size()});
+  }
+  for (size_t i = 0; i < n_out; ++i) {
+    share_out[i].resize(model->packed_size(job.ranges.data(), job.out_tensors[i]));
+    share_out_views.push_back({job.out_tensors[i], share_out[i].data(), share_out[i].size()});
+  }
+  SHOAL_RETURN_IF_ERROR(engine->run_nodes(job.subnet, job.first_node, job.end_node, job.ranges.data(),
+                                          share_in_views.data(), n_in, share_out_views.data(), n_out));
+  for (size_t i = 0; i < n_out; ++i) {
+    encode_tensor(share_out[i].data(), share_out[i].size(), job.output_encoding, &share_encoded[i]);
+    share_replies.push_back(&share_encoded[i]);
+  }
+  return Status::ok();
 }
 
 }  // namespace shoal::net

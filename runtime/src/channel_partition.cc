@@ -142,7 +142,6 @@ Result<ChannelPartition> plan_channel_partition(const Model& model, uint32_t sub
 
 size_t ChannelPartition::floats_to(const Model& model, uint32_t part) const {
   size_t floats = 0;
-  if (part == 0) return 0;
   for (const PartitionStage& st : stages) {
     if (!st.split) continue;
     for (uint32_t t : st.inputs) floats += model.packed_size(subnet, t);
@@ -152,7 +151,6 @@ size_t ChannelPartition::floats_to(const Model& model, uint32_t part) const {
 
 size_t ChannelPartition::floats_from(const Model& model, uint32_t part) const {
   size_t floats = 0;
-  if (part == 0) return 0;
   for (const PartitionStage& st : stages) {
     if (!st.split) continue;
     for (uint32_t t : st.outputs) floats += model.packed_size(st.ranges[part].data(), t);

@@ -39,7 +39,7 @@ struct ChannelPartition {
   std::vector<PartitionStage> stages;  // the split stages, then the whole one
 
   // Floats part `part` receives (the stages' inputs, whole) and sends back (its slices of
-  // the outputs) per input; part 0 is the coordinator, which moves nothing.
+  // the outputs) per input, when a device other than the coordinator computes it.
   size_t floats_to(const Model& model, uint32_t part) const;
   size_t floats_from(const Model& model, uint32_t part) const;
 };

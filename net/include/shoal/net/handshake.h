@@ -10,6 +10,7 @@
 #ifndef SHOAL_NET_HANDSHAKE_H_
 #define SHOAL_NET_HANDSHAKE_H_
 
+#include "shoal/net/dialer.h"
 #include "shoal/net/messages.h"
 
 namespace shoal::net {
@@ -24,6 +25,15 @@ Result<WorkerInfo> dial_handshake(Connection& connection, WorkerInfo mine, int t
 // Listening side: reads the dialler's Hello (within `timeout_ms`) and answers with `mine`.
 // Gives the dialler's Hello. On failure the caller drops the connection (an Error frame
 // saying why has been sent where that helps the peer).
+// A worker dialled, keyed (an empty key: none) and past the handshake, for a tool that talks to
+// it directly (shoal split, shoal partition). Errors name the address.
+struct DialedWorker {
+  std::unique_ptr<Connection> connection;
+  WorkerInfo info;
+};
+Result<DialedWorker> dial_worker(Dialer& dialer, const std::string& address, const std::string& key,
+                                 const std::string& software, int timeout_ms = 2000);
+
 Result<WorkerInfo> accept_handshake(Connection& connection, WorkerInfo mine, int timeout_ms);
 
 // 16 bytes from the system's random source.

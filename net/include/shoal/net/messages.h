@@ -60,6 +60,30 @@ Status send_segment_result(Connection& c, uint64_t id, const EncodedTensor& outp
 // A segment result's tensor, decoded into `count` floats (the tensor's packed size at the
 // subnet it ran); kCorrupt when the result carries no tensor or not that many values.
 Status result_tensor(const wire::InferResult& result, size_t count, std::vector<float>* out, float* max_error = nullptr);
+// One device's share of a channel-parallel partition stage: nodes [first_node, end_node) at
+// `ranges` (one per group), from `inputs` (encoded, tensors numbered `input_tensors`, each at
+// the subnet's ranges) to the tensors numbered `output_tensors`, sent back as `output_encoding`.
+struct ShareRequest {
+  uint32_t first_node = 0, end_node = 0;
+  const fb::GroupRange* ranges = nullptr;
+  size_t groups = 0;
+  const uint32_t* input_tensors = nullptr;
+  const EncodedTensor* const* inputs = nullptr;
+  size_t input_count = 0;
+  const uint32_t* output_tensors = nullptr;
+  size_t output_count = 0;
+  wire::TensorEncoding output_encoding = wire::TensorEncoding::F32;
+};
+Status send_share_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
+                          const ShareRequest& share);
+Status send_share_result(Connection& c, uint64_t id, const EncodedTensor* const* outputs, size_t count,
+                         uint32_t compute_us, uint32_t queue_us);
+// Output `i` of a share's result decoded into `count` floats; kCorrupt when it is missing or
+// does not hold that many.
+Status result_share_output(const wire::InferResult& result, size_t i, size_t count, float* out, float* max_error = nullptr);
+// The reply to request `id` into `reply`, passing over replies to earlier requests (that the
+// caller gave up on); an Error reply becomes its Status, another kind of message kCorrupt.
+Status await_reply(Connection& c, uint64_t id, wire::MessageType type, int timeout_ms, Frame* reply);
 // With 0 < top_k < count, only the top_k most probable classes and their probabilities.
 Status send_infer_result(Connection& c, uint64_t id, const float* probabilities, size_t count,
                          uint32_t compute_us, uint32_t queue_us, uint32_t top_k = 0);
