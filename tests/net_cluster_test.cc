@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include "shoal/net/fault_network.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/master.h"
+#include "shoal/net/partition_runner.h"
 #include "shoal/net/split_runner.h"
 #include "shoal/net/transport.h"
 #include "shoal/policy_registry.h"
@@ -372,6 +374,123 @@ TEST_F(Split, TheChosenCutFollowsTheLinksBandwidth) {
   EXPECT_GE(again[kLast + planner.all_remote()], 30) << "of the last 40: back to the worker once the link shows it recovered";
 }
 
+// Channel-parallel partitions over real worker processes: Fluid's high-accuracy mode (w1.0
+// as lower50 on one worker and upper50 on another, this process gathering) equals w1.0 on
+// one device, and so does a ResNet-8 member across this process and two workers; when a
+// worker is killed mid-run its channels are computed here and the answers stay the same.
+class Partition : public ::testing::Test {
+ protected:
+  struct Cluster {
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Engine> engine;
+    std::vector<WorkerProcess> workers;
+  };
+  static Cluster start(const std::string& path, size_t workers, const std::vector<std::string>& extra = {}) {
+    Cluster c;
+    c.model = std::make_unique<Model>(std::move(Model::from_file(path).value()));
+    c.engine = std::move(Engine::create(*c.model).value());
+    for (size_t i = 0; i < workers; ++i) {
+      std::vector<std::string> args{"--model", path};
+      args.insert(args.end(), extra.begin(), extra.end());
+      auto w = WorkerProcess::start(SHOAL_WORKER_BINARY, args);
+      EXPECT_TRUE(w.is_ok()) << w.status().to_string();
+      if (w.is_ok()) c.workers.push_back(std::move(w.value()));
+    }
+    return c;
+  }
+  static Result<std::unique_ptr<PartitionRunner>> runner(Cluster& c, const std::string& subnet,
+                                                          const std::vector<double>& shares, int timeout_ms = 5000) {
+    auto plan = plan_channel_partition(*c.model, c.model->find_subnet(subnet).value(), shares);
+    if (!plan.is_ok()) return plan.status();
+    std::vector<std::unique_ptr<Connection>> connections;
+    std::vector<WorkerInfo> infos;
+    for (WorkerProcess& w : c.workers) {
+      auto d = dial_worker(dialer_for(Transport::kTcp), w.address(), "", "partition test");
+      if (!d.is_ok()) return d.status();
+      connections.push_back(std::move(d->connection));
+      infos.push_back(d->info);
+    }
+    return PartitionRunner::create(*c.model, *c.engine, plan.value(), std::move(connections), infos, timeout_ms);
+  }
+  // The largest difference in logits and probabilities from the whole subnet on one engine.
+  static std::pair<float, float> difference(Cluster& c, uint32_t subnet, const PartitionRunner& r,
+                                            const Images& images, uint32_t i) {
+    const fb::Model& m = c.model->fb();
+    std::vector<float> x;
+    EXPECT_TRUE(image_to_input(images, i, *c.model, Fit::kExact, &x).is_ok());
+    const uint32_t logits = m.nodes()->Get(m.nodes()->size() - 1)->inputs()->Get(0);
+    std::vector<float> want_logits(c.model->packed_size(subnet, logits)), want(c.model->packed_size(subnet, m.output()));
+    const TensorIn in{m.input(), x.data(), x.size()};
+    const TensorOut out[] = {{logits, want_logits.data(), want_logits.size()}, {m.output(), want.data(), want.size()}};
+    EXPECT_TRUE(c.engine->run_nodes(subnet, 0, m.nodes()->size(), c.model->ranges(subnet), &in, 1, out, 2).is_ok());
+    auto worst = [](const std::vector<float>& a, const std::vector<float>& b) {
+      EXPECT_EQ(a.size(), b.size());
+      float d = 0;
+      for (size_t k = 0; k < a.size() && k < b.size(); ++k) d = std::max(d, std::fabs(a[k] - b[k]));
+      return d;
+    };
+    return {worst(r.executor().logits(), want_logits), worst(r.executor().output(), want)};
+  }
+  Images images_ = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 200).value();
+};
+
+TEST_F(Partition, FluidHighAccuracyModeOverTwoWorkerProcessesEqualsW10OnOneDevice) {
+  const std::string path = SHOAL_SOURCE_DIR "/models/fluid/fluid-cnn-fluid-s2.shoal";
+  Cluster c = start(path, 2);
+  ASSERT_EQ(c.workers.size(), 2u);
+  auto r = runner(c, "w1.0", {1, 1});  // two workers, two parts: this process only gathers
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const uint32_t w10 = c.model->find_subnet("w1.0").value();
+  float worst_logit = 0, worst_prob = 0;
+  for (uint32_t i = 0; i < images_.count; ++i) {
+    PartitionTiming t;
+    const Status st = r.value()->run(images_, i, wire::TensorEncoding::F32, &t);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    EXPECT_EQ(t.recomputed, 0u);
+    EXPECT_GT(t.bytes_sent, 0u);
+    const auto [logit, prob] = difference(c, w10, *r.value(), images_, i);
+    worst_logit = std::max(worst_logit, logit), worst_prob = std::max(worst_prob, prob);
+  }
+  EXPECT_LE(worst_logit, 1e-5f);
+  EXPECT_LE(worst_prob, 1e-5f);
+  EXPECT_EQ(r.value()->workers_down(), 0u);
+
+  // The command, with this process computing lower50 and one worker upper50.
+  FILE* p = popen((std::string(SHOAL_BINARY) + " partition " + path + " --workers " + c.workers[0].address() +
+                   " --limit 50 --json 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("\"agreement\":1"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"max_logit_difference\":0"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"stages\":3"), std::string::npos) << out;
+}
+
+TEST_F(Partition, AWorkerKilledMidRunIsComputedHereAndTheAnswersStayTheSame) {
+  Cluster c = start(SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal", 2);
+  ASSERT_EQ(c.workers.size(), 2u);
+  const uint32_t w = c.model->fb().subnets()->size() - 1;
+  auto r = runner(c, c.model->fb().subnets()->Get(w)->name()->str(), {1, 1, 1});
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  uint32_t recomputed = 0;
+  float worst = 0;
+  for (uint32_t i = 0; i < 60; ++i) {
+    if (i == 30) c.workers[1].kill_now();
+    PartitionTiming t;
+    const Status st = r.value()->run(images_, i, wire::TensorEncoding::F32, &t);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    if (i < 30) {
+      EXPECT_EQ(t.recomputed, 0u) << "image " << i;
+    }
+    recomputed += t.recomputed;
+    worst = std::max(worst, difference(c, w, *r.value(), images_, i).first);
+  }
+  EXPECT_LE(worst, 1e-5f);
+  EXPECT_EQ(r.value()->workers_down(), 1u);
+  EXPECT_GE(recomputed, 30u * 7);  // every split stage of every image after the kill
+  EXPECT_NE(r.value()->first_failure().find("worker 2"), std::string::npos) << r.value()->first_failure();
+}
+
 }  // namespace
 }  // namespace shoal::net
-

@@ -139,14 +139,9 @@ int run_split(const Args& args) {
   };
   if (!link_kbps.empty()) emulate(link_kbps.front());
   net::Dialer& dialer = link_kbps.empty() ? net::dialer_for(transport.value()) : relay;
-  auto connection = dialer.dial(address, 2000);
-  if (!connection.is_ok()) return fail("split", "cannot reach " + address + ": " + connection.status().message());
-  connection.value()->set_key(key);
-  net::WorkerInfo hello;
-  hello.software = "shoal split";
-  auto worker = net::dial_handshake(*connection.value(), hello, 2000);
-  if (!worker.is_ok()) return fail("split", address + ": " + worker.status().message());
-  auto runner = net::SplitRunner::create(model.value(), *engine.value(), std::move(connection.value()), worker.value());
+  auto worker = net::dial_worker(dialer, address, key, "shoal split");
+  if (!worker.is_ok()) return fail("split", worker.status());
+  auto runner = net::SplitRunner::create(model.value(), *engine.value(), std::move(worker->connection), worker->info);
   if (!runner.is_ok()) return fail("split", runner.status());
   runner.value()->set_local_slowdown(slowdown.value());
 

@@ -116,6 +116,7 @@ extern const Command kMaster;
 extern const Command kDemo;
 extern const Command kProfile;
 extern const Command kSplit;
+extern const Command kPartition;
 
 }  // namespace shoal::cli
 

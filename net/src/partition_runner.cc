@@ -1,0 +1,147 @@
+#include "shoal/net/partition_runner.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace shoal::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+}  // namespace
+
+Result<std::unique_ptr<PartitionRunner>> PartitionRunner::create(const Model& model, Engine& local, ChannelPartition plan,
+                                                                 std::vector<std::unique_ptr<Connection>> workers,
+                                                                 const std::vector<WorkerInfo>& infos,
+                                                                 int reply_timeout_ms) {
+  if ((workers.size() + 1 != plan.parts && workers.size() != plan.parts) || infos.size() != workers.size()) {
+    return Status(StatusCode::kInvalidArgument, "a partition of " + std::to_string(plan.parts) + " parts needs " +
+                                                    std::to_string(plan.parts - 1) + " workers besides this device, or " +
+                                                    std::to_string(plan.parts) + " without it; " +
+                                                    std::to_string(workers.size()) + " given");
+  }
+  if (local.kernels().operators) {
+    return Status(StatusCode::kUnsupported, std::string("the ") + local.kernels().name +
+                                                " backend runs whole subnets only; a partition needs shoal's kernels");
+  }
+  const std::string digest = model_digest(model);
+  for (size_t i = 0; i < workers.size(); ++i) {
+    if (!workers[i]) return Status(StatusCode::kInvalidArgument, "no connection to worker " + std::to_string(i + 1));
+    if (infos[i].model_digest != digest) {
+      return Status(StatusCode::kInvalidArgument,
+                    "worker " + std::to_string(i + 1) + " serves a different model file ('" + infos[i].model_name +
+                        "'); a partition needs the same file everywhere: start it with this model");
+    }
+  }
+  return std::unique_ptr<PartitionRunner>(
+      new PartitionRunner(model, local, std::move(plan), std::move(workers), reply_timeout_ms));
+}
+
+PartitionRunner::PartitionRunner(const Model& model, Engine& local, ChannelPartition plan,
+                                 std::vector<std::unique_ptr<Connection>> workers, int reply_timeout_ms)
+    : model_(model), local_(local), executor_(model, std::move(plan)), workers_(std::move(workers)),
+      reply_timeout_ms_(reply_timeout_ms) {
+  first_remote_ = static_cast<uint32_t>(executor_.plan().parts - workers_.size());
+  subnet_name_ = model.fb().subnets()->Get(executor_.plan().subnet)->name()->str();
+  size_t most_inputs = 0, largest = 0;
+  for (const PartitionStage& st : executor_.plan().stages) {
+    most_inputs = std::max(most_inputs, st.inputs.size());
+    for (uint32_t t : st.outputs) largest = std::max(largest, executor_.whole(t).size());
+  }
+  encoded_.resize(most_inputs);
+  slice_.resize(largest);
+}
+
+size_t PartitionRunner::workers_down() const {
+  return static_cast<size_t>(std::count(workers_.begin(), workers_.end(), nullptr));
+}
+
+void PartitionRunner::give_up(size_t w, const Status& why) {
+  if (first_failure_.empty()) first_failure_ = "worker " + std::to_string(w + 1) + ": " + why.message();
+  workers_[w].reset();
+}
+
+Status PartitionRunner::collect(size_t w, uint64_t id, size_t stage, PartitionTiming& t) {
+  SHOAL_RETURN_IF_ERROR(await_reply(*workers_[w], id, wire::MessageType::InferResult, reply_timeout_ms_, &reply_));
+  const wire::InferResult* r = verified_payload<wire::InferResult>(reply_);
+  if (!r) return Status(StatusCode::kCorrupt, "the worker's result does not verify against schema/wire.fbs");
+  const uint32_t part = static_cast<uint32_t>(w + first_remote_);
+  const PartitionStage& st = executor_.plan().stages[stage];
+  if (!r->outputs() || r->outputs()->size() != st.outputs.size()) {
+    return Status(StatusCode::kCorrupt, "the worker's result has the wrong number of tensors");
+  }
+  for (size_t i = 0; i < st.outputs.size(); ++i) {
+    const size_t n = executor_.slice_size(stage, part, i);
+    float error = 0;
+    SHOAL_RETURN_IF_ERROR(result_share_output(*r, i, n, slice_.data(), &error));
+    SHOAL_RETURN_IF_ERROR(executor_.place(stage, part, i, slice_.data(), n));
+    t.encoding_error = std::max(t.encoding_error, error);
+    t.bytes_received += r->outputs()->Get(i)->data()->size();
+  }
+  return Status::ok();
+}
+
+Status PartitionRunner::run(const Images& images, uint32_t index, wire::TensorEncoding encoding, PartitionTiming* timing) {
+  PartitionTiming t;
+  const auto start = Clock::now();
+  SHOAL_RETURN_IF_ERROR(image_to_input(images, index, model_, Fit::kExact, &input_));
+  SHOAL_RETURN_IF_ERROR(executor_.begin(input_.data(), input_.size()));
+  const ChannelPartition& plan = executor_.plan();
+  const uint32_t budget_us = static_cast<uint32_t>(reply_timeout_ms_) * 1000u;
+  std::vector<uint64_t> ids(workers_.size(), 0);
+  for (size_t s = 0; s < plan.stages.size(); ++s) {
+    const PartitionStage& st = plan.stages[s];
+    if (st.split) {
+      encoded_views_.clear();
+      for (size_t i = 0; i < st.inputs.size(); ++i) {
+        const std::vector<float>& x = executor_.whole(st.inputs[i]);
+        encode_tensor(x.data(), x.size(), encoding, &encoded_[i]);
+        t.encoding_error = std::max(t.encoding_error, encoded_[i].max_error);
+        encoded_views_.push_back(&encoded_[i]);
+      }
+      for (size_t w = 0; w < workers_.size(); ++w) {
+        if (!workers_[w]) continue;
+        ShareRequest share;
+        share.first_node = st.first_node, share.end_node = st.end_node;
+        const std::vector<fb::GroupRange>& ranges = st.ranges[w + first_remote_];
+        share.ranges = ranges.data(), share.groups = ranges.size();
+        share.input_tensors = st.inputs.data(), share.inputs = encoded_views_.data(), share.input_count = st.inputs.size();
+        share.output_tensors = st.outputs.data(), share.output_count = st.outputs.size();
+        share.output_encoding = encoding;
+        ids[w] = next_id_++;
+        const Status sent = send_share_request(*workers_[w], ids[w], subnet_name_, budget_us, share);
+        if (!sent.is_ok()) {
+          give_up(w, sent);
+          continue;
+        }
+        for (const EncodedTensor* e : encoded_views_) t.bytes_sent += e->data.size();
+      }
+    }
+    const auto computing = Clock::now();
+    if (!st.split || first_remote_ == 1) SHOAL_RETURN_IF_ERROR(executor_.run_here(local_, s, 0));
+    const auto waiting = Clock::now();
+    t.local_ms += ms_between(computing, waiting);
+    if (!st.split) continue;
+    double recomputing_ms = 0;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      if (workers_[w]) {
+        const Status got = collect(w, ids[w], s, t);
+        if (got.is_ok()) continue;
+        give_up(w, got);
+      }
+      const auto again = Clock::now();  // this worker's part, here
+      SHOAL_RETURN_IF_ERROR(executor_.run_here(local_, s, static_cast<uint32_t>(w + first_remote_)));
+      ++t.recomputed;
+      recomputing_ms += ms_between(again, Clock::now());
+    }
+    t.local_ms += recomputing_ms;
+    t.wait_ms += ms_between(waiting, Clock::now()) - recomputing_ms;
+  }
+  t.total_ms = ms_between(start, Clock::now());
+  if (timing) *timing = t;
+  return Status::ok();
+}
+
+}  // namespace shoal::net
