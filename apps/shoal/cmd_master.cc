@@ -43,7 +43,7 @@ int run_master(const Args& args) {
   auto transport = net::parse_transport(cluster.transport);
   if (!transport.is_ok()) return fail("master", transport.status());
   if (args.has("--key-file")) {
-    auto key = net::load_key_file(args.get("--key-file"));
+    auto key = key_option(args);
     if (!key.is_ok()) return fail("master", key.status());
     cluster.key = key.value();
   }
@@ -74,12 +74,8 @@ int run_master(const Args& args) {
     if (!n->is_ok()) return fail("master", n->status());
   }
   if (concurrency.value() < 1 || priorities.value() < 1) return fail("master", "--concurrency and --priorities take 1 or more");
-  const std::string dir = kFashionMnistDir;
-  auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), static_cast<uint32_t>(limit.value()));
-  if (!images.is_ok()) return fail("master", images.status());
-  auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), static_cast<uint32_t>(limit.value()));
-  if (!labels.is_ok()) return fail("master", labels.status());
-  if (labels->size() != images->count) return fail("master", "the image and label files hold different counts");
+  auto test_set = labelled_images_option(args, static_cast<uint32_t>(limit.value()));
+  if (!test_set.is_ok()) return fail("master", test_set.status());
 
   net::MasterOptions options;
   options.addresses = cluster.addresses;
@@ -170,7 +166,7 @@ int run_master(const Args& args) {
   power.workers = cluster.power;
   power.workers.resize(cluster.addresses.size());
   power.master = cluster.master_power;
-  auto cells = evaluate(*master.value(), images.value(), labels.value(), runs, load, json, power);
+  auto cells = evaluate(*master.value(), test_set->images, test_set->labels, runs, load, json, power);
   if (!cells.is_ok()) return fail("master", cells.status());
   if (json) {
     Json j;

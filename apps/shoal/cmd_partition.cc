@@ -54,13 +54,10 @@ int run_partition(const Args& args) {
   if (!encoding.is_ok()) return fail("partition", encoding.status());
   auto limit = args.number("--limit", 200);
   if (!limit.is_ok() || limit.value() < 1) return fail("partition", "--limit takes a whole number of images, 1 or more");
-  const std::string dir = kFashionMnistDir;
-  const uint32_t n = static_cast<uint32_t>(limit.value());
-  auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), n);
-  if (!images.is_ok()) return fail("partition", images.status());
-  auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), n);
-  if (!labels.is_ok()) return fail("partition", labels.status());
-  if (labels->size() != images->count) return fail("partition", "the image and label files hold different counts");
+  auto test_set = labelled_images_option(args, static_cast<uint32_t>(limit.value()));
+  if (!test_set.is_ok()) return fail("partition", test_set.status());
+  const Images* images = &test_set->images;
+  const std::vector<uint8_t>* labels = &test_set->labels;
 
   auto kernels = backend_option(args);
   if (!kernels.is_ok()) return fail("partition", kernels.status());
@@ -70,18 +67,14 @@ int run_partition(const Args& args) {
   if (!engine.is_ok()) return fail("partition", engine.status());
   auto transport = net::parse_transport(args.get("--transport", "tcp"));
   if (!transport.is_ok()) return fail("partition", transport.status());
-  std::string key;
-  if (args.has("--key-file")) {
-    auto loaded = net::load_key_file(args.get("--key-file"));
-    if (!loaded.is_ok()) return fail("partition", loaded.status());
-    key = loaded.value();
-  }
+  auto key = key_option(args);
+  if (!key.is_ok()) return fail("partition", key.status());
   auto timeout = args.number("--timeout", 2000);
   if (!timeout.is_ok() || timeout.value() < 1) return fail("partition", "--timeout takes milliseconds");
   std::vector<std::unique_ptr<net::Connection>> connections;
   std::vector<net::WorkerInfo> infos;
   for (const std::string& address : addresses) {
-    auto worker = net::dial_worker(net::dialer_for(transport.value()), address, key, "shoal partition");
+    auto worker = net::dial_worker(net::dialer_for(transport.value()), address, key.value(), "shoal partition");
     if (!worker.is_ok()) return fail("partition", worker.status());
     connections.push_back(std::move(worker->connection));
     infos.push_back(std::move(worker->info));
@@ -111,18 +104,18 @@ int run_partition(const Args& args) {
   std::vector<double> total, alone, local, wait;
   size_t sent = 0, received = 0;
   for (uint32_t i = 0; i < images->count; ++i) {
-    Status st = image_to_input(images.value(), i, model.value(), Fit::kExact, &input);
+    Status st = image_to_input(*images, i, model.value(), Fit::kExact, &input);
     const auto t0 = std::chrono::steady_clock::now();
     const TensorIn in{m.input(), input.data(), input.size()};
     if (st.is_ok()) st = engine.value()->run_nodes(s, 0, end_node, model->ranges(s), &in, 1, here_out.data(), here_out.size());
     alone.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (!st.is_ok()) return fail("partition", st);
     net::PartitionTiming t;
-    st = runner.value()->run(images.value(), i, encoding.value(), &t);
+    st = runner.value()->run(*images, i, encoding.value(), &t);
     if (!st.is_ok()) return fail("partition", st);
     const net::PartitionRunner& r = *runner.value();
     const uint32_t top = top_class(r.executor().output());
-    correct += top == labels.value()[i];
+    correct += top == (*labels)[i];
     agree += top == top_class(here[0]);
     worst_prob = std::max(worst_prob, max_difference(r.executor().output(), here[0]));
     if (ends.size() > 1) worst_logit = std::max(worst_logit, max_difference(r.executor().logits(), here[1]));

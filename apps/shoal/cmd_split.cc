@@ -92,13 +92,10 @@ int run_split(const Args& args) {
     if (!e.is_ok()) return fail("split", e.status());
     encodings.push_back(e.value());
   }
-  const std::string dir = kFashionMnistDir;
-  const uint32_t n = static_cast<uint32_t>(limit.value());
-  auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), n);
-  if (!images.is_ok()) return fail("split", images.status());
-  auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), n);
-  if (!labels.is_ok()) return fail("split", labels.status());
-  if (labels->size() != images->count) return fail("split", "the image and label files hold different counts");
+  auto test_set = labelled_images_option(args, static_cast<uint32_t>(limit.value()));
+  if (!test_set.is_ok()) return fail("split", test_set.status());
+  const Images* images = &test_set->images;
+  const std::vector<uint8_t>* labels = &test_set->labels;
 
   auto kernels = backend_option(args);
   if (!kernels.is_ok()) return fail("split", kernels.status());
@@ -109,12 +106,8 @@ int run_split(const Args& args) {
 
   auto transport = net::parse_transport(args.get("--transport", "tcp"));
   if (!transport.is_ok()) return fail("split", transport.status());
-  std::string key;
-  if (args.has("--key-file")) {
-    auto loaded = net::load_key_file(args.get("--key-file"));
-    if (!loaded.is_ok()) return fail("split", loaded.status());
-    key = loaded.value();
-  }
+  auto key = key_option(args);
+  if (!key.is_ok()) return fail("split", key.status());
   const std::string address = args.get("--worker");
   auto slowdown = args.number("--local-slowdown", 1);
   if (!slowdown.is_ok() || !(slowdown.value() >= 1)) return fail("split", "--local-slowdown takes a factor of 1 or more");
@@ -139,7 +132,7 @@ int run_split(const Args& args) {
   };
   if (!link_kbps.empty()) emulate(link_kbps.front());
   net::Dialer& dialer = link_kbps.empty() ? net::dialer_for(transport.value()) : relay;
-  auto worker = net::dial_worker(dialer, address, key, "shoal split");
+  auto worker = net::dial_worker(dialer, address, key.value(), "shoal split");
   if (!worker.is_ok()) return fail("split", worker.status());
   auto runner = net::SplitRunner::create(model.value(), *engine.value(), std::move(worker->connection), worker->info);
   if (!runner.is_ok()) return fail("split", runner.status());
@@ -159,10 +152,10 @@ int run_split(const Args& args) {
     local_out.resize(engine.value()->packed_size(s, m.output()));
     for (uint32_t i = 0; i < images->count; ++i) {
       net::SplitTiming t;  // cut at the output: all here, the slowdown included
-      const Status st = runner.value()->run(s, m.output(), images.value(), i, encodings.front(), &local_out, &t);
+      const Status st = runner.value()->run(s, m.output(), *images, i, encodings.front(), &local_out, &t);
       if (!st.is_ok()) return fail("split", st);
       local_top[i] = top_class(local_out);
-      local.add(t, local_top[i], labels.value()[i], local_top[i]);
+      local.add(t, local_top[i], (*labels)[i], local_top[i]);
     }
     rows.push_back(local);
     for (uint32_t cut : cuts) {
@@ -174,9 +167,9 @@ int run_split(const Args& args) {
         r.encoding = cut == m.input() ? "u8" : net::tensor_encoding_name(e);
         for (uint32_t i = 0; i < images->count; ++i) {
           net::SplitTiming t;
-          const Status st = runner.value()->run(s, cut, images.value(), i, e, &got, &t);
+          const Status st = runner.value()->run(s, cut, *images, i, e, &got, &t);
           if (!st.is_ok()) return fail("split", r.cut + " at " + r.subnet + ": " + st.message());
-          r.add(t, top_class(got), labels.value()[i], local_top[i]);
+          r.add(t, top_class(got), (*labels)[i], local_top[i]);
           r.bytes = t.bytes_sent;
           progress.update(r.subnet + " " + r.cut + " " + r.encoding, r.images, images->count);
         }
@@ -207,7 +200,7 @@ int run_split(const Args& args) {
           emulate(phase.kbps);
         }
         net::SplitTiming t;
-        auto ran = runner.value()->run_planned(planner, s, images.value(), i, e, deadline.value(), &got, &t);
+        auto ran = runner.value()->run_planned(planner, s, *images, i, e, deadline.value(), &got, &t);
         if (!ran.is_ok()) return fail("split", "auto at " + r.subnet + ": " + ran.status().message());
         const size_t c = ran.value();
         ++taken[c];
@@ -215,7 +208,7 @@ int run_split(const Args& args) {
         ++phase.chosen[cut_name];
         phase.total.push_back(t.head_ms + t.round_trip_ms);
         phase.over_deadline += deadline.value() > 0 && t.head_ms + t.round_trip_ms > deadline.value();
-        r.add(t, top_class(got), labels.value()[i], local_top[i]);
+        r.add(t, top_class(got), (*labels)[i], local_top[i]);
         r.bytes += t.bytes_sent;
         progress.update(r.subnet + " auto", r.images, images->count);
       }

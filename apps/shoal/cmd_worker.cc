@@ -16,7 +16,7 @@ int run_worker(const Args& args) {
   const std::string listen = args.get("--listen", "127.0.0.1:0");
   std::string key;
   if (args.has("--key-file")) {
-    auto loaded = net::load_key_file(args.get("--key-file"));
+    auto loaded = key_option(args);
     if (!loaded.is_ok()) return fail("worker", loaded.status());
     key = loaded.value();
   }

@@ -1,5 +1,7 @@
 #include "command.h"
 
+#include "shoal/net/key_file.h"
+
 #include <pthread.h>
 #include <signal.h>
 
@@ -125,6 +127,23 @@ Result<const KernelTable*> backend_option(const Args& args) {
   for (const KernelTable* t : available_kernels()) names += std::string(names.empty() ? "" : ", ") + t->name;
   return Status(StatusCode::kInvalidArgument,
                 "no backend '" + args.get("--backend") + "' on this CPU; choose one of: " + names);
+}
+
+Result<std::string> key_option(const Args& args) {
+  if (!args.has("--key-file")) return std::string();
+  return net::load_key_file(args.get("--key-file"));
+}
+
+Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit) {
+  const std::string dir = kFashionMnistDir;
+  auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), limit);
+  if (!images.is_ok()) return images.status();
+  auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), limit);
+  if (!labels.is_ok()) return labels.status();
+  if (labels->size() != images->count) {
+    return Status(StatusCode::kInvalidArgument, "the image and label files hold different counts");
+  }
+  return LabelledImages{std::move(images.value()), std::move(labels.value())};
 }
 
 Status write_file(const std::string& path, const void* data, size_t size) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/dataset.h"
 #include "shoal/kernel_table.h"
 #include "shoal/status.h"
 
@@ -81,6 +82,15 @@ Result<std::vector<double>> parse_numbers(const std::string& text, const std::st
 // --backend NAME as a kernel table (the fastest this CPU runs when absent), or an error that
 // lists the backends this CPU has.
 Result<const KernelTable*> backend_option(const Args& args);
+// --key-file's pre-shared key, or "" without the option.
+Result<std::string> key_option(const Args& args);
+// --images and --labels (default: the Fashion-MNIST test set), the first `limit` of each,
+// the same count in both.
+struct LabelledImages {
+  Images images;
+  std::vector<uint8_t> labels;
+};
+Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit);
 
 // The most probable class (the first of a tie).
 inline uint32_t top_class(const std::vector<float>& probabilities) {
