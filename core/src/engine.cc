@@ -388,9 +388,9 @@ Status Engine::check_nodes(uint32_t subnet, uint32_t first, uint32_t end, const 
     if (!(own->lo() <= r.lo() && r.lo() < r.hi() && r.hi() <= own->hi())) {
       return Status(StatusCode::kInvalidArgument,
                     "channels [" + std::to_string(r.lo()) + ", " + std::to_string(r.hi()) + ") of group '" +
-                        m.groups()->Get(g)->name()->str() + "' are not a non-empty part of subnet '" +
-                        sub->name()->str() + "''s [" + std::to_string(own->lo()) + ", " +
-                        std::to_string(own->hi()) + ")");
+                        m.groups()->Get(g)->name()->str() + "' are not a non-empty part of [" +
+                        std::to_string(own->lo()) + ", " + std::to_string(own->hi()) + "), the channels subnet '" +
+                        sub->name()->str() + "' has");
     }
     narrowed = narrowed || r.lo() != own->lo() || r.hi() != own->hi();
   }
