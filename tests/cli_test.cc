@@ -37,7 +37,7 @@ const std::string kDir = ::testing::TempDir();
 
 TEST(Cli, HelpOnEveryCommand) {
   EXPECT_EQ(shoal("--help").code, 0);
-  for (const char* cmd : {"inspect", "run", "split", "synth", "profile", "master", "worker", "demo", "bench", "pack", "embed"}) {
+  for (const char* cmd : {"inspect", "run", "split", "partition", "synth", "profile", "master", "worker", "demo", "bench", "pack", "embed"}) {
     const Outcome o = shoal(std::string(cmd) + " --help");
     EXPECT_EQ(o.code, 0) << cmd;
     EXPECT_TRUE(has(o, "usage: shoal " + std::string(cmd))) << o.output;
