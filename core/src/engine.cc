@@ -125,13 +125,9 @@ Status Engine::plan(const KernelTable& kernels) {
   const fb::Model& m = model_->fb();
   const uint32_t tensors = m.tensors()->size();
   const uint32_t nodes = m.nodes()->size();
-  producer_.assign(tensors, -1);
-  last_reader_.assign(tensors, -1);
-  for (uint32_t n = 0; n < nodes; ++n) {
-    const fb::Node* node = m.nodes()->Get(n);
-    producer_[node->outputs()->Get(0)] = static_cast<int32_t>(n);
-    for (uint32_t in : *node->inputs()) last_reader_[in] = static_cast<int32_t>(n);
-  }
+  Model::TensorUse use = model_->tensor_use();
+  producer_ = std::move(use.producer);
+  last_reader_ = std::move(use.last_reader);
   whole_ = {m.input(), m.output(), 0, static_cast<uint32_t>(producer_[m.output()] + 1)};
 
   // Step t = 0 is "before any node"; node n runs at step n + 1.

@@ -122,14 +122,22 @@ Result<uint32_t> Model::find_tensor(std::string_view name) const {
                 "no tensor '" + std::string(name) + "' in this model ('shoal inspect' lists them)");
 }
 
+Model::TensorUse Model::tensor_use() const {
+  TensorUse use;
+  use.producer.assign(fb_->tensors()->size(), -1);
+  use.last_reader.assign(fb_->tensors()->size(), -1);
+  for (uint32_t k = 0; k < fb_->nodes()->size(); ++k) {
+    const fb::Node* node = fb_->nodes()->Get(k);
+    use.producer[node->outputs()->Get(0)] = static_cast<int32_t>(k);
+    for (uint32_t in : *node->inputs()) use.last_reader[in] = static_cast<int32_t>(k);
+  }
+  return use;
+}
+
 std::vector<uint32_t> Model::cut_tensors() const {
   const auto& nodes = *fb_->nodes();
   const uint32_t n = nodes.size();
-  // last_use[t]: the last node reading tensor t (-1: none).
-  std::vector<int32_t> last_use(fb_->tensors()->size(), -1);
-  for (uint32_t k = 0; k < n; ++k) {
-    for (uint32_t in : *nodes.Get(k)->inputs()) last_use[in] = static_cast<int32_t>(k);
-  }
+  const std::vector<int32_t> last_use = tensor_use().last_reader;
   std::vector<uint32_t> cuts;
   int32_t reach = last_use[fb_->input()];  // how far tensors made up to here are needed
   for (uint32_t k = 0; k + 1 < n; ++k) {

@@ -73,7 +73,7 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
     sent = send_segment_request(*connection_, id, subnet_name, budget_us(), tail, nullptr, 0);
   }
   if (!sent.is_ok()) return sent;
-  Status st = await(id, wire::MessageType::InferResult);
+  Status st = await_reply(*connection_, id, wire::MessageType::InferResult, reply_timeout_ms_, &reply_);
   if (!st.is_ok()) return st;
   const wire::InferResult* r = verified_payload<wire::InferResult>(reply_);
   if (!r) return Status(StatusCode::kCorrupt, "the worker's result does not verify against schema/wire.fbs");
@@ -116,17 +116,13 @@ Result<SplitRunner::Probe> SplitRunner::probe_round_trip() {
   const uint64_t id = next_id_++;
   const auto sent_at = Clock::now();
   Status st = write_frame(*connection_, wire::MessageType::Heartbeat, id, nullptr, 0);
-  if (st.is_ok()) st = await(id, wire::MessageType::Heartbeat);
+  if (st.is_ok()) st = await_reply(*connection_, id, wire::MessageType::Heartbeat, reply_timeout_ms_, &reply_);
   if (!st.is_ok()) return st;
   const double ms = ms_since(sent_at);
   auto report = parse_heartbeat(reply_);
   if (!report.is_ok()) return report.status();
   const size_t mac = connection_->key().empty() ? 0 : kMacBytes;
   return Probe{std::max(0.0, ms - report->service_us / 1000.0), 2 * (kHeaderBytes + mac) + reply_.header.payload_bytes};
-}
-
-Status SplitRunner::await(uint64_t id, wire::MessageType type) {
-  return await_reply(*connection_, id, type, reply_timeout_ms_, &reply_);
 }
 
 }  // namespace shoal::net

@@ -91,6 +91,8 @@ struct WorkerServer::Impl {
   void run_job(Connection& c, Job& job);
   // Runs a share on the engine: the outputs into share_encoded.
   Status run_share(Job& job);
+  // Runs a whole network or a graph segment: the result into `output`.
+  Status run_segment(Job& job);
   // Checks a share request and takes it into `job`; the error says what is wrong.
   Status take_share(const wire::InferRequest& req, Job& job) const;
   void peer_loop(const std::shared_ptr<Peer>& peer);
@@ -497,35 +499,7 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
     (void)send_error(c, job.id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
     return;
   }
-  Status st;
-  if (job.end_node > 0) {
-    st = run_share(job);
-    const auto computed = Clock::now();
-    if (options.slowdown > 1.0) std::this_thread::sleep_for((computed - start) * (options.slowdown - 1.0));
-    const auto done = Clock::now();
-    if (!st.is_ok()) {
-      const bool bad_input = st.code() == StatusCode::kCorrupt;
-      (void)send_error(c, job.id, bad_input ? wire::ErrorCode::BadInput : wire::ErrorCode::Internal, st.message());
-      return;
-    }
-    ++counters.served;
-    (void)send_share_result(c, job.id, share_replies.data(), share_replies.size(), micros(done - start),
-                            micros(start - job.received));
-    const double ms = std::chrono::duration<double, std::milli>(done - start).count();
-    std::lock_guard<std::mutex> lock(mu);
-    double& usual = share_ms[job.subnet];
-    usual = std::max(ms, usual < 0 ? ms : 0.95 * usual);  // the longest share, slowly forgotten
-    return;
-  }
-  if (job.from_cut) {
-    input.resize(engine->packed_size(job.subnet, job.segment.from));
-    st = decode_tensor(job.input_encoding, job.input_scale, job.image.data(), job.image.size(), input.data(), input.size());
-  } else {
-    image.pixels.swap(job.image);
-    st = image_to_input(image, 0, *model, Fit::kExact, &input);
-  }
-  output.resize(engine->packed_size(job.subnet, job.segment.to));
-  if (st.is_ok()) st = engine->run(job.subnet, job.segment, input.data(), input.size(), output.data(), output.size());
+  const Status st = job.end_node > 0 ? run_share(job) : run_segment(job);
   const auto computed = Clock::now();
   if (options.slowdown > 1.0) {
     std::this_thread::sleep_for((computed - start) * (options.slowdown - 1.0));
@@ -537,18 +511,39 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
     return;
   }
   ++counters.served;
-  if (job.to_cut) {
+  const uint32_t compute_us = micros(done - start), queue_us = micros(start - job.received);
+  if (job.end_node > 0) {
+    (void)send_share_result(c, job.id, share_replies.data(), share_replies.size(), compute_us, queue_us);
+  } else if (job.to_cut) {
     encode_tensor(output.data(), output.size(), job.output_encoding, &encoded);
-    (void)send_segment_result(c, job.id, encoded, micros(done - start), micros(start - job.received));
+    (void)send_segment_result(c, job.id, encoded, compute_us, queue_us);
   } else {
-    (void)send_infer_result(c, job.id, output.data(), output.size(), micros(done - start),
-                            micros(start - job.received), job.top_k);
+    (void)send_infer_result(c, job.id, output.data(), output.size(), compute_us, queue_us, job.top_k);
   }
   if (job.from_cut || job.to_cut) return;  // took_ms times whole runs (a segment takes less)
   const double ms = std::chrono::duration<double, std::milli>(done - start).count();
   std::lock_guard<std::mutex> lock(mu);
-  double& usual = took_ms[job.subnet];
-  usual = usual < 0 ? ms : 0.8 * usual + 0.2 * ms;
+  if (job.end_node > 0) {
+    double& longest = share_ms[job.subnet];
+    longest = std::max(ms, longest < 0 ? ms : 0.95 * longest);  // the longest share, slowly forgotten
+  } else {
+    double& usual = took_ms[job.subnet];
+    usual = usual < 0 ? ms : 0.8 * usual + 0.2 * ms;
+  }
+}
+
+Status WorkerServer::Impl::run_segment(Job& job) {
+  Status st;
+  if (job.from_cut) {
+    input.resize(engine->packed_size(job.subnet, job.segment.from));
+    st = decode_tensor(job.input_encoding, job.input_scale, job.image.data(), job.image.size(), input.data(), input.size());
+  } else {
+    image.pixels.swap(job.image);
+    st = image_to_input(image, 0, *model, Fit::kExact, &input);
+  }
+  output.resize(engine->packed_size(job.subnet, job.segment.to));
+  if (st.is_ok()) st = engine->run(job.subnet, job.segment, input.data(), input.size(), output.data(), output.size());
+  return st;
 }
 
 Status WorkerServer::Impl::run_share(Job& job) {

@@ -27,13 +27,9 @@ Result<ChannelPartition> plan_channel_partition(const Model& model, uint32_t sub
     if (!(s > 0 && std::isfinite(s))) return Status(StatusCode::kInvalidArgument, "every part's share must be positive");
     total += s;
   }
-  const uint32_t nodes = m.nodes()->size(), tensors = m.tensors()->size();
-  std::vector<int32_t> producer(tensors, -1), last_reader(tensors, -1);
-  for (uint32_t n = 0; n < nodes; ++n) {
-    const fb::Node* node = m.nodes()->Get(n);
-    producer[node->outputs()->Get(0)] = static_cast<int32_t>(n);
-    for (uint32_t t : *node->inputs()) last_reader[t] = static_cast<int32_t>(n);
-  }
+  const Model::TensorUse use = model.tensor_use();
+  const std::vector<int32_t>& producer = use.producer;
+  const std::vector<int32_t>& last_reader = use.last_reader;
   const uint32_t end = static_cast<uint32_t>(producer[m.output()] + 1);
   const std::string subnet_name = m.subnets()->Get(subnet)->name()->str();
   const fb::GroupRange* own = model.ranges(subnet);

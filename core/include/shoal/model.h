@@ -76,6 +76,11 @@ class Model {
   // such a tensor and send it to another, which runs the rest (Engine::segment). Residual
   // blocks have none inside them. The model's input and output are not listed.
   std::vector<uint32_t> cut_tensors() const;
+  // Per tensor, the node that makes it and the last node that reads it (-1: none).
+  struct TensorUse {
+    std::vector<int32_t> producer, last_reader;
+  };
+  TensorUse tensor_use() const;
 
  private:
   struct FreeDeleter { void operator()(uint8_t* p) const; };

@@ -70,7 +70,6 @@ class SplitRunner {
   EncodedTensor encoded_;
   Frame reply_;
 
-  Status await(uint64_t id, wire::MessageType type);  // the reply to `id` into reply_
   void stretch(std::chrono::steady_clock::time_point since) const;  // the slowdown's share
 };
 
