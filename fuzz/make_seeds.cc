@@ -92,6 +92,18 @@ int main(int argc, char** argv) {
   b.subnet("w0.5", 0.5f, 0.0f, 0.5f, 0);
   b.subnet("w1.0", 1.0f, 0.0f, 1.0f, 1);
   save(dir + "/model/tiny.shoal", serialize_model(b.spec()));
+  // Two branches concatenated, then ceil-mode pooling: the Concat checks and kernel.
+  ModelBuilder cb("tiny-concat", 2);
+  const uint32_t ci = cb.group("image", 1, false), ca = cb.group("a", 4), cc = cb.group("b", 6);
+  const uint32_t cl = cb.group("logits", 3, false);
+  const uint32_t cx = cb.input("input", ci, 7, 7);
+  const uint32_t left = cb.conv2d("a", cx, ca, make_window(1), relu);
+  const uint32_t right = cb.conv2d("b", cx, cc, fb::Window(1, 3, 1, 1, 0, 1, 0, 1, 1, 1), relu);
+  const uint32_t cat = cb.max_pool("pool", cb.concat("cat", {left, right}), make_window(2, 2), true);
+  cb.output(cb.softmax("prob", cb.linear("fc", cat, cl, LayerOptions{})));
+  cb.subnet("w0.5", 0.5f, 0.0f, 0.5f, 0);
+  cb.subnet("w1.0", 1.0f, 0.0f, 1.0f, 1);
+  save(dir + "/model/tiny-concat.shoal", serialize_model(cb.spec()));
   std::printf("seeds written under %s\n", dir.c_str());
   return 0;
 }

@@ -322,9 +322,9 @@ TEST(Cli, BenchErrorsSayWhatToDo) {
   EXPECT_TRUE(has(shoal("bench --plot x.svg"), "add --compare xnnpack"));
   EXPECT_TRUE(has(shoal("bench --backends sse9"), "no backend 'sse9'"));
   EXPECT_TRUE(has(shoal("bench --threads 0"), "--threads takes whole numbers"));
-  EXPECT_TRUE(has(shoal("bench --arch alexnet --quiet"), "alexnet"));
+  EXPECT_TRUE(has(shoal("bench --arch lenet5 --quiet"), "unknown architecture 'lenet5'"));
   EXPECT_TRUE(has(shoal("bench /nonexistent.shoal --quiet"), "cannot open model file"));
-  EXPECT_NE(shoal("bench --arch alexnet --quiet").code, 0);
+  EXPECT_NE(shoal("bench --arch lenet5 --quiet").code, 0);
 }
 
 }  // namespace

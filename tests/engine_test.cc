@@ -44,8 +44,7 @@ struct Loaded {
   std::unique_ptr<Engine> engine;
 };
 
-Loaded load(const std::string& arch, const KernelTable& kernels = best_kernels(), unsigned threads = 1) {
-  const auto& bytes = synth_bytes(arch);
+Loaded load(const std::vector<uint8_t>& bytes, const KernelTable& kernels = best_kernels(), unsigned threads = 1) {
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   EXPECT_TRUE(model.is_ok()) << model.status().to_string();
   Loaded l{std::move(model.value()), nullptr};
@@ -53,6 +52,10 @@ Loaded load(const std::string& arch, const KernelTable& kernels = best_kernels()
   EXPECT_TRUE(engine.is_ok()) << engine.status().to_string();
   l.engine = std::move(engine.value());
   return l;
+}
+
+Loaded load(const std::string& arch, const KernelTable& kernels = best_kernels(), unsigned threads = 1) {
+  return load(synth_bytes(arch), kernels, threads);
 }
 
 std::vector<float> random_input(const Engine& e, uint32_t subnet, uint32_t seed) {
@@ -79,30 +82,41 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
   }
 }
 
-// Logits (the classifier's output, before softmax) and probabilities at every subnet.
-void check_against_dense(const std::string& arch, int inputs) {
-  Loaded l = load(arch);
+// Logits (the softmax's input) and probabilities at every subnet.
+void check_against_dense(const std::vector<uint8_t>& bytes, const std::string& what, int inputs) {
+  Loaded l = load(bytes);
   Engine& e = *l.engine;
-  auto logits_seg = e.segment("image", "fc");
+  const fb::Model& m = l.model.fb();
+  const uint32_t logits = m.nodes()->Get(m.nodes()->size() - 1)->inputs()->Get(0);
+  auto logits_seg = e.segment(m.tensors()->Get(m.input())->name()->str(), m.tensors()->Get(logits)->name()->str());
   ASSERT_TRUE(logits_seg.is_ok()) << logits_seg.status().to_string();
-  const uint32_t fc = l.model.find_tensor("fc").value();
-  for (uint32_t s = 0; s < l.model.fb().subnets()->size(); ++s) {
-    const std::string name = arch + " " + l.model.fb().subnets()->Get(s)->name()->str();
+  for (uint32_t s = 0; s < m.subnets()->size(); ++s) {
+    const std::string name = what + " " + m.subnets()->Get(s)->name()->str();
     for (int i = 0; i < inputs; ++i) {
       const std::vector<float> in = random_input(e, s, 100 + i);
       auto dense = naive_eval(l.model, s, in);
-      expect_close(run(e, s, logits_seg.value(), in), to_packed(dense.at(fc)), 1e-4, name + " logits");
-      expect_close(run(e, s, e.whole(), in), to_packed(dense.at(l.model.fb().output())), 1e-5, name + " probabilities");
+      expect_close(run(e, s, logits_seg.value(), in), to_packed(dense.at(logits)), 1e-4, name + " logits");
+      expect_close(run(e, s, e.whole(), in), to_packed(dense.at(m.output())), 1e-5, name + " probabilities");
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
 }
 
+void check_against_dense(const std::string& arch, int inputs) { check_against_dense(synth_bytes(arch), arch, inputs); }
+
 TEST(Engine, FluidCnnEverySubnetMatchesDenseEvaluation) { check_against_dense("fluid-cnn", 3); }
 TEST(Engine, Resnet8EverySubnetMatchesDenseEvaluation) { check_against_dense("resnet8", 2); }
 TEST(Engine, Resnet18EverySubnetMatchesDenseEvaluation) { check_against_dense("resnet18", 1); }
+// Every op, concatenation and ceil-mode pooling included, at subnets that start past 0.
+TEST(Engine, OpZooEverySubnetMatchesDenseEvaluation) { check_against_dense(op_zoo_bytes(), "op-zoo", 3); }
+// Paper 002's networks at small input sides (the same layers, fewer pixels).
+TEST(Engine, ReferenceArchitecturesEverySubnetMatchDenseEvaluation) {
+  for (const char* arch : {"squeezenet", "mobilenetv2", "inceptionv3", "alexnet", "vgg16"}) {
+    check_against_dense(synth_bytes(arch, kSmallSide.at(arch)), arch, 1);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
 
-// On every backend (XNNPACK's operators included) and with the engine's threads.
 TEST(Engine, RunAllocatesNothingAtAnyWidth) {
   for (const KernelTable* kernels : available_kernels())
   for (unsigned threads : {1u, 2u})

@@ -80,42 +80,6 @@ TEST(Backends, PoolingMatchesReferenceTwin) {
   }
 }
 
-// Every op the format has, at odd sizes: strided, dilated, depthwise and 1x1 convolutions,
-// padded max and average pooling, residual add, linear over a 3x3 map, softmax; subnets at
-// the bottom, the top, the middle and the whole of every group.
-const std::vector<uint8_t>& op_zoo_bytes() {
-  static const std::vector<uint8_t> bytes = [] {
-    ModelBuilder b("op-zoo", 4);
-    const uint32_t image = b.group("image", 3, false);
-    const uint32_t g1 = b.group("g1", 20), g2 = b.group("g2", 37), classes = b.group("classes", 7, false);
-    const LayerOptions relu6{fb::Activation::Relu6, false, true, false};
-    const LayerOptions dw_relu{fb::Activation::Relu, true, true, false};
-    const LayerOptions plain{fb::Activation::None, false, true, false};
-    uint32_t x = b.input("image", image, 27, 23);
-    x = b.conv2d("conv5x5s2", x, g1, make_window(5, 2, 2), relu6);                     // 14x12
-    x = b.conv2d("depthwise", x, g1, make_window(3, 1, 1), dw_relu);
-    const uint32_t skip = x;
-    x = b.conv2d("dilated", x, g1, make_window(3, 1, 2, 2), plain);
-    x = b.add("add", x, skip, fb::Activation::Relu);
-    x = b.max_pool("maxpool", x, make_window(3, 2, 1));                                // 7x6
-    x = b.conv2d("pointwise", x, g2, make_window(1), plain);
-    x = b.activation("relu", x, fb::Activation::Relu);
-    x = b.avg_pool("avgpool_padded", x, make_window(3, 1, 1));
-    x = b.avg_pool("avgpool", x, make_window(2, 2));                                  // 3x3
-    const uint32_t pooled = b.global_avg_pool("gap", x);
-    x = b.linear("fc", x, classes, {fb::Activation::None, false, false, true});
-    (void)pooled;
-    b.output(b.softmax("prob", x));
-    b.subnet("lower", 0.5f, 0.0f, 0.5f, 0);
-    b.subnet("upper", 0.5f, 0.5f, 1.0f, 1);
-    b.subnet("middle", 0.4f, 0.3f, 0.7f, 2);
-    b.subnet("whole", 1.0f, 0.0f, 1.0f, 3);
-    randomize_weights(b.spec(), 11);
-    return serialize_model(b.spec());
-  }();
-  return bytes;
-}
-
 // Every tensor the engine computes at one subnet (or only the last), packed, in node order.
 std::vector<std::vector<float>> tensors_of(Engine& e, uint32_t subnet, const std::vector<float>& in, bool all) {
   const fb::Model& m = e.model().fb();
@@ -180,9 +144,13 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
 
 TEST(Backends, EveryOpOnEveryBackendMatchesTheReference) { expect_backends_match(op_zoo_bytes(), "op-zoo", true); }
 
-// The reference engine is slow at 224x224, so the architectures compare the logits.
+// The reference engine is slow at 224x224, so the architectures compare the logits, and the
+// ImageNet ones with concatenations, ReLU6 and 1x7 kernels run at small sides.
 TEST(Backends, EveryArchitectureOnEveryBackendMatchesTheReference) {
   for (const char* arch : {"fluid-cnn", "resnet8", "resnet18"}) expect_backends_match(synth_bytes(arch), arch, false);
+  for (const char* arch : {"squeezenet", "mobilenetv2", "inceptionv3"}) {
+    expect_backends_match(synth_bytes(arch, kSmallSide.at(arch)), arch, false);
+  }
 }
 
 TEST(Backends, XnnpackIsAnEngineBackendWhereBuilt) {

@@ -114,6 +114,38 @@ TEST(ModelLoader, RejectsEachKindOfMalformedFile) {
   expect_error(s, StatusCode::kCorrupt, "no subnets");
 }
 
+// A concatenation whose inputs do not add up, or whose output range is not its inputs'.
+TEST(ModelLoader, RejectsConcatenationsThatDoNotAddUp) {
+  const std::vector<uint8_t>& bytes = op_zoo_bytes();
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  const ModelSpec good = model_spec(model.value());
+  size_t n = 0;
+  while (n < good.nodes.size() && good.nodes[n].op != fb::OpType::Concat) ++n;
+  ASSERT_LT(n, good.nodes.size()) << "the op zoo has a concatenation";
+  const uint32_t out_group = good.tensors[good.nodes[n].outputs[0]].group;
+
+  ModelSpec s = good;
+  s.nodes[n].inputs.pop_back();
+  expect_error(s, StatusCode::kCorrupt, "channels in all");
+  s = good;
+  s.nodes[n].inputs.resize(1);
+  expect_error(s, StatusCode::kCorrupt, "takes 2 to 16");
+  s = good;
+  s.nodes[n].inputs.assign(17, good.nodes[n].inputs[0]);
+  expect_error(s, StatusCode::kCorrupt, "takes 2 to 16");
+  s = good;
+  s.nodes[n].activation = fb::Activation::Relu;
+  expect_error(s, StatusCode::kCorrupt, "no window");
+  s = good;  // one channel more at the top of the lower half
+  s.subnets[0].ranges[out_group] = fb::GroupRange(s.subnets[0].ranges[out_group].lo(), s.subnets[0].ranges[out_group].hi() + 1);
+  expect_error(s, StatusCode::kCorrupt, "not its inputs' channels");
+  s = good;  // the same count, shifted by one
+  const fb::GroupRange middle = s.subnets[2].ranges[out_group];
+  s.subnets[2].ranges[out_group] = fb::GroupRange(middle.lo() + 1, middle.hi() + 1);
+  expect_error(s, StatusCode::kCorrupt, "not its inputs' channels");
+}
+
 // shoal pack: a packed model loads, reads back as the same spec, and every way its packed
 // weights can be wrong is refused.
 TEST(ModelLoader, PackedWeightsAreCheckedLikeAnyOther) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <gtest/gtest.h>
+
 namespace shoal::testing {
 namespace {
 
@@ -157,6 +159,31 @@ std::map<uint32_t, Dense> naive_eval(const Model& model, uint32_t subnet, const 
       case fb::OpType::Activation:
         for (size_t i = 0; i < out.v.size(); ++i) out.v[i] = dense_act(in.v[i], node->activation());
         break;
+      case fb::OpType::Concat: {
+        // Every input channel with its key (j + 0.5) / capacity, stably sorted: the output's
+        // full-width order; this subnet's channels are the output range of it.
+        struct Source { double key; uint32_t input, channel; };
+        std::vector<Source> order;
+        for (uint32_t b = 0; b < node->inputs()->size(); ++b) {
+          const uint32_t cap = model.shape(node->inputs()->Get(b)).c;
+          for (uint32_t j = 0; j < cap; ++j) order.push_back({(j + 0.5) / cap, b, j});
+        }
+        std::stable_sort(order.begin(), order.end(), [](const Source& a, const Source& b) { return a.key < b.key; });
+        for (uint32_t o = 0; o < ro.n(); ++o) {
+          const Source& from = order.at(ro.lo + o);
+          const uint32_t in_b = node->inputs()->Get(from.input);
+          const Dense& src = t.at(in_b);
+          const Range rb = range_of(in_b);
+          if (from.channel < rb.lo || from.channel >= rb.hi) {
+            ADD_FAILURE() << "concat channel " << ro.lo + o << " is input " << from.input << "'s channel "
+                          << from.channel << ", outside its range";
+            continue;
+          }
+          for (uint32_t y = 0; y < out.h; ++y)
+            for (uint32_t x = 0; x < out.w; ++x) out.at(o, y, x) = src.at(from.channel - rb.lo, y, x);
+        }
+        break;
+      }
       case fb::OpType::Softmax:
         for (uint32_t y = 0; y < out.h; ++y)
           for (uint32_t x = 0; x < out.w; ++x) {

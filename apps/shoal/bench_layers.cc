@@ -19,14 +19,16 @@ Result<Model> synth_model(const std::string& arch, uint64_t seed) {
 std::vector<BenchLayer> bench_layers(const Engine& engine) {
   const Model& m = engine.model();
   std::vector<BenchLayer> layers;
-  std::set<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, bool>> seen;
+  std::set<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, bool>> seen;
   for (uint32_t n = 0; n < m.fb().nodes()->size(); ++n) {
     const fb::Node* node = m.fb().nodes()->Get(n);
     if (node->op() != fb::OpType::Conv2d) continue;
     const uint32_t in = node->inputs()->Get(0), out = node->outputs()->Get(0);
     const TensorShape is = m.shape(in), os = m.shape(out);
     const fb::Window* w = node->window();
-    if (!seen.insert({is.h, is.c, os.h, os.c, w->kernel_h(), w->stride_h(), node->depthwise()}).second) continue;
+    if (!seen.insert({is.h, is.c, os.h, os.c, w->kernel_h(), w->kernel_w(), w->stride_h(), node->depthwise()}).second) {
+      continue;
+    }
     Result<Segment> seg = engine.segment(m.fb().tensors()->Get(in)->name()->str(),
                                          m.fb().tensors()->Get(out)->name()->str());
     // A layer whose input also feeds a later node across the cut cannot run alone.

@@ -9,7 +9,16 @@
 namespace shoal::cli {
 namespace {
 
+int list_architectures() {
+  for (const ArchitectureInfo& a : architectures()) {
+    std::printf("%-12s %s\n", a.name, a.summary);
+    if (a.min_side) std::printf("%-12s input sides %u (default) or %u to %u\n", "", a.side, a.min_side, kMaxArchitectureSide);
+  }
+  return 0;
+}
+
 int run_synth(const Args& args) {
+  if (args.has("--list")) return list_architectures();
   if (!args.has("--arch") || !args.has("-o")) return fail("synth", "needs --arch NAME and -o FILE");
   std::vector<float> widths;
   if (args.has("--widths")) {
@@ -19,7 +28,9 @@ int run_synth(const Args& args) {
   }
   auto seed = args.number("--seed", 1);
   if (!seed.is_ok()) return fail("synth", seed.status());
-  auto spec = build_architecture(args.get("--arch"), widths);
+  auto side = args.number("--side", 0);
+  if (!side.is_ok()) return fail("synth", side.status());
+  auto spec = build_architecture(args.get("--arch"), widths, static_cast<uint32_t>(side.value()));
   if (!spec.is_ok()) return fail("synth", spec.status());
   randomize_weights(spec.value(), static_cast<uint64_t>(seed.value()));
   const std::vector<uint8_t> bytes = serialize_model(spec.value());
@@ -41,17 +52,15 @@ int run_synth(const Args& args) {
 const Command kSynth = {
     "synth",
     "write a random-weight slimmable model of a named architecture",
-    "shoal synth --arch NAME [--widths W,W,...] [--seed S] -o FILE",
+    "shoal synth --arch NAME [--widths W,W,...] [--side N] [--seed S] -o FILE",
     "Writes a model with He-initialised weights and plausible batch-norm statistics, one\n"
     "batch-norm set per subnet, so the engine, the network and the scheduler can be run\n"
-    "before any model is trained. Architectures:\n"
-    "  fluid-cnn  Fluid paper CNN (3 conv of 16 channels + fc, 28x28x1, 10 classes) with the\n"
-    "             subnets lower25, lower50, upper25 (channels 50-75%), upper50 (50-100%),\n"
-    "             w0.75, w1.0; takes no --widths\n"
-    "  resnet8    ResNet-8 for 28x28x1 inputs, 10 classes\n"
-    "  resnet18   ResNet-18 for 224x224x3 inputs, 1000 classes",
-    {{"--arch", "NAME", "fluid-cnn, resnet8 or resnet18"},
+    "before any model is trained. `shoal synth --list` lists the architectures; the ImageNet\n"
+    "ones follow their reference (torchvision) definitions, parameter for parameter.",
+    {{"--arch", "NAME", "the architecture (--list shows them)"},
+     {"--list", nullptr, "list the architectures with their input sides and stop"},
      {"--widths", "LIST", "subnet widths, default 0.25,0.5,0.75,1"},
+     {"--side", "N", "input height and width (ImageNet architectures; default 224, 299 for inceptionv3)"},
      {"--seed", "S", "random seed (default 1); the same seed gives the same file"},
      {"-o", "FILE", "where to write the model"}},
     run_synth,

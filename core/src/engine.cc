@@ -7,6 +7,7 @@
 #include <string>
 
 #include "shoal/arena_planner.h"
+#include "shoal/concat_order.h"
 
 namespace shoal {
 
@@ -28,6 +29,8 @@ struct Engine::Step {
   shoal_conv2d_params conv;
   shoal_pool_params pool;
   shoal_eltwise_params elt;
+  uint32_t first_input, inputs;  // Concat: its inputs in concat_x_ and concat_stride_
+  uint32_t first_run, runs;      // Concat: its runs in concat_runs_
 };
 
 namespace {
@@ -145,6 +148,8 @@ Status Engine::plan(const KernelTable& kernels) {
 
   kernels_ = &kernels;
   steps_.resize(nodes);
+  concat_runs_.clear();
+  concat_stride_.clear();
   for (uint32_t n = 0; n < nodes; ++n) {
     const fb::Node* node = m.nodes()->Get(n);
     Step& s = steps_[n];
@@ -177,6 +182,19 @@ Status Engine::plan(const KernelTable& kernels) {
     }
     s.pool = {plane(is), plane(os), window(node->window())};
     s.elt = {os.h, os.w, is.c, is.c, os.c, 0, os.c, act};
+    if (s.op == fb::OpType::Concat) {
+      uint32_t caps[kMaxConcatInputs];
+      s.first_input = static_cast<uint32_t>(concat_stride_.size());
+      s.inputs = node->inputs()->size();
+      for (uint32_t b = 0; b < s.inputs; ++b) {
+        caps[b] = model_->shape(node->inputs()->Get(b)).c;
+        concat_stride_.push_back(caps[b]);
+      }
+      const std::vector<shoal_concat_run> runs = concat_runs(caps, s.inputs);
+      s.first_run = static_cast<uint32_t>(concat_runs_.size());
+      s.runs = static_cast<uint32_t>(runs.size());
+      concat_runs_.insert(concat_runs_.end(), runs.begin(), runs.end());
+    }
   }
   packed_bytes_ = 0;
   if (kernels.conv2d_pack && !kernels.operators) {
@@ -202,6 +220,11 @@ Status Engine::bind(uint8_t* memory) {
     s.a = tensor_data(node->inputs()->Get(0));
     s.b = node->inputs()->size() > 1 ? tensor_data(node->inputs()->Get(1)) : nullptr;
     s.y = tensor_data(node->outputs()->Get(0));
+  }
+  concat_x_.clear();
+  for (uint32_t n = 0; n < steps_.size(); ++n) {
+    if (steps_[n].op != fb::OpType::Concat) continue;
+    for (uint32_t in : *m.nodes()->Get(n)->inputs()) concat_x_.push_back(tensor_data(in));
   }
   if (kernels_->operators) return create_operators();
 #if SHOAL_HAVE_THREADS
@@ -390,6 +413,12 @@ Status Engine::check_nodes(uint32_t subnet, uint32_t first, uint32_t end, const 
     }
     narrowed = narrowed || r.lo() != own->lo() || r.hi() != own->hi();
   }
+  for (uint32_t n = first; narrowed && n < end; ++n) {
+    if (steps_[n].op == fb::OpType::Concat) {
+      return Status(StatusCode::kUnsupported, "node '" + m.nodes()->Get(n)->name()->str() +
+                                                  "' concatenates channels; a channel partition cannot narrow it");
+    }
+  }
   if (narrowed && !ops_.empty()) {
     return Status(StatusCode::kUnsupported, "the " + std::string(kernels_->name) +
                                                 " backend runs a subnet's own channels only; a channel partition "
@@ -525,6 +554,18 @@ Status Engine::execute(uint32_t subnet, const fb::GroupRange* ranges, uint32_t f
         s.elt.lo = ro->lo(), s.elt.hi = ro->hi();
         k.softmax(&s.elt, s.a, s.y);
         break;
+      case fb::OpType::Concat: {
+        const uint32_t* strides = &concat_stride_[s.first_input];
+        auto band = [&](uint32_t r0, uint32_t r1) {
+          const float* x[kMaxConcatInputs];
+          const size_t pixel = size_t{r0} * s.elt.w;
+          for (uint32_t b = 0; b < s.inputs; ++b) x[b] = concat_x_[s.first_input + b] + pixel * strides[b];
+          const shoal_concat_params p{(r1 - r0) * s.elt.w, s.elt.y_stride, ro->lo(), ro->hi(), s.runs};
+          k.concat(&p, &concat_runs_[s.first_run], x, strides, s.y + pixel * s.elt.y_stride);
+        };
+        for_row_bands(s.elt.h, uint64_t{s.elt.h} * s.elt.w * (ro->hi() - ro->lo()), band);
+        break;
+      }
     }
   }
   return Status::ok();

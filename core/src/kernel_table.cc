@@ -18,7 +18,7 @@ namespace {
 using Conv = void (*)(const shoal_conv2d_params*, const float*, const float*, const float*, const float*, float*);
 using Pool = void (*)(const shoal_pool_params*, const float*, float*);
 
-// Elementwise ops (add, activation, softmax) are memory-bound and run the reference loops,
+// Elementwise ops (add, activation, softmax) and concatenation are memory-bound and run the reference loops,
 // which the compiler vectorises, on every backend.
 template <uint32_t kBlock>
 size_t packed_floats(const shoal_conv2d_params* p, uint32_t cout) {
@@ -46,6 +46,7 @@ KernelTable table(const char* name, Conv conv, Pool max_pool, Pool avg_pool, Poo
           shoal_add_nhwc_f32__ref,
           shoal_activation_nhwc_f32__ref,
           shoal_softmax_nhwc_f32__ref,
+          shoal_concat_nhwc_f32__ref,
           nullptr};
 }
 

@@ -162,8 +162,10 @@ SubnetCost Model::node_cost(uint32_t subnet, uint32_t n) const {
                             ? uint64_t{is.h} * is.w
                             : uint64_t{node->window()->kernel_h()} * node->window()->kernel_w();
   const uint64_t per_out = taps * (node->depthwise() ? 1 : active(in));
+  // Parameters as frameworks count them: weights, and per output channel a bias, or a
+  // batch-norm's scale and shift.
   return {uint64_t{os.h} * os.w * active(out) * per_out,
-          active(out) * per_out + (node->shift() >= 0 ? active(out) : 0)};
+          active(out) * (per_out + (node->scale() >= 0 ? 1 : 0) + (node->shift() >= 0 ? 1 : 0))};
 }
 
 SubnetCost Model::cost(uint32_t subnet) const {

@@ -1,9 +1,11 @@
 // The semantic check of a model that passed the FlatBuffers verifier: after it, the engine
 // can index, size and slice without checking anything again.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "shoal/concat_order.h"
 #include "shoal/model.h"
 
 namespace shoal {
@@ -36,7 +38,7 @@ class Checker {
     }
     SHOAL_RETURN_IF_ERROR(check_nodes());
     SHOAL_RETURN_IF_ERROR(check_subnets());
-    return Status::ok();
+    return check_concat_ranges();
   }
 
  private:
@@ -194,16 +196,20 @@ class Checker {
       const fb::Node* node = m_.nodes()->Get(n);
       const std::string label = node_label(node, n);
       const fb::OpType op = node->op();
-      const uint32_t want_inputs = op == fb::OpType::Add ? 2 : 1;
       if (op > fb::OpType::MAX) {
         return Status(StatusCode::kUnsupported,
                       label + " has op " + std::to_string(static_cast<int>(op)) +
                           " which this build does not know; use a newer shoal");
       }
-      if (node->inputs()->size() != want_inputs || node->outputs()->size() != 1) {
-        return corrupt(label + " has " + std::to_string(node->inputs()->size()) + " inputs and " +
-                       std::to_string(node->outputs()->size()) + " outputs; " +
-                       fb::EnumNameOpType(op) + " takes " + std::to_string(want_inputs) + " and 1");
+      const uint32_t inputs = node->inputs()->size();
+      const bool concat = op == fb::OpType::Concat;
+      const uint32_t want_inputs = op == fb::OpType::Add ? 2 : 1;
+      if ((concat ? inputs < 2 || inputs > kMaxConcatInputs : inputs != want_inputs) ||
+          node->outputs()->size() != 1) {
+        return corrupt(label + " has " + std::to_string(inputs) + " inputs and " +
+                       std::to_string(node->outputs()->size()) + " outputs; " + fb::EnumNameOpType(op) +
+                       " takes " + (concat ? "2 to " + std::to_string(kMaxConcatInputs) : std::to_string(want_inputs)) +
+                       " and 1");
       }
       for (uint32_t in : *node->inputs()) {
         if (in >= tensors) return corrupt(label + " reads tensor " + std::to_string(in) + ", out of range");
@@ -280,8 +286,63 @@ class Checker {
       case fb::OpType::Softmax:
         if (!same_shape) return corrupt(label + " must keep its input's channel group and shape");
         return Status::ok();
+      case fb::OpType::Concat:
+        return check_concat(label, node);
     }
     return corrupt(label + " has an unknown op");
+  }
+
+  // Inputs of one shape whose capacities add up to the output's; no window, no activation.
+  // Whether every subnet's channels stay one range is check_concat_ranges' (after subnets).
+  Status check_concat(const std::string& label, const fb::Node* node) {
+    const fb::Tensor* to = tensor(node->outputs()->Get(0));
+    uint64_t sum = 0;
+    for (uint32_t in : *node->inputs()) {
+      if (tensor(in)->height() != to->height() || tensor(in)->width() != to->width()) {
+        return corrupt(label + ": Concat needs inputs of the output's height and width");
+      }
+      sum += capacity(in);
+    }
+    if (sum != capacity(node->outputs()->Get(0))) {
+      return corrupt(label + ": the inputs have " + std::to_string(sum) + " channels in all, the output group " +
+                     std::to_string(capacity(node->outputs()->Get(0))));
+    }
+    if (node->window() || node->depthwise() || node->activation() != fb::Activation::None) {
+      return corrupt(label + ": Concat takes no window, depthwise flag or activation");
+    }
+    return Status::ok();
+  }
+
+  // At every subnet, the output range of each Concat holds exactly its inputs' ranges.
+  Status check_concat_ranges() {
+    for (uint32_t n = 0; n < m_.nodes()->size(); ++n) {
+      const fb::Node* node = m_.nodes()->Get(n);
+      if (node->op() != fb::OpType::Concat) continue;
+      const uint32_t inputs = node->inputs()->size();
+      uint32_t caps[kMaxConcatInputs];
+      for (uint32_t b = 0; b < inputs; ++b) caps[b] = capacity(node->inputs()->Get(b));
+      const std::vector<shoal_concat_run> runs = concat_runs(caps, inputs);
+      for (const fb::Subnet* sub : *m_.subnets()) {
+        auto range = [&](uint32_t t) { return sub->ranges()->Get(tensor(t)->group()); };
+        const fb::GroupRange* out = range(node->outputs()->Get(0));
+        uint64_t active = 0;
+        for (uint32_t b = 0; b < inputs; ++b) active += range(node->inputs()->Get(b))->hi() - range(node->inputs()->Get(b))->lo();
+        bool inside = active == out->hi() - out->lo();
+        for (const shoal_concat_run& r : runs) {
+          const uint32_t lo = std::max(r.dst, out->lo()), hi = std::min(r.dst + r.count, out->hi());
+          if (lo >= hi) continue;
+          const fb::GroupRange* in = range(node->inputs()->Get(r.input));
+          inside = inside && in->lo() <= r.src + (lo - r.dst) && r.src + (hi - r.dst) <= in->hi();
+        }
+        if (!inside) {
+          return corrupt(node_label(node, n) + ": at subnet " + sub->name()->str() +
+                         " the concatenation's channels are not its inputs' channels (a Concat output group's "
+                         "range must be the sum of its inputs', and subnets must take every group by the same "
+                         "fraction)");
+        }
+      }
+    }
+    return Status::ok();
   }
 
   Status check_subnets() {

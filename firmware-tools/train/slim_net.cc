@@ -131,6 +131,8 @@ torch::Tensor SlimNetImpl::forward(const torch::Tensor& input, uint32_t subnet, 
       case fb::OpType::Softmax:
         y = torch::softmax(x, 1);
         break;
+      case fb::OpType::Concat:
+        throw std::runtime_error("layer '" + n.name + "': the trainer does not train concatenations yet");
     }
     t[out] = y;
   }

@@ -40,3 +40,18 @@ extern "C" void shoal_softmax_nhwc_f32__ref(const shoal_eltwise_params* p, const
     for (uint32_t c = p->lo; c < p->hi; ++c) yp[c] /= sum;
   }
 }
+
+extern "C" void shoal_concat_nhwc_f32__ref(const shoal_concat_params* p, const shoal_concat_run* runs,
+                                           const float* const* x, const uint32_t* x_stride, float* y) {
+  for (size_t i = 0; i < p->pixels; ++i) {
+    float* yp = y + i * p->y_stride;
+    for (uint32_t r = 0; r < p->runs; ++r) {
+      const shoal_concat_run& run = runs[r];
+      const uint32_t lo = run.dst > p->lo ? run.dst : p->lo;
+      const uint32_t end = run.dst + run.count, hi = end < p->hi ? end : p->hi;
+      if (lo >= hi) continue;
+      const float* xp = x[run.input] + i * x_stride[run.input] + run.src + (lo - run.dst);
+      for (uint32_t c = lo; c < hi; ++c) yp[c] = *xp++;
+    }
+  }
+}

@@ -21,6 +21,9 @@ void shoal_add_nhwc_f32__ref(const shoal_eltwise_params* p, const float* a, cons
 void shoal_activation_nhwc_f32__ref(const shoal_eltwise_params* p, const float* a, float* y);
 // Softmax over channels [lo, hi) of every pixel.
 void shoal_softmax_nhwc_f32__ref(const shoal_eltwise_params* p, const float* a, float* y);
+// x[i] and x_stride[i]: input i's channel 0 of pixel 0 and its group's capacity.
+void shoal_concat_nhwc_f32__ref(const shoal_concat_params* p, const shoal_concat_run* runs,
+                                const float* const* x, const uint32_t* x_stride, float* y);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,33 +1,46 @@
 #include "shoal/architectures.h"
 
+#include "architecture_parts.h"
+
 #include <cmath>
 #include <cstdio>
 #include <random>
 
 namespace shoal {
+namespace arch {
+
+void width_subnets(ModelBuilder& b, const std::vector<float>& widths) {
+  for (size_t i = 0; i < widths.size(); ++i) {
+    b.subnet(width_subnet_name(widths[i]), widths[i], 0.0f, widths[i], static_cast<uint32_t>(i));
+  }
+}
+
+void imagenet(ModelSpec& spec) {
+  spec.metadata.dataset = "imagenet-shaped";
+  spec.metadata.input_mean = 0.449f;
+  spec.metadata.input_std = 0.226f;
+}
+
+}  // namespace arch
+
 namespace {
 
 using fb::Activation;
+using arch::width_subnets;
 
 const std::vector<std::string> kFashionClasses = {
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
-LayerOptions bn_relu() { return {Activation::Relu, false, true, false}; }
-LayerOptions bn_only() { return {Activation::None, false, true, false}; }
-LayerOptions with_bias() { return {Activation::None, false, false, true}; }
+LayerOptions bn_relu() { return arch::bn(Activation::Relu); }
+LayerOptions bn_only() { return arch::bn(Activation::None); }
+LayerOptions with_bias() { return arch::biased(Activation::None); }
 
 void fashion_mnist(ModelSpec& spec) {
   spec.metadata.dataset = "fashion-mnist";
   spec.metadata.class_names = kFashionClasses;
   spec.metadata.input_mean = 0.2860f;
   spec.metadata.input_std = 0.3530f;
-}
-
-void width_subnets(ModelBuilder& b, const std::vector<float>& widths) {
-  for (size_t i = 0; i < widths.size(); ++i) {
-    b.subnet(width_subnet_name(widths[i]), widths[i], 0.0f, widths[i], static_cast<uint32_t>(i));
-  }
 }
 
 // The Fluid paper's network: three 3x3 convolutions of 16 channels and one fully connected layer.
@@ -122,14 +135,46 @@ class Rng {
 
 }  // namespace
 
+namespace {
+
+ModelSpec resnet8(const std::string& name, size_t stages, const std::vector<float>& widths) {
+  // The sliced students keep the teacher's layer names, so its weights carry over by name.
+  const std::vector<uint32_t> stage_width{16, 32, 64};
+  ModelSpec spec = resnet(name, 28, 1, 10, {stage_width.begin(), stage_width.begin() + stages}, 1, false, widths);
+  fashion_mnist(spec);
+  return spec;
+}
+
+}  // namespace
+
 const std::vector<ArchitectureInfo>& architectures() {
   static const std::vector<ArchitectureInfo> list = {
-      {"fluid-cnn", "Fluid paper CNN: 3 conv (16 ch, 3x3) + fc, 28x28x1 -> 10 classes; subnets "
-                    "lower25, lower50, upper25, upper50, w0.75, w1.0"},
-      {"resnet8", "ResNet-8: 3 stages of 16/32/64 channels, 1 block each, 28x28x1 -> 10 classes"},
-      {"resnet8-s1", "ResNet-8 sliced after stage 1's ReLU (16 ch) + pool + fc: a VIP student"},
-      {"resnet8-s2", "ResNet-8 sliced after stage 2's ReLU (32 ch) + pool + fc: a VIP student"},
-      {"resnet18", "ResNet-18: 4 stages of 64..512 channels, 224x224x3 -> 1000 classes"},
+      {"fluid-cnn",
+       "Fluid paper CNN: 3 conv (16 ch, 3x3) + fc, 28x28x1 -> 10 classes; subnets lower25, lower50, upper25, "
+       "upper50, w0.75, w1.0",
+       28, 0, true, [](uint32_t, const std::vector<float>&) { return fluid_cnn(); }},
+      {"resnet8", "ResNet-8: 3 stages of 16/32/64 channels, 1 block each, 28x28x1 -> 10 classes", 28, 0, false,
+       [](uint32_t, const std::vector<float>& w) { return resnet8("resnet8", 3, w); }},
+      {"resnet8-s1", "ResNet-8 sliced after stage 1's ReLU (16 ch) + pool + fc: a VIP student", 28, 0, false,
+       [](uint32_t, const std::vector<float>& w) { return resnet8("resnet8-s1", 1, w); }},
+      {"resnet8-s2", "ResNet-8 sliced after stage 2's ReLU (32 ch) + pool + fc: a VIP student", 28, 0, false,
+       [](uint32_t, const std::vector<float>& w) { return resnet8("resnet8-s2", 2, w); }},
+      {"resnet18", "ResNet-18: 4 stages of 64..512 channels, 224x224x3 -> 1000 classes", 224, 32, false,
+       [](uint32_t side, const std::vector<float>& w) {
+         ModelSpec spec = resnet("resnet18", side, 3, 1000, {64, 128, 256, 512}, 2, true, w);
+         arch::imagenet(spec);
+         return spec;
+       }},
+      {"squeezenet", "SqueezeNet 1.1: fire modules (squeeze, expand 1x1 and 3x3, concatenated), 224x224x3 -> 1000",
+       224, 31, false, arch::squeezenet},
+      {"mobilenetv2", "MobileNetV2: inverted residuals, depthwise 3x3, ReLU6, 224x224x3 -> 1000", 224, 32, false,
+       arch::mobilenetv2},
+      {"inceptionv3",
+       "Inception v3 without the auxiliary classifier: concatenated branches, 1x7/7x1 and 1x3/3x1 kernels, "
+       "299x299x3 -> 1000",
+       299, 75, false, arch::inceptionv3},
+      {"alexnet", "AlexNet: 5 conv (11x11 stride 4 first) + 3 fc, 224x224x3 -> 1000", 224, 63, false, arch::alexnet},
+      {"vgg16", "VGG-16: 13 conv 3x3 + 3 fc, 224x224x3 -> 1000", 224, 32, false, arch::vgg16},
   };
   return list;
 }
@@ -144,40 +189,32 @@ std::string width_subnet_name(float width) {
   return text;
 }
 
-Result<ModelSpec> build_architecture(const std::string& name, const std::vector<float>& widths) {
+Result<ModelSpec> build_architecture(const std::string& name, const std::vector<float>& widths, uint32_t side) {
   for (float w : widths) {
     if (!(w > 0.0f && w <= 1.0f)) {
       return Status(StatusCode::kInvalidArgument, "width " + std::to_string(w) + " is not in (0, 1]");
     }
   }
-  if (name == "fluid-cnn") {
-    if (!widths.empty()) {
-      return Status(StatusCode::kInvalidArgument,
-                    "fluid-cnn has the Fluid paper's fixed subnets (lower25, lower50, upper25, "
-                    "upper50, w0.75, w1.0); leave out --widths");
-    }
-    ModelSpec spec = fluid_cnn();
-    spec.metadata.architecture = name;
-    return spec;
+  const ArchitectureInfo* info = nullptr;
+  std::string names;
+  for (const ArchitectureInfo& a : architectures()) {
+    if (name == a.name) info = &a;
+    names += std::string(names.empty() ? "" : ", ") + a.name;
+  }
+  if (!info) return Status(StatusCode::kInvalidArgument, "unknown architecture '" + name + "'; choose one of: " + names);
+  if (info->fixed_subnets && !widths.empty()) {
+    return Status(StatusCode::kInvalidArgument,
+                  name + " has fixed subnets (" + info->summary + "); leave out --widths");
+  }
+  if (side && side != info->side && (!info->min_side || side < info->min_side || side > kMaxArchitectureSide)) {
+    return Status(StatusCode::kInvalidArgument,
+                  info->min_side ? name + " takes input sides " + std::to_string(info->min_side) + " to " +
+                                       std::to_string(kMaxArchitectureSide) + ", not " + std::to_string(side)
+                                 : name + " takes only " + std::to_string(info->side) + "x" +
+                                       std::to_string(info->side) + " inputs");
   }
   const std::vector<float> w = widths.empty() ? std::vector<float>{0.25f, 0.5f, 0.75f, 1.0f} : widths;
-  ModelSpec spec;
-  if (name == "resnet8" || name == "resnet8-s1" || name == "resnet8-s2") {
-    // The sliced students keep the teacher's layer names, so its weights carry over by name.
-    const size_t stages = name == "resnet8" ? 3 : name == "resnet8-s2" ? 2 : 1;
-    const std::vector<uint32_t> stage_width{16, 32, 64};
-    spec = resnet(name, 28, 1, 10, {stage_width.begin(), stage_width.begin() + stages}, 1, false, w);
-    fashion_mnist(spec);
-  } else if (name == "resnet18") {
-    spec = resnet(name, 224, 3, 1000, {64, 128, 256, 512}, 2, true, w);
-    spec.metadata.dataset = "imagenet-shaped";
-    spec.metadata.input_mean = 0.449f;
-    spec.metadata.input_std = 0.226f;
-  } else {
-    std::string names;
-    for (const ArchitectureInfo& a : architectures()) names += std::string(names.empty() ? "" : ", ") + a.name;
-    return Status(StatusCode::kInvalidArgument, "unknown architecture '" + name + "'; choose one of: " + names);
-  }
+  ModelSpec spec = info->build(side ? side : info->side, w);
   spec.metadata.architecture = name;
   return spec;
 }

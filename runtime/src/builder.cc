@@ -222,8 +222,27 @@ uint32_t ModelBuilder::linear(std::string name, uint32_t x, uint32_t out_group, 
   return weighted(std::move(name), fb::OpType::Linear, x, out, weights, o, std::nullopt);
 }
 
-uint32_t ModelBuilder::pool(std::string name, fb::OpType op, uint32_t x, fb::Window win) {
+namespace {
+
+// PyTorch's ceil_mode: one more output where a window that starts inside the input (or its
+// top and left padding) would hang over the bottom or right; the padding grows to cover it.
+uint32_t ceil_pad(uint32_t in, uint32_t k, uint32_t s, uint32_t p0, uint32_t p1) {
+  uint32_t out = (in + p0 + p1 - k + s - 1) / s + 1;
+  if ((out - 1) * s >= in + p0) --out;
+  const uint32_t need = (out - 1) * s + k;
+  return need > in + p0 + p1 ? need - in - p0 : p1;
+}
+
+}  // namespace
+
+uint32_t ModelBuilder::pool(std::string name, fb::OpType op, uint32_t x, fb::Window win, bool ceil_mode) {
   const TensorSpec in = spec_.tensors[x];
+  if (ceil_mode) {
+    win = fb::Window(win.kernel_h(), win.kernel_w(), win.stride_h(), win.stride_w(), win.pad_top(), win.pad_left(),
+                     ceil_pad(in.h, win.kernel_h(), win.stride_h(), win.pad_top(), win.pad_bottom()),
+                     ceil_pad(in.w, win.kernel_w(), win.stride_w(), win.pad_left(), win.pad_right()),
+                     win.dilation_h(), win.dilation_w());
+  }
   const uint32_t oh = (in.h + win.pad_top() + win.pad_bottom() - win.kernel_h()) / win.stride_h() + 1;
   const uint32_t ow = (in.w + win.pad_left() + win.pad_right() - win.kernel_w()) / win.stride_w() + 1;
   NodeSpec n = plain_node(name, op, {x}, tensor(name, in.group, oh, ow));
@@ -231,12 +250,28 @@ uint32_t ModelBuilder::pool(std::string name, fb::OpType op, uint32_t x, fb::Win
   return node(std::move(n));
 }
 
-uint32_t ModelBuilder::max_pool(std::string name, uint32_t x, fb::Window win) {
-  return pool(std::move(name), fb::OpType::MaxPool, x, win);
+uint32_t ModelBuilder::max_pool(std::string name, uint32_t x, fb::Window win, bool ceil_mode) {
+  return pool(std::move(name), fb::OpType::MaxPool, x, win, ceil_mode);
 }
 
 uint32_t ModelBuilder::avg_pool(std::string name, uint32_t x, fb::Window win) {
-  return pool(std::move(name), fb::OpType::AvgPool, x, win);
+  return pool(std::move(name), fb::OpType::AvgPool, x, win, false);
+}
+
+uint32_t ModelBuilder::concat(std::string name, const std::vector<uint32_t>& inputs) {
+  uint32_t capacity = 0;
+  bool sliceable = true;
+  std::vector<uint32_t> groups;
+  for (uint32_t t : inputs) {
+    const GroupSpec& g = spec_.groups[spec_.tensors[t].group];
+    capacity += g.capacity;
+    sliceable = sliceable && g.sliceable;
+    groups.push_back(spec_.tensors[t].group);
+  }
+  const uint32_t out_group = group(name, capacity, sliceable);
+  concat_groups_.emplace_back(out_group, std::move(groups));
+  const TensorSpec in = spec_.tensors[inputs.at(0)];
+  return node(plain_node(name, fb::OpType::Concat, inputs, tensor(name, out_group, in.h, in.w)));
 }
 
 uint32_t ModelBuilder::global_avg_pool(std::string name, uint32_t x) {
@@ -278,6 +313,12 @@ void ModelBuilder::subnet(std::string name, float width, float lo_fraction, floa
     const auto at = [&](float f) { return static_cast<uint32_t>(std::lround(f * g.capacity)); };
     const uint32_t lo = std::min(at(lo_fraction), g.capacity - 1);
     s.ranges.emplace_back(lo, std::max(at(hi_fraction), lo + 1));
+  }
+  // A concatenation has its inputs' channels (schema/model.fbs), in the order groups were made.
+  for (const auto& [out, inputs] : concat_groups_) {
+    uint32_t lo = 0, hi = 0;
+    for (uint32_t g : inputs) lo += s.ranges[g].lo(), hi += s.ranges[g].hi();
+    s.ranges[out] = fb::GroupRange(lo, hi);
   }
   spec_.subnets.push_back(std::move(s));
 }

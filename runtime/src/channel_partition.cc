@@ -46,6 +46,11 @@ Result<ChannelPartition> plan_channel_partition(const Model& model, uint32_t sub
   for (uint32_t n = 0; n < end; ++n) {
     const fb::Node* node = m.nodes()->Get(n);
     const uint32_t out_group = m.tensors()->Get(node->outputs()->Get(0))->group();
+    if (node->op() == fb::OpType::Concat) {
+      return Status(StatusCode::kUnsupported, "layer '" + node->name()->str() +
+                                                  "' concatenates channels, which channel partitions do not split yet; "
+                                                  "cut this model into layer segments instead (shoal split)");
+    }
     if (!m.groups()->Get(out_group)->sliceable() || node->op() == fb::OpType::Softmax) {
       tail = n;
       break;

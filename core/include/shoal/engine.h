@@ -138,6 +138,9 @@ class Engine {
   std::vector<size_t> offsets_;       // per tensor, into the arena
   std::vector<int32_t> producer_;     // per tensor, node index or -1
   std::vector<int32_t> last_reader_;  // per tensor, node index or -1
+  std::vector<shoal_concat_run> concat_runs_;  // every Concat's runs (Step::first_run)
+  std::vector<uint32_t> concat_stride_;        // every Concat's inputs' capacities
+  std::vector<const float*> concat_x_;         // and their places in the arena
   uint8_t* owned_ = nullptr;  // create()'s own allocation, or null in the caller's memory
   float* arena_ = nullptr;
   size_t arena_bytes_ = 0;

@@ -28,6 +28,8 @@ struct KernelTable {
   void (*add)(const shoal_eltwise_params*, const float* a, const float* b, float* y);
   void (*activation)(const shoal_eltwise_params*, const float* a, float* y);
   void (*softmax)(const shoal_eltwise_params*, const float* a, float* y);
+  void (*concat)(const shoal_concat_params*, const shoal_concat_run* runs, const float* const* x,
+                 const uint32_t* x_stride, float* y);
   // Set for a library that prepares one operator per layer and subnet (XNNPACK): it runs
   // convolutions and pooling; the functions above run whatever it declines.
   const OperatorBackend* operators;

@@ -28,7 +28,8 @@ struct TensorShape {
   uint64_t elements() const { return uint64_t{h} * w * c; }
 };
 
-// MACs and parameters that one sub-network actually touches.
+// MACs and parameters that one sub-network actually touches: weights, biases and batch-norm
+// scale and shift (one set), as PyTorch counts parameters.
 struct SubnetCost {
   uint64_t macs = 0;
   uint64_t params = 0;

@@ -10,16 +10,24 @@
 
 namespace shoal {
 
+inline constexpr uint32_t kMaxArchitectureSide = 1024;
+
 struct ArchitectureInfo {
   const char* name;
   const char* summary;
+  uint32_t side;      // the input's height and width by default
+  uint32_t min_side;  // the smallest other side it takes; 0: only `side`
+  bool fixed_subnets; // its own subnets (fluid-cnn's), no widths
+  ModelSpec (*build)(uint32_t side, const std::vector<float>& widths);
 };
+// Every architecture shoal can synthesise: the one list synth, its help and the tests read.
 const std::vector<ArchitectureInfo>& architectures();
 
 // The graph of a named architecture with zero weights and identity batch-norm. Slimmable
 // architectures get one subnet per width ("w0.25" = channels [0, C/4) of every group) with
-// its own batch-norm set; fluid-cnn gets the Fluid paper's six subnets and rejects widths.
-Result<ModelSpec> build_architecture(const std::string& name, const std::vector<float>& widths);
+// its own batch-norm set (widths empty: 0.25, 0.5, 0.75, 1); fluid-cnn gets the Fluid
+// paper's six subnets and rejects widths. side 0: the architecture's own input side.
+Result<ModelSpec> build_architecture(const std::string& name, const std::vector<float>& widths, uint32_t side = 0);
 
 // He-normal weights and plausible batch-norm statistics (folded into scale and shift), a
 // different set per affine set. The same seed gives the same bytes on every platform.

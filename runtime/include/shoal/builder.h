@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shoal/model.h"
@@ -96,12 +97,17 @@ class ModelBuilder {
   uint32_t conv2d(std::string name, uint32_t x, uint32_t out_group, fb::Window window,
                   const LayerOptions& options);
   uint32_t linear(std::string name, uint32_t x, uint32_t out_group, const LayerOptions& options);
-  uint32_t max_pool(std::string name, uint32_t x, fb::Window window);
+  // ceil_mode: PyTorch's, the bottom and right padding grown for one more window where it fits.
+  uint32_t max_pool(std::string name, uint32_t x, fb::Window window, bool ceil_mode = false);
   uint32_t avg_pool(std::string name, uint32_t x, fb::Window window);
   uint32_t global_avg_pool(std::string name, uint32_t x);
   uint32_t add(std::string name, uint32_t a, uint32_t b, fb::Activation activation);
   uint32_t activation(std::string name, uint32_t x, fb::Activation activation);
   uint32_t softmax(std::string name, uint32_t x);
+  // Along channels, into a new group named after the layer: capacity the inputs' sum,
+  // sliceable when they all are, channels in the order schema/model.fbs gives. Subnets take
+  // its range as the sum of its inputs' ranges.
+  uint32_t concat(std::string name, const std::vector<uint32_t>& inputs);
   void output(uint32_t tensor) { spec_.output = tensor; }
   // Every sliceable group gets [lo_fraction * C, hi_fraction * C), rounded, at least 1 channel.
   void subnet(std::string name, float width, float lo_fraction, float hi_fraction, uint32_t affine_set);
@@ -114,9 +120,10 @@ class ModelBuilder {
   uint32_t weighted(std::string name, fb::OpType op, uint32_t x, uint32_t out, uint64_t weights,
                     const LayerOptions& options, std::optional<fb::Window> window);
   int32_t buffer(uint64_t floats, float fill);
-  uint32_t pool(std::string name, fb::OpType op, uint32_t x, fb::Window window);
+  uint32_t pool(std::string name, fb::OpType op, uint32_t x, fb::Window window, bool ceil_mode);
 
   ModelSpec spec_;
+  std::vector<std::pair<uint32_t, std::vector<uint32_t>>> concat_groups_;  // (output group, input groups)
 };
 
 }  // namespace shoal

@@ -57,6 +57,20 @@ typedef struct shoal_eltwise_params {
   int32_t activation;
 } shoal_eltwise_params;
 
+// Concatenation along channels: output channels [dst, dst + count) of every pixel are
+// channels [src, src + count) of input `input`. Runs are in output order and together cover
+// the output group once; the kernel writes the part of them inside [lo, hi).
+typedef struct shoal_concat_run {
+  uint32_t input, src, dst, count;
+} shoal_concat_run;
+
+typedef struct shoal_concat_params {
+  uint32_t pixels;    // h * w of every tensor
+  uint32_t y_stride;  // the output group's capacity
+  uint32_t lo, hi;    // output channels written
+  uint32_t runs;
+} shoal_concat_params;
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif
