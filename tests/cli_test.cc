@@ -65,6 +65,18 @@ TEST(Cli, SynthInspectRun) {
   EXPECT_TRUE(has(splits, "{\"after\":\"pool2\",\"tensor\":\"pool2\",\"shape\":\"7x7x16\",\"bytes\":1568,")) << splits.output;
   EXPECT_TRUE(has(shoal("inspect --splits " + model), "cuts of w1.0")) << "the widest subnet by default";
   EXPECT_TRUE(has(shoal("inspect --subnet w1.0 " + model), "--subnet goes with --splits"));
+  // The planner's choice from a link model: a fast worker on a fast link gets the image; a
+  // link of 1 kbit/s keeps everything here.
+  const Outcome remote = shoal("inspect --splits --json --here-gmacs 0.001 --there-gmacs 100 --link-mbps 1000 " + model);
+  EXPECT_TRUE(has(remote, "\"best\":{\"after\":\"(all there: send the image)\",\"bytes\":784,")) << remote.output;
+  const Outcome local = shoal("inspect --splits --encoding int8 --here-gmacs 10 --there-gmacs 10 --link-mbps 0.001 " + model);
+  const size_t best = local.output.find("<- best");
+  ASSERT_NE(best, std::string::npos) << local.output;
+  const size_t line = local.output.rfind('\n', best) + 1;
+  EXPECT_EQ(local.output.compare(line, 12, "  (all here)"), 0) << local.output;
+  EXPECT_TRUE(has(local, "bytes (int8)")) << local.output;
+  EXPECT_TRUE(has(shoal("inspect --splits --here-gmacs 1 " + model), "--there-gmacs and --link-mbps together"));
+  EXPECT_TRUE(has(shoal("inspect --link-mbps 1 --here-gmacs 1 --there-gmacs 1 " + model), "goes with --splits"));
 
   const Outcome run = shoal("run " + model + " --subnet upper50,0.5 --limit 50 --json");
   ASSERT_EQ(run.code, 0) << run.output;

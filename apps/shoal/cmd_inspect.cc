@@ -6,6 +6,7 @@
 #include "json.h"
 #include "shoal/engine.h"
 #include "shoal/model.h"
+#include "shoal/net/tensor_encoding.h"
 #include "shoal/split_planner.h"
 
 namespace shoal::cli {
@@ -145,47 +146,121 @@ void print_text(const Model& model) {
   }
 }
 
+// Two devices and the link between them, as --splits takes them: the planner predicts every
+// cut's latency from these and picks one (runtime/split_planner.h), as `shoal split --at
+// auto` does from measurements.
+struct LinkModel {
+  double here_gmacs = 0, there_gmacs = 0, link_mbps = 0, rtt_ms = 1;
+  wire::TensorEncoding encoding = wire::TensorEncoding::F32;
+  bool given() const { return here_gmacs > 0; }
+};
+
 // --splits: where the graph can be cut between two devices (Model::cut_tensors), with what
-// crosses the link and the work on each side, at one subnet.
-void print_splits(const Model& model, uint32_t subnet, bool json) {
+// crosses the link and the work on each side, at one subnet; with a link model, each cut's
+// predicted latency and the planner's choice.
+void print_splits(const Model& model, uint32_t subnet, const LinkModel& link, bool json) {
   const fb::Model& m = model.fb();
-  const std::vector<uint32_t> cuts = model.cut_tensors();
   const uint64_t total = model.cost(subnet).macs;
   const std::string name = m.subnets()->Get(subnet)->name()->str();
+  SplitPlanner planner(model, subnet, static_cast<double>(net::encoded_bytes(link.encoding, 1)));
+  size_t best = 0;
+  if (link.given()) {
+    planner.observe_here(total, static_cast<double>(total) * 1e-6 / link.here_gmacs);
+    planner.observe_there(total, static_cast<double>(total) * 1e-6 / link.there_gmacs);
+    planner.observe_round_trip(link.rtt_ms);
+    const size_t probe = size_t{1} << 20;
+    planner.observe_transfer(probe, link.rtt_ms + static_cast<double>(probe) * 8 / (link.link_mbps * 1e3));
+    best = planner.choose();
+  }
+  auto where = [&](size_t c) -> std::string {
+    if (c == planner.all_remote()) return "(all there: send the image)";
+    if (c == planner.all_local()) return "(all here)";
+    return str(m.nodes()->Get(planner.point(c).node)->name());
+  };
   Json j;
   j.begin_object().field("subnet", name).field("macs", total)
       .field("input_bytes", uint64_t{model.packed_size(subnet, m.input()) * sizeof(float)}).key("cuts").begin_array();
   if (!json) {
-    std::printf("cuts of %s (%u of them; %llu MACs in all; the input is %zu bytes as f32)\n", name.c_str(),
-                static_cast<unsigned>(cuts.size()), static_cast<unsigned long long>(total),
+    std::printf("cuts of %s (%zu of them; %llu MACs in all; the input is %zu bytes as f32)\n", name.c_str(),
+                planner.candidates() - 2, static_cast<unsigned long long>(total),
                 model.packed_size(subnet, m.input()) * sizeof(float));
-    std::printf("  %-22s %-12s %12s %14s %14s\n", "after", "shape", "bytes (f32)", "MACs before", "MACs after");
+    std::printf("  %-28s %-12s %12s %14s %14s%s\n", "after", "shape",
+                (std::string("bytes (") + net::tensor_encoding_name(link.encoding) + ")").c_str(), "MACs before", "MACs after",
+                link.given() ? "   predicted ms" : "");
   }
-  for (const SplitPoint& p : split_points(model, subnet)) {
-    const fb::Node* n = m.nodes()->Get(p.node);
-    const uint64_t bytes = p.values * sizeof(float);
+  for (size_t c = 0; c < planner.candidates(); ++c) {
+    const bool cut = c != planner.all_remote() && c != planner.all_local();
+    if (!cut && !link.given()) continue;
+    const uint64_t bytes = planner.bytes(c);
+    const std::string shape = cut ? shape_text(model, planner.tensor(c)) : "";
     if (json) {
-      j.begin_object().field("after", str(n->name())).field("tensor", str(m.tensors()->Get(p.tensor)->name()))
-          .field("shape", shape_text(model, p.tensor)).field("bytes", bytes).field("macs_before", p.macs_before)
-          .field("macs_after", p.macs_after).end_object();
+      if (!cut) continue;
+      j.begin_object().field("after", where(c)).field("tensor", str(m.tensors()->Get(planner.tensor(c))->name()))
+          .field("shape", shape).field("bytes", bytes).field("macs_before", planner.macs_here(c))
+          .field("macs_after", planner.macs_there(c));
+      if (link.given()) j.field("predicted_ms", planner.predicted_ms(c));
+      j.end_object();
     } else {
-      std::printf("  %-22s %-12s %12llu %14llu %14llu\n", str(n->name()).c_str(), shape_text(model, p.tensor).c_str(),
-                  static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(p.macs_before),
-                  static_cast<unsigned long long>(p.macs_after));
+      std::printf("  %-28s %-12s %12llu %14llu %14llu", where(c).c_str(), shape.c_str(),
+                  static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(planner.macs_here(c)),
+                  static_cast<unsigned long long>(planner.macs_there(c)));
+      if (link.given()) std::printf(" %14.3f%s", planner.predicted_ms(c), c == best ? "  <- best" : "");
+      std::printf("\n");
     }
   }
-  j.end_array().end_object();
+  j.end_array();
+  if (link.given()) {
+    j.key("link").begin_object().field("here_gmacs", link.here_gmacs).field("there_gmacs", link.there_gmacs)
+        .field("link_mbps", link.link_mbps).field("rtt_ms", link.rtt_ms).end_object();
+    j.key("best").begin_object().field("after", where(best)).field("bytes", uint64_t{planner.bytes(best)})
+        .field("predicted_ms", planner.predicted_ms(best)).end_object();
+  }
+  j.end_object();
   if (json) std::printf("%s\n", j.str().c_str());
+}
+
+Result<LinkModel> link_model(const Args& args) {
+  LinkModel link;
+  const char* names[] = {"--here-gmacs", "--there-gmacs", "--link-mbps"};
+  double* values[] = {&link.here_gmacs, &link.there_gmacs, &link.link_mbps};
+  int given = 0;
+  for (int i = 0; i < 3; ++i) {
+    Result<double> v = args.number(names[i], 0);
+    if (!v.is_ok()) return v.status();
+    if (args.has(names[i]) && !(v.value() > 0)) {
+      return Status(StatusCode::kInvalidArgument, std::string(names[i]) + " must be above 0");
+    }
+    *values[i] = v.value();
+    given += args.has(names[i]);
+  }
+  Result<double> rtt = args.number("--rtt-ms", 1);
+  if (!rtt.is_ok()) return rtt.status();
+  if (rtt.value() < 0) return Status(StatusCode::kInvalidArgument, "--rtt-ms must be 0 or more");
+  link.rtt_ms = rtt.value();
+  if (args.has("--encoding")) {
+    Result<wire::TensorEncoding> e = net::parse_tensor_encoding(args.get("--encoding"));
+    if (!e.is_ok()) return e.status();
+    link.encoding = e.value();
+  }
+  if (given != 0 && given != 3) {
+    return Status(StatusCode::kInvalidArgument, "give --here-gmacs, --there-gmacs and --link-mbps together");
+  }
+  if ((given || args.has("--rtt-ms") || args.has("--encoding")) && !args.has("--splits")) {
+    return Status(StatusCode::kInvalidArgument, "the link model goes with --splits");
+  }
+  return link;
 }
 
 int run_inspect(const Args& args) {
   auto model = Model::from_file(args.positional()[0]);
   if (!model.is_ok()) return fail("inspect", model.status());
+  Result<LinkModel> link = link_model(args);
+  if (!link.is_ok()) return fail("inspect", link.status());
   if (args.has("--splits")) {
     const uint32_t widest = model->fb().subnets()->size() - 1;
     auto subnet = args.has("--subnet") ? model->find_subnet(args.get("--subnet")) : Result<uint32_t>(widest);
     if (!subnet.is_ok()) return fail("inspect", subnet.status());
-    print_splits(model.value(), subnet.value(), args.has("--json"));
+    print_splits(model.value(), subnet.value(), link.value(), args.has("--json"));
     return 0;
   }
   if (args.has("--subnet")) return fail("inspect", "--subnet goes with --splits");
@@ -202,14 +277,21 @@ int run_inspect(const Args& args) {
 const Command kInspect = {
     "inspect",
     "show a model's channel groups, layers, subnets (params, MACs, accuracy) and metadata",
-    "shoal inspect MODEL [--splits [--subnet S]] [--json]",
+    "shoal inspect MODEL [--splits [--subnet S] [--encoding E] [--here-gmacs G --there-gmacs G --link-mbps M [--rtt-ms R]]] [--json]",
     "Loads and checks MODEL, then describes it. Channels are given as the share of each\n"
     "sliceable group a subnet uses: [50%,100%) is the upper half. --splits lists instead\n"
     "every place the graph can be cut between two devices (after a layer whose output is\n"
     "all that later layers need; never inside a residual block): the tensor that would\n"
-    "cross the link, its bytes as f32, and the MACs on each side, at one subnet.",
+    "cross the link, its bytes as f32, and the MACs on each side, at one subnet. Given both\n"
+    "devices' speed and the link's, it also predicts each cut's latency and marks the one\n"
+    "shoal split --at auto would start from (the same planner, runtime/split_planner.h).",
     {{"--splits", nullptr, "list the legal cuts between two devices"},
      {"--subnet", "S", "with --splits: the subnet (default: the last, usually the widest)"},
+     {"--here-gmacs", "G", "with --splits: this device's speed, billions of multiply-adds a second"},
+     {"--there-gmacs", "G", "with --splits: the worker's speed"},
+     {"--link-mbps", "M", "with --splits: the link's bandwidth in Mbit/s"},
+     {"--rtt-ms", "R", "with --splits: the link's round trip in ms (default 1)"},
+     {"--encoding", "E", "with --splits: how a cut tensor travels, f32 (default), f16 or int8"},
      {"--json", nullptr, "print one JSON object instead of tables"}},
     run_inspect,
     1,
