@@ -3,16 +3,15 @@
 // where built (the peer, one operator per layer and subnet), with 1 and 2 threads:
 // microseconds and GFLOP/s per layer.
 //   build/bench/conv_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-// The same layers as `shoal bench` (apps/shoal/bench_layers.h), each run as an engine
-// segment (input copied in, output copied out); the backends' agreement is tested in
-// tests/kernels_backends_test.cc.
+// The same layers as `shoal bench` (shoal/bench_layers.h), each run alone (input copied in,
+// output copied out); the backends' agreement is tested in tests/kernels_backends_test.cc.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
 #include <memory>
 #include <vector>
 
-#include "bench_layers.h"
+#include "shoal/bench_layers.h"
 #include "shoal/engine.h"
 
 namespace {
@@ -30,15 +29,15 @@ std::vector<std::unique_ptr<Loaded>>& models() {
 void register_all() {
   for (const char* arch : {"fluid-cnn", "resnet8", "resnet18"}) {
     auto loaded = std::make_unique<Loaded>();
-    loaded->model = std::make_unique<shoal::Model>(std::move(shoal::cli::synth_model(arch).value()));
+    loaded->model = std::make_unique<shoal::Model>(std::move(shoal::synth_model(arch).value()));
     const shoal::Model& m = *loaded->model;
     for (unsigned threads : {1u, 2u}) {
       for (const shoal::KernelTable* k : shoal::available_kernels()) {
         loaded->engines.push_back(std::move(shoal::Engine::create(m, *k, threads).value()));
       }
     }
-    const std::vector<shoal::cli::BenchLayer> layers = shoal::cli::bench_layers(*loaded->engines[0]);
-    for (const shoal::cli::BenchLayer& layer : layers) {
+    const std::vector<shoal::BenchLayer> layers = shoal::bench_layers(m);
+    for (const shoal::BenchLayer& layer : layers) {
       for (uint32_t s = 0; s < m.fb().subnets()->size(); ++s) {
         const uint64_t macs = m.node_cost(s, layer.node).macs;
         for (const auto& engine : loaded->engines) {
@@ -47,11 +46,10 @@ void register_all() {
           const std::string name = std::string(arch) + "/" + layer.name + "/" + m.fb().subnets()->Get(s)->name()->str() +
                                    "/" + backend + "/threads:" + std::to_string(engine->threads());
           shoal::Engine* e = engine.get();
-          const shoal::Segment segment = layer.segment;
-          benchmark::RegisterBenchmark(name.c_str(), [e, segment, s, macs](benchmark::State& state) {
-            std::vector<float> x(e->packed_size(s, segment.from), 0.5f), y(e->packed_size(s, segment.to));
+          benchmark::RegisterBenchmark(name.c_str(), [e, layer, s, macs](benchmark::State& state) {
+            std::vector<float> x(e->packed_size(s, layer.input), 0.5f), y(e->packed_size(s, layer.output));
             for (auto _ : state) {
-              if (!e->run(s, segment, x.data(), x.size(), y.data(), y.size()).is_ok()) state.SkipWithError("run failed");
+              if (!shoal::run_layer(*e, s, layer, x.data(), y.data()).is_ok()) state.SkipWithError("run failed");
             }
             state.counters["GFLOP/s"] = benchmark::Counter(2.0 * macs * state.iterations() / 1e9, benchmark::Counter::kIsRate);
           })->Unit(benchmark::kMicrosecond)->UseRealTime();

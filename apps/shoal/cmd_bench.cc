@@ -10,9 +10,9 @@
 #include <set>
 #include <thread>
 
-#include "bench_layers.h"
 #include "command.h"
 #include "json.h"
+#include "shoal/bench_layers.h"
 #include "shoal/engine.h"
 #include "shoal/machine.h"
 
@@ -114,14 +114,21 @@ void bench_model(const std::string& arch, const Model& model, std::vector<Conten
     }
   };
   if (layers) {
-    const std::vector<BenchLayer> ls = bench_layers(*all[0].engine);
+    const std::vector<BenchLayer> ls = bench_layers(model);
     for (size_t li = 0; li < ls.size(); ++li) {
       const BenchLayer& l = ls[li];
       if (!s.quiet) std::fprintf(stderr, "  %s layer %zu/%zu: %s\n", arch.c_str(), li + 1, ls.size(), l.name.c_str());
       for (uint32_t sub = 0; sub < subnets; ++sub) {
         for (unsigned t : threads) {
           std::vector<Contender*> cs = with_threads(t);
-          const auto us = compare(cs, s, [&](Engine& e) { return [&, ep = &e] { run(*ep, sub, l.segment); }; });
+          const auto us = compare(cs, s, [&](Engine& e) {
+            return [&, ep = &e] {
+              if (!run_layer(*ep, sub, l, x.data(), y.data()).is_ok()) {
+                std::fprintf(stderr, "shoal bench: %s layer %s failed on %s\n", arch.c_str(), l.name.c_str(),
+                             ep->kernels().name);
+              }
+            };
+          });
           Row base{"layer", arch, l.name, l.shape, subnet_name(sub), ""};
           base.threads = t;
           add_rows(rows, base, cs, us, model.node_cost(sub, l.node).macs);

@@ -1,4 +1,4 @@
-#include "bench_layers.h"
+#include "shoal/bench_layers.h"
 
 #include <set>
 #include <tuple>
@@ -6,7 +6,7 @@
 #include "shoal/architectures.h"
 #include "shoal/builder.h"
 
-namespace shoal::cli {
+namespace shoal {
 
 Result<Model> synth_model(const std::string& arch, uint64_t seed) {
   Result<ModelSpec> spec = build_architecture(arch, {});
@@ -16,8 +16,7 @@ Result<Model> synth_model(const std::string& arch, uint64_t seed) {
   return Model::from_bytes(bytes.data(), bytes.size());
 }
 
-std::vector<BenchLayer> bench_layers(const Engine& engine) {
-  const Model& m = engine.model();
+std::vector<BenchLayer> bench_layers(const Model& m) {
   std::vector<BenchLayer> layers;
   std::set<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, bool>> seen;
   for (uint32_t n = 0; n < m.fb().nodes()->size(); ++n) {
@@ -29,18 +28,21 @@ std::vector<BenchLayer> bench_layers(const Engine& engine) {
     if (!seen.insert({is.h, is.c, os.h, os.c, w->kernel_h(), w->kernel_w(), w->stride_h(), node->depthwise()}).second) {
       continue;
     }
-    Result<Segment> seg = engine.segment(m.fb().tensors()->Get(in)->name()->str(),
-                                         m.fb().tensors()->Get(out)->name()->str());
-    // A layer whose input also feeds a later node across the cut cannot run alone.
-    if (!seg.is_ok() || seg->end_node - seg->first_node != 1) continue;
     const std::string shape = std::to_string(is.h) + "x" + std::to_string(is.w) + "x" + std::to_string(is.c) +
                               " -> " + std::to_string(os.h) + "x" + std::to_string(os.w) + "x" +
                               std::to_string(os.c) + " " + std::to_string(w->kernel_h()) + "x" +
                               std::to_string(w->kernel_w()) + "/" + std::to_string(w->stride_h()) +
                               (node->depthwise() ? " dw" : "");
-    layers.push_back({n, seg.value(), node->name()->str(), shape});
+    layers.push_back({n, in, out, node->name()->str(), shape});
   }
   return layers;
 }
 
-}  // namespace shoal::cli
+Status run_layer(Engine& engine, uint32_t subnet, const BenchLayer& layer, const float* x, float* y) {
+  const Model& m = engine.model();
+  const TensorIn in{layer.input, x, m.packed_size(subnet, layer.input)};
+  const TensorOut out{layer.output, y, m.packed_size(subnet, layer.output)};
+  return engine.run_nodes(subnet, layer.node, layer.node + 1, m.ranges(subnet), &in, 1, &out, 1);
+}
+
+}  // namespace shoal
