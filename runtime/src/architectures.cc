@@ -32,9 +32,6 @@ const std::vector<std::string> kFashionClasses = {
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
-LayerOptions bn_relu() { return arch::bn(Activation::Relu); }
-LayerOptions bn_only() { return arch::bn(Activation::None); }
-LayerOptions with_bias() { return arch::biased(Activation::None); }
 
 void fashion_mnist(ModelSpec& spec) {
   spec.metadata.dataset = "fashion-mnist";
@@ -50,13 +47,13 @@ ModelSpec fluid_cnn() {
   const uint32_t c1 = b.group("conv1", 16), c2 = b.group("conv2", 16), c3 = b.group("conv3", 16);
   const uint32_t classes = b.group("classes", 10, false);
   uint32_t x = b.input("image", image, 28, 28);
-  x = b.conv2d("conv1", x, c1, make_window(3, 1, 1), bn_relu());
+  x = b.conv2d("conv1", x, c1, make_window(3, 1, 1), arch::bn(Activation::Relu));
   x = b.max_pool("pool1", x, make_window(2, 2));
-  x = b.conv2d("conv2", x, c2, make_window(3, 1, 1), bn_relu());
+  x = b.conv2d("conv2", x, c2, make_window(3, 1, 1), arch::bn(Activation::Relu));
   x = b.max_pool("pool2", x, make_window(2, 2));
-  x = b.conv2d("conv3", x, c3, make_window(3, 1, 1), bn_relu());
+  x = b.conv2d("conv3", x, c3, make_window(3, 1, 1), arch::bn(Activation::Relu));
   x = b.max_pool("pool3", x, make_window(2, 2));
-  x = b.linear("fc", x, classes, with_bias());
+  x = b.linear("fc", x, classes, arch::biased(Activation::None));
   b.output(b.softmax("prob", x));
   b.subnet("lower25", 0.25f, 0.0f, 0.25f, 0);
   b.subnet("lower50", 0.5f, 0.0f, 0.5f, 1);
@@ -73,11 +70,11 @@ ModelSpec fluid_cnn() {
 uint32_t basic_block(ModelBuilder& b, const std::string& name, uint32_t x, uint32_t inner,
                      uint32_t residual, uint32_t stride) {
   const uint32_t in_group = b.spec().tensors[x].group;
-  uint32_t y = b.conv2d(name + ".conv1", x, inner, make_window(3, stride, 1), bn_relu());
-  y = b.conv2d(name + ".conv2", y, residual, make_window(3, 1, 1), bn_only());
+  uint32_t y = b.conv2d(name + ".conv1", x, inner, make_window(3, stride, 1), arch::bn(Activation::Relu));
+  y = b.conv2d(name + ".conv2", y, residual, make_window(3, 1, 1), arch::bn(Activation::None));
   uint32_t shortcut = x;
   if (stride != 1 || in_group != residual) {
-    shortcut = b.conv2d(name + ".proj", x, residual, make_window(1, stride, 0), bn_only());
+    shortcut = b.conv2d(name + ".proj", x, residual, make_window(1, stride, 0), arch::bn(Activation::None));
   }
   return b.add(name + ".add", y, shortcut, Activation::Relu);
 }
@@ -99,10 +96,10 @@ ModelSpec resnet(const std::string& name, uint32_t side, uint32_t channels, uint
   const uint32_t class_group = b.group("classes", classes, false);
   uint32_t x = b.input("image", image, side, side);
   if (imagenet_stem) {
-    x = b.conv2d("stem", x, residual[0], make_window(7, 2, 3), bn_relu());
+    x = b.conv2d("stem", x, residual[0], make_window(7, 2, 3), arch::bn(Activation::Relu));
     x = b.max_pool("stem.pool", x, make_window(3, 2, 1));
   } else {
-    x = b.conv2d("stem", x, residual[0], make_window(3, 1, 1), bn_relu());
+    x = b.conv2d("stem", x, residual[0], make_window(3, 1, 1), arch::bn(Activation::Relu));
   }
   for (size_t s = 0; s < stage_width.size(); ++s) {
     for (uint32_t k = 0; k < blocks; ++k) {
@@ -112,7 +109,7 @@ ModelSpec resnet(const std::string& name, uint32_t side, uint32_t channels, uint
     }
   }
   x = b.global_avg_pool("pool", x);
-  x = b.linear("fc", x, class_group, with_bias());
+  x = b.linear("fc", x, class_group, arch::biased(Activation::None));
   b.output(b.softmax("prob", x));
   width_subnets(b, widths);
   return b.spec();

@@ -261,15 +261,12 @@ uint32_t ModelBuilder::avg_pool(std::string name, uint32_t x, fb::Window win) {
 uint32_t ModelBuilder::concat(std::string name, const std::vector<uint32_t>& inputs) {
   uint32_t capacity = 0;
   bool sliceable = true;
-  std::vector<uint32_t> groups;
   for (uint32_t t : inputs) {
     const GroupSpec& g = spec_.groups[spec_.tensors[t].group];
     capacity += g.capacity;
     sliceable = sliceable && g.sliceable;
-    groups.push_back(spec_.tensors[t].group);
   }
   const uint32_t out_group = group(name, capacity, sliceable);
-  concat_groups_.emplace_back(out_group, std::move(groups));
   const TensorSpec in = spec_.tensors[inputs.at(0)];
   return node(plain_node(name, fb::OpType::Concat, inputs, tensor(name, out_group, in.h, in.w)));
 }
@@ -314,11 +311,12 @@ void ModelBuilder::subnet(std::string name, float width, float lo_fraction, floa
     const uint32_t lo = std::min(at(lo_fraction), g.capacity - 1);
     s.ranges.emplace_back(lo, std::max(at(hi_fraction), lo + 1));
   }
-  // A concatenation has its inputs' channels (schema/model.fbs), in the order groups were made.
-  for (const auto& [out, inputs] : concat_groups_) {
+  // A concatenation has its inputs' channels (schema/model.fbs), in node order.
+  for (const NodeSpec& n : spec_.nodes) {
+    if (n.op != fb::OpType::Concat) continue;
     uint32_t lo = 0, hi = 0;
-    for (uint32_t g : inputs) lo += s.ranges[g].lo(), hi += s.ranges[g].hi();
-    s.ranges[out] = fb::GroupRange(lo, hi);
+    for (uint32_t t : n.inputs) lo += s.ranges[spec_.tensors[t].group].lo(), hi += s.ranges[spec_.tensors[t].group].hi();
+    s.ranges[spec_.tensors[n.outputs[0]].group] = fb::GroupRange(lo, hi);
   }
   spec_.subnets.push_back(std::move(s));
 }

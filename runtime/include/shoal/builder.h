@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "shoal/model.h"
@@ -123,7 +122,6 @@ class ModelBuilder {
   uint32_t pool(std::string name, fb::OpType op, uint32_t x, fb::Window window, bool ceil_mode);
 
   ModelSpec spec_;
-  std::vector<std::pair<uint32_t, std::vector<uint32_t>>> concat_groups_;  // (output group, input groups)
 };
 
 }  // namespace shoal
