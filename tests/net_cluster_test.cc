@@ -338,6 +338,43 @@ TEST_F(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
   EXPECT_GE(count("\"agreement\":1,"), cut_count + 3) << out;  // every f32 row, auto, the worker's whole run, the local one
 }
 
+// DISNET and split as master policies over a real worker process that serves the master's
+// own model: every answer is the whole network's at the subnet used, as this process's
+// engine gives it (cut tensors travel as f32: to the bit), and DISNET chains a block here
+// and a block on the worker.
+TEST_F(Split, DisnetAndSplitPoliciesAnswerAsTheWholeNetwork) {
+  MasterOptions options;
+  options.addresses = {worker_->address()};
+  options.local_model = model_.get();
+  auto master = Master::connect(options);
+  ASSERT_TRUE(master.is_ok()) << master.status().to_string();
+  ASSERT_NE(master.value()->segments(), nullptr) << "the worker serves the master's model file";
+  auto labels = read_idx_labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz", 120);
+  ASSERT_TRUE(labels.is_ok());
+  ASSERT_TRUE(calibrate_latency(*master.value(), images_, 100, 5).is_ok());
+  auto profile = measure_accuracy(*master.value(), images_, labels.value(), 100, 20);
+  ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
+  master.value()->set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+  std::vector<float> in, want(10);
+  for (const char* policy : {"disnet", "split"}) {
+    ASSERT_TRUE(master.value()->set_policy(policy).is_ok()) << policy;
+    for (uint32_t i = 0; i < 30; ++i) {
+      const Prediction p = master.value()->infer(images_.image(i), 500.0);
+      ASSERT_EQ(p.outcome, Outcome::kAnswered) << policy << " image " << i;
+      ASSERT_FALSE(p.used.empty());
+      const uint32_t subnet = p.used.back().subnet;
+      if (std::string(policy) == "disnet") {
+        ASSERT_EQ(p.used.size(), 2u) << "a block on each device";
+        EXPECT_NE(p.used[0].worker, p.used[1].worker);
+        EXPECT_EQ(p.used[1].from, p.used[0].to);
+      }
+      ASSERT_TRUE(image_to_input(images_, i, *model_, Fit::kExact, &in).is_ok());
+      ASSERT_TRUE(engine_->run(subnet, in.data(), in.size(), want.data(), want.size()).is_ok());
+      ASSERT_EQ(p.probabilities, want) << policy << " image " << i;
+    }
+  }
+}
+
 // The cut chosen per input over a real worker process and a link whose bandwidth drops to
 // 100 kbit/s and recovers, on a device emulated 8x slower than the worker: the worker runs
 // everything, then this device does (an image would take 63 ms to send), then the worker again.

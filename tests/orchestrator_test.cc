@@ -19,14 +19,16 @@ struct Sent {
   Unit unit;
   TimeUs at;
   double budget_ms;
+  std::vector<float> tensor;  // a segment's input, as sent
 };
 
 class Script final : public UnitSender {
  public:
   explicit Script(const FakeClock& clock) : clock_(clock) {}
-  bool send(uint64_t id, const Unit& unit, const std::vector<uint8_t>&, double budget_ms) override {
+  bool send(uint64_t id, const Unit& unit, const std::vector<uint8_t>&, const std::vector<float>* tensor,
+            double budget_ms) override {
     if (refuse_.count(unit.worker)) return false;
-    sent.push_back({id, unit, clock_.now(), budget_ms});
+    sent.push_back({id, unit, clock_.now(), budget_ms, tensor ? *tensor : std::vector<float>{}});
     return true;
   }
   void refuse(uint32_t worker) { refuse_[worker] = true; }
@@ -587,6 +589,132 @@ TEST(Orchestrator, ForgottenRequestsReleaseTheirWorker) {
   EXPECT_EQ(h.orch.latency().in_flight(0), 1u);
   h.run_until(100.0);
   EXPECT_EQ(h.orch.latency().in_flight(0), 0u) << "a request nobody answers must not hold its worker forever";
+}
+
+// The master's model as the segment policies see it, for Harness(1, true): worker 0 and the
+// master's engine (worker 1) hold it; two cuts, at a quarter and at half of each subnet.
+std::shared_ptr<SegmentCatalog> two_cut_catalog() {
+  auto c = std::make_shared<SegmentCatalog>();
+  c->workers = {1, 0};
+  c->local = 1;
+  c->names = {"quarter", "half"};
+  c->macs = {100, 400};
+  c->points = {{{1, 0, 25, 75, 10}, {2, 1, 50, 50, 5}}, {{1, 0, 100, 300, 40}, {2, 1, 200, 200, 20}}};
+  c->image_bytes = 4096;
+  return c;
+}
+
+// The master's engine slow at the wide subnet (12 ms); worker 0's 6 ms round trip mostly its
+// link (0.5 ms, then 1 ms per KiB: 4.5 ms for the image), so its engine takes 1.5 ms.
+void slow_here_slow_link(Harness& h) {
+  for (int i = 0; i < 100; ++i) h.orch.latency().observe(1, 1, 12.0);
+  h.orch.latency().observe_link_rtt(0, 0.5);
+  h.orch.latency().observe_transfer(0, 4.5, 4096);
+  h.orch.set_segments(two_cut_catalog());
+}
+
+TEST(Orchestrator, SplitRunsThisDevicesPartThenTheRestOnAWorkerWithItsTensor) {
+  Harness h(1, true);
+  slow_here_slow_link(h);
+  ASSERT_TRUE(h.orch.set_policy("split", {}).is_ok());
+  // Everything here: 12 ms; the image to the worker: 6 ms; a quarter here and the rest there
+  // with 160 bytes: 3 + 1.125 + 0.5 + 0.16 = 4.8 ms; half here: 6 + 1.33 = 7.3 ms.
+  const uint64_t t = h.submit(10.0);
+  ASSERT_EQ(h.script.sent.size(), 1u) << "no insurance while the master's engine runs this input's own part";
+  const Unit front = h.script.sent[0].unit;
+  EXPECT_EQ(front.worker, 1u);
+  EXPECT_EQ(front.subnet, 1u);
+  EXPECT_EQ(front.from, 0u);
+  EXPECT_EQ(front.to, 1u);
+  EXPECT_EQ(h.orch.expected_values(h.script.sent[0].id), 40u);
+  h.run_until(3.0);
+  std::vector<float> cut(40);
+  for (size_t i = 0; i < cut.size(); ++i) cut[i] = 0.5f * static_cast<float>(i);
+  h.orch.on_result(h.script.sent[0].id, cut.data(), cut.size(), 0, 3.0);
+  EXPECT_FALSE(h.answers.count(t)) << "a segment's tensor is not an answer";
+  ASSERT_EQ(h.script.sent.size(), 2u);
+  const Sent& rest = h.script.sent[1];
+  EXPECT_EQ(rest.unit.worker, 0u);
+  EXPECT_EQ(rest.unit.from, 1u);
+  EXPECT_EQ(rest.unit.to, 0u);
+  EXPECT_EQ(rest.unit.feed, 0);
+  EXPECT_EQ(rest.tensor, cut) << "the rest starts from the tensor the first part stopped at";
+  h.run_until(5.0);
+  h.reply(rest, 3);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].outcome, Outcome::kAnswered);
+  EXPECT_EQ(h.answers[t].label, 3);
+  EXPECT_EQ(h.answers[t].used.size(), 2u);
+}
+
+TEST(Orchestrator, SplitMovesTheCutWhenTheWorkersLoadChanges) {
+  Harness h(1, true);
+  slow_here_slow_link(h);
+  ASSERT_TRUE(h.orch.set_policy("split", {}).is_ok());
+  auto first_unit = [&](double budget_ms) {
+    const size_t before = h.script.sent.size();
+    const uint64_t t = h.submit(budget_ms);
+    const Unit u = h.script.sent.at(before).unit;
+    h.orch.on_worker_down(0);  // ends the input quickly; the model keeps its estimates
+    h.orch.on_worker_down(1);
+    h.orch.on_worker_up(0);
+    h.orch.on_worker_up(1);
+    h.run_until(ms_from_us(h.clock.now() - h.start) + 30);
+    EXPECT_TRUE(h.answers.count(t));
+    return u;
+  };
+  EXPECT_EQ(first_unit(20).to, 1u);
+  // The worker's heartbeat: loaded 8 times over. Its share would take ~33 ms; everything here 12.
+  h.orch.latency().report(0, {8.0, 0}, h.clock.now());
+  const Unit loaded = first_unit(20);
+  EXPECT_EQ(loaded.worker, 1u);
+  EXPECT_FALSE(loaded.segment()) << "a loaded worker: everything on this device";
+  h.orch.latency().report(0, {1.0, 0}, h.clock.now());
+  EXPECT_EQ(first_unit(20).to, 1u) << "the load gone, the cut comes back";
+}
+
+TEST(Orchestrator, SplitReplansWhenAPartFails) {
+  Harness h(1, true);
+  slow_here_slow_link(h);
+  ASSERT_TRUE(h.orch.set_policy("split", {}).is_ok());
+  const uint64_t t = h.submit(10.0);
+  const std::vector<float> wrong(39, 1.0f);  // a tensor of the wrong size fails the part
+  h.orch.on_result(h.script.sent[0].id, wrong.data(), wrong.size(), 0, 3.0);
+  ASSERT_EQ(h.script.sent.size(), 2u);
+  EXPECT_EQ(h.script.sent[1].unit.worker, 0u);
+  EXPECT_FALSE(h.script.sent[1].unit.segment()) << "this device failed: the whole network on the worker";
+  h.run_until(7.0);
+  h.reply(h.script.sent[1], 2);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].label, 2);
+}
+
+TEST(Orchestrator, DisnetCutsBlocksBySpeedAndChainsThem) {
+  Harness h(1, true);
+  slow_here_slow_link(h);
+  // Speeds 1/12 (here) and 1/6 (worker): a third of the work here, nearest at the first cut.
+  ASSERT_TRUE(h.orch.set_policy("disnet", {}).is_ok());
+  const uint64_t t = h.submit(20.0);
+  ASSERT_EQ(h.script.sent.size(), 1u);
+  EXPECT_EQ(h.script.sent[0].unit.worker, 1u);
+  EXPECT_EQ(h.script.sent[0].unit.subnet, 1u) << "DISNET runs the widest subnet";
+  EXPECT_EQ(h.script.sent[0].unit.to, 1u);
+  const std::vector<float> cut(40, 0.25f);
+  h.orch.on_result(h.script.sent[0].id, cut.data(), cut.size(), 0, 3.0);
+  ASSERT_EQ(h.script.sent.size(), 2u);
+  EXPECT_EQ(h.script.sent[1].unit.worker, 0u);
+  EXPECT_EQ(h.script.sent[1].unit.from, 1u);
+  EXPECT_EQ(h.script.sent[1].tensor, cut);
+  h.reply(h.script.sent[1], 1);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].label, 1);
+}
+
+TEST(Orchestrator, SegmentPoliciesNeedWorkersSharingTheMastersModel) {
+  Harness h(1, true);
+  const Status st = h.orch.set_policy("disnet", {});
+  EXPECT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("--local-model"), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -120,6 +120,7 @@ int run_demo(const Args& args) {
   auto labels = read_idx_labels(dataset + "/t10k-labels-idx1-ubyte.gz", static_cast<uint32_t>(limit.value()));
   if (!images.is_ok() || !labels.is_ok()) return fail("demo", images.is_ok() ? labels.status() : images.status());
   print_cluster(*master.value(), names);  // as calibrated, before any run leaves a backlog
+  drop_unrunnable(args.get("--policy", "all"), *master.value(), &policies.value());
   std::fflush(stdout);
   std::fprintf(stderr, "running %u test images per policy and deadline\n", images->count);
   std::vector<Run> runs;

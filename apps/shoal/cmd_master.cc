@@ -148,6 +148,7 @@ int run_master(const Args& args) {
     if (!st.is_ok()) return fail("master", st);
   }
   if (!json) print_cluster(*master.value(), cluster.names);  // as calibrated, before any run
+  drop_unrunnable(cluster.policy, *master.value(), &policies.value());
   std::vector<Run> runs;
   for (const std::string& policy : policies.value()) {
     for (double deadline : deadlines) {

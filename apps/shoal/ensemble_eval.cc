@@ -80,6 +80,23 @@ Result<std::vector<std::string>> policy_list(const std::string& names) {
   return out;
 }
 
+void drop_unrunnable(const std::string& names, const net::Master& master, std::vector<std::string>* policies) {
+  if (names != "all" || master.segments()) return;
+  std::string dropped;
+  for (auto it = policies->begin(); it != policies->end();) {
+    if (!policy_needs_segments(*it)) {
+      ++it;
+      continue;
+    }
+    dropped += (dropped.empty() ? "" : ", ") + *it;
+    it = policies->erase(it);
+  }
+  if (!dropped.empty()) {
+    std::fprintf(stderr, "not running %s: they split the master's own model (--local-model) with workers serving "
+                         "the same file, and none does\n", dropped.c_str());
+  }
+}
+
 namespace {
 std::atomic<bool> stop_requested{false};
 }

@@ -62,6 +62,10 @@ Status use_profile_file(net::Master& master, const std::string& path, bool quiet
 
 // Every policy of the registry when `names` is "all"; errors name the unknown ones.
 Result<std::vector<std::string>> policy_list(const std::string& names);
+// For "all": leaves out the segment policies (disnet, split) when no worker serves the
+// master's own model, saying so on stderr. A policy named on its own stays, and its run
+// fails with the reason.
+void drop_unrunnable(const std::string& names, const net::Master& master, std::vector<std::string>* policies);
 
 // Runs every run over the images. stop_evaluating() (from a signal's thread) makes it stop
 // submitting, wait for what is in flight, and return what it has.

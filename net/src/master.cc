@@ -35,14 +35,26 @@ struct Master::Impl final : UnitSender {
   std::vector<bool> up;
   std::vector<TimeUs> last_heard;  // per worker: when its last frame came
   std::vector<std::pair<uint64_t, TimeUs>> heartbeat_sent;  // per worker: the last heartbeat's id and time
-  std::vector<float> probabilities;  // a reply's, over every class
+  std::vector<float> probabilities;  // a reply's, over every class (or a segment's tensor)
+  std::shared_ptr<const SegmentCatalog> segments;  // the local model's cuts, when workers share it
+  EncodedTensor encoded;             // a segment request's input tensor
   uint64_t disconnects = 0, reconnects = 0, silent_drops = 0;
   bool stopping = false;
   std::thread timer, reconnector, heartbeat;
 
-  bool send(uint64_t id, const Unit& u, const std::vector<uint8_t>& image, double budget_ms) override {
+  bool send(uint64_t id, const Unit& u, const std::vector<uint8_t>& image, const std::vector<float>* tensor,
+            double budget_ms) override {
     WorkerLink& link = *links[u.worker];
-    return link.send_request(id, link.info().subnets[u.subnet].name, budget_ms, image.data(), image.size()).is_ok();
+    const std::string& subnet = link.info().subnets[u.subnet].name;
+    if (!u.segment()) return link.send_request(id, subnet, budget_ms, image.data(), image.size()).is_ok();
+    SegmentRequest segment;  // the orchestrator checked the cuts against the catalog
+    if (u.from != 0) {
+      segment.from = segments->names[u.from - 1u];
+      encode_tensor(tensor->data(), tensor->size(), wire::TensorEncoding::F32, &encoded);
+      segment.input = &encoded;
+    }
+    if (u.to != 0) segment.to = segments->names[u.to - 1u];
+    return link.send_segment(id, subnet, budget_ms, segment, image.data(), image.size()).is_ok();
   }
 
   void on_frame(uint32_t w, const Frame& frame) {
@@ -52,7 +64,10 @@ struct Master::Impl final : UnitSender {
     if (!orchestrator) return;  // still connecting: nothing was asked yet
     if (frame.header.type == wire::MessageType::InferResult) {
       const wire::InferResult* r = verified_payload<wire::InferResult>(frame);
-      if (r && result_probabilities(*r, classes, &probabilities).is_ok()) {
+      const bool tensor = r && r->output();
+      if (r && (tensor ? result_tensor(*r, orchestrator->expected_values(id), &probabilities)
+                       : result_probabilities(*r, classes, &probabilities))
+                   .is_ok()) {
         orchestrator->on_result(id, probabilities.data(), probabilities.size(), r->queue_us() / 1000.0,
                                 r->compute_us() / 1000.0);
       } else {
@@ -241,12 +256,25 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
     m.roles.push_back(std::move(role));
   }
   m.classes = m.links[0]->info().classes;
+  if (options.local_model) {
+    // Workers serving the master's own model file can run any segment of it (disnet, split).
+    const std::string digest = model_digest(*options.local_model);
+    std::vector<uint32_t> holders = {static_cast<uint32_t>(m.links.size() - 1)};
+    for (uint32_t w = 0; w + 1 < m.links.size(); ++w) {
+      if (m.links[w]->info().model_digest == digest) holders.push_back(w);
+    }
+    if (holders.size() > 1) {
+      m.segments = std::make_shared<SegmentCatalog>(
+          segment_catalog(*options.local_model, holders, static_cast<int>(holders[0])));
+    }
+  }
   const WorkerInfo& first = m.links[0]->info();
   m.image_bytes = size_t{first.input_h} * first.input_w * first.input_c;
   {
     std::lock_guard<std::mutex> lock(m.mu);
     m.orchestrator = std::make_unique<Orchestrator>(steady_clock(), m, m.roles, m.classes, options.latency,
                                                     options.orchestration);
+    m.orchestrator->set_segments(m.segments);
     for (uint32_t w = 0; w < m.links.size(); ++w) {
       if (!m.up[w]) m.orchestrator->on_worker_down(w);  // died while the others were connecting
     }
@@ -295,6 +323,8 @@ Status Master::use_profile(const AccuracyProfile& profile) {
   impl_->orchestrator->set_profile(std::make_shared<EnsembleProfile>(profile.table), std::move(roles.value()));
   return Status::ok();
 }
+
+const SegmentCatalog* Master::segments() const { return impl_->segments.get(); }
 
 std::shared_ptr<const EnsembleProfile> Master::profile() const {
   std::lock_guard<std::mutex> lock(impl_->mu);

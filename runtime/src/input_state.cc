@@ -18,7 +18,7 @@ uint32_t InputState::pending_in(uint32_t stage) const {
 
 uint32_t InputState::succeeded_in(uint32_t stage) const {
   uint32_t n = 0;
-  for (const Sent& s : units_) n += s.state == UnitState::kDone && s.unit.stage == stage;
+  for (const Sent& s : units_) n += s.state == UnitState::kDone && s.unit.final() && s.unit.stage == stage;
   return n;
 }
 
@@ -31,7 +31,7 @@ uint32_t InputState::last_stage() const {
 uint32_t InputState::top_stage() const {
   uint32_t stage = 0;
   for (const Sent& s : units_) {
-    if (s.state == UnitState::kDone) stage = std::max(stage, s.unit.stage);
+    if (s.state == UnitState::kDone && s.unit.final()) stage = std::max(stage, s.unit.stage);
   }
   return stage;
 }
@@ -40,8 +40,8 @@ bool InputState::fused(uint32_t stage, std::vector<float>* out) const {
   out->assign(classes_, 0.0f);
   uint32_t n = 0;
   for (const Sent& s : units_) {
-    if (s.state != UnitState::kDone || s.unit.stage != stage) continue;
-    for (uint32_t c = 0; c < classes_; ++c) (*out)[c] += s.probabilities[c];
+    if (s.state != UnitState::kDone || !s.unit.final() || s.unit.stage != stage) continue;
+    for (uint32_t c = 0; c < classes_; ++c) (*out)[c] += s.output[c];
     ++n;
   }
   if (n == 0) return false;

@@ -99,9 +99,9 @@ void LatencyModel::observe(uint32_t w, uint32_t s, double ms) {
   e = (1.0 - options_.smoothing) * e + options_.smoothing * ms;
 }
 
-double LatencyModel::sent(uint32_t w, uint32_t s, TimeUs now) {
+double LatencyModel::sent(uint32_t w, uint32_t s, TimeUs now, double share) {
   Worker& k = workers_[w];
-  const double e = k.round_trip_ms[s] * k.slowness;
+  const double e = k.round_trip_ms[s] * k.slowness * share;
   const double reserved = std::isinf(e) ? 0.0 : e;
   ++k.in_flight;
   k.outstanding_ms += reserved;

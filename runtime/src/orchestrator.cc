@@ -67,7 +67,7 @@ void Orchestrator::set_profile(std::shared_ptr<const EnsembleProfile> profile, s
 
 Status Orchestrator::set_policy(const std::string& name, const PolicyParams& params) {
   if (!allocator_) return Status(StatusCode::kInvalidArgument, "calibrate (or load a profile) before choosing a policy");
-  auto policy = make_policy(name, {*allocator_, latency_, clock_.now(), params});
+  auto policy = make_policy(name, {*allocator_, latency_, clock_.now(), params, segments_.get()});
   if (!policy.is_ok()) return policy.status();
   policy_ = std::move(policy.value());
   return Status::ok();
@@ -82,7 +82,7 @@ int Orchestrator::local_worker() const {
 
 PlanContext Orchestrator::context(const Input& in) const {
   const size_t others = inputs_.size() - (inputs_.count(in.seq) ? 1 : 0);
-  return {latency_, *in.allocator, clock_.now(), others};
+  return {latency_, *in.allocator, clock_.now(), others, segments_.get()};
 }
 
 uint64_t Orchestrator::submit(Submission s) {
@@ -218,17 +218,34 @@ void Orchestrator::flush(Input& in) {
     const uint32_t index = static_cast<uint32_t>(in.state.units_.size());
     in.state.units_.push_back({u, UnitState::kPending, now, {}});
     in.state.tried_[u.worker] = true;
-    if (!latency_.alive(u.worker)) {
+    // A segment must be one the catalog knows, on a worker holding the model, fed (when it
+    // starts at a cut) by an earlier unit of this input that stopped at that cut.
+    const SegmentCatalog* cat = segments_.get();
+    const std::vector<float>* tensor = nullptr;
+    bool valid = !u.segment() || (cat && cat->holds(u.worker) && u.subnet < cat->subnets() && u.from <= cat->cuts() &&
+                                  u.to <= cat->cuts() && (u.to == 0 || u.to > u.from));
+    if (valid && u.from != 0) {
+      const auto feed = static_cast<size_t>(u.feed);
+      valid = u.feed >= 0 && feed < index && in.state.units_[feed].state == UnitState::kDone &&
+              in.state.units_[feed].unit.to == u.from && in.state.units_[feed].unit.subnet == u.subnet;
+      if (valid) tensor = &in.state.units_[feed].output;
+    }
+    if (!valid || !latency_.alive(u.worker)) {
       in.state.units_.back().state = UnitState::kFailed;
       ++counters_.failures;
       continue;
     }
-    const double predicted = latency_.predict_ms(u.worker, u.subnet, now);
+    const double share = u.segment() ? cat->share(u.subnet, u.from, u.to) : 1.0;
+    const double predicted = u.segment() ? predict_segment_ms(latency_, *cat, u.worker, u.subnet, u.from, u.to, now)
+                                         : latency_.predict_ms(u.worker, u.subnet, now);
     const double pessimistic = latency_.pessimistic_ms(u.worker, u.subnet, now);  // both before it is reserved
     const uint64_t id = request_id(in.seq, index);
-    const double reserved = latency_.sent(u.worker, u.subnet, now);
-    outstanding_[id] = {in.seq, index, u.worker, u.subnet, now, reserved};
-    if (!sender_.send(id, u, in.image, in.state.remaining_ms(now))) {
+    const double reserved = latency_.sent(u.worker, u.subnet, now, share);
+    Outstanding& sent = outstanding_[id];
+    sent = {in.seq, index, u.worker, u.subnet, now, reserved};
+    sent.share = share;
+    sent.expected = u.to == 0 ? classes_ : cat->values_out(u.subnet, u.to);
+    if (!sender_.send(id, u, in.image, tensor, in.state.remaining_ms(now))) {
       outstanding_.erase(id);
       latency_.done(u.worker, reserved, now);
       in.state.units_.back().state = UnitState::kFailed;
@@ -236,14 +253,15 @@ void Orchestrator::flush(Input& in) {
       continue;
     }
     Outstanding& o = outstanding_[id];
-    o.bytes = in.image.size() + classes_ * sizeof(float) + 160;  // two headers, tables, MACs
+    const size_t bytes_in = u.from != 0 ? cat->bytes_in(u.subnet, u.from) : in.image.size();
+    o.bytes = bytes_in + o.expected * sizeof(float) + 160;  // two headers, tables, MACs
     if (u.worker < counters_.work.size()) counters_.work[u.worker].bytes += o.bytes;
     // One timer per unit: when it fires unanswered, it arms the one that forgets the request.
     const TimeUs lost_at = std::isinf(predicted) ? in.state.deadline_
                                                  : std::max(in.state.deadline_,
                                                             now + us_from_ms(options_.presume_lost_factor * predicted));
     o.presume_lost = add_timer(lost_at, id, TimerKind::kPresumeLost);
-    if (in.policy && u.stage >= kFirstStage && options_.hedge_factor > 0 && !std::isinf(predicted)) {
+    if (in.policy && u.stage >= kFirstStage && !u.segment() && options_.hedge_factor > 0 && !std::isinf(predicted)) {
       // At hedge_factor times the prediction, but no later than the last moment a second try
       // could still come back (a unit predicted late in the budget would otherwise never be
       // hedged), and not before it is due.
@@ -297,6 +315,11 @@ void Orchestrator::after_event(Input& in) {
 void Orchestrator::insure(Input& in) {
   const int local = local_worker();
   if (in.insured || local < 0) return;
+  // The master's engine already computing this input's own plan (a split's first part, a
+  // DISNET block) would run the insurance only after it: no insurance then.
+  for (const auto& u : in.state.units_) {
+    if (u.state == UnitState::kPending && u.unit.worker == static_cast<uint32_t>(local)) return;
+  }
   in.insured = true;
   ++counters_.insurance_runs;
   const uint32_t w = static_cast<uint32_t>(local);
@@ -344,6 +367,11 @@ void Orchestrator::hedge(Input& in, uint32_t index) {
   if (in.state.units_.size() > index + 1) in.state.units_.back().hedge_of = static_cast<int>(index);
 }
 
+size_t Orchestrator::expected_values(uint64_t id) const {
+  const auto it = outstanding_.find(id);
+  return it == outstanding_.end() ? 0 : it->second.expected;
+}
+
 void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t count, double queue_ms, double compute_ms) {
   const TimeUs now = clock_.now();
   const auto it = outstanding_.find(id);
@@ -357,9 +385,14 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   timers_.erase(o.forget);
   if (!o.released) latency_.done(o.worker, o.reserved_ms, now);
   if (compute_ms > 0 && o.worker < counters_.work.size()) counters_.work[o.worker].compute_ms += compute_ms;
-  const bool ok = probabilities && count == classes_;
-  if (ok) latency_.observe(o.worker, o.subnet, std::max(0.0, ms_from_us(now - o.sent) - queue_ms));
-  if (ok && compute_ms >= 0) latency_.observe_transfer(o.worker, ms_from_us(now - o.sent) - queue_ms - compute_ms, o.bytes);
+  const bool ok = probabilities && count == o.expected;
+  const double round_trip = std::max(0.0, ms_from_us(now - o.sent) - queue_ms);
+  // A segment teaches the whole subnet's round trip: its compute scaled up to the whole.
+  if (ok && o.share >= 1) latency_.observe(o.worker, o.subnet, round_trip);
+  if (ok && o.share < 1 && o.share > 0.05 && compute_ms >= 0) {
+    latency_.observe(o.worker, o.subnet, std::max(0.0, round_trip - compute_ms) + compute_ms / o.share);
+  }
+  if (ok && compute_ms >= 0) latency_.observe_transfer(o.worker, round_trip - compute_ms, o.bytes);
   else ++counters_.failures;
   const auto in = inputs_.find(o.input);
   if (in == inputs_.end()) {
@@ -378,7 +411,7 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
     ++counters_.late_replies;
   } else {
     unit.state = UnitState::kDone;
-    unit.probabilities.assign(probabilities, probabilities + count);
+    unit.output.assign(probabilities, probabilities + count);
     // A straggler and its hedges (and theirs: a chain): the first to answer counts, the others
     // are not waited for (their replies will be counted late).
     auto& units = in->second->state.units_;
@@ -477,7 +510,7 @@ void Orchestrator::finish(Input& in, Outcome fallback) {
   for (auto& u : in.state.units_) {
     if (u.state == UnitState::kDone && u.unit.stage == top && any) {
       p.used.push_back(u.unit);
-      if (in.keep_members) p.member_probabilities.push_back(std::move(u.probabilities));
+      if (in.keep_members) p.member_probabilities.push_back(std::move(u.output));
     } else if (u.state != UnitState::kDone) {
       p.dropped.push_back(u.unit);
     }

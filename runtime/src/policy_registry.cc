@@ -19,6 +19,10 @@ const std::vector<PolicyInfo>& policy_registry() {
        make_fluid_ht_policy},
       {"adaptive", "adaensemble while the cluster keeps up, fluid-ht when load would outgrow it",
        make_adaptive_policy},
+      {"disnet", "the master's model cut into layer blocks over the devices that hold it, sized to their speed (DISNET)",
+       make_disnet_policy, true},
+      {"split", "the master's model from this device up to a cut, a worker after it; cut, worker and width per input",
+       make_split_policy, true},
   };
   return registry;
 }
@@ -31,9 +35,22 @@ std::vector<std::string> policy_names() {
 
 Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const PolicySetup& setup) {
   for (const PolicyInfo& p : policy_registry()) {
-    if (name == p.name) return p.make(setup);
+    if (name != p.name) continue;
+    if (p.segments && !setup.segments) {
+      return Status(StatusCode::kInvalidArgument,
+                    "policy '" + name + "' runs the master's own model (--local-model) in segments, with workers "
+                    "serving the same model file; give the master one that a worker serves");
+    }
+    return p.make(setup);
   }
   return check_policy_name(name);
+}
+
+bool policy_needs_segments(const std::string& name) {
+  for (const PolicyInfo& p : policy_registry()) {
+    if (name == p.name) return p.segments;
+  }
+  return false;
 }
 
 Status check_policy_name(const std::string& name) {

@@ -68,8 +68,9 @@ class LatencyModel {
   void observe_link_rtt(uint32_t w, double ms);
   void observe_transfer(uint32_t w, double network_ms, size_t bytes);
   LinkEstimate link(uint32_t w) const { return workers_[w].link; }
-  // Work sent to w; returns what it reserves of w's time, to hand back to done().
-  double sent(uint32_t w, uint32_t s, TimeUs now);
+  // Work sent to w (`share` of subnet s: a segment's); returns what it reserves of w's time,
+  // to hand back to done().
+  double sent(uint32_t w, uint32_t s, TimeUs now, double share = 1);
   void done(uint32_t w, double reserved_ms, TimeUs now);
 
   void arrival(TimeUs now);

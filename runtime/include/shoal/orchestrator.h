@@ -29,6 +29,7 @@
 #include "shoal/latency_model.h"
 #include "shoal/policy.h"
 #include "shoal/policy_registry.h"
+#include "shoal/segments.h"
 
 namespace shoal {
 
@@ -76,8 +77,10 @@ struct Submission {
 class UnitSender {
  public:
   virtual ~UnitSender() = default;
-  // False when it cannot be sent (the worker is gone); the unit then counts as failed.
-  virtual bool send(uint64_t request_id, const Unit& unit, const std::vector<uint8_t>& image, double budget_ms) = 0;
+  // False when it cannot be sent (the worker is gone); the unit then counts as failed. A
+  // segment that starts at a cut sends `tensor` (its feed's output) instead of the image.
+  virtual bool send(uint64_t request_id, const Unit& unit, const std::vector<uint8_t>& image,
+                    const std::vector<float>* tensor, double budget_ms) = 0;
 };
 
 struct OrchestratorOptions {
@@ -124,14 +127,21 @@ class Orchestrator {
   void set_profile(std::shared_ptr<const EnsembleProfile> profile, std::vector<WorkerRole> roles = {},
                    AllocatorOptions options = {});
   std::shared_ptr<const EnsembleProfile> profile() const { return profile_; }
+  // The model the master and some workers share, for the segment policies (null: none).
+  void set_segments(std::shared_ptr<const SegmentCatalog> segments) { segments_ = std::move(segments); }
+  const SegmentCatalog* segments() const { return segments_.get(); }
   const Allocator* allocator() const { return allocator_.get(); }
   // A policy from the registry, made now (static and dynamic fix their choice from the
   // current predictions). Inputs in flight finish under the policy they started with.
   Status set_policy(const std::string& name, const PolicyParams& params);
 
   uint64_t submit(Submission submission);
+  // How many values request `id`'s result must hold: the classes, or a segment's tensor (0:
+  // not a request in flight).
+  size_t expected_values(uint64_t request_id) const;
   // `queue_ms` and `compute_ms` as the worker reports them (compute_ms < 0: not reported);
   // what is left of the round trip is the network's (latency_model.h's LinkEstimate).
+  // `values` are the probabilities, or the tensor a segment stopped at.
   void on_result(uint64_t request_id, const float* probabilities, size_t count, double queue_ms,
                  double compute_ms = -1);
   void on_failure(uint64_t request_id);
@@ -161,6 +171,8 @@ class Orchestrator {
     uint32_t worker = 0, subnet = 0;
     TimeUs sent = 0;
     double reserved_ms = 0;
+    double share = 1;       // of the subnet's work: a segment's
+    size_t expected = 0;    // values its result holds
     bool released = false;  // presumed lost: its reservation is back in the latency model
     size_t bytes = 0;       // request and reply on the wire, about
     TimerKey presume_lost{}, forget{};  // forget is armed once presume_lost has fired
@@ -191,6 +203,7 @@ class Orchestrator {
   std::shared_ptr<const EnsembleProfile> profile_;
   std::shared_ptr<Allocator> allocator_;
   std::shared_ptr<Policy> policy_;
+  std::shared_ptr<const SegmentCatalog> segments_;
   std::unordered_map<uint64_t, std::unique_ptr<Input>> inputs_;
   std::unordered_map<uint64_t, Outstanding> outstanding_;
   std::map<TimerKey, Timer> timers_;

@@ -17,15 +17,24 @@ namespace shoal {
 
 class Allocator;
 class LatencyModel;
+struct SegmentCatalog;
 
 inline constexpr uint32_t kInsuranceStage = 0;  // the master's own narrow run: used only alone
 inline constexpr uint32_t kFirstStage = 1;
 
+// A unit runs a whole subnet, or a segment of it (disnet, split): from cut `from` (0: the
+// image) to cut `to` (0: the probabilities), cuts numbered from 1 as in the segment catalog
+// (segments.h). A segment that starts at a cut takes the tensor the unit numbered `feed` (of
+// the same input) stopped at; one that stops at a cut hands its tensor on and is never fused.
 struct Unit {
   uint32_t worker = 0;
   uint32_t subnet = 0;  // index into that worker's subnets
   uint32_t stage = kFirstStage;
   int member = -1;      // the profile's member the worker serves (filled in when sent)
+  uint16_t from = 0, to = 0;
+  int16_t feed = -1;
+  bool segment() const { return from != 0 || to != 0; }
+  bool final() const { return to == 0; }  // its result is probabilities
 };
 using Plan = std::vector<Unit>;
 
@@ -51,11 +60,12 @@ class InputState {
   size_t units() const { return units_.size(); }
   const Unit& unit(size_t i) const { return units_[i].unit; }
   UnitState state(size_t i) const { return units_[i].state; }
-  const std::vector<float>& result(size_t i) const { return units_[i].probabilities; }
+  // Its probabilities, or the tensor a segment stopped at.
+  const std::vector<float>& result(size_t i) const { return units_[i].output; }
   uint32_t pending() const;
   uint32_t pending_in(uint32_t stage) const;
-  uint32_t succeeded_in(uint32_t stage) const;
-  // The highest stage sent, and the highest with a result (0 when none).
+  uint32_t succeeded_in(uint32_t stage) const;  // units with probabilities (not segments' tensors)
+  // The highest stage sent, and the highest with probabilities (0 when none).
   uint32_t last_stage() const;
   uint32_t top_stage() const;
   // The mean distribution of `stage`'s results; false when it has none.
@@ -76,7 +86,7 @@ class InputState {
     Unit unit;
     UnitState state = UnitState::kPending;
     TimeUs sent = 0;
-    std::vector<float> probabilities;
+    std::vector<float> output;  // probabilities, or a segment's tensor
     int hedge_of = -1;  // a hedge: the unit it stands in for (whichever answers first counts)
   };
   TimeUs submitted_ = 0, deadline_ = 0;
@@ -94,6 +104,7 @@ struct PlanContext {
   const Allocator& allocator;
   TimeUs now;
   size_t others_in_flight = 0;  // inputs in flight besides this one
+  const SegmentCatalog* segments = nullptr;  // null: no workers share the master's model
 };
 
 class Policy {

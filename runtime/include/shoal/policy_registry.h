@@ -27,12 +27,14 @@ struct PolicySetup {
   const LatencyModel& latency;
   TimeUs now;
   PolicyParams params;
+  const SegmentCatalog* segments = nullptr;
 };
 
 struct PolicyInfo {
   const char* name;
   const char* summary;
   std::unique_ptr<Policy> (*make)(const PolicySetup& setup);
+  bool segments = false;  // runs segments of the master's own model: needs a SegmentCatalog
 };
 
 const std::vector<PolicyInfo>& policy_registry();
@@ -50,6 +52,10 @@ std::unique_ptr<Policy> make_static_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_cascade_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_fluid_ht_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_adaptive_policy(const PolicySetup& setup);
+std::unique_ptr<Policy> make_disnet_policy(const PolicySetup& setup);
+std::unique_ptr<Policy> make_split_policy(const PolicySetup& setup);
+// Whether the policy runs segments (and so needs workers sharing the master's model).
+bool policy_needs_segments(const std::string& name);
 
 // Shared by policies: the most accurate subnet of worker w predicted back within budget,
 // else its fastest; -1 when w is down.

@@ -79,6 +79,9 @@ class Master {
   // A profile file's ('shoal profile accuracy'); every worker's member and subnets must be in it.
   Status use_profile(const AccuracyProfile& profile);
   std::shared_ptr<const EnsembleProfile> profile() const;
+  // The master's own model's cuts and the workers that serve the same file: what the segment
+  // policies (disnet, split) run on; null when no worker serves the --local-model.
+  const SegmentCatalog* segments() const;
   // A policy from the registry (policy_registry.h); needs a profile.
   Status set_policy(const std::string& name, const PolicyParams& params = {});
 
