@@ -192,6 +192,11 @@ TEST(Orchestrator, CountsEachWorkersComputeAndBytesForEnergy) {
   EXPECT_NEAR(e.idle_joules, (3 * 3.0 + 1.0) * 2.0, 1e-12);
   EXPECT_NEAR(e.active_joules, 4.0 * (1.25 + 4.0) / 1000.0 + 20e-9 * static_cast<double>(bytes), 1e-12);
   EXPECT_NEAR(e.total(), e.idle_joules + e.active_joules, 1e-12);
+  // The master's own engine (insurance, a split's first part) at the master's power: 1 W above idle.
+  std::vector<WorkerWork> with_master = c.work;
+  with_master.push_back({3.0, 5000});
+  const Energy m = energy_used(power, PowerModel{1.0, 2.0, 10.0}, with_master, 2.0);
+  EXPECT_NEAR(m.active_joules - e.active_joules, 1.0 * 3.0 / 1000.0, 1e-12) << "its bytes stay in the process";
 }
 
 TEST(Orchestrator, AReplyExactlyAtTheDeadlineCounts) {

@@ -20,12 +20,19 @@ namespace {
 // takes ~0.15 ms and millisecond deadlines measure this machine's scheduling jitter (four
 // workers and a master on two cores), not the devices. A Pi 5 core is taken as 3x slower
 // than this one; mostly sleeping also keeps the emulated devices from fighting over cores.
+// Their power models (idle and busy watts, nanojoules per byte on the network) are typical
+// figures for such boards, not measurements: energy per input in the table is an estimate.
 struct DemoDevice {
   const char* name;
   double slowdown;
+  PowerModel power;
 };
-constexpr DemoDevice kDevices[] = {{"nano-cpu", 7.8}, {"pi5", 3.0}, {"xavier-nx", 3.9}, {"nano-gpu", 5.4}};
+constexpr DemoDevice kDevices[] = {{"nano-cpu", 7.8, {1.3, 5.0, 50}},
+                                   {"pi5", 3.0, {2.7, 7.0, 50}},
+                                   {"xavier-nx", 3.9, {4.5, 10.0, 50}},
+                                   {"nano-gpu", 5.4, {1.3, 7.5, 50}}};
 constexpr double kMasterSlowdown = 3.0;  // the master: another Pi 5
+constexpr PowerModel kMasterPower = {2.7, 7.0, 50};
 
 int run_demo(const Args& args) {
   auto limit = args.number("--limit", 500), rate = args.number("--rate", 0), concurrency = args.number("--concurrency", 1);
@@ -36,6 +43,11 @@ int run_demo(const Args& args) {
   auto policies = policy_list(args.get("--policy", "all"));
   if (!policies.is_ok()) return fail("demo", policies.status());
   const std::string arch = args.get("--arch", "resnet8");
+  auto master_slowdown = args.number("--master-slowdown", kMasterSlowdown), master_member = args.number("--master-member", 0);
+  if (!master_slowdown.is_ok() || master_slowdown.value() < 1) return fail("demo", "--master-slowdown takes a factor of 1 or more");
+  if (!master_member.is_ok() || master_member.value() < 0 || master_member.value() > 3) {
+    return fail("demo", "--master-member takes the worker (0 to 3) whose member the master holds");
+  }
   // The random members' files live in a temporary directory, removed however the demo ends.
   struct TempDir {
     char path[32] = "/tmp/shoal-demo-XXXXXX";
@@ -89,14 +101,16 @@ int run_demo(const Args& args) {
     workers.push_back(std::move(worker.value()));
   }
   // The master is a device too (a Pi 5 here): it runs the first member itself, as insurance.
-  auto own = Model::from_file(member_files[0]);
+  auto own = Model::from_file(member_files[static_cast<size_t>(master_member.value())]);
   if (!own.is_ok()) return fail("demo", own.status());
   options.local_model = &own.value();
   options.local.kernels = find_kernels("ref");
-  options.local.slowdown = kMasterSlowdown;
+  options.local.slowdown = master_slowdown.value();
   names.push_back("master");
-  std::printf("  %-10s this process, its own engine for insurance (%s, narrowest subnet), slowdown %.1fx\n", "master",
-              own->fb().name() ? own->fb().name()->c_str() : "member", kMasterSlowdown);
+  std::printf("  %-10s this process, its own engine for insurance (%s, narrowest subnet) and for disnet and\n"
+              "             split with %s, slowdown %.1fx\n",
+              "master", own->fb().name() ? own->fb().name()->c_str() : "member",
+              kDevices[static_cast<size_t>(master_member.value())].name, master_slowdown.value());
   std::fflush(stdout);
   auto master = net::Master::connect(options);
   if (!master.is_ok()) return fail("demo", master.status());
@@ -140,7 +154,11 @@ int run_demo(const Args& args) {
     }
   }
   const Load load{rate.value(), static_cast<uint32_t>(concurrency.value()), 1};
-  auto cells = evaluate(*master.value(), images.value(), labels.value(), runs, load, false);
+  Power power;
+  power.given = true;
+  for (const DemoDevice& d : kDevices) power.workers.push_back(d.power);
+  power.master = kMasterPower;
+  auto cells = evaluate(*master.value(), images.value(), labels.value(), runs, load, false, power);
   if (!cells.is_ok()) return fail("demo", cells.status());
   std::printf("\n");
   print_cells(cells.value(), *master.value(), names, load);
@@ -163,10 +181,12 @@ const Command kDemo = {
     "Starts four workers, each its own process and ensemble member, slowed down to mimic the\n"
     "AdaEnsemble paper's cluster (Jetson Nano CPU, Raspberry Pi 5, Jetson Xavier NX, Jetson\n"
     "Nano GPU) and running the reference kernels so that compute, not this machine's\n"
-    "scheduling jitter, dominates. The master runs the first member itself, slowed down like a\n"
-    "Pi 5, as insurance. Calibrates, then runs N Fashion-MNIST test images through every policy\n"
-    "at three deadlines and the cascade at several confidence thresholds, prints one table and\n"
-    "stops every worker.",
+    "scheduling jitter, dominates. The master runs the first member itself (--master-member),\n"
+    "slowed down like a Pi 5 (--master-slowdown), as insurance; disnet and split run that\n"
+    "member across the master and the worker that serves it. Calibrates, then runs N\n"
+    "Fashion-MNIST test images through every policy at three deadlines and the cascade at\n"
+    "several confidence thresholds, prints one table with energy per input (typical power\n"
+    "figures for the boards, an estimate) and stops every worker.",
     {{"--limit", "N", "test images per policy and deadline (default 500)"},
      {"--policy", "LIST", "policies to compare (default all)"},
      {"--rate", "R", "open loop: Poisson arrivals at R inputs per second (default: one input at a time)"},
@@ -174,7 +194,9 @@ const Command kDemo = {
      {"--no-sweep", nullptr, "skip the cascade's alpha sweep"},
      {"--arch", "NAME", "member architecture when no --members are given (default resnet8)"},
      {"--members", "FILES", "4 trained .shoal files, one per worker (default: random-weight synth members)"},
-     {"--profile", "FILE", "accuracy profile of those members from 'shoal profile accuracy'"}},
+     {"--profile", "FILE", "accuracy profile of those members from 'shoal profile accuracy'"},
+     {"--master-member", "I", "the worker (0-3) whose member the master also holds (default 0)"},
+     {"--master-slowdown", "F", "stretch the master's compute by F (default 3: a Pi 5; 7.8: a weaker device)"}},
     run_demo,
 };
 

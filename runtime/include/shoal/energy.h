@@ -1,8 +1,8 @@
 // Energy per inference from a per-device power model (paper 002 reports it beside latency
 // and accuracy): a device draws `idle_watts` while on, `active_watts` while it computes, and
 // spends `nanojoules_per_byte` on every byte it sends or receives. Work comes from what the
-// orchestrator counted (compute time each worker reported, bytes each way); the master's own
-// compute is not counted (it does not time itself), its link end is.
+// orchestrator counted (compute time each worker reported, bytes each way), the master's own
+// engine included (its compute at the master's power; its requests never leave the process).
 #ifndef SHOAL_ENERGY_H_
 #define SHOAL_ENERGY_H_
 
@@ -28,7 +28,8 @@ struct Energy {
   double total() const { return active_joules + idle_joules; }
 };
 
-// `work` is per worker (as `workers`); `seconds` the span's wall time.
+// `work` is per worker (as `workers`), then the master's own engine if it has one; `seconds`
+// the span's wall time.
 Energy energy_used(const std::vector<PowerModel>& workers, const PowerModel& master, const std::vector<WorkerWork>& work,
                    double seconds);
 
