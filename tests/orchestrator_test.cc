@@ -637,7 +637,9 @@ TEST(Orchestrator, SplitRunsThisDevicesPartThenTheRestOnAWorkerWithItsTensor) {
   for (size_t i = 0; i < cut.size(); ++i) cut[i] = 0.5f * static_cast<float>(i);
   h.orch.on_result(h.script.sent[0].id, cut.data(), cut.size(), 0, 3.0);
   EXPECT_FALSE(h.answers.count(t)) << "a segment's tensor is not an answer";
-  ASSERT_EQ(h.script.sent.size(), 2u);
+  // The rest, and the insurance (due at 2 ms, while the master's engine ran the first part).
+  ASSERT_EQ(h.script.sent.size(), 3u);
+  EXPECT_EQ(h.script.sent[2].unit.stage, kInsuranceStage);
   const Sent& rest = h.script.sent[1];
   EXPECT_EQ(rest.unit.worker, 0u);
   EXPECT_EQ(rest.unit.from, 1u);
@@ -713,6 +715,27 @@ TEST(Orchestrator, DisnetCutsBlocksBySpeedAndChainsThem) {
   h.reply(h.script.sent[1], 1);
   ASSERT_TRUE(h.answers.count(t));
   EXPECT_EQ(h.answers[t].label, 1);
+}
+
+TEST(Orchestrator, InsuranceWaitsForTheMastersOwnPartThenRuns) {
+  Harness h(1, true);
+  slow_here_slow_link(h);
+  ASSERT_TRUE(h.orch.set_policy("disnet", {}).is_ok());
+  const uint64_t t = h.submit(6.0);  // the chain needs ~7.5 ms: risky, insured as soon as it can be
+  ASSERT_EQ(h.script.sent.size(), 1u) << "not queued behind this input's own block";
+  h.run_until(3.0);
+  const std::vector<float> cut(40, 0.25f);
+  h.orch.on_result(h.script.sent[0].id, cut.data(), cut.size(), 0, 3.0);
+  ASSERT_EQ(h.script.sent.size(), 3u);
+  EXPECT_EQ(h.script.sent[1].unit.worker, 0u);  // the next block
+  EXPECT_EQ(h.script.sent[2].unit.worker, 1u);  // the insurance, the master's engine free again
+  EXPECT_EQ(h.script.sent[2].unit.stage, kInsuranceStage);
+  h.run_until(4.0);
+  h.reply(h.script.sent[2], 2);
+  h.run_until(6.0);  // the worker's block never comes back in time
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_EQ(h.answers[t].outcome, Outcome::kInsured);
+  EXPECT_EQ(h.answers[t].label, 2);
 }
 
 TEST(Orchestrator, SegmentPoliciesNeedWorkersSharingTheMastersModel) {

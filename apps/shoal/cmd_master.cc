@@ -203,7 +203,8 @@ const std::string kMasterDescription =
     "its narrowest subnet as insurance, so an input is answered even when every worker is late.\n"
     "With --serve it also serves that member to other masters: run one such master on every\n"
     "device, each listing the others (and itself) in --workers, and losing any one device\n"
-    "leaves the others answering their own inputs.\n"
+    "leaves the others answering their own inputs. disnet and split run the --local-model in\n"
+    "segments over this device and the workers serving the same file.\n"
     "Policies:") + policy_help();
 
 }  // namespace
@@ -231,7 +232,7 @@ const Command kMaster = {
      {"--calibrate", "N", "validation images for latency calibration (default 20)"},
      {"--accuracy-images", "N", "validation images for the accuracy profile (default 5000: the whole split)"},
      {"--profile", "FILE", "accuracy of every configuration from 'shoal profile accuracy' (calibration then only times)"},
-     {"--local-model", "FILE", "a member the master runs itself, as insurance"},
+     {"--local-model", "FILE", "a member the master runs itself: insurance, and disnet's and split's model"},
      {"--local-slowdown", "F", "stretch its compute time by F, to emulate a slower master (default 1)"},
      {"--serve", "HOST:PORT", "also serve the --local-model to other masters here (every node a master and a worker)"},
      {"--wait-for-workers", "S", "retry connecting for up to S seconds while workers start (default 0)"},

@@ -272,8 +272,9 @@ void print_cells(const std::vector<Cell>& cells, const net::Master& master, cons
                 static_cast<unsigned long long>(c.late_replies), c.plan_us.p50, joules, usage_text(c, master, names).c_str());
   }
   if (energy) {
-    std::printf("(mJ/in: energy per input from the cluster file's power models: every device idle for the run,\n"
-                " plus compute above idle as the workers reported it and every byte at both ends; active: without idle)\n");
+    std::printf("(mJ/in: energy per input from the devices' power models: every device idle for the run, plus\n"
+                " compute above idle as each engine reported it, the master's too, and every byte at both ends;\n"
+                " active: without idle)\n");
   }
   std::printf("(accuracy counts a miss as wrong; misses = inputs answered without a label: deadline too short,\n"
               " shed, missed, no worker; insured = answered by the master's own narrow run alone;\n"

@@ -32,6 +32,7 @@ struct Orchestrator::Input {
   std::shared_ptr<Policy> policy;        // null for fixed plans
   std::shared_ptr<Allocator> allocator;  // the one the input started with
   bool keep_members = false, narrowed = false, insured = false;
+  bool insure_when_free = false;  // insurance was due while the master's engine ran this input's part
   TimeUs insurance_at = kNever;
   std::vector<std::pair<TimeUs, uint64_t>> timers;  // its deadline, insurance and hedge timers
   uint32_t hedges = 0;
@@ -173,7 +174,10 @@ uint64_t Orchestrator::submit(Submission s) {
     const double local_ms = latency_.pessimistic_ms(lw, in.allocator->narrowest(lw), now);
     double best = std::numeric_limits<double>::infinity();
     for (const auto& u : in.state.units_) {
-      if (u.state == UnitState::kPending) best = std::min(best, latency_.compute_ms(u.unit.worker, u.unit.subnet));
+      if (u.state != UnitState::kPending) continue;
+      const Unit& k = u.unit;  // a segment: its own part (the rest is not planned yet)
+      best = std::min(best, k.segment() ? segments_->share(k.subnet, k.from, k.to) * latency_.compute_ms(k.worker, k.subnet)
+                                        : latency_.compute_ms(k.worker, k.subnet));
     }
     in.insurance_at = in.state.deadline_ - us_from_ms(local_ms + options_.insurance_guard_ms + timer_slack_ms());
     if (std::isinf(best) || best > options_.risky_fraction * s.budget_ms || in.insurance_at <= now) {
@@ -315,10 +319,13 @@ void Orchestrator::after_event(Input& in) {
 void Orchestrator::insure(Input& in) {
   const int local = local_worker();
   if (in.insured || local < 0) return;
-  // The master's engine already computing this input's own plan (a split's first part, a
-  // DISNET block) would run the insurance only after it: no insurance then.
+  // The master's engine computing this input's own part (a split's first part, a DISNET
+  // block): the insurance waits for it to finish, rather than queue behind it.
   for (const auto& u : in.state.units_) {
-    if (u.state == UnitState::kPending && u.unit.worker == static_cast<uint32_t>(local)) return;
+    if (u.state == UnitState::kPending && u.unit.worker == static_cast<uint32_t>(local) && u.unit.stage >= kFirstStage) {
+      in.insure_when_free = true;
+      return;
+    }
   }
   in.insured = true;
   ++counters_.insurance_runs;
@@ -399,7 +406,8 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
     if (ok) ++counters_.late_replies;
     return;
   }
-  InputState::Sent& unit = in->second->state.units_[o.index];
+  Input& input = *in->second;
+  InputState::Sent& unit = input.state.units_[o.index];
   if (unit.state != UnitState::kPending) {  // superseded by its hedge (or the other way round)
     if (ok) ++counters_.late_replies;
     return;
@@ -424,7 +432,14 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
       if (k != o.index && units[k].state == UnitState::kPending && root(k) == group) units[k].state = UnitState::kLate;
     }
   }
-  after_event(*in->second);
+  const bool insure_now = input.insure_when_free && roles_[o.worker].local;
+  const uint64_t seq = input.seq;
+  after_event(input);
+  if (insure_now && inputs_.count(seq) && !input.insured && input.state.top_stage() < kFirstStage) {
+    input.insure_when_free = false;
+    insure(input);
+    if (inputs_.count(seq)) after_event(input);
+  }
 }
 
 void Orchestrator::on_result(uint64_t id, const float* probabilities, size_t count, double queue_ms, double compute_ms) {
