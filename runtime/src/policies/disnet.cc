@@ -96,7 +96,6 @@ std::unique_ptr<Policy> make_disnet_policy(const PolicySetup& setup) {
     if (to == 0) break;
     from = to;
   }
-  if (!blocks.empty() && blocks.back().to != 0) blocks.back().to = 0;
   return std::make_unique<Disnet>(subnet, std::move(blocks));
 }
 
