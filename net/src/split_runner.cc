@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
+
+#include "shoal/clock.h"
 
 namespace shoal::net {
 namespace {
@@ -43,7 +44,7 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
     Status st = image_to_input(images, index, model_, Fit::kExact, &input_);
     probabilities->resize(local_.packed_size(subnet, cut));
     if (st.is_ok()) st = local_.run(subnet, input_.data(), input_.size(), probabilities->data(), probabilities->size());
-    stretch(start);
+    stretch_since(start, slowdown_);
     t.head_ms = ms_since(start);
     if (timing) *timing = t;
     return st;
@@ -63,7 +64,7 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
     head_.resize(local_.packed_size(subnet, cut));
     st = local_.run(subnet, seg.value(), input_.data(), input_.size(), head_.data(), head_.size());
     if (!st.is_ok()) return st;
-    stretch(start);
+    stretch_since(start, slowdown_);
     encode_tensor(head_.data(), head_.size(), encoding, &encoded_);
     t.head_ms = ms_since(start);
     t.bytes_sent = encoded_.data.size();
@@ -106,10 +107,6 @@ Result<size_t> SplitRunner::run_planned(SplitPlanner& planner, uint32_t subnet, 
   }
   if (timing) *timing = t;
   return c;
-}
-
-void SplitRunner::stretch(Clock::time_point since) const {
-  if (slowdown_ > 1) std::this_thread::sleep_for((Clock::now() - since) * (slowdown_ - 1));
 }
 
 Result<SplitRunner::Probe> SplitRunner::probe_round_trip() {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "shoal/clock.h"
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
 #include "shoal/net/handshake.h"
@@ -500,10 +501,7 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
     return;
   }
   const Status st = job.end_node > 0 ? run_share(job) : run_segment(job);
-  const auto computed = Clock::now();
-  if (options.slowdown > 1.0) {
-    std::this_thread::sleep_for((computed - start) * (options.slowdown - 1.0));
-  }
+  stretch_since(start, options.slowdown);
   const auto done = Clock::now();
   if (!st.is_ok()) {
     const bool bad_input = st.code() == StatusCode::kCorrupt;  // an int8 tensor's scale

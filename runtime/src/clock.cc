@@ -1,6 +1,7 @@
 #include "shoal/clock.h"
 
 #include <chrono>
+#include <thread>
 
 namespace shoal {
 
@@ -12,6 +13,10 @@ TimeUs SteadyClock::now() const {
 const Clock& steady_clock() {
   static const SteadyClock clock;
   return clock;
+}
+
+void stretch_since(std::chrono::steady_clock::time_point since, double factor) {
+  if (factor > 1) std::this_thread::sleep_for((std::chrono::steady_clock::now() - since) * (factor - 1));
 }
 
 }  // namespace shoal

@@ -5,15 +5,6 @@
 
 namespace shoal {
 
-void SplitPlanner::Recent::add(double sample) {
-  samples_[count_++ % 3] = sample;
-  const uint32_t n = std::min<uint32_t>(count_, 3);
-  double sorted[3];
-  std::copy(samples_, samples_ + n, sorted);
-  std::sort(sorted, sorted + n);
-  value_ = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-}
-
 std::vector<SplitPoint> split_points(const Model& model, uint32_t subnet) {
   const fb::Model& m = model.fb();
   const std::vector<uint32_t> cuts = model.cut_tensors();

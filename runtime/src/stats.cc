@@ -23,4 +23,13 @@ LatencySummary summarize(std::vector<double>& samples) {
   return s;
 }
 
+void RecentMedian::add(double sample) {
+  samples_[count_++ % 3] = sample;
+  const uint32_t n = std::min<uint32_t>(count_, 3);
+  double sorted[3];
+  std::copy(samples_, samples_ + n, sorted);
+  std::sort(sorted, sorted + n);
+  value_ = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+
 }  // namespace shoal

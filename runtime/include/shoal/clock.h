@@ -3,6 +3,7 @@
 #ifndef SHOAL_CLOCK_H_
 #define SHOAL_CLOCK_H_
 
+#include <chrono>
 #include <cstdint>
 
 namespace shoal {
@@ -37,6 +38,10 @@ class FakeClock final : public Clock {
  private:
   TimeUs now_;
 };
+
+// Emulates a device `factor` (>= 1) times slower: sleeps factor - 1 times what has passed
+// since `since`. For experiments on one machine; a factor of 1 costs nothing.
+void stretch_since(std::chrono::steady_clock::time_point since, double factor);
 
 }  // namespace shoal
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "shoal/model.h"
+#include "shoal/stats.h"
 
 namespace shoal {
 
@@ -73,28 +74,14 @@ class SplitPlanner {
   static constexpr size_t kSmallBytes = 256;  // transfers below this count as round trips
 
  private:
-  // The median of the last three samples (-1 before the first).
-  class Recent {
-   public:
-    explicit Recent(double initial = -1) : initial_(initial) {}
-    void add(double sample);
-    double value() const { return value_ < 0 ? initial_ : value_; }
-    bool seen() const { return count_ > 0; }
-
-   private:
-    double samples_[3] = {};
-    uint32_t count_ = 0;
-    double value_ = -1, initial_;
-  };
-
   std::vector<SplitPoint> points_;
   uint64_t total_macs_;
   uint32_t input_, output_;
   size_t image_bytes_;
   double bytes_per_value_;
-  Recent here_, there_;     // ms per million MACs
-  Recent rtt_;              // ms
-  Recent per_byte_{1e-6};   // ms per byte: 1 GB/s until measured
+  RecentMedian here_, there_;     // ms per million MACs
+  RecentMedian rtt_;              // ms
+  RecentMedian per_byte_{1e-6};   // ms per byte: 1 GB/s until measured
   uint64_t chosen_ = 0;
   std::vector<uint64_t> last_chosen_;  // per candidate, the choice it was last taken at
   bool probe_wanted_ = false;

@@ -3,6 +3,7 @@
 #define SHOAL_STATS_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace shoal {
@@ -14,6 +15,22 @@ struct LatencySummary {
 
 // Nearest-rank percentiles; the samples are sorted in place.
 LatencySummary summarize(std::vector<double>& samples);
+
+// An estimate that follows the median of its last three samples: one outlier (a
+// retransmission, a preempted run) moves nothing, two in a row (a slower link, a loaded
+// device) move it. `initial` until the first sample.
+class RecentMedian {
+ public:
+  explicit RecentMedian(double initial = -1) : initial_(initial) {}
+  void add(double sample);
+  double value() const { return count_ ? value_ : initial_; }
+  bool seen() const { return count_ > 0; }
+
+ private:
+  double samples_[3] = {};
+  uint32_t count_ = 0;
+  double value_ = 0, initial_;
+};
 
 }  // namespace shoal
 

@@ -69,8 +69,6 @@ class SplitRunner {
   std::vector<float> input_, head_;
   EncodedTensor encoded_;
   Frame reply_;
-
-  void stretch(std::chrono::steady_clock::time_point since) const;  // the slowdown's share
 };
 
 }  // namespace shoal::net
