@@ -9,6 +9,7 @@
 #include "shoal/channel_partition.h"
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
+#include "shoal/net/fault_network.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/key_file.h"
 #include "shoal/net/partition_runner.h"
@@ -17,6 +18,63 @@
 
 namespace shoal::cli {
 namespace {
+
+// One share of the images under one condition: this device's slowdown and the links'
+// bandwidth (0: as they are).
+struct Phase {
+  double slowdown = 1, kbps = 0;
+  std::vector<double> total;
+  uint32_t over_deadline = 0, reshares = 0, alone = 0;
+  std::vector<double> shares;  // at the phase's end (adapting)
+};
+
+// A reshare: after which image, and the shares from then on (or this device alone).
+struct Change {
+  uint32_t image = 0;
+  std::vector<double> shares;
+  bool alone = false;
+};
+
+std::string shares_text(const std::vector<double>& shares) {
+  std::string text;
+  char buf[16];
+  for (double s : shares) {
+    std::snprintf(buf, sizeof(buf), "%s%.3f", text.empty() ? "" : "/", s);
+    text += buf;
+  }
+  return text;
+}
+
+// --local-slowdown and --link-kbps: one value for the whole run, or one per phase.
+Result<std::vector<Phase>> phases_option(const Args& args) {
+  auto slowdowns = parse_numbers(args.get("--local-slowdown", "1"), "--local-slowdown");
+  if (!slowdowns.is_ok()) return slowdowns.status();
+  auto kbps = parse_numbers(args.get("--link-kbps", "0"), "--link-kbps");
+  if (!kbps.is_ok()) return kbps.status();
+  const size_t n = std::max(slowdowns->size(), kbps->size());
+  if ((slowdowns->size() != 1 && slowdowns->size() != n) || (kbps->size() != 1 && kbps->size() != n)) {
+    return Status(StatusCode::kInvalidArgument,
+                  "--local-slowdown and --link-kbps take one value, or one per phase: as many of each");
+  }
+  std::vector<Phase> phases(n);
+  for (size_t k = 0; k < n; ++k) {
+    phases[k].slowdown = slowdowns.value()[slowdowns->size() == 1 ? 0 : k];
+    phases[k].kbps = kbps.value()[kbps->size() == 1 ? 0 : k];
+    if (!(phases[k].slowdown >= 1)) return Status(StatusCode::kInvalidArgument, "--local-slowdown takes factors of 1 or more");
+    if (!(phases[k].kbps >= 0)) return Status(StatusCode::kInvalidArgument, "--link-kbps takes kilobits per second, 0 for no limit");
+  }
+  return phases;
+}
+
+std::string phase_label(const Phase& ph) {
+  char buf[96];
+  if (ph.kbps > 0) {
+    std::snprintf(buf, sizeof(buf), "this device x%g, links %g kbit/s", ph.slowdown, ph.kbps);
+  } else {
+    std::snprintf(buf, sizeof(buf), "this device x%g, links as they are", ph.slowdown);
+  }
+  return buf;
+}
 
 float max_difference(const std::vector<float>& a, const std::vector<float>& b) {
   float worst = a.size() == b.size() ? 0.0f : INFINITY;
@@ -71,10 +129,26 @@ int run_partition(const Args& args) {
   if (!key.is_ok()) return fail("partition", key.status());
   auto timeout = args.number("--timeout", 2000);
   if (!timeout.is_ok() || timeout.value() < 1) return fail("partition", "--timeout takes milliseconds");
+  auto deadline = args.number("--deadline", 0);
+  if (!deadline.is_ok() || deadline.value() < 0) return fail("partition", "--deadline takes milliseconds");
+  auto phase_list = phases_option(args);
+  if (!phase_list.is_ok()) return fail("partition", phase_list.status());
+  std::vector<Phase>& phases = phase_list.value();
+  const bool adapt = args.has("--adapt");
+  // With --link-kbps the links go through an in-process relay that limits their bandwidth.
+  net::FaultNetwork relay(net::dialer_for(transport.value()));
+  auto emulate = [&](const Phase& ph) {
+    net::FaultPlan plan;
+    plan.bandwidth_kbps = ph.kbps;
+    relay.set_all(plan);
+  };
+  emulate(phases.front());
+  const bool shaped = args.has("--link-kbps");
+  net::Dialer& dialer = shaped ? static_cast<net::Dialer&>(relay) : net::dialer_for(transport.value());
   std::vector<std::unique_ptr<net::Connection>> connections;
   std::vector<net::WorkerInfo> infos;
   for (const std::string& address : addresses) {
-    auto worker = net::dial_worker(net::dialer_for(transport.value()), address, key.value(), "shoal partition");
+    auto worker = net::dial_worker(dialer, address, key.value(), "shoal partition");
     if (!worker.is_ok()) return fail("partition", worker.status());
     connections.push_back(std::move(worker->connection));
     infos.push_back(std::move(worker->info));
@@ -83,6 +157,13 @@ int run_partition(const Args& args) {
   auto runner = net::PartitionRunner::create(model.value(), *engine.value(), plan.value(), std::move(connections), infos,
                                              static_cast<int>(timeout.value()));
   if (!runner.is_ok()) return fail("partition", runner.status());
+  const Fit fit = args.has("--resize") ? Fit::kResize : Fit::kExact;
+  runner.value()->set_fit(fit);
+  if (adapt) {
+    const Status adapting = runner.value()->adapt(shares);
+    if (!adapting.is_ok()) return fail("partition", adapting);
+  }
+  std::vector<Change> trace;
 
   // The whole network here, for the answers and logits a partition must keep.
   const uint32_t s = subnet.value();
@@ -103,8 +184,16 @@ int run_partition(const Args& args) {
   float worst_prob = 0, worst_logit = 0, worst_encoding = 0;
   std::vector<double> total, alone, local, wait;
   size_t sent = 0, received = 0;
+  size_t at = phases.size();
   for (uint32_t i = 0; i < images->count; ++i) {
-    Status st = image_to_input(*images, i, model.value(), Fit::kExact, &input);
+    const size_t k = size_t{i} * phases.size() / images->count;
+    Phase& phase = phases[k];
+    if (k != at) {
+      at = k;
+      runner.value()->set_local_slowdown(phase.slowdown);
+      if (shaped) emulate(phase);
+    }
+    Status st = image_to_input(*images, i, model.value(), fit, &input);
     const auto t0 = std::chrono::steady_clock::now();
     const TensorIn in{m.input(), input.data(), input.size()};
     if (st.is_ok()) st = engine.value()->run_nodes(s, 0, end_node, model->ranges(s), &in, 1, here_out.data(), here_out.size());
@@ -121,12 +210,22 @@ int run_partition(const Args& args) {
     if (ends.size() > 1) worst_logit = std::max(worst_logit, max_difference(r.executor().logits(), here[1]));
     worst_encoding = std::max(worst_encoding, t.encoding_error);
     total.push_back(t.total_ms), local.push_back(t.local_ms), wait.push_back(t.wait_ms);
+    phase.total.push_back(t.total_ms);
+    phase.over_deadline += deadline.value() > 0 && t.total_ms > deadline.value();
+    phase.alone += t.alone;
+    if (t.reshared) {
+      ++phase.reshares;
+      trace.push_back({i, r.shares(), r.alone()});
+    }
+    phase.shares = r.shares();
     sent += t.bytes_sent, received += t.bytes_received, recomputed += t.recomputed;
     progress.update("partition", i + 1, images->count);
   }
   progress.done();
   const net::PartitionRunner& r = *runner.value();
   const double count = images->count;
+  auto p50 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p50; };
+  auto p95 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p95; };
   const std::string subnet_name = m.subnets()->Get(s)->name()->str();
   size_t split_stages = 0;
   for (const PartitionStage& st : layout.stages) split_stages += st.split;
@@ -150,7 +249,26 @@ int run_partition(const Args& args) {
           .field("floats_to_per_image", uint64_t{layout.floats_to(model.value(), part)})
           .field("floats_from_per_image", uint64_t{layout.floats_from(model.value(), part)}).end_object();
     }
-    j.end_array().end_object();
+    j.end_array();
+    if (adapt || phases.size() > 1) {
+      j.key("phases").begin_array();
+      for (const Phase& ph : phases) {
+        j.begin_object().field("local_slowdown", ph.slowdown).field("link_kbps", ph.kbps)
+            .field("images", uint64_t{ph.total.size()}).field("p50_ms", p50(ph.total)).field("p95_ms", p95(ph.total))
+            .field("over_deadline", ph.over_deadline).field("reshares", ph.reshares).field("alone", ph.alone)
+            .key("shares").begin_array();
+        for (double x : ph.shares) j.value(x);
+        j.end_array().end_object();
+      }
+      j.end_array().key("trace").begin_array();
+      for (const Change& c : trace) {
+        j.begin_object().field("after_image", c.image).field("alone", c.alone).key("shares").begin_array();
+        for (double x : c.shares) j.value(x);
+        j.end_array().end_object();
+      }
+      j.end_array();
+    }
+    j.end_object();
     std::printf("%s\n", j.str().c_str());
     return 0;
   }
@@ -164,6 +282,27 @@ int run_partition(const Args& args) {
   std::printf("  p50 %.3f ms per image (whole network here %.3f ms): computing here %.3f ms, waiting for workers %.3f ms\n",
               summarize(total).p50, summarize(alone).p50, summarize(local).p50, summarize(wait).p50);
   std::printf("  per image: %.0f bytes sent, %.0f received\n", sent / count, received / count);
+  if (adapt || phases.size() > 1) {
+    std::printf("%s, in turn:\n", adapt ? "adapting the shares (this device first)" : "at fixed shares");
+    for (const Phase& ph : phases) {
+      std::printf("  %-38s %4zu images, p50 %8.3f ms, p95 %8.3f ms", phase_label(ph).c_str(), ph.total.size(),
+                  p50(ph.total), p95(ph.total));
+      if (deadline.value() > 0) std::printf(", %u over %g ms", ph.over_deadline, deadline.value());
+      if (adapt) {
+        std::printf("; %u change(s), shares %s at its end, %u images here alone", ph.reshares,
+                    shares_text(ph.shares).c_str(), ph.alone);
+      }
+      std::printf("\n");
+    }
+    for (const Change& c : trace) {
+      if (c.alone) {
+        std::printf("  after image %u: this device alone, the partition retried after %u images, then less often\n",
+                    c.image, net::PartitionRunner::kRetryAlone);
+      } else {
+        std::printf("  after image %u: shares %s\n", c.image, shares_text(c.shares).c_str());
+      }
+    }
+  }
   if (r.workers_down()) {
     std::printf("  %zu worker(s) failed and their parts ran here (%u parts): %s\n", r.workers_down(), recomputed,
                 r.first_failure().c_str());
@@ -176,7 +315,7 @@ int run_partition(const Args& args) {
 const Command kPartition{
     "partition",
     "compute a network across this device and workers, each its own channels of every layer",
-    "shoal partition MODEL --workers HOST:PORT[,...] [--subnet S] [--shares W,...] [--encoding f32|f16|int8] [--json]",
+    "shoal partition MODEL --workers HOST:PORT[,...] [--subnet S] [--shares W,...] [--adapt] [--encoding f32|f16|int8] [--json]",
     "Splits every layer's channels between this device (part 0) and the workers, each a\n"
     "`shoal worker` serving the same model file: a convolution's output channels are computed\n"
     "where they belong, and the devices exchange activations before each layer that reads all\n"
@@ -184,10 +323,18 @@ const Command kPartition{
     "with one worker this is the Fluid paper's high-accuracy mode: lower50 here, upper50 there.\n"
     "Every image also runs whole here, and the report gives accuracy, agreement, the largest\n"
     "difference in logits and probabilities (0 up to rounding with f32), latency and bytes.\n"
-    "A worker that fails is given up on and its channels are computed here from then on.",
+    "A worker that fails is given up on and its channels are computed here from then on.\n"
+    "--adapt re-chooses the shares as it goes from each device's measured compute and link\n"
+    "time (runtime/share_balancer.h), and computes alone while the links cost more than the\n"
+    "workers save; --local-slowdown and --link-kbps with a list make a\n"
+    "scenario, one value per equal share of the images, and the report traces the shares.",
     {{"--workers", "LIST", "`shoal worker`s serving the same model file, comma-separated"},
      {"--subnet", "S", "the subnet to compute (default: the last, usually the widest)"},
      {"--shares", "W,...", "each device's share of every layer's channels, this one first (default: equal); 0 first: this device only gathers"},
+     {"--adapt", nullptr, "re-choose the shares from measured speeds and links as the run goes"},
+     {"--local-slowdown", "F[,...]", "stretch this device's compute F times (a loaded device); a list: one per phase"},
+     {"--link-kbps", "K[,...]", "limit every link to K kbit/s through a relay (0: as it is); a list: one per phase"},
+     {"--deadline", "MS", "count the images slower than MS, per phase"},
      {"--encoding", "NAME", "how activations travel: f32 (default), f16 or int8"},
      {"--timeout", "MS", "give a worker up when it has not answered in MS (default 2000)"},
      {"--transport", "NAME", "tcp (default) or udp, as the workers'"},
@@ -197,6 +344,7 @@ const Command kPartition{
      {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k)"},
      {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k)"},
      {"--limit", "N", "the first N images (default 200)"},
+     {"--resize", nullptr, "scale images of another size to the model's input (nearest neighbour)"},
      {"--json", nullptr, "print one JSON object"}},
     run_partition,
     1,

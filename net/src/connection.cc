@@ -177,6 +177,12 @@ Result<size_t> StreamConnection::read_some(void* data, size_t size, int timeout_
   return take;
 }
 
+bool StreamConnection::nothing_arrived() {
+  if (in_begin_ != in_end_) return false;
+  pollfd pfd{fd_, POLLIN, 0};
+  return ::poll(&pfd, 1, 0) == 0;
+}
+
 Status StreamConnection::flush(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
   for (;;) {

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <chrono>
 
+#include "shoal/clock.h"
+
 namespace shoal::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
 
 }  // namespace
 
@@ -63,11 +66,31 @@ void PartitionRunner::give_up(size_t w, const Status& why) {
   workers_[w].reset();
 }
 
+Status PartitionRunner::adapt(const std::vector<double>& shares, ShareBalancer::Options options) {
+  if (shares.size() != executor_.plan().parts) {
+    return Status(StatusCode::kInvalidArgument, "adapting takes one share per part (" +
+                                                    std::to_string(executor_.plan().parts) + ")");
+  }
+  size_t split = 0;
+  for (const PartitionStage& st : executor_.plan().stages) split += st.split;
+  balancer_.emplace(shares, split, options);
+  costs_.resize(split * shares.size());
+  return Status::ok();
+}
+
 Status PartitionRunner::collect(size_t w, uint64_t id, size_t stage, PartitionTiming& t) {
+  // Nothing there yet: the wait times the reply's arrival. Otherwise it came earlier, when
+  // is not known, and its time only bounds the link's.
+  const bool timed = workers_[w]->nothing_arrived();
   SHOAL_RETURN_IF_ERROR(await_reply(*workers_[w], id, wire::MessageType::InferResult, reply_timeout_ms_, &reply_));
+  const auto got = Clock::now();
   const wire::InferResult* r = verified_payload<wire::InferResult>(reply_);
   if (!r) return Status(StatusCode::kCorrupt, "the worker's result does not verify against schema/wire.fbs");
   const uint32_t part = static_cast<uint32_t>(w + first_remote_);
+  if (balancer_) {
+    const double compute_ms = r->compute_us() * 1e-3;
+    costs_[stage * executor_.plan().parts + part] = {compute_ms, ms_between(stage_start_, got) - compute_ms, timed};
+  }
   const PartitionStage& st = executor_.plan().stages[stage];
   if (!r->outputs() || r->outputs()->size() != st.outputs.size()) {
     return Status(StatusCode::kCorrupt, "the worker's result has the wrong number of tensors");
@@ -83,17 +106,53 @@ Status PartitionRunner::collect(size_t w, uint64_t id, size_t stage, PartitionTi
   return Status::ok();
 }
 
+Result<double> PartitionRunner::compute_here(size_t stage, uint32_t part) {
+  const auto start = Clock::now();
+  SHOAL_RETURN_IF_ERROR(executor_.run_here(local_, stage, part));
+  stretch_since(start, slowdown_);
+  return ms_between(start, Clock::now());
+}
+
+// After a partitioned input: its costs to the balancer; this device alone when that is
+// faster, and the plan re-made when it proposes shares.
+void PartitionRunner::rebalance(PartitionTiming& t) {
+  if (!balancer_ || workers_down() > 0 || t.alone) return;
+  balancer_->observe(costs_);
+  const bool alone = first_remote_ == 1 && balancer_->alone_is_faster();
+  if (alone != alone_) {
+    alone_ = alone, alone_inputs_ = 0, retry_every_ = kRetryAlone;
+    ++reshares_;
+    t.reshared = true;
+  } else if (alone_) {
+    retry_every_ = std::min(retry_every_ * 2, kRetryAlone * 16);  // a retry that changed nothing: wait longer
+    alone_inputs_ = 0;
+  }
+  if (alone_) return;
+  const std::vector<double> shares = balancer_->propose();
+  if (shares.empty()) return;
+  auto plan = plan_channel_partition(model_, executor_.plan().subnet, shares);
+  if (plan.is_ok() && executor_.reshare(std::move(plan.value())).is_ok()) {
+    balancer_->adopt(shares);
+    ++reshares_;
+    t.reshared = true;
+  } else {
+    balancer_->adopt(balancer_->shares());  // too few channels for them: settle again where it is
+  }
+}
+
 Status PartitionRunner::run(const Images& images, uint32_t index, wire::TensorEncoding encoding, PartitionTiming* timing) {
   PartitionTiming t;
   const auto start = Clock::now();
-  SHOAL_RETURN_IF_ERROR(image_to_input(images, index, model_, Fit::kExact, &input_));
+  SHOAL_RETURN_IF_ERROR(image_to_input(images, index, model_, fit_, &input_));
   SHOAL_RETURN_IF_ERROR(executor_.begin(input_.data(), input_.size()));
   const ChannelPartition& plan = executor_.plan();
   const uint32_t budget_us = static_cast<uint32_t>(reply_timeout_ms_) * 1000u;
   std::vector<uint64_t> ids(workers_.size(), 0);
+  t.alone = alone_ && ++alone_inputs_ < retry_every_;  // else a retry of the partition
   for (size_t s = 0; s < plan.stages.size(); ++s) {
     const PartitionStage& st = plan.stages[s];
-    if (st.split) {
+    stage_start_ = Clock::now();
+    if (st.split && !t.alone) {
       encoded_views_.clear();
       for (size_t i = 0; i < st.inputs.size(); ++i) {
         const std::vector<float>& x = executor_.whole(st.inputs[i]);
@@ -119,27 +178,38 @@ Status PartitionRunner::run(const Images& images, uint32_t index, wire::TensorEn
         for (const EncodedTensor* e : encoded_views_) t.bytes_sent += e->data.size();
       }
     }
-    const auto computing = Clock::now();
-    if (!st.split || first_remote_ == 1) SHOAL_RETURN_IF_ERROR(executor_.run_here(local_, s, 0));
+    if (!st.split || first_remote_ == 1) {
+      const double sending_ms = ms_between(stage_start_, Clock::now());
+      auto ms = compute_here(s, 0);
+      if (!ms.is_ok()) return ms.status();
+      t.local_ms += ms.value();
+      if (st.split && balancer_) costs_[s * plan.parts] = {ms.value(), sending_ms, true};
+    }
     const auto waiting = Clock::now();
-    t.local_ms += ms_between(computing, waiting);
     if (!st.split) continue;
-    double recomputing_ms = 0;
+    double here_ms = 0;  // the workers' parts computed here
     for (size_t w = 0; w < workers_.size(); ++w) {
+      if (t.alone) {
+        auto ms = compute_here(s, static_cast<uint32_t>(w + first_remote_));
+        if (!ms.is_ok()) return ms.status();
+        here_ms += ms.value();
+        continue;
+      }
       if (workers_[w]) {
         const Status got = collect(w, ids[w], s, t);
         if (got.is_ok()) continue;
         give_up(w, got);
       }
-      const auto again = Clock::now();  // this worker's part, here
-      SHOAL_RETURN_IF_ERROR(executor_.run_here(local_, s, static_cast<uint32_t>(w + first_remote_)));
+      auto again = compute_here(s, static_cast<uint32_t>(w + first_remote_));  // this worker's part, here
+      if (!again.is_ok()) return again.status();
       ++t.recomputed;
-      recomputing_ms += ms_between(again, Clock::now());
+      here_ms += again.value();
     }
-    t.local_ms += recomputing_ms;
-    t.wait_ms += ms_between(waiting, Clock::now()) - recomputing_ms;
+    t.local_ms += here_ms;
+    t.wait_ms += ms_between(waiting, Clock::now()) - here_ms;
   }
   t.total_ms = ms_between(start, Clock::now());
+  rebalance(t);
   if (timing) *timing = t;
   return Status::ok();
 }

@@ -198,6 +198,18 @@ const std::vector<float>& PartitionExecutor::logits() const {
   return logits_ >= 0 ? whole_[static_cast<size_t>(logits_)] : none;
 }
 
+Status PartitionExecutor::reshare(ChannelPartition plan) {
+  bool same = plan.subnet == plan_.subnet && plan.parts == plan_.parts && plan.stages.size() == plan_.stages.size();
+  for (size_t i = 0; same && i < plan.stages.size(); ++i) {
+    const PartitionStage &a = plan.stages[i], &b = plan_.stages[i];
+    same = a.first_node == b.first_node && a.end_node == b.end_node && a.split == b.split && a.inputs == b.inputs &&
+           a.outputs == b.outputs && a.ranges.size() == b.ranges.size();
+  }
+  if (!same) return Status(StatusCode::kInvalidArgument, "a new share must keep the partition's subnet, parts and stages");
+  plan_ = std::move(plan);
+  return Status::ok();
+}
+
 Status PartitionExecutor::begin(const float* input, size_t count) {
   std::vector<float>& x = whole_[model_.fb().input()];
   if (count != x.size()) {

@@ -65,6 +65,10 @@ class PartitionExecutor {
   const ChannelPartition& plan() const { return plan_; }
   const Model& model() const { return model_; }
 
+  // The same stages with other shares: `plan` from plan_channel_partition for the same
+  // subnet and number of parts (the stages do not depend on the shares). Between inputs;
+  // nothing is allocated. kInvalidArgument for a plan of another shape.
+  Status reshare(ChannelPartition plan);
   // A new input: the model's input tensor, packed at the subnet (image_to_input's floats).
   Status begin(const float* input, size_t count);
   // A tensor gathered whole (a stage input or output), packed at the subnet's ranges.

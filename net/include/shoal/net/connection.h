@@ -60,6 +60,11 @@ class Connection {
   // Whether it was shut down because the peer did not read (write_all's kBusy).
   virtual bool overflowed() const = 0;
 
+  // True only when certainly nothing unread has arrived (a stream looks at its buffer and
+  // its socket, without waiting); false when something has, or when it cannot tell. A
+  // caller about to wait for a reply learns whether the wait will time its arrival.
+  virtual bool nothing_arrived() { return false; }
+
   // Datagram transports: read_frame() starts every frame with next_message(), which drops
   // what is left of the last message and waits for the next; read_exact() then reads within
   // it. A frame that fails its checks costs only its message, not the connection.
@@ -95,6 +100,7 @@ class StreamConnection final : public Connection {
   Status write_all(const void* data, size_t size) override;
   Status read_exact(void* data, size_t size, int timeout_ms = -1) override;
   Result<size_t> read_some(void* data, size_t size, int timeout_ms = -1) override;
+  bool nothing_arrived() override;
   Status flush(int timeout_ms) override;
   void shutdown() override;
   void set_limits(const ConnectionLimits& limits) override;
