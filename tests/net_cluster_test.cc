@@ -530,5 +530,60 @@ TEST_F(Partition, AWorkerKilledMidRunIsComputedHereAndTheAnswersStayTheSame) {
   EXPECT_NE(r.value()->first_failure().find("worker 2"), std::string::npos) << r.value()->first_failure();
 }
 
+// Adapting (paper 002): a ResNet-8 member gathered here from two worker processes, one of them
+// throttled 6x, moves channels to the other; with this device and a worker too slow to pay
+// for its link, this device computes alone. Every answer stays the single device's.
+TEST_F(Partition, AdaptiveSharesMoveChannelsOffAThrottledWorker) {
+  const std::string path = SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal";
+  Cluster c = start(path, 1);
+  auto slow = WorkerProcess::start(SHOAL_WORKER_BINARY, {"--model", path, "--slowdown", "6"});
+  ASSERT_TRUE(slow.is_ok()) << slow.status().to_string();
+  c.workers.push_back(std::move(slow.value()));
+  ASSERT_EQ(c.workers.size(), 2u);
+  const uint32_t w = c.model->fb().subnets()->size() - 1;
+  auto r = runner(c, c.model->fb().subnets()->Get(w)->name()->str(), {1, 1});  // this process only gathers
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_TRUE(r.value()->adapt({1, 1}).is_ok());
+  EXPECT_FALSE(r.value()->adapt({1, 1, 1}).is_ok()) << "one share per part";
+  float worst = 0;
+  for (uint32_t i = 0; i < 80; ++i) {
+    PartitionTiming t;
+    const Status st = r.value()->run(images_, i, wire::TensorEncoding::F32, &t);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    EXPECT_FALSE(t.alone) << "this process computes no part: it cannot go alone";
+    worst = std::max(worst, difference(c, w, *r.value(), images_, i).first);
+  }
+  EXPECT_LE(worst, 1e-5f) << "the answers stay the whole subnet's at every share";
+  EXPECT_GE(r.value()->reshares(), 1u);
+  ASSERT_EQ(r.value()->shares().size(), 2u);
+  EXPECT_LT(r.value()->shares()[1], 0.35) << "the throttled worker keeps a small share";
+}
+
+TEST_F(Partition, AdaptingThisDeviceComputesAloneWhileAWorkerCostsMoreThanItSaves) {
+  const std::string path = SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal";
+  Cluster c = start(path, 1, {"--slowdown", "30"});
+  ASSERT_EQ(c.workers.size(), 1u);
+  const uint32_t w = c.model->fb().subnets()->size() - 1;
+  auto r = runner(c, c.model->fb().subnets()->Get(w)->name()->str(), {1, 1});  // this process and the worker
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_TRUE(r.value()->adapt({1, 1}).is_ok());
+  uint32_t alone = 0;
+  float worst = 0;
+  for (uint32_t i = 0; i < 60; ++i) {
+    PartitionTiming t;
+    const Status st = r.value()->run(images_, i, wire::TensorEncoding::F32, &t);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    alone += t.alone;
+    if (t.alone) {
+      EXPECT_EQ(t.bytes_sent, 0u);
+    }
+    worst = std::max(worst, difference(c, w, *r.value(), images_, i).first);
+  }
+  EXPECT_LE(worst, 1e-5f);
+  EXPECT_TRUE(r.value()->alone());
+  EXPECT_GE(alone, 45u) << "of 60: alone from the first inputs, the partition retried now and then";
+  EXPECT_LT(alone, 60u) << "the partition is retried";
+}
+
 }  // namespace
 }  // namespace shoal::net

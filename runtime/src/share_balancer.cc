@@ -133,6 +133,7 @@ std::vector<double> ShareBalancer::propose() const {
 }
 
 bool ShareBalancer::alone_is_faster() const {
+  if (since_change_ < options_.settle) return false;
   const double now = predicted_ms(shares_);
   if (now < 0) return false;
   const double partitioned = std::min(now, predicted_ms(balanced()));

@@ -62,7 +62,7 @@ class ShareBalancer {
   std::vector<double> propose() const;
   // Part 0 is the coordinator's own device: whether it computing every channel itself, with
   // nothing sent, is predicted at least min_gain faster than the best partition (a link too
-  // slow for what the others save). Its rate was measured on its share, so this holds only
+  // slow for what the others save), once the last change has settled. Its rate was measured on its share, so this holds only
   // while it is measured, at the partition's inputs.
   bool alone_is_faster() const;
   // The partition now runs at `shares` (a proposal taken, or any other).
