@@ -81,7 +81,7 @@ Status PartitionRunner::adapt(const std::vector<double>& shares, ShareBalancer::
 Status PartitionRunner::collect(size_t w, uint64_t id, size_t stage, PartitionTiming& t) {
   // Nothing there yet: the wait times the reply's arrival. Otherwise it came earlier, when
   // is not known, and its time only bounds the link's.
-  const bool timed = workers_[w]->nothing_arrived();
+  const bool timed = balancer_ && workers_[w]->nothing_arrived();  // a poll: only when adapting
   SHOAL_RETURN_IF_ERROR(await_reply(*workers_[w], id, wire::MessageType::InferResult, reply_timeout_ms_, &reply_));
   const auto got = Clock::now();
   const wire::InferResult* r = verified_payload<wire::InferResult>(reply_);
