@@ -74,7 +74,9 @@ std::string Command::help() const {
   for (const Option& o : options) {
     std::string left = std::string("  ") + o.name + (o.value ? std::string(" ") + o.value : "");
     if (left.size() < 24) left.resize(24, ' ');
-    text += left + " " + o.help + "\n";
+    std::string help = o.help;  // a long help's later lines line up under its first
+    for (size_t at = help.find('\n'); at != std::string::npos; at = help.find('\n', at + 1)) help.insert(at + 1, 25, ' ');
+    text += left + " " + help + "\n";
   }
   text += "  --help                 show this help\n";
   return text;

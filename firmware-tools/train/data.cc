@@ -1,6 +1,7 @@
 #include "data.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -76,16 +77,42 @@ Split imbalanced(const Split& split, const std::vector<int64_t>& target, double 
   return {split.images.index_select(0, index), split.labels.index_select(0, index)};
 }
 
+namespace {
+
+const std::pair<Augment, const char*> kAugmentNames[] = {
+    {Augment::kFlip, "flip"},     {Augment::kRotate, "rotate90"}, {Augment::kContrast, "contrast"},
+    {Augment::kBrightness, "brightness"}, {Augment::kCrop6, "crop6"}, {Augment::kCrop12, "crop12"},
+    {Augment::kCrop20, "crop20"}, {Augment::kShift2, "shift2"},  {Augment::kErase, "erase"}};
+
+}  // namespace
+
 std::string augment_names(uint32_t mask) {
-  static const std::pair<Augment, const char*> names[] = {
-      {Augment::kFlip, "flip"},           {Augment::kRotate, "rotate90"}, {Augment::kContrast, "contrast"},
-      {Augment::kBrightness, "brightness"}, {Augment::kCrop6, "crop6"},   {Augment::kCrop12, "crop12"},
-      {Augment::kCrop20, "crop20"}};
   std::string out;
-  for (const auto& [bit, name] : names) {
+  for (const auto& [bit, name] : kAugmentNames) {
     if (mask & static_cast<uint32_t>(bit)) out += std::string(out.empty() ? "" : "+") + name;
   }
   return out.empty() ? "none" : out;
+}
+
+Result<uint32_t> parse_augment(const std::string& names) {
+  uint32_t mask = 0;
+  size_t at = 0;
+  while (at <= names.size()) {
+    const size_t end = std::min(names.find_first_of("+,", at), names.size());
+    const std::string name = names.substr(at, end - at);
+    at = end + 1;
+    if (name.empty() || name == "none") continue;
+    bool known = false;
+    for (const auto& [bit, text] : kAugmentNames) {
+      if (name == text) mask |= static_cast<uint32_t>(bit), known = true;
+    }
+    if (!known) {
+      std::string all;
+      for (const auto& entry : kAugmentNames) all += std::string(all.empty() ? "" : ", ") + entry.second;
+      return Status(StatusCode::kInvalidArgument, "unknown augmentation '" + name + "'; known: " + all + ", none");
+    }
+  }
+  return mask;
 }
 
 torch::Tensor augment(const torch::Tensor& batch, uint32_t mask, std::mt19937_64& rng) {
@@ -95,6 +122,7 @@ torch::Tensor augment(const torch::Tensor& batch, uint32_t mask, std::mt19937_64
   const auto coin = [&] { return (rng() >> 63) != 0; };
   const auto uniform = [&](double lo, double hi) { return lo + (hi - lo) * (static_cast<double>(rng() >> 11) * 0x1.0p-53); };
   const auto has = [&](Augment a) { return (mask & static_cast<uint32_t>(a)) != 0; };
+  const double background = batch.min().item<double>();  // a black pixel, normalized
   for (int64_t i = 0; i < n; ++i) {
     torch::Tensor img = x[i];  // 1 x H x W view
     if (has(Augment::kFlip) && coin()) img.copy_(img.flip({2}));
@@ -104,6 +132,25 @@ torch::Tensor augment(const torch::Tensor& batch, uint32_t mask, std::mt19937_64
       img.copy_((img - img.mean()) * f + img.mean());
     }
     if (has(Augment::kBrightness) && coin()) img.add_(uniform(-0.4, 0.4));
+    if (has(Augment::kShift2)) {  // every image: -2..2 pixels each way, the border filled with background
+      const int64_t dy = static_cast<int64_t>(rng() % 5) - 2, dx = static_cast<int64_t>(rng() % 5) - 2;
+      if (dy != 0 || dx != 0) {
+        const torch::Tensor moved = torch::full_like(img, background);
+        moved.slice(1, std::max<int64_t>(0, dy), h + std::min<int64_t>(0, dy))
+            .slice(2, std::max<int64_t>(0, dx), w + std::min<int64_t>(0, dx))
+            .copy_(img.slice(1, std::max<int64_t>(0, -dy), h + std::min<int64_t>(0, -dy))
+                       .slice(2, std::max<int64_t>(0, -dx), w + std::min<int64_t>(0, -dx)));
+        img.copy_(moved);
+      }
+    }
+    if (has(Augment::kErase) && coin()) {  // random erasing: 2-20 % of the area, aspect 0.3-3.3
+      const double area = uniform(0.02, 0.2) * static_cast<double>(h * w), aspect = std::exp(uniform(std::log(0.3), std::log(3.3)));
+      const int64_t eh = std::clamp<int64_t>(std::lround(std::sqrt(area * aspect)), 1, h);
+      const int64_t ew = std::clamp<int64_t>(std::lround(std::sqrt(area / aspect)), 1, w);
+      const int64_t y0 = static_cast<int64_t>(rng() % static_cast<uint64_t>(h - eh + 1));
+      const int64_t x0 = static_cast<int64_t>(rng() % static_cast<uint64_t>(w - ew + 1));
+      img.slice(1, y0, y0 + eh).slice(2, x0, x0 + ew).fill_(background);
+    }
     double crop = 0;
     if (has(Augment::kCrop6)) crop = 0.06;
     if (has(Augment::kCrop12)) crop = 0.12;

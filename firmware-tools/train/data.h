@@ -35,12 +35,19 @@ std::vector<int64_t> shuffled(int64_t n, uint64_t seed, uint32_t epoch);
 // Class-imbalanced subset (VIP): every image of `target` classes, `keep` of each other class.
 Split imbalanced(const Split& split, const std::vector<int64_t>& target, double keep, uint64_t seed);
 
-// Augmentations a VIP variant may be assigned; applied per batch with a seeded generator.
+// Augmentations a VIP variant or slimmable member may be assigned; applied per batch with a
+// seeded generator. `shift2` moves every image by -2..2 pixels each way (the usual
+// Fashion-MNIST translation); `erase` blanks a random rectangle (2-20 % of the image).
 enum class Augment : uint32_t {
-  kFlip = 1, kRotate = 2, kContrast = 4, kBrightness = 8, kCrop6 = 16, kCrop12 = 32, kCrop20 = 64
+  kFlip = 1, kRotate = 2, kContrast = 4, kBrightness = 8, kCrop6 = 16, kCrop12 = 32, kCrop20 = 64,
+  kShift2 = 128, kErase = 256
 };
 std::string augment_names(uint32_t mask);
-// Applies the augmentations in `mask` to a batch, each to a random half of the images.
+// "flip+shift2" (or comma-separated, or "none") -> mask; an unknown name is an error naming
+// the known ones.
+Result<uint32_t> parse_augment(const std::string& names);
+// Applies the augmentations in `mask` to a batch: shift2 to every image, the others each to a
+// random half of the images.
 torch::Tensor augment(const torch::Tensor& batch, uint32_t mask, std::mt19937_64& rng);
 
 }  // namespace shoal::train

@@ -31,7 +31,10 @@ int train(const Args& args) {
   o.members = static_cast<uint32_t>(number("--members", 1));
   o.keep = static_cast<uint32_t>(number("--keep", o.members));
   o.student = args.get("--student", "resnet8-s2");
-  o.diversity = args.get("--diversity", "augment");
+  o.diversity = args.get("--diversity", recipe == "slimmable" ? "seed" : "augment");
+  shoal::Result<uint32_t> augment = shoal::train::parse_augment(args.get("--augment", "none"));
+  if (!augment.is_ok()) throw std::invalid_argument("--augment: " + augment.status().message());
+  o.augment = augment.value();
   o.variants = static_cast<uint32_t>(number("--variants", 4));
   o.alpha = number("--alpha", 0.5);
   o.frozen_epochs = static_cast<uint32_t>(number("--frozen-epochs", 1));
@@ -118,7 +121,10 @@ const shoal::cli::Command kTrain = {
      {"--members", "M", "slimmable: members to train, seeds S..S+M-1; default 1"},
      {"--keep", "K", "slimmable: members kept (best mean validation accuracy); default M"},
      {"--student", "ARCH", "vip: student architecture; default resnet8-s2"},
-     {"--diversity", "HOW", "vip: augment or imbalance; default augment"},
+     {"--diversity", "HOW", "vip: augment or imbalance (default augment); slimmable: seed (default) or augment\n"
+                            "(the member with seed S also gets none / contrast+brightness / crop12 / erase, S mod 4)"},
+     {"--augment", "LIST", "slimmable: augmentations every member gets, e.g. flip+shift2 (flip, shift2, erase,\n"
+                           "crop6/12/20, contrast, brightness, rotate90); default none"},
      {"--variants", "N", "vip: diverse students; default 4"},
      {"--alpha", "A", "vip: weight of the label loss against distillation; default 0.5"},
      {"--frozen-epochs", "N", "vip: epochs training only the student's new head; default 1"},

@@ -77,10 +77,19 @@ LossFn cross_entropy(SlimNet net, uint32_t subnet) {
 }  // namespace
 
 std::vector<Trained> train_slimmable(const RecipeOptions& o, const Context& ctx) {
+  if (o.diversity != "seed" && o.diversity != "augment") {
+    throw std::invalid_argument("slimmable --diversity is seed or augment, not '" + o.diversity + "'");
+  }
+  // --diversity augment: besides its seed S (initial weights and data order), a member adds
+  // kExtras[S % 4] to the augmentations every member gets (by seed, so members trained in
+  // separate runs get the same as in one).
+  const uint32_t kExtras[] = {0, uint32_t(Augment::kContrast) | uint32_t(Augment::kBrightness), uint32_t(Augment::kCrop12),
+                              uint32_t(Augment::kErase)};
   struct Candidate {
     SlimNet net{nullptr};
     uint64_t seed;
     double val;
+    uint32_t augment;
   };
   std::vector<Candidate> candidates;
   for (uint32_t m = 0; m < o.members; ++m) {
@@ -89,16 +98,19 @@ std::vector<Trained> train_slimmable(const RecipeOptions& o, const Context& ctx)
     const std::vector<std::string> widths = subnet_names(net->spec());
     const uint32_t widest = static_cast<uint32_t>(widths.size() - 1);
     Job job = make_job(o.arch + "-slim-s" + std::to_string(seed), net, o.epochs, seed, ctx);
+    const uint32_t mask = o.augment | (o.diversity == "augment" ? kExtras[seed % 4] : 0u);
+    if (!ctx.quiet && mask != 0) std::fprintf(stderr, "[%s] augment %s\n", job.name.c_str(), augment_names(mask).c_str());
     // Sandwich rule with inplace distillation: the widest learns from the labels, every
     // narrower width from the widest's (detached) predictions, in one step.
-    job.phases.push_back([net, widest](const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64&) mutable {
+    job.phases.push_back([net, widest, mask](const torch::Tensor& batch, const torch::Tensor& y, std::mt19937_64& rng) mutable {
+      const torch::Tensor x = augment(batch, mask, rng);
       const torch::Tensor full = net->forward(x, widest, true);
       torch::Tensor loss = torch::cross_entropy_loss(full, y);
       for (uint32_t s = 0; s < widest; ++s) loss = loss + distillation_loss(net->forward(x, s, true), full);
       return loss;
     });
     run_job(job, ctx);
-    candidates.push_back({net, seed, mean_validation(net, ctx)});
+    candidates.push_back({net, seed, mean_validation(net, ctx), mask});
   }
   std::vector<size_t> order(candidates.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -113,7 +125,9 @@ std::vector<Trained> train_slimmable(const RecipeOptions& o, const Context& ctx)
     char label[96];
     std::snprintf(label, sizeof(label), "%s%s (val %.2f%%) test", kept ? "" : "dropped ", name.c_str(), 100.0 * c.val);
     print_row(label, test_row(c.net, ctx));
-    if (kept) paths.push_back({export_model(c.net, name, "slimmable (sandwich rule, inplace distillation, switchable BN)", c.seed, o.epochs, ctx), c.net});
+    const std::string recipe = "slimmable (sandwich rule, inplace distillation, switchable BN" +
+                               (c.augment != 0 ? "; augment " + augment_names(c.augment) : std::string()) + ")";
+    if (kept) paths.push_back({export_model(c.net, name, recipe, c.seed, o.epochs, ctx), c.net});
   }
   return paths;
 }
