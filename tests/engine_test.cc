@@ -10,6 +10,7 @@
 #include <random>
 
 #include "naive_eval.h"
+#include "separate_memory_backend.h"
 #include "shoal/builder.h"
 #include "shoal/engine.h"
 #include "test_models.h"
@@ -118,7 +119,9 @@ TEST(Engine, ReferenceArchitecturesEverySubnetMatchDenseEvaluation) {
 }
 
 TEST(Engine, RunAllocatesNothingAtAnyWidth) {
-  for (const KernelTable* kernels : available_kernels())
+  std::vector<const KernelTable*> tables = available_kernels();
+  tables.push_back(&separate_memory_kernels());  // and nothing for its copies either
+  for (const KernelTable* kernels : tables)
   for (unsigned threads : {1u, 2u})
   for (const char* arch : {"fluid-cnn", "resnet8"}) {
     Loaded l = load(arch, *kernels, threads);
@@ -221,7 +224,7 @@ TEST(Engine, RejectsCutsAcrossResidualEdgesAndBadArguments) {
 TEST(Engine, RunsInTheCallersMemoryOfTheRequiredSize) {
   for (const KernelTable* kernels : available_kernels())
   for (const char* arch : {"fluid-cnn", "resnet8"}) {
-    if (kernels->operators) continue;  // an operator backend holds its own memory
+    if (kernels->backend) continue;  // an operator backend holds its own memory
     Loaded own = load(arch, *kernels);
     Result<size_t> need = Engine::required_bytes(own.model, *kernels);
     ASSERT_TRUE(need.is_ok()) << need.status().to_string();
@@ -270,7 +273,7 @@ TEST(Engine, WeightsPackedAtExportAreUsedInPlace) {
           EXPECT_EQ(b.value()->packed_weight_bytes(), 0u) << arch << " packed for " << target;
           EXPECT_EQ(Engine::required_bytes(packed, *kernels).value(), b.value()->arena_bytes());
           EXPECT_GT(a.value()->packed_weight_bytes(), 0u);
-        } else if (!kernels->operators) {
+        } else if (!kernels->backend) {
           EXPECT_EQ(b.value()->packed_weight_bytes(), a.value()->packed_weight_bytes());
         }
         for (uint32_t s = 0; s < plain.fb().subnets()->size(); ++s) {

@@ -7,6 +7,7 @@
 #include "ref/ref.h"
 #include "shoal/builder.h"
 #include "shoal/engine.h"
+#include "separate_memory_backend.h"
 #include "test_models.h"
 
 namespace shoal::testing {
@@ -53,7 +54,7 @@ TEST(Backends, Conv2dMatchesReferenceTwin) {
 TEST(Backends, PoolingMatchesReferenceTwin) {
   using PoolFn = void (*)(const shoal_pool_params*, const float*, float*);
   for (const KernelTable* table : available_kernels()) {
-    if (table == &ref_kernels() || table->operators) continue;
+    if (table == &ref_kernels() || table->backend) continue;
     const struct {
       const char* name;
       PoolFn want, got;
@@ -111,7 +112,9 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
     for (float& v : inputs.back()) v = dist(rng);
     want.push_back(tensors_of(*reference.value(), s, inputs.back(), every_tensor));
   }
-  for (const KernelTable* table : available_kernels()) {
+  std::vector<const KernelTable*> tables = available_kernels();
+  tables.push_back(&separate_memory_kernels());  // a backend with memory of its own
+  for (const KernelTable* table : tables) {
     std::vector<std::vector<std::vector<float>>> one_thread;  // per subnet
     for (unsigned threads : {1u, 2u, 3u}) {
       if (table == &ref_kernels() && threads == 1) continue;  // that is `want`
@@ -132,7 +135,7 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
         }
         // shoal's own kernels cut layers into row bands that compute every output exactly as
         // the whole layer does: any thread count gives one thread's bits.
-        if (!table->operators) {
+        if (!table->backend) {
           const auto& single = table == &ref_kernels() ? want[s] : (threads == 1 ? got : one_thread[s]);
           EXPECT_EQ(got, single) << where << ": differs from 1 thread";
           if (threads == 1) one_thread.push_back(got);
@@ -153,12 +156,41 @@ TEST(Backends, EveryArchitectureOnEveryBackendMatchesTheReference) {
   }
 }
 
+// A backend with memory of its own gets an arena there; the engine copies a tensor across
+// only where a layer on one side reads what the other made, and every answer is the
+// reference's (NaN in its memory would show anything not copied).
+TEST(Backends, ADeviceBackendGetsItsOwnArenaAndTheEngineCopiesTensorsAcross) {
+  const auto& bytes = synth_bytes("resnet8");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok());
+  auto engine = Engine::create(model.value(), separate_memory_kernels());
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  EXPECT_EQ(engine.value()->backend_arena_bytes(), engine.value()->arena_bytes());
+  EXPECT_GE(engine.value()->packed_weight_bytes(), model->weight_bytes()) << "every subnet's uploaded weights";
+  auto reference = Engine::create(model.value(), ref_kernels());
+  ASSERT_TRUE(reference.is_ok());
+  EXPECT_EQ(reference.value()->backend_arena_bytes(), 0u);
+  const uint32_t in = model->fb().input(), out = model->fb().output();
+  for (uint32_t s = 0; s < model->fb().subnets()->size(); ++s) {
+    std::vector<float> x(model->packed_size(s, in), 0.5f), want(model->packed_size(s, out)), got(want.size());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
+    ASSERT_TRUE(reference.value()->run(s, x.data(), x.size(), want.data(), want.size()).is_ok());
+    ASSERT_TRUE(engine.value()->run(s, x.data(), x.size(), got.data(), got.size()).is_ok());
+    EXPECT_EQ(got, want) << "subnet " << s;
+    // resnet8: the image goes over once, and every pooling layer (declined) comes back and
+    // goes over again; nothing else moves.
+    const uint64_t image = model->shape(in).elements() * sizeof(float);
+    EXPECT_GT(engine.value()->transfer_bytes(), image) << "subnet " << s;
+    EXPECT_LT(engine.value()->transfer_bytes(), 8 * engine.value()->arena_bytes()) << "subnet " << s;
+  }
+}
+
 TEST(Backends, XnnpackIsAnEngineBackendWhereBuilt) {
 #if SHOAL_HAVE_XNNPACK
   const KernelTable* x = find_kernels("xnnpack");
   ASSERT_NE(x, nullptr);
-  EXPECT_NE(x->operators, nullptr);
-  EXPECT_EQ(best_kernels().operators, nullptr) << "the default backend is shoal's own";
+  EXPECT_NE(x->backend, nullptr);
+  EXPECT_EQ(best_kernels().backend, nullptr) << "the default backend is shoal's own";
   const auto& bytes = synth_bytes("resnet8");
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   auto engine = Engine::create(model.value(), *x);

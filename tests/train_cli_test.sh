@@ -11,6 +11,13 @@ if "$train" frobnicate --out "$dir" > "$dir/err" 2>&1; then exit 1; fi
 grep -q "unknown recipe 'frobnicate'" "$dir/err"
 if "$train" slimmable --epochs zero > "$dir/err" 2>&1; then exit 1; fi
 grep -q -- "--epochs takes a number" "$dir/err"
+if "$train" slimmable --augment flip+twirl > "$dir/err" 2>&1; then exit 1; fi
+grep -q "unknown augmentation 'twirl'; known: flip" "$dir/err"
+if "$train" slimmable --diversity imbalance > "$dir/err" 2>&1; then exit 1; fi
+grep -q "slimmable --diversity is seed or augment" "$dir/err"
+"$train" slimmable --arch fluid-cnn --epochs 1 --train-limit 256 --augment flip+shift2 --diversity augment --seed 3 \
+  --out "$dir" --quiet > "$dir/out"
+"$shoal" inspect "$dir/fluid-cnn-slim-s3.shoal" | grep -q "augment flip+shift2+erase"
 "$train" fluid --epochs 1 --train-limit 256 --out "$dir" --quiet > "$dir/out"
 grep -q "wrote $dir/fluid-cnn-fluid-s1.shoal" "$dir/out"
 "$shoal" inspect "$dir/fluid-cnn-fluid-s1.shoal" | grep -q "recipe     fluid (nested incremental training"

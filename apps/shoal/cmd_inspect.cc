@@ -86,7 +86,7 @@ void print_json(const Model& model) {
   j.end_array().field("weight_block", m.weight_block()).key("engine_bytes").begin_object();
   for (const KernelTable* k : available_kernels()) {
     auto need = Engine::required_bytes(model, *k);
-    if (!k->operators && need.is_ok()) j.field(k->name, uint64_t{need.value()});
+    if (!k->backend && need.is_ok()) j.field(k->name, uint64_t{need.value()});
   }
   j.end_object().end_object();
   std::printf("%s\n", j.str().c_str());
@@ -142,7 +142,7 @@ void print_text(const Model& model) {
                                : "not packed in the file: shoal pack");
   for (const KernelTable* k : available_kernels()) {
     auto need = Engine::required_bytes(model, *k);
-    if (!k->operators && need.is_ok()) std::printf("  %-10s %10zu bytes\n", k->name, need.value());
+    if (!k->backend && need.is_ok()) std::printf("  %-10s %10zu bytes\n", k->name, need.value());
   }
 }
 

@@ -14,6 +14,7 @@ namespace shoal {
 // Kernels may read up to this many bytes past a tensor (vector tails in optimised backends).
 constexpr size_t kOverRead = 64;
 constexpr size_t kTensorAlignment = 64;
+constexpr uint8_t kOnHost = 1, kOnDevice = 2;
 
 struct Engine::Step {
   fb::OpType op;
@@ -160,7 +161,7 @@ Status Engine::plan(const KernelTable& kernels) {
     s.in_group = m.tensors()->Get(in)->group();
     s.out_group = m.tensors()->Get(out)->group();
     s.w = model_->buffer_f32(node->weights());
-    if (kernels.weight_block && kernels.weight_block == m.weight_block() && !kernels.operators) {
+    if (kernels.weight_block && kernels.weight_block == m.weight_block() && !kernels.backend) {
       s.prepacked = model_->buffer_f32(node->packed_weights());
     }
     s.scale = model_->buffer_f32(node->scale());
@@ -197,7 +198,7 @@ Status Engine::plan(const KernelTable& kernels) {
     }
   }
   packed_bytes_ = 0;
-  if (kernels.conv2d_pack && !kernels.operators) {
+  if (kernels.conv2d_pack && !kernels.backend) {
     for (const Step& s : steps_) packed_bytes_ += packed_floats_of(s) * sizeof(float);
   }
   return Status::ok();
@@ -226,7 +227,7 @@ Status Engine::bind(uint8_t* memory) {
     if (steps_[n].op != fb::OpType::Concat) continue;
     for (uint32_t in : *m.nodes()->Get(n)->inputs()) concat_x_.push_back(tensor_data(in));
   }
-  if (kernels_->operators) return create_operators();
+  if (kernels_->backend) return create_operators();
 #if SHOAL_HAVE_THREADS
   if (threads_ > 1) {
     pool_.reset(new (std::nothrow) ThreadPool(threads_));
@@ -246,15 +247,31 @@ Status Engine::bind(uint8_t* memory) {
   return Status::ok();
 }
 
-// One operator per (layer, subnet), on the layer's fixed places in the arena. What the
-// library took is what it holds after minus before (engines created one at a time).
+// One operator per (layer, subnet), on the layer's fixed places in the backend's arena: the
+// engine's own, or one of the same layout in a device backend's memory. What the backend took
+// is what it holds after minus before (engines created one at a time).
 Status Engine::create_operators() {
   const fb::Model& m = model_->fb();
+  const Backend& backend = *kernels_->backend;
   const uint32_t subnets = m.subnets()->size();
-  Result<std::unique_ptr<BackendContext>> ctx = kernels_->operators->context(threads_);
+  Result<std::unique_ptr<BackendContext>> ctx = backend.context(threads_);
   if (!ctx.is_ok()) return ctx.status();
   backend_ = std::move(ctx.value());
-  const size_t held_before = kernels_->operators->live_bytes();
+  const size_t held_before = backend.live_bytes();
+  if (!backend.host_memory()) {
+    Result<void*> arena = backend_->allocate(arena_bytes_ ? arena_bytes_ : kTensorAlignment);
+    if (!arena.is_ok()) {
+      return Status(arena.status().code(), std::string("the ") + backend.name() + " backend could not allocate its " +
+                                               std::to_string(arena_bytes_) + "-byte arena: " + arena.status().message());
+    }
+    device_ = static_cast<uint8_t*>(arena.value());
+    where_.assign(m.tensors()->size(), 0);
+  }
+  // A pointer into the host arena, moved to the same place in the backend's.
+  const auto at = [&](const float* host) -> float* {
+    if (!host || !device_) return const_cast<float*>(host);
+    return reinterpret_cast<float*>(device_ + (reinterpret_cast<const uint8_t*>(host) - reinterpret_cast<uint8_t*>(arena_)));
+  };
   ops_.resize(steps_.size() * subnets);
   for (uint32_t n = 0; n < steps_.size(); ++n) {
     Step& s = steps_[n];
@@ -263,19 +280,33 @@ Status Engine::create_operators() {
       const fb::GroupRange* ri = subnet->ranges()->Get(s.in_group);
       const fb::GroupRange* ro = subnet->ranges()->Get(s.out_group);
       Result<std::unique_ptr<Operator>> op = std::unique_ptr<Operator>();
-      if (s.op == fb::OpType::Conv2d || s.op == fb::OpType::Linear) {
-        shoal_conv2d_params p = s.conv;
-        p.in.lo = ri->lo(), p.in.hi = ri->hi(), p.out.lo = ro->lo(), p.out.hi = ro->hi();
-        const uint32_t affine = subnet->affine_set();
-        op = kernels_->operators->conv2d(*backend_, p, s.w, s.scale ? s.scale + affine * s.scale_row : nullptr,
-                                         s.shift ? s.shift + affine * s.shift_row : nullptr, s.a, s.y);
-      } else if (s.op == fb::OpType::MaxPool || s.op == fb::OpType::AvgPool || s.op == fb::OpType::GlobalAvgPool) {
-        shoal_pool_params p = s.pool;
-        p.in.lo = p.out.lo = ro->lo(), p.in.hi = p.out.hi = ro->hi();
-        const PoolKind kind = s.op == fb::OpType::MaxPool   ? PoolKind::kMax
-                              : s.op == fb::OpType::AvgPool ? PoolKind::kAverage
-                                                            : PoolKind::kGlobalAverage;
-        op = kernels_->operators->pool(*backend_, kind, p, s.a, s.y);
+      shoal_eltwise_params elt = s.elt;
+      elt.lo = ro->lo(), elt.hi = ro->hi();
+      switch (s.op) {
+        case fb::OpType::Conv2d:
+        case fb::OpType::Linear: {
+          shoal_conv2d_params p = s.conv;
+          p.in.lo = ri->lo(), p.in.hi = ri->hi(), p.out.lo = ro->lo(), p.out.hi = ro->hi();
+          const uint32_t affine = subnet->affine_set();
+          op = backend.conv2d(*backend_, p, s.w, s.scale ? s.scale + affine * s.scale_row : nullptr,
+                              s.shift ? s.shift + affine * s.shift_row : nullptr, at(s.a), at(s.y));
+          break;
+        }
+        case fb::OpType::MaxPool:
+        case fb::OpType::AvgPool:
+        case fb::OpType::GlobalAvgPool: {
+          shoal_pool_params p = s.pool;
+          p.in.lo = p.out.lo = ro->lo(), p.in.hi = p.out.hi = ro->hi();
+          const PoolKind kind = s.op == fb::OpType::MaxPool   ? PoolKind::kMax
+                                : s.op == fb::OpType::AvgPool ? PoolKind::kAverage
+                                                              : PoolKind::kGlobalAverage;
+          op = backend.pool(*backend_, kind, p, at(s.a), at(s.y));
+          break;
+        }
+        case fb::OpType::Add: op = backend.add(*backend_, elt, at(s.a), at(s.b), at(s.y)); break;
+        case fb::OpType::Activation: op = backend.activation(*backend_, elt, at(s.a), at(s.y)); break;
+        case fb::OpType::Softmax: op = backend.softmax(*backend_, elt, at(s.a), at(s.y)); break;
+        case fb::OpType::Concat: break;  // shoal's kernel, on the host
       }
       if (!op.is_ok()) {
         return Status(op.status().code(), "layer '" + m.nodes()->Get(n)->name()->str() + "' at subnet '" +
@@ -284,8 +315,34 @@ Status Engine::create_operators() {
       ops_[size_t{n} * subnets + sub] = std::move(op.value());
     }
   }
-  const size_t held_after = kernels_->operators->live_bytes();
+  const size_t held_after = backend.live_bytes();
   packed_bytes_ = held_after > held_before ? held_after - held_before : 0;
+  return Status::ok();
+}
+
+float* Engine::device_data(uint32_t tensor) const {
+  return reinterpret_cast<float*>(device_ + offsets_[tensor]);
+}
+
+void Engine::begin_run() {
+  if (!device_) return;
+  std::fill(where_.begin(), where_.end(), uint8_t{0});
+  transfer_bytes_ = 0;
+}
+
+// Copies the whole tensor (every channel at capacity, as the arena holds it); a copy to the
+// host waits for it, and for the operators before it.
+Status Engine::have(uint32_t t, uint8_t side) {
+  if (!device_ || (where_[t] & side)) return Status::ok();
+  const size_t bytes = model_->shape(t).elements() * sizeof(float);
+  if (side == kOnDevice) {
+    SHOAL_RETURN_IF_ERROR(backend_->copy_in(device_data(t), tensor_data(t), bytes));
+  } else {
+    SHOAL_RETURN_IF_ERROR(backend_->copy_out(tensor_data(t), device_data(t), bytes));
+    SHOAL_RETURN_IF_ERROR(backend_->synchronize());
+  }
+  where_[t] |= side;
+  transfer_bytes_ += bytes;
   return Status::ok();
 }
 
@@ -365,7 +422,10 @@ Status Engine::run(uint32_t subnet, const Segment& seg, const float* in, size_t 
   }
   const fb::GroupRange* ranges = model_->ranges(subnet);
   move_tensor(seg.from, ranges, in, tensor_data(seg.from), true);
+  begin_run();
+  if (device_) where_[seg.from] = kOnHost;
   SHOAL_RETURN_IF_ERROR(execute(subnet, ranges, seg.first_node, seg.end_node));
+  SHOAL_RETURN_IF_ERROR(have(seg.to, kOnHost));
   move_tensor(seg.to, ranges, tensor_data(seg.to), out, false);
   return Status::ok();
 }
@@ -476,9 +536,18 @@ Status Engine::run_nodes(uint32_t subnet, uint32_t first, uint32_t end, const fb
                          const TensorIn* in, size_t in_n, const TensorOut* out, size_t out_n) {
   SHOAL_RETURN_IF_ERROR(check_nodes(subnet, first, end, ranges, in, in_n, out, out_n));
   const fb::GroupRange* own = model_->ranges(subnet);
-  for (size_t i = 0; i < in_n; ++i) move_tensor(in[i].tensor, own, in[i].data, tensor_data(in[i].tensor), true);
+  // Operator backends run whole subnets only (check_nodes), so `ranges` is the subnet's own
+  // whenever there is a device side; the given tensors are on the host.
+  begin_run();
+  for (size_t i = 0; i < in_n; ++i) {
+    move_tensor(in[i].tensor, own, in[i].data, tensor_data(in[i].tensor), true);
+    if (device_) where_[in[i].tensor] = kOnHost;
+  }
   SHOAL_RETURN_IF_ERROR(execute(subnet, ranges, first, end));
-  for (size_t i = 0; i < out_n; ++i) move_tensor(out[i].tensor, ranges, tensor_data(out[i].tensor), out[i].data, false);
+  for (size_t i = 0; i < out_n; ++i) {
+    SHOAL_RETURN_IF_ERROR(have(out[i].tensor, kOnHost));
+    move_tensor(out[i].tensor, ranges, tensor_data(out[i].tensor), out[i].data, false);
+  }
   return Status::ok();
 }
 
@@ -488,8 +557,13 @@ Status Engine::execute(uint32_t subnet, const fb::GroupRange* ranges, uint32_t f
   const uint32_t subnets = m.subnets()->size();
   for (uint32_t n = first; n < end; ++n) {
     Step& s = steps_[n];
-    if (!ops_.empty() && ops_[size_t{n} * subnets + subnet]) {
-      SHOAL_RETURN_IF_ERROR(ops_[size_t{n} * subnets + subnet]->run());
+    Operator* op = ops_.empty() ? nullptr : ops_[size_t{n} * subnets + subnet].get();
+    if (device_) {  // this node's inputs to its side, and its output only there
+      for (uint32_t t : *m.nodes()->Get(n)->inputs()) SHOAL_RETURN_IF_ERROR(have(t, op ? kOnDevice : kOnHost));
+      where_[m.nodes()->Get(n)->outputs()->Get(0)] = op ? kOnDevice : kOnHost;
+    }
+    if (op) {
+      SHOAL_RETURN_IF_ERROR(op->run());
       continue;
     }
     const fb::GroupRange* ri = &ranges[s.in_group];

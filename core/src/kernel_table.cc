@@ -81,7 +81,7 @@ std::vector<const KernelTable*> available_kernels() {
   static const KernelTable xnnpack = [] {
     KernelTable t = ref_kernels();
     t.name = "xnnpack";
-    t.operators = &xnnpack_backend();
+    t.backend = &xnnpack_backend();
     return t;
   }();
   tables.push_back(&xnnpack);
@@ -93,7 +93,7 @@ const KernelTable& best_kernels() {
   static const KernelTable* best = [] {
     const KernelTable* own = nullptr;
     for (const KernelTable* t : available_kernels()) {
-      if (!t->operators) own = t;
+      if (!t->backend) own = t;
     }
     return own;
   }();

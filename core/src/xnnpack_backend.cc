@@ -100,8 +100,10 @@ Status failed(const char* what) {
   return Status(StatusCode::kUnsupported, std::string("XNNPACK refused to ") + what);
 }
 
-class XnnpackBackend final : public OperatorBackend {
+class XnnpackBackend final : public Backend {
  public:
+  const char* name() const override { return "xnnpack"; }
+  bool host_memory() const override { return true; }
   Result<std::unique_ptr<BackendContext>> context(unsigned threads) const override {
     static const xnn_status init = xnn_initialize(&kCountingAllocator);
     if (init != xnn_status_success) {
@@ -204,7 +206,7 @@ class XnnpackBackend final : public OperatorBackend {
 
 }  // namespace
 
-const OperatorBackend& xnnpack_backend() {
+const Backend& xnnpack_backend() {
   static const XnnpackBackend backend;
   return backend;
 }

@@ -3,11 +3,11 @@
 #ifndef SHOAL_RUNTIME_XNNPACK_BACKEND_H_
 #define SHOAL_RUNTIME_XNNPACK_BACKEND_H_
 
-#include "shoal/operator_backend.h"
+#include "shoal/backend.h"
 
 namespace shoal {
 
-const OperatorBackend& xnnpack_backend();
+const Backend& xnnpack_backend();
 
 }  // namespace shoal
 

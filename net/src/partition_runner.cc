@@ -25,7 +25,7 @@ Result<std::unique_ptr<PartitionRunner>> PartitionRunner::create(const Model& mo
                                                     std::to_string(plan.parts) + " without it; " +
                                                     std::to_string(workers.size()) + " given");
   }
-  if (local.kernels().operators) {
+  if (local.kernels().backend) {
     return Status(StatusCode::kUnsupported, std::string("the ") + local.kernels().name +
                                                 " backend runs whole subnets only; a partition needs shoal's kernels");
   }

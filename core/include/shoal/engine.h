@@ -7,7 +7,9 @@
 // is worth at least `min_band_work` multiply-adds (handing work to a thread costs about a
 // microsecond); the bands depend only on the layer, so results are identical run to run
 // (and equal to one thread's: a band computes each output exactly as a whole layer would).
-// An operator backend (XNNPACK) instead gets one operator per layer and subnet at create().
+// A backend (XNNPACK, a GPU; backend.h) instead gets one operator per layer and subnet at
+// create(); one with memory of its own gets an arena there too, and the engine copies tensors
+// across where a layer on one side reads what the other made.
 // An Engine is not thread-safe: use one per calling thread.
 #ifndef SHOAL_ENGINE_H_
 #define SHOAL_ENGINE_H_
@@ -20,7 +22,7 @@
 
 #include "shoal/kernel_table.h"
 #include "shoal/model.h"
-#include "shoal/operator_backend.h"
+#include "shoal/backend.h"
 #if SHOAL_HAVE_THREADS
 #include "shoal/thread_pool.h"
 #endif
@@ -77,10 +79,13 @@ class Engine {
   size_t arena_bytes() const { return arena_bytes_; }
   // arena_bytes() + packed_weight_bytes() for shoal's kernels: what required_bytes() said.
   size_t memory_bytes() const { return arena_bytes_ + packed_bytes_; }
-  // Weights the backend holds besides the model's own: shoal's one packed copy, or the heap
-  // an operator backend took for its operators (0 when the kernels use the model's weights
-  // in place).
+  // Weights the backend holds besides the model's own: shoal's one packed copy, or what a
+  // backend took for its operators (0 when the kernels use the model's weights in place).
   size_t packed_weight_bytes() const { return packed_bytes_; }
+  // A backend with memory of its own: its arena (the same size as arena_bytes()), and the
+  // bytes the last run copied between it and the host (0 for shoal's kernels and XNNPACK).
+  size_t backend_arena_bytes() const { return device_ ? arena_bytes_ : 0; }
+  uint64_t transfer_bytes() const { return transfer_bytes_; }
   const KernelTable& kernels() const { return *kernels_; }
   unsigned threads() const { return threads_; }
 
@@ -128,6 +133,12 @@ class Engine {
   Status execute(uint32_t subnet, const fb::GroupRange* ranges, uint32_t first, uint32_t end);
   // Between a tensor's packed form (at `ranges`) and its full-width place in the arena.
   void move_tensor(uint32_t tensor, const fb::GroupRange* ranges, const float* from, float* to, bool into_arena) const;
+  // A backend with memory of its own: which side holds a valid copy of each tensor
+  // (kOnHost, kOnDevice bits). begin_run forgets them all (the run's inputs are then marked
+  // on the host); have() copies a tensor to `side` when it is only on the other.
+  void begin_run();
+  Status have(uint32_t tensor, uint8_t side);
+  float* device_data(uint32_t tensor) const;
   template <typename Band>
   void for_row_bands(uint32_t rows, uint64_t work, Band& band);
   float* tensor_data(uint32_t tensor) const;
@@ -152,8 +163,11 @@ class Engine {
 #if SHOAL_HAVE_THREADS
   std::unique_ptr<ThreadPool> pool_;              // shoal's kernels, threads > 1
 #endif
-  std::unique_ptr<BackendContext> backend_;       // an operator backend's own state
+  std::unique_ptr<BackendContext> backend_;       // a backend's own state
   std::vector<std::unique_ptr<Operator>> ops_;    // [node * subnets + subnet]; null: kernel
+  uint8_t* device_ = nullptr;                     // a device backend's arena (its context owns it)
+  std::vector<uint8_t> where_;                    // per tensor, with device_: kOnHost | kOnDevice
+  uint64_t transfer_bytes_ = 0;
 };
 
 }  // namespace shoal

@@ -9,7 +9,7 @@
 
 namespace shoal {
 
-class OperatorBackend;
+class Backend;
 
 struct KernelTable {
   const char* name;
@@ -30,9 +30,9 @@ struct KernelTable {
   void (*softmax)(const shoal_eltwise_params*, const float* a, float* y);
   void (*concat)(const shoal_concat_params*, const shoal_concat_run* runs, const float* const* x,
                  const uint32_t* x_stride, float* y);
-  // Set for a library that prepares one operator per layer and subnet (XNNPACK): it runs
-  // convolutions and pooling; the functions above run whatever it declines.
-  const OperatorBackend* operators;
+  // Set for a backend that prepares one operator per layer and subnet (XNNPACK, a GPU;
+  // backend.h); the functions above run whatever it declines.
+  const Backend* backend;
 };
 
 // The reference kernels (kernels/ref/): always built, the twin of every other backend.

@@ -1,0 +1,131 @@
+// A backend with memory of its own, for the engine's copies between host and device where no
+// GPU is at hand: its arena and weights live in its own allocation (filled with NaN, so a
+// tensor the engine forgot to copy poisons the result), copies are memcpy, and its operators
+// are shoal's reference kernels run on its own memory. It declines pooling and convolutions
+// with 4 or fewer output channels, so every model crosses between the sides, at some subnets
+// more often than at others. A test double for a GPU's memory, not a backend to ship.
+#ifndef SHOAL_TESTS_SEPARATE_MEMORY_BACKEND_H_
+#define SHOAL_TESTS_SEPARATE_MEMORY_BACKEND_H_
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "ref/ref.h"
+#include "shoal/backend.h"
+#include "shoal/kernel_table.h"
+
+namespace shoal::testing {
+
+class SeparateMemoryContext final : public BackendContext {
+ public:
+  ~SeparateMemoryContext() override {
+    for (void* p : blocks_) std::free(p);
+  }
+  Result<void*> allocate(size_t bytes) override {
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) return Status(StatusCode::kIo, "out of memory");
+    float* f = static_cast<float*>(p);
+    for (size_t i = 0; i < bytes / sizeof(float); ++i) f[i] = std::numeric_limits<float>::quiet_NaN();
+    blocks_.push_back(p);
+    return p;
+  }
+  Status copy_in(void* device, const void* host, size_t bytes) override {
+    ++copies;
+    std::memcpy(device, host, bytes);
+    return Status::ok();
+  }
+  Status copy_out(void* host, const void* device, size_t bytes) override {
+    ++copies;
+    std::memcpy(host, device, bytes);
+    return Status::ok();
+  }
+  Status synchronize() override {
+    ++syncs;
+    return Status::ok();
+  }
+  int copies = 0, syncs = 0;
+
+ private:
+  std::vector<void*> blocks_;
+};
+
+template <typename Fn>
+class RefOperator final : public Operator {
+ public:
+  explicit RefOperator(Fn fn) : fn_(fn) {}
+  Status run() override {
+    fn_();
+    return Status::ok();
+  }
+
+ private:
+  Fn fn_;
+};
+
+template <typename Fn>
+Result<std::unique_ptr<Operator>> ref_operator(Fn fn) {
+  return std::unique_ptr<Operator>(new RefOperator<Fn>(fn));
+}
+
+class SeparateMemoryBackend final : public Backend {
+ public:
+  const char* name() const override { return "separate-memory"; }
+  bool host_memory() const override { return false; }
+  Result<std::unique_ptr<BackendContext>> context(unsigned) const override {
+    return std::unique_ptr<BackendContext>(new SeparateMemoryContext);
+  }
+  size_t live_bytes() const override { return live_; }
+  Result<std::unique_ptr<Operator>> conv2d(BackendContext&, const shoal_conv2d_params& p, const float* ohwi,
+                                           const float* scale, const float* shift, const float* x,
+                                           float* y) const override {
+    if (p.out.hi - p.out.lo <= 4) return std::unique_ptr<Operator>();
+    // "Uploads" the layer's full-width weights and this subnet's affine set.
+    const size_t taps = size_t{p.win.kernel_h} * p.win.kernel_w;
+    const size_t w_floats = size_t{p.out.stride} * taps * p.w_in_stride;
+    std::vector<float> w(ohwi, ohwi + w_floats), sc, sh;
+    if (scale) sc.assign(scale, scale + p.out.stride);
+    if (shift) sh.assign(shift, shift + p.out.stride);
+    live_ += (w.size() + sc.size() + sh.size()) * sizeof(float);
+    return ref_operator([p, x, y, w, sc, sh] {
+      shoal_conv2d_nhwc_f32__ref(&p, x, w.data(), sc.empty() ? nullptr : sc.data(), sh.empty() ? nullptr : sh.data(), y);
+    });
+  }
+  Result<std::unique_ptr<Operator>> pool(BackendContext&, PoolKind, const shoal_pool_params&, const float*,
+                                         float*) const override {
+    return std::unique_ptr<Operator>();
+  }
+  Result<std::unique_ptr<Operator>> add(BackendContext&, const shoal_eltwise_params& p, const float* a, const float* b,
+                                        float* y) const override {
+    return ref_operator([p, a, b, y] { shoal_add_nhwc_f32__ref(&p, a, b, y); });
+  }
+  Result<std::unique_ptr<Operator>> activation(BackendContext&, const shoal_eltwise_params& p, const float* a,
+                                               float* y) const override {
+    return ref_operator([p, a, y] { shoal_activation_nhwc_f32__ref(&p, a, y); });
+  }
+  Result<std::unique_ptr<Operator>> softmax(BackendContext&, const shoal_eltwise_params& p, const float* a,
+                                            float* y) const override {
+    return ref_operator([p, a, y] { shoal_softmax_nhwc_f32__ref(&p, a, y); });
+  }
+
+ private:
+  mutable size_t live_ = 0;
+};
+
+// The kernel table that runs what the backend declines: the reference kernels.
+inline const KernelTable& separate_memory_kernels() {
+  static const SeparateMemoryBackend backend;
+  static const KernelTable table = [] {
+    KernelTable t = ref_kernels();
+    t.name = "separate-memory";
+    t.backend = &backend;
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace shoal::testing
+
+#endif  // SHOAL_TESTS_SEPARATE_MEMORY_BACKEND_H_
