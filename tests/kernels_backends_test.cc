@@ -118,7 +118,8 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
     std::vector<std::vector<std::vector<float>>> one_thread;  // per subnet
     for (unsigned threads : {1u, 2u, 3u}) {
       if (table == &ref_kernels() && threads == 1) continue;  // that is `want`
-      if (table == &separate_memory_kernels() && threads > 1) continue;  // reference kernels, no pool
+      // A backend with memory of its own (a GPU, the test double) ignores the thread count.
+      if (table->backend && !table->backend->host_memory() && threads > 1) continue;
       // Every layer cut into bands, however small (min_band_work 0).
       auto engine = Engine::create(model.value(), *table, threads, 0);
       ASSERT_TRUE(engine.is_ok()) << table->name << ": " << engine.status().to_string();
@@ -184,6 +185,28 @@ TEST(Backends, ADeviceBackendGetsItsOwnArenaAndTheEngineCopiesTensorsAcross) {
     EXPECT_GT(engine.value()->transfer_bytes(), image) << "subnet " << s;
     EXPECT_LT(engine.value()->transfer_bytes(), 8 * engine.value()->arena_bytes()) << "subnet " << s;
   }
+}
+
+// Where a GPU is, the cross-backend tests above run the cuda backend at every subnet; this
+// says whether they did.
+TEST(Backends, CudaIsAnEngineBackendWhereBuiltAndAGpuIsPresent) {
+#if SHOAL_HAVE_CUDA
+  const KernelTable* cuda = find_kernels("cuda");
+  if (!cuda) {
+    GTEST_SKIP() << "built with CUDA, but this machine has no CUDA device: the cuda backend's GPU tests did not "
+                    "run (cuda_thread_bodies_test checked its kernels' arithmetic on the CPU)";
+  }
+  const auto& bytes = synth_bytes("resnet8");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  auto engine = Engine::create(model.value(), *cuda);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  EXPECT_EQ(engine.value()->backend_arena_bytes(), engine.value()->arena_bytes());
+  // One full-width weight copy on the device, shared by every subnet (plus the affine sets).
+  EXPECT_GE(engine.value()->packed_weight_bytes(), model->weight_bytes() / 2);
+  EXPECT_LE(engine.value()->packed_weight_bytes(), 2 * model->weight_bytes());
+#else
+  GTEST_SKIP() << "built without CUDA (SHOAL_WITH_CUDA=OFF)";
+#endif
 }
 
 TEST(Backends, XnnpackIsAnEngineBackendWhereBuilt) {

@@ -11,6 +11,9 @@
 #if SHOAL_HAVE_XNNPACK
 #include "xnnpack_backend.h"
 #endif
+#if SHOAL_HAVE_CUDA
+#include "cuda_backend.h"
+#endif
 
 namespace shoal {
 namespace {
@@ -85,6 +88,16 @@ std::vector<const KernelTable*> available_kernels() {
     return t;
   }();
   tables.push_back(&xnnpack);
+#endif
+#if SHOAL_HAVE_CUDA
+  // shoal's CUDA kernels on the GPU; concatenation (declined) on the reference, on the host.
+  static const KernelTable cuda = [] {
+    KernelTable t = ref_kernels();
+    t.name = "cuda";
+    t.backend = &cuda_backend();
+    return t;
+  }();
+  if (cuda_device_present()) tables.push_back(&cuda);
 #endif
   return tables;
 }

@@ -40,7 +40,8 @@ const KernelTable& ref_kernels();
 // shoal's fastest kernels on this CPU (chosen once, by CPUID on x86): the default backend.
 const KernelTable& best_kernels();
 // Every backend this build has and this CPU runs, reference first: "ref", "avx2", "avx512",
-// "neon", then "xnnpack" where built with SHOAL_WITH_XNNPACK.
+// "neon", then "xnnpack" where built with SHOAL_WITH_XNNPACK, and "cuda" where built with
+// SHOAL_WITH_CUDA and a CUDA device is present.
 std::vector<const KernelTable*> available_kernels();
 // By name, or nullptr.
 const KernelTable* find_kernels(const std::string& name);

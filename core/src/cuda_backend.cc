@@ -1,0 +1,164 @@
+#include "cuda_backend.h"
+
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "cuda/launch.h"
+
+namespace shoal {
+namespace {
+
+std::atomic<size_t> g_device_bytes{0};  // weights every live context holds on the device
+
+Status cuda_error(const char* what, cudaError_t e) {
+  return Status(StatusCode::kIo, std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+class CudaContext final : public BackendContext {
+ public:
+  ~CudaContext() override {
+    if (stream) cudaStreamSynchronize(stream);
+    for (const Upload& u : uploads_) {
+      cudaFree(u.device);
+      g_device_bytes -= u.bytes;
+    }
+    for (void* p : blocks_) cudaFree(p);
+    if (stream) cudaStreamDestroy(stream);
+  }
+  Result<void*> allocate(size_t bytes) override {
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, bytes);  // 256-byte aligned
+    if (e != cudaSuccess) return cuda_error("cudaMalloc", e);
+    blocks_.push_back(p);
+    return p;
+  }
+  Status copy_in(void* device, const void* host, size_t bytes) override {
+    const cudaError_t e = cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream);
+    return e == cudaSuccess ? Status::ok() : cuda_error("copy to the GPU", e);
+  }
+  Status copy_out(void* host, const void* device, size_t bytes) override {
+    const cudaError_t e = cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream);
+    return e == cudaSuccess ? Status::ok() : cuda_error("copy from the GPU", e);
+  }
+  Status synchronize() override {
+    const cudaError_t e = cudaStreamSynchronize(stream);
+    return e == cudaSuccess ? Status::ok() : cuda_error("the GPU's work", e);
+  }
+  // The device copy of a model buffer: uploaded once, whichever subnet asks first.
+  Result<const float*> upload(const float* host, size_t floats) {
+    if (!host) return static_cast<const float*>(nullptr);
+    for (const Upload& u : uploads_) {
+      if (u.host == host && u.bytes >= floats * sizeof(float)) return static_cast<const float*>(u.device);
+    }
+    void* p = nullptr;
+    cudaError_t e = cudaMalloc(&p, floats * sizeof(float));
+    if (e != cudaSuccess) return cuda_error("cudaMalloc for weights", e);
+    uploads_.push_back({host, static_cast<float*>(p), floats * sizeof(float)});
+    g_device_bytes += floats * sizeof(float);
+    e = cudaMemcpy(p, host, floats * sizeof(float), cudaMemcpyHostToDevice);
+    if (e != cudaSuccess) return cuda_error("uploading weights", e);
+    return static_cast<const float*>(p);
+  }
+  cudaStream_t stream = nullptr;
+
+ private:
+  struct Upload {
+    const float* host;
+    float* device;
+    size_t bytes;
+  };
+  std::vector<Upload> uploads_;
+  std::vector<void*> blocks_;
+};
+
+template <typename Launch>
+class CudaOperator final : public Operator {
+ public:
+  explicit CudaOperator(Launch launch) : launch_(launch) {}
+  Status run() override {
+    if (launch_()) return Status::ok();
+    return cuda_error("a CUDA kernel failed to launch", cudaGetLastError());
+  }
+
+ private:
+  Launch launch_;
+};
+
+template <typename Launch>
+Result<std::unique_ptr<Operator>> make_operator(Launch launch) {
+  return std::unique_ptr<Operator>(new CudaOperator<Launch>(launch));
+}
+
+class CudaBackend final : public Backend {
+ public:
+  const char* name() const override { return "cuda"; }
+  bool host_memory() const override { return false; }
+  Result<std::unique_ptr<BackendContext>> context(unsigned) const override {
+    if (!cuda_device_present()) return Status(StatusCode::kUnsupported, "no CUDA device: use a CPU backend");
+    std::unique_ptr<CudaContext> ctx(new CudaContext);
+    const cudaError_t e = cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking);
+    if (e != cudaSuccess) return cuda_error("cudaStreamCreate", e);
+    return std::unique_ptr<BackendContext>(std::move(ctx));
+  }
+  size_t live_bytes() const override { return g_device_bytes.load(); }
+
+  Result<std::unique_ptr<Operator>> conv2d(BackendContext& base, const shoal_conv2d_params& p, const float* ohwi,
+                                           const float* scale, const float* shift, const float* x,
+                                           float* y) const override {
+    CudaContext& ctx = static_cast<CudaContext&>(base);
+    const size_t taps = size_t{p.win.kernel_h} * p.win.kernel_w;
+    Result<const float*> w = ctx.upload(ohwi, size_t{p.out.stride} * taps * p.w_in_stride);
+    if (!w.is_ok()) return w.status();
+    Result<const float*> sc = ctx.upload(scale, p.out.stride);
+    if (!sc.is_ok()) return sc.status();
+    Result<const float*> sh = ctx.upload(shift, p.out.stride);
+    if (!sh.is_ok()) return sh.status();
+    const float *dw = w.value(), *dsc = sc.value(), *dsh = sh.value();
+    cudaStream_t stream = ctx.stream;
+    return make_operator([p, x, dw, dsc, dsh, y, stream] { return cuda::conv2d(p, x, dw, dsc, dsh, y, stream); });
+  }
+  Result<std::unique_ptr<Operator>> pool(BackendContext& base, PoolKind kind, const shoal_pool_params& p,
+                                         const float* x, float* y) const override {
+    cudaStream_t stream = static_cast<CudaContext&>(base).stream;
+    if (kind == PoolKind::kGlobalAverage) {
+      return make_operator([p, x, y, stream] { return cuda::global_avg_pool(p, x, y, stream); });
+    }
+    const bool max = kind == PoolKind::kMax;
+    return make_operator([max, p, x, y, stream] { return cuda::pool(max, p, x, y, stream); });
+  }
+  Result<std::unique_ptr<Operator>> add(BackendContext& base, const shoal_eltwise_params& p, const float* a,
+                                        const float* b, float* y) const override {
+    cudaStream_t stream = static_cast<CudaContext&>(base).stream;
+    return make_operator([p, a, b, y, stream] { return cuda::eltwise(p, a, b, y, stream); });
+  }
+  Result<std::unique_ptr<Operator>> activation(BackendContext& base, const shoal_eltwise_params& p, const float* a,
+                                               float* y) const override {
+    cudaStream_t stream = static_cast<CudaContext&>(base).stream;
+    return make_operator([p, a, y, stream] { return cuda::eltwise(p, a, nullptr, y, stream); });
+  }
+  Result<std::unique_ptr<Operator>> softmax(BackendContext& base, const shoal_eltwise_params& p, const float* a,
+                                            float* y) const override {
+    cudaStream_t stream = static_cast<CudaContext&>(base).stream;
+    return make_operator([p, a, y, stream] { return cuda::softmax(p, a, y, stream); });
+  }
+};
+
+}  // namespace
+
+bool cuda_device_present() {
+  static const bool present = [] {
+    int n = 0;
+    return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+  }();
+  return present;
+}
+
+const Backend& cuda_backend() {
+  static const CudaBackend backend;
+  return backend;
+}
+
+}  // namespace shoal
