@@ -52,22 +52,13 @@ class SeparateMemoryContext final : public BackendContext {
   std::vector<void*> blocks_;
 };
 
-template <typename Fn>
-class RefOperator final : public Operator {
- public:
-  explicit RefOperator(Fn fn) : fn_(fn) {}
-  Status run() override {
-    fn_();
-    return Status::ok();
-  }
-
- private:
-  Fn fn_;
-};
-
+// A reference kernel call as an operator.
 template <typename Fn>
 Result<std::unique_ptr<Operator>> ref_operator(Fn fn) {
-  return std::unique_ptr<Operator>(new RefOperator<Fn>(fn));
+  return make_operator([fn] {
+    fn();
+    return Status::ok();
+  });
 }
 
 class SeparateMemoryBackend final : public Backend {

@@ -74,22 +74,13 @@ class CudaContext final : public BackendContext {
   std::vector<void*> blocks_;
 };
 
+// Enqueues one launch; a failed launch is an error that says why.
 template <typename Launch>
-class CudaOperator final : public Operator {
- public:
-  explicit CudaOperator(Launch launch) : launch_(launch) {}
-  Status run() override {
-    if (launch_()) return Status::ok();
+Result<std::unique_ptr<Operator>> launch_operator(Launch launch) {
+  return make_operator([launch] {
+    if (launch()) return Status::ok();
     return cuda_error("a CUDA kernel failed to launch", cudaGetLastError());
-  }
-
- private:
-  Launch launch_;
-};
-
-template <typename Launch>
-Result<std::unique_ptr<Operator>> make_operator(Launch launch) {
-  return std::unique_ptr<Operator>(new CudaOperator<Launch>(launch));
+  });
 }
 
 class CudaBackend final : public Backend {
@@ -118,31 +109,31 @@ class CudaBackend final : public Backend {
     if (!sh.is_ok()) return sh.status();
     const float *dw = w.value(), *dsc = sc.value(), *dsh = sh.value();
     cudaStream_t stream = ctx.stream;
-    return make_operator([p, x, dw, dsc, dsh, y, stream] { return cuda::conv2d(p, x, dw, dsc, dsh, y, stream); });
+    return launch_operator([p, x, dw, dsc, dsh, y, stream] { return cuda::conv2d(p, x, dw, dsc, dsh, y, stream); });
   }
   Result<std::unique_ptr<Operator>> pool(BackendContext& base, PoolKind kind, const shoal_pool_params& p,
                                          const float* x, float* y) const override {
     cudaStream_t stream = static_cast<CudaContext&>(base).stream;
     if (kind == PoolKind::kGlobalAverage) {
-      return make_operator([p, x, y, stream] { return cuda::global_avg_pool(p, x, y, stream); });
+      return launch_operator([p, x, y, stream] { return cuda::global_avg_pool(p, x, y, stream); });
     }
     const bool max = kind == PoolKind::kMax;
-    return make_operator([max, p, x, y, stream] { return cuda::pool(max, p, x, y, stream); });
+    return launch_operator([max, p, x, y, stream] { return cuda::pool(max, p, x, y, stream); });
   }
   Result<std::unique_ptr<Operator>> add(BackendContext& base, const shoal_eltwise_params& p, const float* a,
                                         const float* b, float* y) const override {
     cudaStream_t stream = static_cast<CudaContext&>(base).stream;
-    return make_operator([p, a, b, y, stream] { return cuda::eltwise(p, a, b, y, stream); });
+    return launch_operator([p, a, b, y, stream] { return cuda::eltwise(p, a, b, y, stream); });
   }
   Result<std::unique_ptr<Operator>> activation(BackendContext& base, const shoal_eltwise_params& p, const float* a,
                                                float* y) const override {
     cudaStream_t stream = static_cast<CudaContext&>(base).stream;
-    return make_operator([p, a, y, stream] { return cuda::eltwise(p, a, nullptr, y, stream); });
+    return launch_operator([p, a, y, stream] { return cuda::eltwise(p, a, nullptr, y, stream); });
   }
   Result<std::unique_ptr<Operator>> softmax(BackendContext& base, const shoal_eltwise_params& p, const float* a,
                                             float* y) const override {
     cudaStream_t stream = static_cast<CudaContext&>(base).stream;
-    return make_operator([p, a, y, stream] { return cuda::softmax(p, a, y, stream); });
+    return launch_operator([p, a, y, stream] { return cuda::softmax(p, a, y, stream); });
   }
 };
 

@@ -53,6 +53,14 @@ KernelTable table(const char* name, Conv conv, Pool max_pool, Pool avg_pool, Poo
           nullptr};
 }
 
+// A backend's entry: the backend, and the reference kernels for what it declines.
+[[maybe_unused]] KernelTable backend_table(const char* name, const Backend* backend) {
+  KernelTable t = ref_kernels();
+  t.name = name;
+  t.backend = backend;
+  return t;
+}
+
 }  // namespace
 
 const KernelTable& ref_kernels() {
@@ -81,22 +89,12 @@ std::vector<const KernelTable*> available_kernels() {
 #endif
 #if SHOAL_HAVE_XNNPACK
   // XNNPACK's operators run convolutions and pooling; what it declines runs shoal's reference.
-  static const KernelTable xnnpack = [] {
-    KernelTable t = ref_kernels();
-    t.name = "xnnpack";
-    t.backend = &xnnpack_backend();
-    return t;
-  }();
+  static const KernelTable xnnpack = backend_table("xnnpack", &xnnpack_backend());
   tables.push_back(&xnnpack);
 #endif
 #if SHOAL_HAVE_CUDA
   // shoal's CUDA kernels on the GPU; concatenation (declined) on the reference, on the host.
-  static const KernelTable cuda = [] {
-    KernelTable t = ref_kernels();
-    t.name = "cuda";
-    t.backend = &cuda_backend();
-    return t;
-  }();
+  static const KernelTable cuda = backend_table("cuda", &cuda_backend());
   if (cuda_device_present()) tables.push_back(&cuda);
 #endif
   return tables;

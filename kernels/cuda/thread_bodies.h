@@ -46,49 +46,51 @@ SHOAL_HD Element element_at(size_t index, uint32_t lo, uint32_t hi) {
   return Element{index / active, lo + static_cast<uint32_t>(index % active)};
 }
 
+// Calls visit(pixel, tap) for every tap of the window over output pixel (oy, ox) that falls
+// inside the input: `pixel` is iy * width + ix, `tap` is ky * kernel_w + kx.
+template <typename Visit>
+SHOAL_HD void for_each_tap(const shoal_plane& in, const shoal_window& k, uint32_t oy, uint32_t ox, Visit& visit) {
+  for (uint32_t ky = 0; ky < k.kernel_h; ++ky) {
+    const int64_t iy = int64_t{oy} * k.stride_h - k.pad_top + int64_t{ky} * k.dilation_h;
+    if (iy < 0 || iy >= in.h) continue;
+    for (uint32_t kx = 0; kx < k.kernel_w; ++kx) {
+      const int64_t ix = int64_t{ox} * k.stride_w - k.pad_left + int64_t{kx} * k.dilation_w;
+      if (ix < 0 || ix >= in.w) continue;
+      visit(static_cast<size_t>(iy) * in.w + static_cast<size_t>(ix), ky * k.kernel_w + kx);
+    }
+  }
+}
+
 // y[co] = act(scale[co] * sum over taps and active input channels + shift[co]).
 SHOAL_HD void conv2d_thread(const shoal_conv2d_params& p, const float* x, const float* w, const float* scale,
                             const float* shift, float* y, size_t index) {
   const Element e = element_at(index, p.out.lo, p.out.hi);
-  const uint32_t oy = static_cast<uint32_t>(e.pixel / p.out.w), ox = static_cast<uint32_t>(e.pixel % p.out.w);
-  const shoal_window& k = p.win;
+  const uint32_t taps = p.win.kernel_h * p.win.kernel_w;
   float acc = 0.0f;
-  for (uint32_t ky = 0; ky < k.kernel_h; ++ky) {
-    const int64_t iy = int64_t{oy} * k.stride_h - k.pad_top + int64_t{ky} * k.dilation_h;
-    if (iy < 0 || iy >= p.in.h) continue;
-    for (uint32_t kx = 0; kx < k.kernel_w; ++kx) {
-      const int64_t ix = int64_t{ox} * k.stride_w - k.pad_left + int64_t{kx} * k.dilation_w;
-      if (ix < 0 || ix >= p.in.w) continue;
-      const float* xp = x + (static_cast<size_t>(iy) * p.in.w + static_cast<size_t>(ix)) * p.in.stride;
-      const float* wp = w + ((size_t{e.c} * k.kernel_h + ky) * k.kernel_w + kx) * p.w_in_stride;
-      if (p.depthwise) {
-        acc += xp[e.c] * wp[0];
-      } else {
-        for (uint32_t ci = p.in.lo; ci < p.in.hi; ++ci) acc += xp[ci] * wp[ci];
-      }
+  auto visit = [&](size_t pixel, uint32_t tap) {
+    const float* xp = x + pixel * p.in.stride;
+    const float* wp = w + (size_t{e.c} * taps + tap) * p.w_in_stride;
+    if (p.depthwise) {
+      acc += xp[e.c] * wp[0];
+    } else {
+      for (uint32_t ci = p.in.lo; ci < p.in.hi; ++ci) acc += xp[ci] * wp[ci];
     }
-  }
+  };
+  for_each_tap(p.in, p.win, static_cast<uint32_t>(e.pixel / p.out.w), static_cast<uint32_t>(e.pixel % p.out.w), visit);
   const float s = scale ? scale[e.c] : 1.0f, b = shift ? shift[e.c] : 0.0f;
   y[e.pixel * p.out.stride + e.c] = activate(acc * s + b, p.activation);
 }
 
-// Max (kMax) or average pooling; the average divides by every tap, padding included.
+// Max or average pooling; the average divides by every tap, padding included.
 SHOAL_HD void pool_thread(bool max, const shoal_pool_params& p, const float* x, float* y, size_t index) {
   const Element e = element_at(index, p.out.lo, p.out.hi);
-  const uint32_t oy = static_cast<uint32_t>(e.pixel / p.out.w), ox = static_cast<uint32_t>(e.pixel % p.out.w);
-  const shoal_window& k = p.win;
   float acc = max ? -3.402823466e+38f : 0.0f;
-  for (uint32_t ky = 0; ky < k.kernel_h; ++ky) {
-    const int64_t iy = int64_t{oy} * k.stride_h - k.pad_top + int64_t{ky} * k.dilation_h;
-    if (iy < 0 || iy >= p.in.h) continue;
-    for (uint32_t kx = 0; kx < k.kernel_w; ++kx) {
-      const int64_t ix = int64_t{ox} * k.stride_w - k.pad_left + int64_t{kx} * k.dilation_w;
-      if (ix < 0 || ix >= p.in.w) continue;
-      const float v = x[(static_cast<size_t>(iy) * p.in.w + static_cast<size_t>(ix)) * p.in.stride + e.c];
-      acc = max ? (v > acc ? v : acc) : acc + v;
-    }
-  }
-  y[e.pixel * p.out.stride + e.c] = max ? acc : acc / static_cast<float>(k.kernel_h * k.kernel_w);
+  auto visit = [&](size_t pixel, uint32_t) {
+    const float v = x[pixel * p.in.stride + e.c];
+    acc = max ? (v > acc ? v : acc) : acc + v;
+  };
+  for_each_tap(p.in, p.win, static_cast<uint32_t>(e.pixel / p.out.w), static_cast<uint32_t>(e.pixel % p.out.w), visit);
+  y[e.pixel * p.out.stride + e.c] = max ? acc : acc / static_cast<float>(p.win.kernel_h * p.win.kernel_w);
 }
 
 // One thread per active channel (the output is 1 x 1).

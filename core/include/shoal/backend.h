@@ -29,6 +29,22 @@ class Operator {
   virtual Status run() = 0;
 };
 
+// An operator that calls `run` (a callable returning Status): what most backends need.
+template <typename Run>
+class CallOperator final : public Operator {
+ public:
+  explicit CallOperator(Run run) : run_(run) {}
+  Status run() override { return run_(); }
+
+ private:
+  Run run_;
+};
+
+template <typename Run>
+Result<std::unique_ptr<Operator>> make_operator(Run run) {
+  return std::unique_ptr<Operator>(new CallOperator<Run>(run));
+}
+
 // Per-engine state of a backend: its threads, or its device memory and stream. It owns what it
 // allocates and frees it when the engine goes.
 class BackendContext {
