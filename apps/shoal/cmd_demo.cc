@@ -6,33 +6,14 @@
 #include <fstream>
 
 #include "command.h"
+#include "demo_cluster.h"
 #include "ensemble_eval.h"
 #include "shoal/architectures.h"
-#include "worker_process.h"
 #include "shoal/kernel_table.h"
 #include "shoal/policy_registry.h"
 
 namespace shoal::cli {
 namespace {
-
-// The AdaEnsemble paper's Table I workers, as compute-time stretch factors against one core
-// of this machine. The workers run the reference kernels: with the optimised ones a member
-// takes ~0.15 ms and millisecond deadlines measure this machine's scheduling jitter (four
-// workers and a master on two cores), not the devices. A Pi 5 core is taken as 3x slower
-// than this one; mostly sleeping also keeps the emulated devices from fighting over cores.
-// Their power models (idle and busy watts, nanojoules per byte on the network) are typical
-// figures for such boards, not measurements: energy per input in the table is an estimate.
-struct DemoDevice {
-  const char* name;
-  double slowdown;
-  PowerModel power;
-};
-constexpr DemoDevice kDevices[] = {{"nano-cpu", 7.8, {1.3, 5.0, 50}},
-                                   {"pi5", 3.0, {2.7, 7.0, 50}},
-                                   {"xavier-nx", 3.9, {4.5, 10.0, 50}},
-                                   {"nano-gpu", 5.4, {1.3, 7.5, 50}}};
-constexpr double kMasterSlowdown = 3.0;  // the master: another Pi 5
-constexpr PowerModel kMasterPower = {2.7, 7.0, 50};
 
 int run_demo(const Args& args) {
   auto limit = args.number("--limit", 500), rate = args.number("--rate", 0), concurrency = args.number("--concurrency", 1);
@@ -43,7 +24,7 @@ int run_demo(const Args& args) {
   auto policies = policy_list(args.get("--policy", "all"));
   if (!policies.is_ok()) return fail("demo", policies.status());
   const std::string arch = args.get("--arch", "resnet8");
-  auto master_slowdown = args.number("--master-slowdown", kMasterSlowdown), master_member = args.number("--master-member", 0);
+  auto master_slowdown = args.number("--master-slowdown", DemoClusterOptions{}.master_slowdown), master_member = args.number("--master-member", 0);
   if (!master_slowdown.is_ok() || master_slowdown.value() < 1) return fail("demo", "--master-slowdown takes a factor of 1 or more");
   if (!master_member.is_ok() || master_member.value() < 0 || master_member.value() > 3) {
     return fail("demo", "--master-member takes the worker (0 to 3) whose member the master holds");
@@ -71,70 +52,45 @@ int run_demo(const Args& args) {
     std::printf("shoal demo: 4 workers on loopback, each its own process and trained member\n");
   }
   std::printf("Workers run the reference kernels, slowed down to mimic each device (see --help).\n\n");
-  std::vector<WorkerProcess> workers;
-  std::vector<std::string> names, member_files;
-  net::MasterOptions options;
+  DemoClusterOptions cluster_options;
   for (uint32_t i = 0; i < 4; ++i) {
-    std::string path, member;
     if (!trained.empty()) {
-      path = trained[i];
-      member = path.substr(path.rfind('/') + 1);
-      member = member.substr(0, member.rfind('.'));
-    } else {
-      auto spec = build_architecture(arch, {});
-      if (!spec.is_ok()) return fail("demo", spec.status());
-      randomize_weights(spec.value(), 1000 + i);
-      const std::vector<uint8_t> bytes = serialize_model(spec.value());
-      path = std::string(dir) + "/member" + std::to_string(i) + ".shoal";
-      member = arch + "-seed" + std::to_string(1000 + i);
-      std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+      cluster_options.member_files.push_back(trained[i]);
+      continue;
     }
-    member_files.push_back(path);
-    char slowdown[32];
-    std::snprintf(slowdown, sizeof(slowdown), "%.2f", kDevices[i].slowdown);
-    auto worker = WorkerProcess::start(self_executable(), {"--model", path, "--slowdown", slowdown, "--backend", "ref", "--member", member});
-    if (!worker.is_ok()) return fail("demo", worker.status());
-    std::printf("  %-10s pid %-7d %s  slowdown %.1fx\n", kDevices[i].name, worker->pid(), worker->address().c_str(),
-                kDevices[i].slowdown);
-    options.addresses.push_back(worker->address());
-    names.push_back(kDevices[i].name);
-    workers.push_back(std::move(worker.value()));
+    auto spec = build_architecture(arch, {});
+    if (!spec.is_ok()) return fail("demo", spec.status());
+    randomize_weights(spec.value(), 1000 + i);
+    const std::vector<uint8_t> bytes = serialize_model(spec.value());
+    const std::string path = std::string(dir) + "/member" + std::to_string(i) + ".shoal";
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    cluster_options.member_files.push_back(path);
+    cluster_options.member_names.push_back(arch + "-seed" + std::to_string(1000 + i));
   }
-  // The master is a device too (a Pi 5 here): it runs the first member itself, as insurance.
-  auto own = Model::from_file(member_files[static_cast<size_t>(master_member.value())]);
-  if (!own.is_ok()) return fail("demo", own.status());
-  options.local_model = &own.value();
-  options.local.kernels = find_kernels("ref");
-  options.local.slowdown = master_slowdown.value();
-  names.push_back("master");
-  std::printf("  %-10s this process, its own engine for insurance (%s, narrowest subnet) and for disnet and\n"
-              "             split with %s, slowdown %.1fx\n",
-              "master", own->fb().name() ? own->fb().name()->c_str() : "member",
-              kDevices[static_cast<size_t>(master_member.value())].name, master_slowdown.value());
-  std::fflush(stdout);
-  auto master = net::Master::connect(options);
-  if (!master.is_ok()) return fail("demo", master.status());
+  cluster_options.master_member = static_cast<uint32_t>(master_member.value());
+  cluster_options.master_slowdown = master_slowdown.value();
+  auto cluster = start_demo_cluster(cluster_options);
+  if (!cluster.is_ok()) return fail("demo", cluster.status());
+  net::Master& master = *cluster.value()->master;
   // Latency on a few images; accuracy from the profile file, else measured (random members
   // are at chance level anyway, so a few hundred images do).
-  Status st = calibrate_on_validation(*master.value(), 20, args.has("--profile") ? 0 : 300, false);
+  Status st = calibrate_on_validation(master, 20, args.has("--profile") ? 0 : 300, false);
   if (!st.is_ok()) return fail("demo", st);
   if (args.has("--profile")) {
-    st = use_profile_file(*master.value(), args.get("--profile"), false);
+    st = use_profile_file(master, args.get("--profile"), false);
     if (!st.is_ok()) return fail("demo", st);
   }
 
   // The paper's 0.6 / 0.4 / 0.2 s, scaled so the middle one is what the fastest worker
   // needs at full width: wide ensembles fit the first, the last forces narrow ones.
-  const auto predicted = master.value()->predictions();
-  double full = predicted[1].back();
-  for (uint32_t w = 0; w < 4; ++w) full = std::min(full, predicted[w].back());
+  const double full = cluster.value()->fastest_full_width_ms();
   const std::vector<double> deadlines = {1.5 * full, full, 0.5 * full};
   const std::string dataset = kFashionMnistDir;
   auto images = read_idx_images(dataset + "/t10k-images-idx3-ubyte.gz", static_cast<uint32_t>(limit.value()));
   auto labels = read_idx_labels(dataset + "/t10k-labels-idx1-ubyte.gz", static_cast<uint32_t>(limit.value()));
   if (!images.is_ok() || !labels.is_ok()) return fail("demo", images.is_ok() ? labels.status() : images.status());
-  print_cluster(*master.value(), names);  // as calibrated, before any run leaves a backlog
-  drop_unrunnable(args.get("--policy", "all"), *master.value(), &policies.value());
+  print_cluster(master, cluster.value()->names);  // as calibrated, before any run leaves a backlog
+  drop_unrunnable(args.get("--policy", "all"), master, &policies.value());
   std::fflush(stdout);
   std::fprintf(stderr, "running %u test images per policy and deadline\n", images->count);
   std::vector<Run> runs;
@@ -154,20 +110,15 @@ int run_demo(const Args& args) {
     }
   }
   const Load load{rate.value(), static_cast<uint32_t>(concurrency.value()), 1};
-  Power power;
-  power.given = true;
-  for (const DemoDevice& d : kDevices) power.workers.push_back(d.power);
-  power.master = kMasterPower;
-  auto cells = evaluate(*master.value(), images.value(), labels.value(), runs, load, false, power);
+  auto cells = evaluate(master, images.value(), labels.value(), runs, load, false, cluster.value()->power);
   if (!cells.is_ok()) return fail("demo", cells.status());
   std::printf("\n");
-  print_cells(cells.value(), *master.value(), names, load);
+  print_cells(cells.value(), master, cluster.value()->names, load);
   std::printf("deadlines: 1.5x, 1x and 0.5x the fastest worker's predicted full-width latency (the paper's\n"
               "0.6 / 0.4 / 0.2 s); static is fixed for the middle one (%.2f ms), as the paper's is for 0.4 s;\n"
               "cascade runs at alpha 0.8, and the alpha sweep at the middle deadline.\n",
               deadlines[1]);
-  master.value().reset();
-  for (WorkerProcess& w : workers) w.stop();
+  cluster.value().reset();
   std::printf("all workers stopped.\n");
   return 0;
 }

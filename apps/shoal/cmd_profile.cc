@@ -8,6 +8,8 @@
 
 #include "command.h"
 #include "json.h"
+#include "member_outputs.h"
+#include "svg_chart.h"
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
 #include "shoal/profile_file.h"
@@ -52,53 +54,19 @@ std::vector<Point> fig3(const AccuracyProfile& p) {
 }
 
 std::string svg(const std::vector<Point>& points, uint32_t members, const std::string& title) {
-  const double w = 640, h = 400, left = 60, right = 150, top = 40, bottom = 50;
-  double lo = 1, hi = 0, xmax = 0;
-  for (const Point& p : points) lo = std::min(lo, p.accuracy), hi = std::max(hi, p.accuracy), xmax = std::max(xmax, p.total_width);
-  // Grid lines every 1 % for a narrow spread, every 5 % otherwise.
-  const double step = hi - lo <= 0.10 ? 0.01 : 0.05;
-  lo = std::floor(lo / step) * step;
-  hi = std::ceil(hi / step) * step + 1e-9;
-  if (hi - lo < step) lo = hi - step;
-  xmax = std::ceil(xmax);
-  const auto X = [&](double v) { return left + v / xmax * (w - left - right); };
-  const auto Y = [&](double a) { return h - bottom - (a - lo) / (hi - lo) * (h - top - bottom); };
-  const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
-  char buf[512];
-  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"400\" font-family=\"sans-serif\" font-size=\"12\">\n"
-                  "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  std::snprintf(buf, sizeof(buf), "<text x=\"%g\" y=\"22\" font-size=\"14\">%s</text>\n", left, title.c_str());
-  s += buf;
-  for (double a = lo; a <= hi + 1e-9; a += step) {
-    std::snprintf(buf, sizeof(buf), "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.0f%%</text>\n",
-                  left, w - right, Y(a), Y(a), left - 6, Y(a) + 4, a * 100);
-    s += buf;
-  }
-  for (double x = 0; x <= xmax + 1e-9; x += 0.5) {
-    std::snprintf(buf, sizeof(buf), "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%g</text>\n", X(x), h - bottom + 18, x);
-    s += buf;
-  }
-  std::snprintf(buf, sizeof(buf), "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">total width of the members used</text>\n"
-                "<text transform=\"translate(16 %g) rotate(-90)\" text-anchor=\"middle\">ensemble accuracy</text>\n",
-                (left + w - right) / 2, h - 12, (top + h - bottom) / 2);
-  s += buf;
+  Chart chart;
+  chart.title = title;
+  chart.x_label = "total width of the members used";
+  chart.y_label = "ensemble accuracy";
+  chart.percent = true;
   for (uint32_t k = 1; k <= members; ++k) {
-    const char* color = colors[(k - 1) % 8];
-    std::string line;
+    ChartSeries series{std::to_string(k) + (k > 1 ? " members" : " member"), {}};
     for (const Point& p : points) {
-      if (p.members != k) continue;
-      std::snprintf(buf, sizeof(buf), "%.1f,%.1f ", X(p.total_width), Y(p.accuracy));
-      line += buf;
-      std::snprintf(buf, sizeof(buf), "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>%s: %.2f%%</title></circle>\n",
-                    X(p.total_width), Y(p.accuracy), color, p.config.c_str(), p.accuracy * 100);
-      s += buf;
+      if (p.members == k) series.points.push_back({p.total_width, p.accuracy, 0, 0, p.config});
     }
-    std::snprintf(buf, sizeof(buf), "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"/>\n"
-                  "<rect x=\"%g\" y=\"%g\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%g\" y=\"%g\">%u member%s</text>\n",
-                  line.c_str(), color, w - right + 15, top + 20.0 * k, color, w - right + 32, top + 20.0 * k + 10, k, k > 1 ? "s" : "");
-    s += buf;
+    chart.series.push_back(std::move(series));
   }
-  return s + "</svg>\n";
+  return line_chart(chart);
 }
 
 int profile(const Args& args) {
@@ -124,55 +92,14 @@ int profile(const Args& args) {
   if (limit.value() > 0) count = std::min(count, static_cast<uint32_t>(limit.value()));
   const bool json = args.has("--json");
 
+  auto outputs = run_members(files, images.value(), first, count, json || args.has("--quiet"));
+  if (!outputs.is_ok()) return fail(name, outputs.status());
   AccuracyProfile p;
   p.images = images_path + (split == "validation" ? " (validation split: last 5000)" : "");
   p.count = count;
-  std::vector<std::vector<std::vector<float>>> probs;
-  std::vector<std::vector<uint64_t>> macs;
-  uint32_t classes = 0;
-  Progress progress(json || args.has("--quiet"));
-  std::vector<Model> models;
-  models.reserve(files.size());
-  for (const std::string& file : files) {
-    auto model = Model::from_file(file);
-    if (!model.is_ok()) return fail(name, model.status());
-    models.push_back(std::move(model.value()));
-    const Model& m = models.back();
-    auto engine = Engine::create(m);
-    if (!engine.is_ok()) return fail(name, engine.status());
-    ProfileMember member;
-    member.name = m.fb().name() ? m.fb().name()->str() : file;
-    for (const ProfileMember& other : p.members) {
-      if (other.name == member.name) return fail(name, "two members are named '" + member.name + "'; each must be distinct");
-    }
-    member.file = file;
-    const uint32_t out_tensor = m.fb().output();
-    probs.emplace_back();
-    std::vector<float> in;
-    for (uint32_t s = 0; s < m.fb().subnets()->size(); ++s) {
-      const fb::Subnet* sub = m.fb().subnets()->Get(s);
-      member.subnets.push_back(sub->name()->str());
-      member.widths.push_back(sub->width());
-      member.macs.push_back(m.cost(s).macs);
-      const size_t n = engine.value()->packed_size(s, out_tensor);
-      if (classes == 0) classes = static_cast<uint32_t>(n);
-      if (n != classes) return fail(name, file + " has " + std::to_string(n) + " classes, not " + std::to_string(classes));
-      std::vector<float> out(size_t{count} * classes);
-      for (uint32_t i = 0; i < count; ++i) {
-        Status st = image_to_input(images.value(), first + i, m, Fit::kExact, &in);
-        if (!st.is_ok()) return fail(name, st);
-        st = engine.value()->run(s, in.data(), in.size(), out.data() + size_t{i} * classes, classes);
-        if (!st.is_ok()) return fail(name, st);
-        progress.update(member.name + " " + member.subnets.back(), i + 1, count);
-      }
-      probs.back().push_back(std::move(out));
-    }
-    macs.push_back(member.macs);
-    p.members.push_back(std::move(member));
-  }
-  progress.done();
+  p.members = outputs->members;
   const std::vector<uint8_t> truth(labels.value().begin() + first, labels.value().begin() + first + count);
-  auto table = EnsembleProfile::measure(probs, macs, truth, classes);
+  auto table = EnsembleProfile::measure(outputs->probabilities, outputs->macs(), truth, outputs->classes);
   if (!table.is_ok()) return fail(name, table.status());
   p.table = std::move(table.value());
 

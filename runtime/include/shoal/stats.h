@@ -32,6 +32,23 @@ class RecentMedian {
   double value_ = 0, initial_;
 };
 
+// A 95 % confidence interval, as fractions.
+struct Interval {
+  double lo = 0, hi = 0;
+};
+
+// The Wilson score interval of a proportion: `successes` of `n` (an accuracy on n images).
+Interval wilson_interval(uint64_t successes, uint64_t n);
+
+// The mean of a[i] - b[i] over paired 0/1 outcomes (the same images answered by two
+// methods) and its 95 % interval (normal approximation of the paired differences): how
+// much more accurate a is than b, and whether the data can tell.
+struct PairedDifference {
+  double mean = 0;
+  Interval interval;
+};
+PairedDifference paired_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b);
+
 }  // namespace shoal
 
 #endif  // SHOAL_STATS_H_
