@@ -37,7 +37,7 @@ const std::string kDir = ::testing::TempDir();
 
 TEST(Cli, HelpOnEveryCommand) {
   EXPECT_EQ(shoal("--help").code, 0);
-  for (const char* cmd : {"inspect", "run", "split", "partition", "synth", "profile", "master", "worker", "demo", "bench", "pack", "embed"}) {
+  for (const char* cmd : {"inspect", "run", "split", "partition", "synth", "profile", "master", "worker", "demo", "bench", "pack", "embed", "experiment"}) {
     const Outcome o = shoal(std::string(cmd) + " --help");
     EXPECT_EQ(o.code, 0) << cmd;
     EXPECT_TRUE(has(o, "usage: shoal " + std::string(cmd))) << o.output;
@@ -284,6 +284,41 @@ TEST(Cli, ProfileAccuracyWritesProfilePlotAndJson) {
   const Outcome none = shoal("profile accuracy");
   EXPECT_EQ(none.code, 1);
   EXPECT_TRUE(has(none, "--members FILES is required")) << none.output;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// Short runs of the experiments on the shipped members (scripts/experiments runs them whole).
+TEST(Cli, ExperimentsWriteJsonAndPlotsFromTheShippedMembers) {
+  const std::string out = kDir + "cli-experiments", models = std::string(SHOAL_SOURCE_DIR) + "/models";
+  const std::string common = " --out " + out + " --models " + models + " --quiet";
+  const Outcome members = shoal("experiment members --images 300" + common);
+  ASSERT_EQ(members.code, 0) << members.output;
+  EXPECT_TRUE(has(members, "over the best single member")) << members.output;
+  EXPECT_EQ(slurp(out + "/members.json").front(), '{');
+  EXPECT_NE(slurp(out + "/members.json").find("\"fig3_best_by_members_and_width\""), std::string::npos);
+  for (const char* plot : {"members-fig3.svg", "members-gain.svg", "members-narrow.svg"}) {
+    EXPECT_EQ(slurp(out + "/" + plot).rfind("<svg", 0), 0u) << plot;
+  }
+  const Outcome vip = shoal("experiment vip --images 300" + common);
+  ASSERT_EQ(vip.code, 0) << vip.output;
+  EXPECT_NE(slurp(out + "/vip.json").find("\"ensemble_minus_baseline\""), std::string::npos);
+  // Real worker processes, one of them killed: every scenario answers.
+  const Outcome fluid = shoal("experiment fluid --cluster-images 12" + common);
+  ASSERT_EQ(fluid.code, 0) << fluid.output;
+  EXPECT_TRUE(has(fluid, "HT both")) << fluid.output;
+  EXPECT_TRUE(has(fluid, "HA master only")) << fluid.output;
+  EXPECT_EQ(slurp(out + "/fluid-throughput.svg").rfind("<svg", 0), 0u);
+
+  const Outcome unknown = shoal("experiment fig9" + common);
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_TRUE(has(unknown, "no experiment 'fig9'; there are members, vip, policies, fluid")) << unknown.output;
+  const Outcome nowhere = shoal("experiment members --models /nonexistent --out " + out);
+  EXPECT_EQ(nowhere.code, 1);
+  EXPECT_TRUE(has(nowhere, "no slimmable members")) << nowhere.output;
 }
 
 }  // namespace

@@ -189,6 +189,37 @@ TEST_F(Protocol, HelloDescribesTheModel) {
   EXPECT_EQ(info->subnets[5].macs, 678816u);
 }
 
+TEST(FluidDevice, AWorkerServesOnlyTheSubnetsItIsGiven) {
+  const auto& bytes = testing::synth_bytes("fluid-cnn");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok());
+  WorkerOptions options;
+  options.subnets = {"upper50"};
+  auto server = WorkerServer::create(model.value(), options);
+  ASSERT_TRUE(server.is_ok()) << server.status().to_string();
+  auto raw = testing::raw_connection(*server.value());
+  auto info = dial_handshake(*raw, WorkerInfo{}, 2000);
+  ASSERT_TRUE(info.is_ok()) << info.status().to_string();
+  ASSERT_EQ(info->subnets.size(), 1u) << "Hello lists only what it serves";
+  EXPECT_EQ(info->subnets[0].name, "upper50");
+  raw.reset();
+  auto c = testing::shake_hands(*server.value(), "");
+  testing::expect_served_like_the_engine(*c, model.value(), std::vector<uint8_t>(28 * 28, 90), {"upper50"});
+  const std::vector<uint8_t> img(28 * 28, 90);
+  ASSERT_TRUE(send_infer_request(*c, 9, "w1.0", 1'000'000, img.data(), img.size()).is_ok());
+  Frame f;
+  ASSERT_TRUE(read_frame(*c, Limits{}, &f).is_ok());
+  ASSERT_EQ(f.header.type, wire::MessageType::Error);
+  wire::ErrorCode code = wire::ErrorCode::None;
+  (void)parse_error(f, &code);
+  EXPECT_EQ(code, wire::ErrorCode::UnknownSubnet);
+  // A subnet the model lacks is a clear error at start.
+  options.subnets = {"middle50"};
+  auto bad = WorkerServer::create(model.value(), options);
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("middle50"), std::string::npos) << bad.status().message();
+}
+
 TEST_F(Protocol, InferenceMatchesTheEngine) {
   auto c = connect();
   testing::expect_served_like_the_engine(*c, *model_, image(77), {"upper50", "w1.0", "lower25"});

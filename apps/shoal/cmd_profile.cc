@@ -17,58 +17,6 @@
 namespace shoal::cli {
 namespace {
 
-struct Point {  // the best configuration with `members` members and this total width
-  uint32_t members = 0;
-  double total_width = 0, accuracy = 0;
-  std::string config;
-};
-
-std::string describe(const AccuracyProfile& p, const int8_t* choice) {
-  std::string text;
-  for (size_t m = 0; m < p.members.size(); ++m) {
-    if (choice[m] < 0) continue;
-    text += (text.empty() ? "" : " + ") + p.members[m].name + "@" + p.members[m].subnets[static_cast<size_t>(choice[m])];
-  }
-  return text;
-}
-
-// Fig. 3: for each number of members and total width, the most accurate configuration.
-std::vector<Point> fig3(const AccuracyProfile& p) {
-  std::map<std::pair<uint32_t, long>, Point> best;
-  const EnsembleProfile& t = p.table;
-  for (size_t r = t.size(); r-- > 0;) {  // least accurate first, so better ones overwrite
-    const int8_t* c = t.ranked_choices(r);
-    Point pt;
-    for (size_t m = 0; m < p.members.size(); ++m) {
-      if (c[m] < 0) continue;
-      ++pt.members;
-      pt.total_width += p.members[m].widths[static_cast<size_t>(c[m])];
-    }
-    pt.accuracy = t.ranked_accuracy(r);
-    pt.config = describe(p, c);
-    best[{pt.members, std::lround(pt.total_width * 100)}] = pt;
-  }
-  std::vector<Point> out;
-  for (auto& [key, pt] : best) out.push_back(pt);
-  return out;
-}
-
-std::string svg(const std::vector<Point>& points, uint32_t members, const std::string& title) {
-  Chart chart;
-  chart.title = title;
-  chart.x_label = "total width of the members used";
-  chart.y_label = "ensemble accuracy";
-  chart.percent = true;
-  for (uint32_t k = 1; k <= members; ++k) {
-    ChartSeries series{std::to_string(k) + (k > 1 ? " members" : " member"), {}};
-    for (const Point& p : points) {
-      if (p.members == k) series.points.push_back({p.total_width, p.accuracy, 0, 0, p.config});
-    }
-    chart.series.push_back(std::move(series));
-  }
-  return line_chart(chart);
-}
-
 int profile(const Args& args) {
   const char* name = "profile";
   if (args.positional()[0] != "accuracy") return fail(name, "the only profile is 'accuracy' (shoal profile accuracy --members ...)");
@@ -107,11 +55,11 @@ int profile(const Args& args) {
   const std::vector<uint8_t> bytes = serialize_profile(p);
   Status st = write_file(out_path, bytes.data(), bytes.size());
   if (!st.is_ok()) return fail(name, st);
-  const std::vector<Point> points = fig3(p);
+  const std::vector<Fig3Point> points = fig3_points(p);
   std::string plot_path = args.get("--plot", out_path.substr(0, out_path.rfind('.')) + ".svg");
-  const std::string picture = svg(points, static_cast<uint32_t>(p.members.size()),
-                                  "AdaEnsemble Fig. 3: " + std::to_string(count) + " images, " +
-                                      std::to_string(p.members.size()) + " members");
+  const std::string picture = line_chart(fig3_chart(points, static_cast<uint32_t>(p.members.size()), 0,
+                                                   "AdaEnsemble Fig. 3: " + std::to_string(count) + " images, " +
+                                                       std::to_string(p.members.size()) + " members"));
   st = write_file(plot_path, picture.data(), picture.size());
   if (!st.is_ok()) return fail(name, st);
 
@@ -130,7 +78,7 @@ int profile(const Args& args) {
       ++k;
     }
     auto& slot = same[{subnet, k}];
-    if (!mixed && slot.second.empty()) slot = {p.table.ranked_accuracy(r), describe(p, c)};
+    if (!mixed && slot.second.empty()) slot = {p.table.ranked_accuracy(r), describe_config(p, c)};
   }
   if (json) {
     Json j;
@@ -149,7 +97,7 @@ int profile(const Args& args) {
       j.begin_object().field("subnet", key.first).field("members", key.second).field("accuracy", v.first).field("config", v.second).end_object();
     }
     j.end_array().key("best_by_members_and_width").begin_array();
-    for (const Point& pt : points) {
+    for (const Fig3Point& pt : points) {
       j.begin_object().field("members", pt.members).field("total_width", pt.total_width).field("accuracy", pt.accuracy).field("config", pt.config).end_object();
     }
     j.end_array().end_object();
@@ -179,7 +127,7 @@ int profile(const Args& args) {
     }
     std::printf("\n");
   }
-  std::printf("\nbest configuration: %s  %.2f%%  (%zu configurations)\n", describe(p, p.table.ranked_choices(0)).c_str(),
+  std::printf("\nbest configuration: %s  %.2f%%  (%zu configurations)\n", describe_config(p, p.table.ranked_choices(0)).c_str(),
               100 * p.table.ranked_accuracy(0), p.table.size());
   std::printf("wrote %s (for 'shoal master --profile') and %s\n", out_path.c_str(), plot_path.c_str());
   return 0;

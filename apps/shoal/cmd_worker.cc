@@ -28,6 +28,7 @@ int run_worker(const Args& args) {
   if (!model.is_ok()) return fail("worker", model.status());
   net::WorkerOptions options;
   options.member = args.get("--member");
+  if (args.has("--subnets")) options.subnets = split_list(args.get("--subnets"));
   options.slowdown = slowdown.value();
   options.key = key;
   auto kernels = backend_option(args);
@@ -81,7 +82,8 @@ const Command kWorker = {
      {"--backend", "NAME", "ref, avx2, avx512, neon or xnnpack, as this CPU and build have (default: shoal's fastest)"},
      {"--threads", "N", "threads per inference (default 1)"},
      {"--slowdown", "F", "stretch compute time F times, to emulate a slower device (default 1)"},
-     {"--member", "NAME", "this member's name in the ensemble (default: the model's name)"}},
+     {"--member", "NAME", "this member's name in the ensemble (default: the model's name)"},
+     {"--subnets", "LIST", "serve only these subnets, by name or width (a Fluid device: lower50 or upper50; default all)"}},
     run_worker,
 };
 

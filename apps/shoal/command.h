@@ -127,6 +127,7 @@ extern const Command kDemo;
 extern const Command kProfile;
 extern const Command kSplit;
 extern const Command kPartition;
+extern const Command kExperiment;
 
 }  // namespace shoal::cli
 

@@ -164,6 +164,7 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
       const Prediction& p = results[i];
       ++cell.images;
       ++cell.outcomes[p.outcome];
+      cell.right.push_back(p.label >= 0 && p.label == labels[i]);
       if (p.label >= 0) {
         cell.correct += p.label == labels[i];
         latency.push_back(p.latency_ms);

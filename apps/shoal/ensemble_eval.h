@@ -40,6 +40,7 @@ struct Run {
 struct Cell {
   Run run;
   uint32_t images = 0, correct = 0;
+  std::vector<uint8_t> right;  // per image, in order: 1 when answered with its true label
   std::map<Outcome, uint32_t> outcomes;
   uint32_t narrowed = 0;
   uint64_t dropped = 0, late_replies = 0, hedges = 0, insurance_runs = 0;

@@ -11,7 +11,7 @@ namespace {
 
 const shoal::cli::Command* const kCommands[] = {
     &shoal::cli::kDemo, &shoal::cli::kMaster, &shoal::cli::kWorker,
-    &shoal::cli::kInspect, &shoal::cli::kRun, &shoal::cli::kSplit, &shoal::cli::kPartition, &shoal::cli::kProfile, &shoal::cli::kBench,
+    &shoal::cli::kInspect, &shoal::cli::kRun, &shoal::cli::kSplit, &shoal::cli::kPartition, &shoal::cli::kProfile, &shoal::cli::kExperiment, &shoal::cli::kBench,
     &shoal::cli::kSynth, &shoal::cli::kPack, &shoal::cli::kEmbed};
 
 void print_usage() {

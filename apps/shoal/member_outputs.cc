@@ -1,6 +1,10 @@
 #include "member_outputs.h"
 
+#include <cmath>
+#include <map>
+
 #include "shoal/engine.h"
+#include "shoal/stats.h"
 
 namespace shoal::cli {
 
@@ -15,6 +19,72 @@ bool MemberOutputs::correct(size_t m, size_t s, size_t i, uint8_t label) const {
   uint32_t best = 0;
   for (uint32_t c = 1; c < classes; ++c) best = p[c] > p[best] ? c : best;
   return best == label;
+}
+
+std::vector<uint8_t> ensemble_correct(const MemberOutputs& outputs, const Config& config, const uint8_t* labels,
+                                      uint32_t count) {
+  std::vector<uint8_t> right(count);
+  std::vector<const float*> members(config.size());
+  std::vector<float> mean(outputs.classes);
+  for (uint32_t i = 0; i < count; ++i) {
+    members.clear();
+    for (size_t m = 0; m < config.size(); ++m) {
+      if (config[m] >= 0) members.push_back(outputs.probabilities[m][static_cast<size_t>(config[m])].data() + size_t{i} * outputs.classes);
+    }
+    average_probabilities(members, outputs.classes, mean.data());
+    uint32_t best = 0;
+    for (uint32_t c = 1; c < outputs.classes; ++c) best = mean[c] > mean[best] ? c : best;
+    right[i] = best == labels[i];
+  }
+  return right;
+}
+
+std::string describe_config(const AccuracyProfile& p, const int8_t* choice) {
+  std::string text;
+  for (size_t m = 0; m < p.members.size(); ++m) {
+    if (choice[m] < 0) continue;
+    text += (text.empty() ? "" : " + ") + p.members[m].name + "@" + p.members[m].subnets[static_cast<size_t>(choice[m])];
+  }
+  return text;
+}
+
+std::vector<Fig3Point> fig3_points(const AccuracyProfile& p) {
+  std::map<std::pair<uint32_t, long>, Fig3Point> best;
+  const EnsembleProfile& t = p.table;
+  for (size_t r = t.size(); r-- > 0;) {  // least accurate first, so better ones overwrite
+    const int8_t* c = t.ranked_choices(r);
+    Fig3Point pt;
+    for (size_t m = 0; m < p.members.size(); ++m) {
+      if (c[m] < 0) continue;
+      ++pt.members;
+      pt.total_width += p.members[m].widths[static_cast<size_t>(c[m])];
+    }
+    pt.accuracy = t.ranked_accuracy(r);
+    pt.config = describe_config(p, c);
+    best[{pt.members, std::lround(pt.total_width * 100)}] = pt;
+  }
+  std::vector<Fig3Point> out;
+  for (auto& [key, pt] : best) out.push_back(pt);
+  return out;
+}
+
+Chart fig3_chart(const std::vector<Fig3Point>& points, uint32_t members, uint32_t images, const std::string& title) {
+  Chart chart;
+  chart.title = title;
+  chart.x_label = "total width of the members used";
+  chart.y_label = "ensemble accuracy";
+  chart.percent = true;
+  for (uint32_t k = 1; k <= members; ++k) {
+    ChartSeries series{std::to_string(k) + (k > 1 ? " members" : " member"), {}};
+    for (const Fig3Point& p : points) {
+      if (p.members != k) continue;
+      Interval ci;
+      if (images > 0) ci = wilson_interval(static_cast<uint64_t>(std::lround(p.accuracy * images)), images);
+      series.points.push_back({p.total_width, p.accuracy, ci.lo, ci.hi, p.config});
+    }
+    chart.series.push_back(std::move(series));
+  }
+  return chart;
 }
 
 Result<MemberOutputs> run_members(const std::vector<std::string>& files, const Images& images, uint32_t first,

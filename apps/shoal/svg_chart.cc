@@ -7,7 +7,7 @@
 namespace shoal::cli {
 namespace {
 
-constexpr double kW = 680, kH = 400, kLeft = 64, kRight = 170, kTop = 40, kBottom = 50;
+constexpr double kPlotW = 470, kH = 400, kLeft = 64, kTop = 40, kBottom = 50;
 const char* const kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
 
 std::string escape(const std::string& text) {
@@ -25,6 +25,7 @@ std::string escape(const std::string& text) {
 // opened document; `y` maps a value to its pixel row.
 struct Frame {
   double lo = 0, hi = 1, step = 0.1;
+  double right = 170, w = kLeft + kPlotW + 170;  // the legend's column, and the whole width
   double y(double v) const { return kH - kBottom - (v - lo) / (hi - lo) * (kH - kTop - kBottom); }
 };
 
@@ -52,6 +53,10 @@ Frame frame_for(const Chart& chart) {
   f.lo = std::floor(lo / f.step) * f.step;
   f.hi = std::ceil(hi / f.step) * f.step;
   if (f.hi - f.lo < f.step) f.hi = f.lo + f.step;
+  size_t longest = 0;
+  for (const ChartSeries& s : chart.series) longest = std::max(longest, s.name.size());
+  f.right = std::max(120.0, 40 + 7.0 * static_cast<double>(longest));
+  f.w = kLeft + kPlotW + f.right;
   return f;
 }
 
@@ -60,26 +65,26 @@ std::string open(const Chart& chart, const Frame& f) {
   std::snprintf(buf, sizeof(buf),
                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
                 "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-                kW, kH);
+                f.w, kH);
   std::string s = buf;
   s += "<text x=\"" + std::to_string(static_cast<int>(kLeft)) + "\" y=\"22\" font-size=\"14\">" + escape(chart.title) + "</text>\n";
   for (double v = f.lo; v <= f.hi + f.step * 1e-6; v += f.step) {
     std::snprintf(buf, sizeof(buf),
                   "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                   "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%g%s</text>\n",
-                  kLeft, kW - kRight, f.y(v), f.y(v), kLeft - 6, f.y(v) + 4,
+                  kLeft, f.w - f.right, f.y(v), f.y(v), kLeft - 6, f.y(v) + 4,
                   chart.percent ? std::round(v * 1e4) / 100 : std::round(v / f.step * 1e6) / 1e6 * f.step,
                   chart.percent ? "%" : "");
     s += buf;
   }
-  std::snprintf(buf, sizeof(buf), "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">", (kLeft + kW - kRight) / 2, kH - 12);
+  std::snprintf(buf, sizeof(buf), "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">", (kLeft + f.w - f.right) / 2, kH - 12);
   s += buf + escape(chart.x_label) + "</text>\n";
   std::snprintf(buf, sizeof(buf), "<text transform=\"translate(16 %g) rotate(-90)\" text-anchor=\"middle\">",
                 (kTop + kH - kBottom) / 2);
   s += buf + escape(chart.y_label) + "</text>\n";
   for (size_t i = 0; i < chart.series.size(); ++i) {
     std::snprintf(buf, sizeof(buf), "<rect x=\"%g\" y=\"%g\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%g\" y=\"%g\">",
-                  kW - kRight + 15, kTop + 20.0 * static_cast<double>(i + 1), kColors[i % 8], kW - kRight + 32,
+                  f.w - f.right + 15, kTop + 20.0 * static_cast<double>(i + 1), kColors[i % 8], f.w - f.right + 32,
                   kTop + 20.0 * static_cast<double>(i + 1) + 10);
     s += buf + escape(chart.series[i].name) + "</text>\n";
   }
@@ -119,7 +124,7 @@ std::string line_chart(const Chart& chart) {
   const double xstep = nice_step(std::max(xhi - xlo, 1e-9));
   xlo = std::floor(xlo / xstep) * xstep, xhi = std::ceil(xhi / xstep) * xstep;
   if (xhi <= xlo) xhi = xlo + xstep;
-  const auto X = [&](double v) { return kLeft + (v - xlo) / (xhi - xlo) * (kW - kLeft - kRight); };
+  const auto X = [&](double v) { return kLeft + (v - xlo) / (xhi - xlo) * (f.w - kLeft - f.right); };
   std::string s = open(chart, f);
   char buf[512];
   for (double x = xlo; x <= xhi + xstep * 1e-6; x += xstep) {
@@ -145,7 +150,7 @@ std::string line_chart(const Chart& chart) {
 std::string bar_chart(const Chart& chart) {
   const Frame f = frame_for(chart);
   const double groups = static_cast<double>(std::max<size_t>(1, chart.categories.size()));
-  const double group_w = (kW - kLeft - kRight) / groups;
+  const double group_w = (f.w - kLeft - f.right) / groups;
   const double bar_w = group_w * 0.8 / static_cast<double>(std::max<size_t>(1, chart.series.size()));
   std::string s = open(chart, f);
   char buf[512];

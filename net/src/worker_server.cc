@@ -75,6 +75,7 @@ struct WorkerServer::Impl {
 
   // The engine and its buffers: used by one thread at a time, the one that set engine_busy.
   bool engine_busy = false;  // under mu
+  std::vector<bool> served;     // per subnet of the model
   std::vector<double> took_ms;  // per subnet, smoothed, slowdown included (-1: not run yet); under mu
   std::vector<double> share_ms;  // the same for the longest share of a partition, per subnet
   static constexpr double kInlineMs = 2.0;  // run on the reading thread only what takes less
@@ -125,7 +126,14 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   info.model_name = m.name() ? m.name()->str() : "";
   info.architecture = m.metadata() && m.metadata()->architecture() ? m.metadata()->architecture()->str() : "";
   size_t longest_name = 0;
+  impl->served.assign(m.subnets()->size(), options.subnets.empty());
+  for (const std::string& name : options.subnets) {
+    auto s = model.find_subnet(name);
+    if (!s.is_ok()) return s.status();
+    impl->served[s.value()] = true;
+  }
   for (uint32_t s = 0; s < m.subnets()->size(); ++s) {
+    if (!impl->served[s]) continue;
     const fb::Subnet* sub = m.subnets()->Get(s);
     info.subnets.push_back({sub->name()->str(), sub->width(), model.cost(s).macs, sub->val_accuracy()});
     longest_name = std::max(longest_name, info.subnets.back().name.size());
@@ -298,6 +306,9 @@ bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   if (!req) return refuse(wire::ErrorCode::Malformed, "InferRequest does not verify against schema/wire.fbs");
   auto subnet = model->find_subnet(req->subnet()->string_view());
   if (!subnet.is_ok()) return refuse(wire::ErrorCode::UnknownSubnet, subnet.status().message());
+  if (!served[subnet.value()]) {
+    return refuse(wire::ErrorCode::UnknownSubnet, "this worker does not serve subnet '" + req->subnet()->str() + "'");
+  }
   Job job;
   job.id = id;
   job.subnet = subnet.value();

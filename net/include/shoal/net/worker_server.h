@@ -29,6 +29,9 @@ namespace shoal::net {
 
 struct WorkerOptions {
   std::string member;    // this member's name in Hello (default: the model's name)
+  // The subnets it serves and lists in Hello, by name or width (empty: every one). A Fluid
+  // device serves its own sub-network: lower50 on one, upper50 on another.
+  std::vector<std::string> subnets;
   double slowdown = 1.0; // compute time is stretched by this factor, to emulate a slower device
   Limits limits;         // its payload cap is lowered to what the model's requests need
   std::string key;       // pre-shared key: every frame must carry its MAC (empty: none)
