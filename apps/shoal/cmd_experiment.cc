@@ -108,7 +108,7 @@ const Command kExperiment = {
     {{"--out", "DIR", "where the JSON and SVG files go (default experiments)"},
      {"--models", "DIR", "the shipped members (default models)"},
      {"--images", "N", "test images for the accuracy experiments (default 10000: all)"},
-     {"--cluster-images", "N", "test images per policy and deadline, and per Fluid scenario (default 1000)"},
+     {"--cluster-images", "N", "test images per policy and deadline, and per Fluid scenario (default 500)"},
      {"--quiet", nullptr, "no progress on stderr"}},
     experiment,
     1,

@@ -17,7 +17,7 @@ struct ExperimentSetup {
   std::string models = "models";  // the shipped members: resnet8-slim-s*.shoal, vip/, fluid/
   std::string out = "experiments";
   uint32_t images = 10000;        // test images for accuracy experiments
-  uint32_t cluster_images = 1000;  // test images per policy and deadline on the emulated cluster
+  uint32_t cluster_images = 500;  // test images per policy and deadline on the emulated cluster
   bool quiet = false;
 };
 

@@ -60,6 +60,12 @@ std::string points(double fraction) {
   return text;
 }
 
+std::string percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.2f %%", fraction * 100);
+  return text;
+}
+
 std::string difference_text(const PairedDifference& d) {
   return points(d.mean) + " points [" + points(d.interval.lo) + ", " + points(d.interval.hi) + "]";
 }
@@ -165,8 +171,7 @@ Status experiment_members(const ExperimentSetup& setup) {
       difference_json(j, "over_best_single", d);
       j.end_object();
       if (k == members) {
-        summary += "  " + std::to_string(k) + " members at " + first.subnets[s] + ": " + points(accuracy_of(right)).substr(1) +
-                   " %, " + difference_text(d) + " over the best single member\n";
+        summary += "  " + std::to_string(k) + " members at " + first.subnets[s] + ": " + percent(accuracy_of(right)) + ", " + difference_text(d) + " over the best single member\n";
       }
     }
     j.end_array().end_object();

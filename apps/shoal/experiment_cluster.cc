@@ -1,5 +1,6 @@
 // The experiments over real processes on loopback: AdaEnsemble's Figs. 4-5 and 001's cascade
 // sweep on the emulated Table-I cluster, and Fluid's Fig. 2 on two emulated devices.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -108,18 +109,21 @@ Status experiment_policies(const ExperimentSetup& setup) {
   }
   latency.categories = accuracy.categories;
   std::string summary;
+  const size_t ada_row = static_cast<size_t>(
+      std::find(policies->begin(), policies->end(), "adaensemble") - policies->begin());
+  if (ada_row == policies->size()) return Status(StatusCode::kNotFound, "the policy registry has no adaensemble");
   for (size_t p = 0; p < policies->size(); ++p) {
     ChartSeries acc{policies.value()[p], {}}, lat{policies.value()[p], {}};
     for (size_t d = 0; d < deadlines.size(); ++d) {
       const Cell& c = cells.value()[p * deadlines.size() + d];
-      const Cell& ada = cells.value()[d];  // adaensemble is the registry's first
+      const Cell& ada = cells.value()[ada_row * deadlines.size() + d];
       acc.points.push_back(accuracy_point(static_cast<double>(d), c));
       lat.points.push_back({static_cast<double>(d), c.latency.p50, 0, 0, ""});
       char line[160];
       std::snprintf(line, sizeof(line), "  %-12s %8.2f ms: %6.2f %%  %3u misses  p50 %6.2f ms\n", c.run.policy.c_str(),
                     c.run.deadline_ms, 100 * c.accuracy(), c.misses(), c.latency.p50);
       summary += line;
-      if (p == 0) continue;
+      if (p == ada_row) continue;
       const PairedDifference diff = paired_difference(ada.right, c.right);
       j.begin_object().field("policy", c.run.policy).field("deadline_ms", c.run.deadline_ms).field("adaensemble_minus_policy", diff.mean);
       interval_json(j, "ci95", diff.interval);
