@@ -123,7 +123,7 @@ const shoal::cli::Command kTrain = {
      {"--student", "ARCH", "vip: student architecture; default resnet8-s2"},
      {"--diversity", "HOW", "vip: augment or imbalance (default augment); slimmable: seed (default) or augment\n"
                             "(the member with seed S also gets none / contrast+brightness / crop12 / erase, S mod 4)"},
-     {"--augment", "LIST", "slimmable: augmentations every member gets, e.g. flip+shift2 (flip, shift2, erase,\n"
+     {"--augment", "LIST", "slimmable, vip: augmentations every model gets, e.g. flip+shift2 (flip, shift2, erase,\n"
                            "crop6/12/20, contrast, brightness, rotate90); default none"},
      {"--variants", "N", "vip: diverse students; default 4"},
      {"--alpha", "A", "vip: weight of the label loss against distillation; default 0.5"},
