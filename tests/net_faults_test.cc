@@ -28,6 +28,7 @@
 #include "shoal/net/master.h"
 #include "shoal/net/transport.h"
 #include "sanitizers.h"
+#include "shipped_members.h"
 #include "worker_process.h"
 
 namespace shoal::net {
@@ -65,8 +66,10 @@ class FaultsOver : public ::testing::Test {
     ASSERT_TRUE(images.is_ok() && labels.is_ok());
     images_ = new Images(std::move(images.value()));
     labels_ = new std::vector<uint8_t>(std::move(labels.value()));
-    for (const char* m : {"s1", "s5", "s6", "s8"}) {
-      auto w = WorkerProcess::start(SHOAL_BINARY, {"--model", dir + "resnet8-slim-" + m + ".shoal", "--slowdown", "2",
+    const std::vector<std::string> members = testing::shipped_members();
+    ASSERT_EQ(members.size(), 4u);
+    for (const std::string& member : members) {
+      auto w = WorkerProcess::start(SHOAL_BINARY, {"--model", member, "--slowdown", "2",
                                                    "--transport", transport_name(kTransport)});
       ASSERT_TRUE(w.is_ok()) << w.status().to_string();
       workers_->push_back(std::move(w.value()));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "sanitizers.h"
+#include "shipped_members.h"
 
 namespace {
 
@@ -59,7 +60,8 @@ long field(const std::string& json, const std::string& name) {
 TEST(Peers, KillingAnyOneDeviceLeavesTheOthersAnsweringTheirInputs) {
   SKIP_UNDER_SANITIZERS();  // a sanitizer build is too slow to be mid-run at the kill
   const std::string dir = std::string(SHOAL_SOURCE_DIR) + "/models/";
-  const char* members[3] = {"s1", "s5", "s6"};
+  const std::vector<std::string> members = shoal::testing::shipped_members();
+  ASSERT_GE(members.size(), 3u);
   std::vector<std::string> addresses;
   for (int i = 0; i < 3; ++i) addresses.push_back("127.0.0.1:" + std::to_string(free_port()));
   std::string all = addresses[0] + "," + addresses[1] + "," + addresses[2];
@@ -68,7 +70,7 @@ TEST(Peers, KillingAnyOneDeviceLeavesTheOthersAnsweringTheirInputs) {
   for (int i = 0; i < 3; ++i) {
     outputs.push_back(::testing::TempDir() + "peer" + std::to_string(i) + "-" + std::to_string(getpid()) + ".json");
     pids.push_back(spawn({SHOAL_BINARY, "master", "--workers", all, "--serve", addresses[i], "--local-model",
-                          dir + "resnet8-slim-" + members[i] + ".shoal", "--profile", dir + "resnet8-slim.shoalprof",
+                          members[static_cast<size_t>(i)], "--profile", dir + "resnet8-slim.shoalprof",
                           "--wait-for-workers", "20", "--deadline", "40", "--rate", "40", "--limit", "300",
                           "--calibrate", "5", "--json"},
                          outputs.back()));
