@@ -99,6 +99,34 @@ TEST_F(Udp, LargeFramesAreFragmentedAndReassembled) {
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.to_string();
 }
 
+// With a key every fragment carries a MAC of its own: a forged fragment that claims a place in
+// the next frame is dropped, and the real frame arrives whole. (Without per-fragment MACs the
+// forgery took the place and the whole frame failed its MAC.)
+TEST_F(Udp, AForgedFragmentCannotSpoilAReassembly) {
+  auto [a, b] = datagram_pair();
+  ASSERT_TRUE(a && b);
+  a->set_key(key_);
+  b->set_key(key_);
+  std::vector<uint8_t> payload(224 * 224 * 3);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 13 + 1);
+  // The forgery: fragment 0 of frame number 0 (a's first fragmented frame), with the count the
+  // real frame has when every 1400-byte datagram gives 12 bytes of header and 32 of MAC.
+  const size_t frame = kHeaderBytes + payload.size() + kMacBytes, chunk = 1400 - 12 - kMacBytes;
+  const uint16_t count = static_cast<uint16_t>((frame + chunk - 1) / chunk);
+  std::vector<uint8_t> forged(1400, 0xAB);
+  const uint8_t head[12] = {'S', 'H', 'O', 'F', 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(count & 0xFF), static_cast<uint8_t>(count >> 8)};
+  std::copy(head, head + 12, forged.begin());
+  ASSERT_TRUE(a->write_all(forged.data(), forged.size()).is_ok());  // one datagram, as it is
+  ASSERT_TRUE(write_frame(*a, wire::MessageType::InferRequest, 9, payload.data(), payload.size()).is_ok());
+  Limits limits;
+  limits.max_payload_bytes = 1u << 20;
+  Frame f;
+  const Status st = read_frame(*b, limits, &f, 2000);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(f.header.request_id, 9u);
+  EXPECT_EQ(f.payload, payload);
+}
+
 TEST_F(Udp, ReplayedAndForeignDatagramsAreDroppedAndTheSessionLives) {
   auto c = connect();
   // A stranger's datagrams: not a Hello, so no state is kept and nothing answers.

@@ -17,6 +17,7 @@
 
 #include "ipv4.h"
 #include "shoal/net/frame.h"
+#include "shoal/net/hmac.h"
 
 namespace shoal::net {
 namespace {
@@ -130,7 +131,8 @@ class DatagramConnection final : public Connection {
   Status write_all(const void* data, size_t size) override {
     const auto* p = static_cast<const uint8_t*>(data);
     if (size <= limits_.max_datagram) return closed_on_error(port_->send(p, size));
-    const size_t chunk = limits_.max_datagram - kFragmentHeader;
+    const size_t mac = key().empty() ? 0 : kMacBytes;
+    const size_t chunk = limits_.max_datagram - kFragmentHeader - mac;
     const size_t count = (size + chunk - 1) / chunk;
     if (size > limits_.max_frame || count > 0xFFFF) {
       return Status(StatusCode::kInvalidArgument, "a " + std::to_string(size) + "-byte frame is over UDP's " +
@@ -146,7 +148,11 @@ class DatagramConnection final : public Connection {
       put16(datagram.data() + 8, static_cast<uint32_t>(i));
       put16(datagram.data() + 10, static_cast<uint32_t>(count));
       std::memcpy(datagram.data() + kFragmentHeader, p + i * chunk, n);
-      SHOAL_RETURN_IF_ERROR(closed_on_error(port_->send(datagram.data(), kFragmentHeader + n)));
+      if (mac) {  // every fragment under the MAC: a forged one is dropped before reassembly
+        const Digest tag = hmac_sha256(key(), datagram.data(), kFragmentHeader + n, nullptr, 0);
+        std::memcpy(datagram.data() + kFragmentHeader + n, tag.data(), mac);
+      }
+      SHOAL_RETURN_IF_ERROR(closed_on_error(port_->send(datagram.data(), kFragmentHeader + n + mac)));
     }
     return Status::ok();
   }
@@ -213,10 +219,13 @@ class DatagramConnection final : public Connection {
       const bool stale = now - it->second.started > std::chrono::milliseconds(limits_.reassembly_timeout_ms);
       it = stale ? partial_.erase(it) : std::next(it);
     }
+    const size_t mac = key().empty() ? 0 : kMacBytes;
+    if (d.size() <= kFragmentHeader + mac) return false;
+    const size_t body = d.size() - mac;  // header and chunk
+    if (mac && !digests_equal(hmac_sha256(key(), d.data(), body, nullptr, 0).data(), d.data() + body)) return false;
     const uint32_t number = get32(d.data() + 4), index = get16(d.data() + 8), count = get16(d.data() + 10);
-    const size_t chunk = limits_.max_datagram - kFragmentHeader;
-    if (count < 2 || index >= count || size_t{count} * chunk > limits_.max_frame + chunk ||
-        d.size() - kFragmentHeader > chunk) {
+    const size_t chunk = limits_.max_datagram - kFragmentHeader - mac;
+    if (count < 2 || index >= count || size_t{count} * chunk > limits_.max_frame + chunk || body - kFragmentHeader > chunk) {
       return false;
     }
     auto it = partial_.find(number);
@@ -233,7 +242,7 @@ class DatagramConnection final : public Connection {
     }
     Partial& p = it->second;
     if (p.count != count || !p.chunks[index].empty()) return false;
-    p.chunks[index].assign(d.begin() + kFragmentHeader, d.end());
+    p.chunks[index].assign(d.begin() + kFragmentHeader, d.begin() + static_cast<std::ptrdiff_t>(body));
     p.bytes += p.chunks[index].size();
     if (++p.have < p.count) return false;
     message_.clear();

@@ -1,9 +1,10 @@
 // UDP: the datagram transport. Every frame is one datagram when it fits (a 28x28 request and
 // its reply do); a larger one (a 224x224x3 image) goes as numbered fragments that the other
 // side reassembles, with at most a few frames in reassembly per peer, each dropped if its
-// fragments do not all come within the reassembly timeout. Every frame carries the MAC and a
-// sequence as on TCP (net/frame.h); replays are refused by a 64-frame window instead of strict
-// order, since datagrams may be lost or reordered. Nothing is retransmitted: a lost request
+// fragments do not all come within the reassembly timeout; with a key each fragment carries
+// its own MAC too, so a forged one is dropped before it can spoil a reassembly. Every frame
+// carries the MAC and a sequence as on TCP (net/frame.h); replays are refused by a 64-frame
+// window instead of strict order, since datagrams may be lost or reordered. Nothing is retransmitted: a lost request
 // or reply is absorbed by the deadline, hedges and insurance, and a lost heartbeat by the
 // three-period rule. A frame that fails its checks costs its datagram, not the session.
 //
