@@ -291,7 +291,7 @@ std::string slurp(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(f)), {});
 }
 
-// Short runs of the experiments on the shipped members (scripts/experiments runs them whole).
+// Short runs of every experiment on the shipped members (scripts/experiments runs them whole).
 TEST(Cli, ExperimentsWriteJsonAndPlotsFromTheShippedMembers) {
   const std::string out = kDir + "cli-experiments", models = std::string(SHOAL_SOURCE_DIR) + "/models";
   const std::string common = " --out " + out + " --models " + models + " --quiet";
@@ -312,6 +312,13 @@ TEST(Cli, ExperimentsWriteJsonAndPlotsFromTheShippedMembers) {
   EXPECT_TRUE(has(fluid, "HT both")) << fluid.output;
   EXPECT_TRUE(has(fluid, "HA master only")) << fluid.output;
   EXPECT_EQ(slurp(out + "/fluid-throughput.svg").rfind("<svg", 0), 0u);
+
+  // The emulated Table-I cluster: every policy, three deadlines, the cascade's sweep.
+  const Outcome policies = shoal("experiment policies --cluster-images 10" + common);
+  ASSERT_EQ(policies.code, 0) << policies.output;
+  EXPECT_TRUE(has(policies, "adaensemble")) << policies.output;
+  EXPECT_NE(slurp(out + "/policies.json").find("\"cascade_sweep\""), std::string::npos);
+  EXPECT_EQ(slurp(out + "/cascade-accuracy.svg").rfind("<svg", 0), 0u);
 
   const Outcome unknown = shoal("experiment fig9" + common);
   EXPECT_EQ(unknown.code, 1);

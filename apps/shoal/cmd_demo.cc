@@ -93,21 +93,10 @@ int run_demo(const Args& args) {
   drop_unrunnable(args.get("--policy", "all"), master, &policies.value());
   std::fflush(stdout);
   std::fprintf(stderr, "running %u test images per policy and deadline\n", images->count);
-  std::vector<Run> runs;
-  for (const std::string& policy : policies.value()) {
-    for (double deadline : deadlines) {
-      Run run{policy, deadline, {}, false};
-      run.params.static_target_ms = deadlines[1];
-      runs.push_back(run);
-    }
-  }
+  std::vector<Run> runs = policy_runs(policies.value(), deadlines, deadlines[1]);
   const bool sweep = std::find(policies->begin(), policies->end(), "cascade") != policies->end() && !args.has("--no-sweep");
   if (sweep) {  // 001's confidence threshold, at the middle deadline
-    for (double alpha : {0.0, 0.5, 0.7, 0.9, 0.95, 0.99, 1.0}) {
-      Run run{"cascade", deadlines[1], {}, true};
-      run.params.alpha = alpha;
-      runs.push_back(run);
-    }
+    for (const Run& run : cascade_sweep({0.0, 0.5, 0.7, 0.9, 0.95, 0.99, 1.0}, deadlines[1])) runs.push_back(run);
   }
   const Load load{rate.value(), static_cast<uint32_t>(concurrency.value()), 1};
   auto cells = evaluate(master, images.value(), labels.value(), runs, load, false, cluster.value()->power);

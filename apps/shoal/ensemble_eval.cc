@@ -282,6 +282,29 @@ void print_cells(const std::vector<Cell>& cells, const net::Master& master, cons
               " dropped = units discarded as late or failed; late = replies after their input was answered)\n");
 }
 
+std::vector<Run> policy_runs(const std::vector<std::string>& policies, const std::vector<double>& deadlines,
+                             double static_target_ms) {
+  std::vector<Run> runs;
+  for (const std::string& policy : policies) {
+    for (double deadline : deadlines) {
+      Run run{policy, deadline, {}, false};
+      run.params.static_target_ms = static_target_ms;
+      runs.push_back(run);
+    }
+  }
+  return runs;
+}
+
+std::vector<Run> cascade_sweep(const std::vector<double>& alphas, double deadline_ms) {
+  std::vector<Run> runs;
+  for (double alpha : alphas) {
+    Run run{"cascade", deadline_ms, {}, true};
+    run.params.alpha = alpha;
+    runs.push_back(run);
+  }
+  return runs;
+}
+
 void cells_json(Json& j, const std::vector<Cell>& cells, const net::Master& master, const std::vector<std::string>& names,
                 const Load& load) {
   j.key("load").begin_object().field("rate", load.rate).field("concurrency", load.concurrency)

@@ -68,6 +68,13 @@ Result<std::vector<std::string>> policy_list(const std::string& names);
 // fails with the reason.
 void drop_unrunnable(const std::string& names, const net::Master& master, std::vector<std::string>* policies);
 
+// Every policy at every deadline, the static ensemble fixed for `static_target_ms` (as the
+// paper's is for 0.4 s), in that order.
+std::vector<Run> policy_runs(const std::vector<std::string>& policies, const std::vector<double>& deadlines,
+                             double static_target_ms);
+// 001's confidence cascade at each threshold alpha, at one deadline.
+std::vector<Run> cascade_sweep(const std::vector<double>& alphas, double deadline_ms);
+
 // Runs every run over the images. stop_evaluating() (from a signal's thread) makes it stop
 // submitting, wait for what is in flight, and return what it has.
 Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, const std::vector<uint8_t>& labels,

@@ -65,18 +65,9 @@ Status experiment_policies(const ExperimentSetup& setup) {
   auto policies = policy_list("all");
   if (!policies.is_ok()) return policies.status();
   drop_unrunnable("all", master, &policies.value());
-  std::vector<Run> runs;
-  for (const std::string& policy : policies.value()) {
-    for (double deadline : deadlines) {
-      Run run{policy, deadline, {}, false};
-      run.params.static_target_ms = deadlines[1];
-      runs.push_back(run);
-    }
-  }
+  std::vector<Run> runs = policy_runs(policies.value(), deadlines, deadlines[1]);
   const size_t sweep_from = runs.size();
-  for (double alpha : kAlphas) {
-    Run run{"cascade", deadlines[1], {}, true};
-    run.params.alpha = alpha;
+  for (const Run& run : cascade_sweep(std::vector<double>(std::begin(kAlphas), std::end(kAlphas)), deadlines[1])) {
     runs.push_back(run);
   }
   const std::string dataset = kFashionMnistDir;
