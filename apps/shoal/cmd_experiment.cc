@@ -13,6 +13,15 @@
 
 namespace shoal::cli {
 
+Result<TestSet> test_set(uint32_t limit) {
+  const std::string dir = kFashionMnistDir;
+  auto images = read_idx_images(dir + "/t10k-images-idx3-ubyte.gz", limit);
+  if (!images.is_ok()) return images.status();
+  auto labels = read_idx_labels(dir + "/t10k-labels-idx1-ubyte.gz", limit);
+  if (!labels.is_ok()) return labels.status();
+  return TestSet{std::move(images.value()), std::move(labels.value())};
+}
+
 void interval_json(Json& j, const std::string& key, const Interval& interval) {
   j.key(key).begin_array().value(interval.lo).value(interval.hi).end_array();
 }

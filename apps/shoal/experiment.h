@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "json.h"
+#include "shoal/dataset.h"
 #include "shoal/stats.h"
 #include "shoal/status.h"
 
@@ -33,7 +34,12 @@ Status experiment_policies(const ExperimentSetup& setup);
 // high-throughput and high-accuracy modes.
 Status experiment_fluid(const ExperimentSetup& setup);
 
-// Shared by the experiments' writers.
+// Shared by the experiments: the first `limit` Fashion-MNIST test images and their labels.
+struct TestSet {
+  Images images;
+  std::vector<uint8_t> labels;
+};
+Result<TestSet> test_set(uint32_t limit);
 void interval_json(Json& j, const std::string& key, const Interval& interval);
 Status write_text(const ExperimentSetup& setup, const std::string& name, const std::string& text);
 // The shipped files matching dir/prefix*suffix, sorted.

@@ -11,20 +11,6 @@
 namespace shoal::cli {
 namespace {
 
-struct TestSet {
-  Images images;
-  std::vector<uint8_t> labels;
-};
-
-Result<TestSet> test_set(uint32_t limit) {
-  const std::string dir = kFashionMnistDir;
-  auto images = read_idx_images(dir + "/t10k-images-idx3-ubyte.gz", limit);
-  if (!images.is_ok()) return images.status();
-  auto labels = read_idx_labels(dir + "/t10k-labels-idx1-ubyte.gz", limit);
-  if (!labels.is_ok()) return labels.status();
-  return TestSet{std::move(images.value()), std::move(labels.value())};
-}
-
 double accuracy_of(const std::vector<uint8_t>& right) {
   size_t n = 0;
   for (uint8_t r : right) n += r;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "command.h"
 #include "demo_cluster.h"
 #include "experiment.h"
 #include "shoal/channel_partition.h"
@@ -70,13 +71,12 @@ Status experiment_policies(const ExperimentSetup& setup) {
   for (const Run& run : cascade_sweep(std::vector<double>(std::begin(kAlphas), std::end(kAlphas)), deadlines[1])) {
     runs.push_back(run);
   }
-  const std::string dataset = kFashionMnistDir;
-  auto images = read_idx_images(dataset + "/t10k-images-idx3-ubyte.gz", setup.cluster_images);
-  auto labels = read_idx_labels(dataset + "/t10k-labels-idx1-ubyte.gz", setup.cluster_images);
-  if (!images.is_ok()) return images.status();
-  if (!labels.is_ok()) return labels.status();
+  auto data = test_set(setup.cluster_images);
+  if (!data.is_ok()) return data.status();
+  const Images* images = &data->images;
+  const std::vector<uint8_t>& labels = data->labels;
   const Load load;
-  auto cells = evaluate(master, images.value(), labels.value(), runs, load, setup.quiet, cluster.value()->power);
+  auto cells = evaluate(master, *images, labels, runs, load, setup.quiet, cluster.value()->power);
   if (!cells.is_ok()) return cells.status();
 
   Json j;
@@ -204,10 +204,7 @@ Result<Cell> fluid_accuracy(const Model& model, WorkerProcess& worker, const Ima
     net::PartitionTiming t;
     const Status st = runner.value()->run(images, i, wire::TensorEncoding::F32, &t);
     if (!st.is_ok()) return st;
-    const std::vector<float>& out = runner.value()->executor().output();
-    uint32_t best = 0;
-    for (uint32_t c = 1; c < out.size(); ++c) best = out[c] > out[best] ? c : best;
-    const bool right = best == labels[i];
+    const bool right = top_class(runner.value()->executor().output()) == labels[i];
     cell.right.push_back(right);
     cell.correct += right;
     ++cell.images;
@@ -237,11 +234,10 @@ Status experiment_fluid(const ExperimentSetup& setup) {
   if (!master_device.is_ok()) return master_device.status();
   if (!worker_device.is_ok()) return worker_device.status();
   if (!ha_worker.is_ok()) return ha_worker.status();
-  const std::string dataset = kFashionMnistDir;
-  auto images = read_idx_images(dataset + "/t10k-images-idx3-ubyte.gz", setup.cluster_images);
-  auto labels = read_idx_labels(dataset + "/t10k-labels-idx1-ubyte.gz", setup.cluster_images);
-  if (!images.is_ok()) return images.status();
-  if (!labels.is_ok()) return labels.status();
+  auto data = test_set(setup.cluster_images);
+  if (!data.is_ok()) return data.status();
+  const Images* images = &data->images;
+  const std::vector<uint8_t>& labels = data->labels;
 
   struct Scenario {
     const char* mode;
@@ -249,12 +245,12 @@ Status experiment_fluid(const ExperimentSetup& setup) {
     Result<Cell> cell;
   };
   std::vector<Scenario> scenarios;
-  scenarios.push_back({"HT", "master only", fluid_throughput({master_device->address()}, images.value(), labels.value(), setup.quiet)});
-  scenarios.push_back({"HT", "worker only", fluid_throughput({worker_device->address()}, images.value(), labels.value(), setup.quiet)});
-  scenarios.push_back({"HT", "both", fluid_throughput({master_device->address(), worker_device->address()}, images.value(),
-                                                       labels.value(), setup.quiet)});
-  scenarios.push_back({"HA", "both", fluid_accuracy(model.value(), ha_worker.value(), images.value(), labels.value(), false)});
-  scenarios.push_back({"HA", "master only", fluid_accuracy(model.value(), ha_worker.value(), images.value(), labels.value(), true)});
+  scenarios.push_back({"HT", "master only", fluid_throughput({master_device->address()}, *images, labels, setup.quiet)});
+  scenarios.push_back({"HT", "worker only", fluid_throughput({worker_device->address()}, *images, labels, setup.quiet)});
+  scenarios.push_back({"HT", "both", fluid_throughput({master_device->address(), worker_device->address()}, *images, labels,
+                                                       setup.quiet)});
+  scenarios.push_back({"HA", "both", fluid_accuracy(model.value(), ha_worker.value(), *images, labels, false)});
+  scenarios.push_back({"HA", "master only", fluid_accuracy(model.value(), ha_worker.value(), *images, labels, true)});
   for (const Scenario& s : scenarios) {
     if (!s.cell.is_ok()) return s.cell.status();
   }
