@@ -22,6 +22,24 @@ Result<TestSet> test_set(uint32_t limit) {
   return TestSet{std::move(images.value()), std::move(labels.value())};
 }
 
+Chart accuracy_chart(const std::string& title, const std::string& x_label) {
+  Chart chart;
+  chart.title = title;
+  chart.x_label = x_label;
+  chart.y_label = "test accuracy";
+  chart.percent = true;
+  return chart;
+}
+
+Chart amount_chart(const std::string& title, const std::string& x_label, const std::string& y_label) {
+  Chart chart;
+  chart.title = title;
+  chart.x_label = x_label;
+  chart.y_label = y_label;
+  chart.from_zero = true;
+  return chart;
+}
+
 void interval_json(Json& j, const std::string& key, const Interval& interval) {
   j.key(key).begin_array().value(interval.lo).value(interval.hi).end_array();
 }

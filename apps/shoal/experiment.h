@@ -11,6 +11,7 @@
 #include "shoal/dataset.h"
 #include "shoal/stats.h"
 #include "shoal/status.h"
+#include "svg_chart.h"
 
 namespace shoal::cli {
 
@@ -41,6 +42,9 @@ struct TestSet {
 };
 Result<TestSet> test_set(uint32_t limit);
 void interval_json(Json& j, const std::string& key, const Interval& interval);
+// Charts of test accuracy (percentages, from the data), and of an amount from zero.
+Chart accuracy_chart(const std::string& title, const std::string& x_label);
+Chart amount_chart(const std::string& title, const std::string& x_label, const std::string& y_label);
 Status write_text(const ExperimentSetup& setup, const std::string& name, const std::string& text);
 // The shipped files matching dir/prefix*suffix, sorted.
 std::vector<std::string> shipped(const std::string& dir, const std::string& prefix, const std::string& suffix);

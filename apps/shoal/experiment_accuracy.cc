@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "experiment.h"
 #include "member_outputs.h"
@@ -70,6 +71,16 @@ Config first_k(size_t members, size_t k, int s) {
   return c;
 }
 
+// The most accurate member alone at subnet s (the first of a tie) and its answers.
+std::pair<size_t, std::vector<uint8_t>> best_single(const MemberOutputs& o, int s, const uint8_t* labels, uint32_t n) {
+  std::pair<size_t, std::vector<uint8_t>> best;
+  for (size_t m = 0; m < o.members.size(); ++m) {
+    std::vector<uint8_t> right = ensemble_correct(o, alone(o.members.size(), m, s), labels, n);
+    if (best.second.empty() || accuracy_of(right) > accuracy_of(best.second)) best = {m, std::move(right)};
+  }
+  return best;
+}
+
 int subnet_of_width(const ProfileMember& member, double width) {
   for (size_t s = 0; s < member.widths.size(); ++s) {
     if (std::fabs(member.widths[s] - width) < 1e-6) return static_cast<int>(s);
@@ -127,30 +138,21 @@ Status experiment_members(const ExperimentSetup& setup) {
 
   // The gain of k members at one width over the best single member at that width.
   const ProfileMember& first = o.members[0];
-  Chart gain;
-  gain.title = "Ensembles of k members at one width (first k members; 1: the best member)";
-  gain.x_label = "width of every member";
-  gain.y_label = "test accuracy";
-  gain.percent = true;
+  Chart gain = accuracy_chart("Ensembles of k members at one width (first k members; 1: the best member)", "width of every member");
   for (size_t k = 1; k <= members; ++k) gain.series.push_back({k == 1 ? "best single" : std::to_string(k) + " members", {}});
   std::string summary;
   j.key("same_width_ensembles").begin_array();
   for (size_t s = 0; s < first.subnets.size(); ++s) {
     const int subnet = static_cast<int>(s);
     gain.categories.push_back(first.subnets[s]);
-    std::vector<uint8_t> best_single;
-    size_t best_member = 0;
-    for (size_t m = 0; m < members; ++m) {
-      std::vector<uint8_t> right = ensemble_correct(o, alone(members, m, subnet), labels, n);
-      if (best_single.empty() || accuracy_of(right) > accuracy_of(best_single)) best_single = std::move(right), best_member = m;
-    }
-    gain.series[0].points.push_back(bar(static_cast<double>(s), best_single, o.members[best_member].name));
+    const auto [best_member, single] = best_single(o, subnet, labels, n);
+    gain.series[0].points.push_back(bar(static_cast<double>(s), single, o.members[best_member].name));
     j.begin_object().field("subnet", first.subnets[s]).field("best_single", o.members[best_member].name);
-    accuracy_json(j, best_single);
+    accuracy_json(j, single);
     j.key("ensembles").begin_array();
     for (size_t k = 2; k <= members; ++k) {
       const std::vector<uint8_t> right = ensemble_correct(o, first_k(members, k, subnet), labels, n);
-      const PairedDifference d = paired_difference(right, best_single);
+      const PairedDifference d = paired_difference(right, single);
       gain.series[k - 1].points.push_back(bar(static_cast<double>(s), right));
       j.begin_object().field("members", static_cast<uint32_t>(k));
       accuracy_json(j, right);
@@ -167,11 +169,7 @@ Status experiment_members(const ExperimentSetup& setup) {
   if (!st.is_ok()) return st;
 
   // Narrow members against one member of the same total width (AdaEnsemble Fig. 3's claim).
-  Chart narrow;
-  narrow.title = "k narrow members against one member of the same total width (95% CI)";
-  narrow.x_label = "narrow ensemble vs one wide member";
-  narrow.y_label = "test accuracy";
-  narrow.percent = true;
+  Chart narrow = accuracy_chart("k narrow members against one member of the same total width (95% CI)", "narrow ensemble vs one wide member");
   narrow.series = {{"k narrow members", {}}, {"best single wide member", {}}};
   j.key("narrow_vs_wide").begin_array();
   for (double w : {0.25, 0.5}) {
@@ -180,11 +178,7 @@ Status experiment_members(const ExperimentSetup& setup) {
       const int ns = subnet_of_width(first, w), ws = subnet_of_width(first, total);
       if (ns < 0 || ws < 0) continue;
       const std::vector<uint8_t> ensemble = ensemble_correct(o, first_k(members, k, ns), labels, n);
-      std::vector<uint8_t> wide;
-      for (size_t m = 0; m < members; ++m) {
-        std::vector<uint8_t> right = ensemble_correct(o, alone(members, m, ws), labels, n);
-        if (wide.empty() || accuracy_of(right) > accuracy_of(wide)) wide = std::move(right);
-      }
+      const std::vector<uint8_t> wide = best_single(o, ws, labels, n).second;
       const PairedDifference d = paired_difference(ensemble, wide);
       const std::string label = std::to_string(k) + "x" + first.subnets[static_cast<size_t>(ns)] + " | " +
                                 first.subnets[static_cast<size_t>(ws)];
@@ -226,11 +220,7 @@ Status experiment_vip(const ExperimentSetup& setup) {
   const uint8_t* labels = data->labels.data();
   Json j;
   j.begin_object().field("experiment", "vip").field("images", n).field("test_set", "Fashion-MNIST t10k");
-  Chart chart;
-  chart.title = "VIP: variants and their averaging ensemble vs the baseline student (95% CI)";
-  chart.x_label = "model";
-  chart.y_label = "test accuracy";
-  chart.percent = true;
+  Chart chart = accuracy_chart("VIP: variants and their averaging ensemble vs the baseline student (95% CI)", "model");
   chart.series = {{"test accuracy", {}}};
   auto single = [&](const std::string& file, const std::string& label) -> Result<std::vector<uint8_t>> {
     auto out = run_members({file}, data->images, 0, n, setup.quiet);

@@ -87,14 +87,9 @@ Status experiment_policies(const ExperimentSetup& setup) {
   cells_json(j, cells.value(), master, cluster.value()->names, load);
   // Each policy against adaensemble at the same deadline, on the same images.
   j.key("against_adaensemble").begin_array();
-  Chart accuracy, latency;
-  accuracy.title = "AdaEnsemble Fig. 5: accuracy by policy and deadline (95% CI)";
-  latency.title = "AdaEnsemble Fig. 4: median latency by policy and deadline";
-  accuracy.x_label = latency.x_label = "deadline (multiple of the fastest worker's full-width latency)";
-  accuracy.y_label = "test accuracy";
-  latency.y_label = "p50 latency (ms)";
-  accuracy.percent = true;
-  latency.from_zero = true;
+  const char* by_deadline = "deadline (multiple of the fastest worker's full-width latency)";
+  Chart accuracy = accuracy_chart("AdaEnsemble Fig. 5: accuracy by policy and deadline (95% CI)", by_deadline);
+  Chart latency = amount_chart("AdaEnsemble Fig. 4: median latency by policy and deadline", by_deadline, "p50 latency (ms)");
   for (size_t d = 0; d < deadlines.size(); ++d) {
     accuracy.categories.push_back(deadline_label(deadlines[d], kDeadlineFactors[d]));
   }
@@ -125,14 +120,9 @@ Status experiment_policies(const ExperimentSetup& setup) {
   }
   j.end_array();
   // The cascade's alpha sweep at the middle deadline.
-  Chart sweep_acc, sweep_lat;
-  sweep_acc.title = "Confidence cascade (001): accuracy by threshold alpha (95% CI)";
-  sweep_lat.title = "Confidence cascade (001): latency by threshold alpha";
-  sweep_acc.x_label = sweep_lat.x_label = "alpha: escalate when the top probability is below it";
-  sweep_acc.y_label = "test accuracy";
-  sweep_lat.y_label = "latency (ms)";
-  sweep_acc.percent = true;
-  sweep_lat.from_zero = true;
+  const char* by_alpha = "alpha: escalate when the top probability is below it";
+  Chart sweep_acc = accuracy_chart("Confidence cascade (001): accuracy by threshold alpha (95% CI)", by_alpha);
+  Chart sweep_lat = amount_chart("Confidence cascade (001): latency by threshold alpha", by_alpha, "latency (ms)");
   sweep_acc.series = {{"cascade", {}}};
   sweep_lat.series = {{"mean", {}}, {"p95", {}}};
   j.key("cascade_sweep").begin_array();
@@ -260,14 +250,9 @@ Status experiment_fluid(const ExperimentSetup& setup) {
   Json j;
   j.begin_object().field("experiment", "fluid").field("model", files[0]).field("images", images->count)
       .field("device_slowdown", kFluidSlowdown).key("scenarios").begin_array();
-  Chart throughput, accuracy;
-  throughput.title = "Fluid Fig. 2: throughput, one device or both, HT and HA modes";
-  accuracy.title = "Fluid Fig. 2: accuracy, one device or both, HT and HA modes (95% CI)";
-  throughput.x_label = accuracy.x_label = "devices online";
-  throughput.y_label = "images per second";
-  accuracy.y_label = "test accuracy";
-  throughput.from_zero = true;
-  accuracy.percent = true;
+  Chart throughput = amount_chart("Fluid Fig. 2: throughput, one device or both, HT and HA modes", "devices online",
+                                  "images per second");
+  Chart accuracy = accuracy_chart("Fluid Fig. 2: accuracy, one device or both, HT and HA modes (95% CI)", "devices online");
   throughput.categories = accuracy.categories = {"master only", "worker only", "both"};
   throughput.series = accuracy.series = {{"high-throughput (HT)", {}}, {"high-accuracy (HA)", {}}};
   std::string summary;

@@ -14,13 +14,6 @@ std::vector<std::vector<uint64_t>> MemberOutputs::macs() const {
   return out;
 }
 
-bool MemberOutputs::correct(size_t m, size_t s, size_t i, uint8_t label) const {
-  const float* p = probabilities[m][s].data() + i * classes;
-  uint32_t best = 0;
-  for (uint32_t c = 1; c < classes; ++c) best = p[c] > p[best] ? c : best;
-  return best == label;
-}
-
 std::vector<uint8_t> ensemble_correct(const MemberOutputs& outputs, const Config& config, const uint8_t* labels,
                                       uint32_t count) {
   std::vector<uint8_t> right(count);

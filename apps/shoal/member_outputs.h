@@ -20,8 +20,6 @@ struct MemberOutputs {
   uint32_t classes = 0;
 
   std::vector<std::vector<uint64_t>> macs() const;
-  // Whether member m at subnet s got image i right.
-  bool correct(size_t m, size_t s, size_t i, uint8_t label) const;
 };
 
 // An ensemble's answers: the members' probabilities averaged (config: a subnet per member,

@@ -21,8 +21,8 @@ std::string escape(const std::string& text) {
   return out;
 }
 
-// The frame every chart shares: title, y grid and labels, axis titles, legend. Returns the
-// opened document; `y` maps a value to its pixel row.
+// The y range and layout every chart shares (open() draws the title, y grid, axis titles and
+// legend from it); `y` maps a value to its pixel row.
 struct Frame {
   double lo = 0, hi = 1, step = 0.1;
   double right = 170, w = kLeft + kPlotW + 170;  // the legend's column, and the whole width
