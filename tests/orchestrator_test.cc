@@ -69,8 +69,15 @@ std::vector<float> one_hot(uint32_t label) {
   return p;
 }
 
+// The master's own engine taken as warm: insurance_cold_ms has its own test.
+OrchestratorOptions warm_engine() {
+  OrchestratorOptions o;
+  o.insurance_cold_ms = 0;
+  return o;
+}
+
 struct Harness {
-  explicit Harness(uint32_t members, bool local = false, OrchestratorOptions options = {})
+  explicit Harness(uint32_t members, bool local = false, OrchestratorOptions options = warm_engine())
       : script(clock), orch(clock, script, roles_for(members, local), kClasses, zero_margins(), options) {
     orch.set_profile(profile_for(members));
     // Every worker: 2 ms narrow, 6 ms wide, steady (replies seen many times: no deviation
@@ -338,6 +345,39 @@ TEST(Orchestrator, InsuranceStartsAsMuchEarlierAsTimersFireLate) {
   h.run_until(100.0 + 12.0);
   ASSERT_NE(h.sent_to(local, 1), nullptr);
   EXPECT_EQ(h.sent_to(local, 1)->at, at + us_from_ms(12.0));
+}
+
+// The master's own engine answers slowly now and then when its cores are shared (preempted,
+// woken late), and slowly the first time after a long idle: the insurance starts as early as
+// its slowest recent answer took, and before it has answered a few, as early as
+// insurance_cold_ms.
+TEST(Orchestrator, InsuranceStartsAsEarlyAsTheMastersEngineHasBeenSlow) {
+  Harness h(2, /*local=*/true, OrchestratorOptions{});
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint32_t local = 2;
+  for (uint32_t i = 0; i < 5; ++i) {
+    const double base = 100.0 * i;
+    h.clock.set(h.start + us_from_ms(base));
+    const uint64_t t = h.submit(20.0);
+    // Cold: deadline - 10 ms - guard (2 ms). Then: deadline - the slowest answer (6 ms) - guard.
+    const double due = i < 4 ? 8.0 : 12.0;
+    h.run_until(base + due - 0.1);
+    EXPECT_EQ(h.sent_to(local, i), nullptr) << "input " << i << " insured at " << (h.sent_to(local, i) ? ms_from_us(h.sent_to(local, i)->at - h.start) - base : -1) << " ms";
+    h.run_until(base + due);
+    const Sent* insurance = h.sent_to(local, i);
+    ASSERT_NE(insurance, nullptr) << "input " << i;
+    // Answered 6 ms after it was sent, 5 of them queued: the latency model learns 1 ms, as
+    // before, and only the slowest answer moves the insurance.
+    h.run_until(base + due + 6.0);
+    h.reply(*insurance, 3, 5.0);
+    // The members answer at last, each reporting its wait as queueing (their estimates stay).
+    h.run_until(base + 19.0);
+    for (const Sent& m : std::vector<Sent>(h.script.sent)) {
+      if (m.unit.worker != local && m.at >= h.start + us_from_ms(base)) h.reply(m, 1, 19.0 - ms_from_us(m.at - h.start) + base - 2.0);
+    }
+    ASSERT_TRUE(h.answers.count(t));
+    EXPECT_EQ(h.answers[t].outcome, Outcome::kAnswered);
+  }
 }
 
 TEST(Orchestrator, ARiskyPlanIsInsuredAtOnce) {

@@ -171,7 +171,7 @@ uint64_t Orchestrator::submit(Submission s) {
   const int local = s.fixed.empty() ? local_worker() : -1;
   if (local >= 0) {
     const uint32_t lw = static_cast<uint32_t>(local);
-    const double local_ms = latency_.pessimistic_ms(lw, in.allocator->narrowest(lw), now);
+    const double local_ms = std::max(latency_.pessimistic_ms(lw, in.allocator->narrowest(lw), now), local_slowest_ms());
     double best = std::numeric_limits<double>::infinity();
     for (const auto& u : in.state.units_) {
       if (u.state != UnitState::kPending) continue;
@@ -249,6 +249,7 @@ void Orchestrator::flush(Input& in) {
     sent = {in.seq, index, u.worker, u.subnet, now, reserved};
     sent.share = share;
     sent.expected = u.to == 0 ? classes_ : cat->values_out(u.subnet, u.to);
+    sent.insurance = u.stage == kInsuranceStage;
     if (!sender_.send(id, u, in.image, tensor, in.state.remaining_ms(now))) {
       outstanding_.erase(id);
       latency_.done(u.worker, reserved, now);
@@ -401,6 +402,7 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   }
   if (ok && compute_ms >= 0) latency_.observe_transfer(o.worker, round_trip - compute_ms, o.bytes);
   else ++counters_.failures;
+  if (ok && o.insurance) local_answer_ms_[local_answers_++ % local_answer_ms_.size()] = ms_from_us(now - o.sent);
   const auto in = inputs_.find(o.input);
   if (in == inputs_.end()) {
     if (ok) ++counters_.late_replies;
@@ -463,6 +465,12 @@ void Orchestrator::on_worker_up(uint32_t w) { latency_.set_alive(w, true, clock_
 
 double Orchestrator::timer_slack_ms() const {
   return *std::max_element(timer_late_ms_.begin(), timer_late_ms_.end());
+}
+
+double Orchestrator::local_slowest_ms() const {
+  constexpr uint64_t kWarm = 4;
+  const double slowest = *std::max_element(local_answer_ms_.begin(), local_answer_ms_.end());
+  return local_answers_ < kWarm ? std::max(slowest, options_.insurance_cold_ms) : slowest;
 }
 
 void Orchestrator::on_timer() {

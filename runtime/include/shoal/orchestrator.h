@@ -86,6 +86,11 @@ class UnitSender {
 struct OrchestratorOptions {
   double hedge_factor = 2.0;        // hedge a unit not back after this many times its prediction (0: never)
   double insurance_guard_ms = 2.0;  // the insurance run starts this long before it would be too late
+  // Until the master's own engine has answered a few insurance runs, an insurance run is
+  // assumed to take up to this long: the first after a long idle pays cold caches and thread
+  // wake-ups (7 ms seen on a loaded 2-core machine, for a 0.2 ms subnet). After that, the
+  // slowest of its last 64 answers is.
+  double insurance_cold_ms = 10.0;
                                     // (its pessimistic prediction: mean + 4 deviations, + this,
                                     // + how late timers have been firing)
   double risky_fraction = 0.8;      // insure at once when every unit is predicted past this share of the budget
@@ -174,6 +179,7 @@ class Orchestrator {
     double share = 1;       // of the subnet's work: a segment's
     size_t expected = 0;    // values its result holds
     bool released = false;  // presumed lost: its reservation is back in the latency model
+    bool insurance = false;
     size_t bytes = 0;       // request and reply on the wire, about
     TimerKey presume_lost{}, forget{};  // forget is armed once presume_lost has fired
   };
@@ -193,6 +199,11 @@ class Orchestrator {
   // start by a time to finish by a deadline (insurance, a last-chance hedge) starts that
   // much earlier. On a loaded machine the timer thread wakes milliseconds late.
   double timer_slack_ms() const;
+  // How long the master's own insurance runs took to answer, the most over the last 64
+  // (insurance_cold_ms until a few have): the insurance starts at least that long before the
+  // deadline. When the master's cores are shared its answers are heavy-tailed (0.2 ms, then
+  // 15 ms when it is preempted), which the latency model's smoothed mean and deviation miss.
+  double local_slowest_ms() const;
 
   const Clock& clock_;
   UnitSender& sender_;
@@ -210,6 +221,8 @@ class Orchestrator {
   uint64_t timers_added_ = 0;
   std::array<double, 64> timer_late_ms_{};
   uint64_t timers_fired_ = 0;
+  std::array<double, 64> local_answer_ms_{};
+  uint64_t local_answers_ = 0;
   uint64_t next_seq_ = 1;
   OrchestratorCounters counters_;
 };
