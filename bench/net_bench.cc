@@ -1,8 +1,10 @@
 // What the master and worker add to a request, against a raw round trip of the same sizes on
 // loopback, over TCP and over UDP, measured in the same run (report p50: the median of
 // repetitions, and p99 from BM_*RoundTripPercentiles); and how long the AdaEnsemble
-// allocator takes to decide.
-//   build/bench/net_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// allocator takes to decide. Interleave the repetitions: on a shared machine the round trip
+// drifts by a third within minutes, and raw and master must see the same phases.
+//   build/bench/net_bench --benchmark_filter=RoundTrip --benchmark_repetitions=9
+//       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>

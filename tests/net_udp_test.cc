@@ -199,5 +199,54 @@ TEST_F(Udp, AMasterOverUdpNoticesAStoppedWorkerByItsHeartbeats) {
   EXPECT_LT(ms, kTestDetectionPeriods * kTestHeartbeatMs);
 }
 
+// The kernel stamps each datagram's arrival: a frame read late is still timed from when it
+// came, which is what a worker counts a request's deadline from.
+TEST_F(Udp, AFrameIsTimedFromItsArrivalNotFromWhenItIsRead) {
+  auto c = connect();
+  ASSERT_TRUE(write_frame(*c, wire::MessageType::Heartbeat, 5, nullptr, 0).is_ok());
+  const auto sent = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_EQ(read(*c).header.type, wire::MessageType::Heartbeat);
+  const auto read_at = std::chrono::steady_clock::now();
+  const auto arrived = c->arrived();
+  EXPECT_GE(arrived, sent - std::chrono::milliseconds(5));
+  EXPECT_GE(read_at - arrived, std::chrono::milliseconds(50)) << "taken as arriving when read";
+}
+
+// Over UDP too, a request queued behind a slow one past its deadline is answered
+// DeadlineExpired.
+TEST(UdpWorker, QueuedRequestsExpireFromArrival) {
+  const auto& bytes = testing::synth_bytes("resnet8");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok());
+  WorkerOptions options;
+  options.slowdown = 200;  // a w1.0 request takes tens of milliseconds
+  auto server = WorkerServer::create(model.value(), options);
+  ASSERT_TRUE(server.is_ok());
+  auto listener = UdpListener::listen("127.0.0.1:0");
+  ASSERT_TRUE(listener.is_ok());
+  std::thread serving([&] { server.value()->run(*listener.value()); });
+  auto client = udp_connect("127.0.0.1:" + std::to_string(listener.value()->port()));
+  ASSERT_TRUE(client.is_ok());
+  Connection& c = *client.value();
+  ASSERT_TRUE(dial_handshake(c, WorkerInfo{}, 2000).is_ok());
+  const std::vector<uint8_t> img(28 * 28, 50);
+  ASSERT_TRUE(send_infer_request(c, 1, "w1.0", 10'000'000, img.data(), img.size()).is_ok());
+  ASSERT_TRUE(send_infer_request(c, 2, "w0.25", 2'000, img.data(), img.size()).is_ok());  // 2 ms
+  Frame f;
+  ASSERT_TRUE(read_frame(c, Limits{}, &f, 5000).is_ok());
+  EXPECT_EQ(f.header.request_id, 1u);
+  EXPECT_EQ(f.header.type, wire::MessageType::InferResult);
+  ASSERT_TRUE(read_frame(c, Limits{}, &f, 5000).is_ok());
+  EXPECT_EQ(f.header.request_id, 2u);
+  ASSERT_EQ(f.header.type, wire::MessageType::Error);
+  wire::ErrorCode code = wire::ErrorCode::None;
+  (void)parse_error(f, &code);
+  EXPECT_EQ(code, wire::ErrorCode::DeadlineExpired);
+  EXPECT_EQ(server.value()->counters().expired.load(), 1u);
+  server.value()->stop();
+  serving.join();
+}
+
 }  // namespace
 }  // namespace shoal::net

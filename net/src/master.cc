@@ -362,8 +362,8 @@ Prediction Master::run(Submission submission) {
   Prediction out;
   submission.done = [&](Prediction&& p) {
     out = std::move(p);
-    ready.store(true, std::memory_order_release);
     cv.notify_one();
+    ready.store(true, std::memory_order_release);  // the last touch: run() may return at once
   };
   TimeUs first_timer;
   {
@@ -374,6 +374,10 @@ Prediction Master::run(Submission submission) {
   const TimeUs spin_until = std::min(steady_clock().now() + us_from_ms(kSpinMs), first_timer);
   while (!ready.load(std::memory_order_acquire) && steady_clock().now() < spin_until) {
   }
+  // Answered while spinning: nothing to wait for. (The reader that answered still holds the
+  // lock; waiting for it would put this thread to sleep and cost a wake-up. It pokes the
+  // timer thread itself after every reply.)
+  if (ready.load(std::memory_order_acquire)) return out;
   std::unique_lock<std::mutex> lock(impl_->mu);
   while (!ready.load(std::memory_order_acquire)) {
     const TimeUs next = impl_->orchestrator->next_timer();

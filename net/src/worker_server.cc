@@ -237,9 +237,10 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
     return c.shutdown();
   }
   Frame frame;
-  // After a request ran on this thread, frames already waiting came in while it ran: they are
-  // taken as having arrived when it started (so a request's deadline still counts from its
-  // arrival, erring early, never late).
+  // A request's deadline counts from its arrival. Datagrams carry the kernel's arrival stamp.
+  // A stream's cannot: after a request ran on this thread, frames already waiting came in
+  // while it ran, and are taken as having arrived when it started (erring early, never late);
+  // that costs a read that finds nothing when nothing came.
   Clock::time_point ran_here_since{};
   for (;;) {
     const bool backdate = ran_here_since != Clock::time_point{};
@@ -248,7 +249,8 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
       ran_here_since = {};  // nothing was waiting
       continue;
     }
-    const auto received = backdate ? ran_here_since : Clock::now();
+    const Clock::time_point stamped = c.arrived();
+    const auto received = stamped != Clock::time_point{} ? stamped : backdate ? ran_here_since : Clock::now();
     if (!backdate) ran_here_since = {};
     if (!st.is_ok() && c.datagrams() && st.code() == StatusCode::kCorrupt) {
       ++counters.malformed;  // over UDP a bad frame costs its datagram, not the session
@@ -270,7 +272,8 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
     switch (frame.header.type) {
       case wire::MessageType::InferRequest: {
         const auto started = Clock::now();
-        if (handle_request(peer, frame, received) && !backdate) ran_here_since = started;
+        const bool ran_here = handle_request(peer, frame, received);
+        if (ran_here && !backdate && stamped == Clock::time_point{}) ran_here_since = started;
         break;
       }
       case wire::MessageType::Heartbeat: {

@@ -70,6 +70,9 @@ class Connection {
   // it. A frame that fails its checks costs only its message, not the connection.
   virtual bool datagrams() const { return false; }
   virtual Status next_message(int timeout_ms) { return Status::ok(); }
+  // When the last message arrived, as the kernel stamped it (datagrams); a default time point
+  // when the transport cannot tell (a stream: bytes, not messages, arrive).
+  virtual std::chrono::steady_clock::time_point arrived() const { return {}; }
 
   const std::string& peer() const { return peer_; }
   // Frame state, owned by net/frame.cc: read under the reading thread, written under
