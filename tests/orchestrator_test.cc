@@ -364,12 +364,12 @@ TEST(Orchestrator, InsuranceStartsAsEarlyAsTheMastersEngineHasBeenSlow) {
     h.run_until(base + due - 0.1);
     EXPECT_EQ(h.sent_to(local, i), nullptr) << "input " << i << " insured at " << (h.sent_to(local, i) ? ms_from_us(h.sent_to(local, i)->at - h.start) - base : -1) << " ms";
     h.run_until(base + due);
-    const Sent* insurance = h.sent_to(local, i);
-    ASSERT_NE(insurance, nullptr) << "input " << i;
+    ASSERT_NE(h.sent_to(local, i), nullptr) << "input " << i;
+    const Sent insurance = *h.sent_to(local, i);  // a copy: hedges may grow the list
     // Answered 6 ms after it was sent, 5 of them queued: the latency model learns 1 ms, as
     // before, and only the slowest answer moves the insurance.
     h.run_until(base + due + 6.0);
-    h.reply(*insurance, 3, 5.0);
+    h.reply(insurance, 3, 5.0);
     // The members answer at last, each reporting its wait as queueing (their estimates stay).
     h.run_until(base + 19.0);
     for (const Sent& m : std::vector<Sent>(h.script.sent)) {
