@@ -222,7 +222,7 @@ class DatagramConnection final : public Connection {
       at_ = message_.size();
       return Status(StatusCode::kCorrupt, "a frame runs past the end of its datagram");
     }
-    std::memcpy(data, message_.data() + at_, size);
+    if (size > 0) std::memcpy(data, message_.data() + at_, size);  // an empty payload's data() may be null
     at_ += size;
     return Status::ok();
   }
