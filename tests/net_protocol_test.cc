@@ -378,25 +378,10 @@ TEST(SlowWorker, QueuedRequestsExpireFromArrival) {
   const auto& bytes = testing::synth_bytes("resnet8");
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   ASSERT_TRUE(model.is_ok());
-  WorkerOptions options;
-  options.slowdown = 200;  // a w1.0 request takes tens of milliseconds
-  auto server = WorkerServer::create(model.value(), options);
+  auto server = WorkerServer::create(model.value(), testing::slow_worker_options());
   ASSERT_TRUE(server.is_ok());
   auto client = testing::shake_hands(*server.value());
-  const std::vector<uint8_t> img(28 * 28, 50);
-  ASSERT_TRUE(send_infer_request(*client, 1, "w1.0", 10'000'000, img.data(), img.size()).is_ok());
-  ASSERT_TRUE(send_infer_request(*client, 2, "w0.25", 2'000, img.data(), img.size()).is_ok());  // 2 ms
-  Frame f;
-  ASSERT_TRUE(read_frame(*client, Limits{}, &f).is_ok());
-  EXPECT_EQ(f.header.request_id, 1u);
-  EXPECT_EQ(f.header.type, wire::MessageType::InferResult);
-  ASSERT_TRUE(read_frame(*client, Limits{}, &f).is_ok());
-  EXPECT_EQ(f.header.request_id, 2u);
-  wire::ErrorCode code = wire::ErrorCode::None;
-  ASSERT_EQ(f.header.type, wire::MessageType::Error);
-  (void)parse_error(f, &code);
-  EXPECT_EQ(code, wire::ErrorCode::DeadlineExpired);
-  EXPECT_EQ(server.value()->counters().expired.load(), 1u);
+  testing::expect_queued_request_expires(*client, *server.value());
 }
 
 }  // namespace

@@ -75,6 +75,33 @@ inline void expect_served_like_the_engine(Connection& c, const Model& model, con
   }
 }
 
+// Queued requests expire from their arrival, over any transport: `c` (past its handshake)
+// sends a w1.0 request to `server` (made with slow_worker_options(), so it takes tens of
+// milliseconds), then a w0.25 one with 2 ms to live, which waits behind it past its deadline.
+// The first comes back answered, the second DeadlineExpired. `wait_ms` bounds each reply
+// (seconds in the sanitizer builds).
+inline WorkerOptions slow_worker_options() {
+  WorkerOptions options;
+  options.slowdown = 200;
+  return options;
+}
+inline void expect_queued_request_expires(Connection& c, WorkerServer& server, int wait_ms = -1) {
+  const std::vector<uint8_t> img(28 * 28, 50);
+  ASSERT_TRUE(send_infer_request(c, 1, "w1.0", 10'000'000, img.data(), img.size()).is_ok());
+  ASSERT_TRUE(send_infer_request(c, 2, "w0.25", 2'000, img.data(), img.size()).is_ok());
+  Frame f;
+  ASSERT_TRUE(read_frame(c, Limits{}, &f, wait_ms).is_ok());
+  EXPECT_EQ(f.header.request_id, 1u);
+  EXPECT_EQ(f.header.type, wire::MessageType::InferResult);
+  ASSERT_TRUE(read_frame(c, Limits{}, &f, wait_ms).is_ok());
+  EXPECT_EQ(f.header.request_id, 2u);
+  ASSERT_EQ(f.header.type, wire::MessageType::Error);
+  wire::ErrorCode code = wire::ErrorCode::None;
+  (void)parse_error(f, &code);
+  EXPECT_EQ(code, wire::ErrorCode::DeadlineExpired);
+  EXPECT_EQ(server.counters().expired.load(), 1u);
+}
+
 }  // namespace shoal::testing
 
 #endif  // SHOAL_TESTS_NET_TEST_UTIL_H_

@@ -219,9 +219,7 @@ TEST(UdpWorker, QueuedRequestsExpireFromArrival) {
   const auto& bytes = testing::synth_bytes("resnet8");
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   ASSERT_TRUE(model.is_ok());
-  WorkerOptions options;
-  options.slowdown = 200;  // a w1.0 request takes tens of milliseconds
-  auto server = WorkerServer::create(model.value(), options);
+  auto server = WorkerServer::create(model.value(), testing::slow_worker_options());
   ASSERT_TRUE(server.is_ok());
   auto listener = UdpListener::listen("127.0.0.1:0");
   ASSERT_TRUE(listener.is_ok());
@@ -236,22 +234,8 @@ TEST(UdpWorker, QueuedRequestsExpireFromArrival) {
   } stop{*server.value(), serving};
   auto client = udp_connect("127.0.0.1:" + std::to_string(listener.value()->port()));
   ASSERT_TRUE(client.is_ok());
-  Connection& c = *client.value();
-  ASSERT_TRUE(dial_handshake(c, WorkerInfo{}, 2000).is_ok());
-  const std::vector<uint8_t> img(28 * 28, 50);
-  ASSERT_TRUE(send_infer_request(c, 1, "w1.0", 10'000'000, img.data(), img.size()).is_ok());
-  ASSERT_TRUE(send_infer_request(c, 2, "w0.25", 2'000, img.data(), img.size()).is_ok());  // 2 ms
-  Frame f;
-  ASSERT_TRUE(read_frame(c, Limits{}, &f, 60'000).is_ok());  // seconds in the sanitizer builds
-  EXPECT_EQ(f.header.request_id, 1u);
-  EXPECT_EQ(f.header.type, wire::MessageType::InferResult);
-  ASSERT_TRUE(read_frame(c, Limits{}, &f, 60'000).is_ok());
-  EXPECT_EQ(f.header.request_id, 2u);
-  ASSERT_EQ(f.header.type, wire::MessageType::Error);
-  wire::ErrorCode code = wire::ErrorCode::None;
-  (void)parse_error(f, &code);
-  EXPECT_EQ(code, wire::ErrorCode::DeadlineExpired);
-  EXPECT_EQ(server.value()->counters().expired.load(), 1u);
+  ASSERT_TRUE(dial_handshake(*client.value(), WorkerInfo{}, 2000).is_ok());
+  testing::expect_queued_request_expires(*client.value(), *server.value(), 60'000);
 }
 
 }  // namespace
