@@ -86,13 +86,13 @@ class UnitSender {
 struct OrchestratorOptions {
   double hedge_factor = 2.0;        // hedge a unit not back after this many times its prediction (0: never)
   double insurance_guard_ms = 2.0;  // the insurance run starts this long before it would be too late
+                                    // (its pessimistic prediction: mean + 4 deviations, + this,
+                                    // + how late timers have been firing)
   // Until the master's own engine has answered a few insurance runs, an insurance run is
   // assumed to take up to this long: the first after a long idle pays cold caches and thread
   // wake-ups (7 ms seen on a loaded 2-core machine, for a 0.2 ms subnet). After that, the
   // slowest of its last 64 answers is.
   double insurance_cold_ms = 10.0;
-                                    // (its pessimistic prediction: mean + 4 deviations, + this,
-                                    // + how late timers have been firing)
   double risky_fraction = 0.8;      // insure at once when every unit is predicted past this share of the budget
   double narrow_pressure = 0.5;     // class p > 0 is narrowed when the shortest queue > budget * this / p
   double shed_pressure = 1.0;       // ...and shed when it is > budget * this / p
