@@ -86,8 +86,9 @@ class UnitSender {
 struct OrchestratorOptions {
   double hedge_factor = 2.0;        // hedge a unit not back after this many times its prediction (0: never)
   double insurance_guard_ms = 2.0;  // the insurance run starts this long before it would be too late
-                                    // (its pessimistic prediction: mean + 4 deviations, + this,
-                                    // + how late timers have been firing)
+                                    // (the larger of its pessimistic prediction, mean + 4
+                                    // deviations, and its slowest recent answer; + this, + how
+                                    // late timers have been firing)
   // Until the master's own engine has answered a few insurance runs, an insurance run is
   // assumed to take up to this long: the first after a long idle pays cold caches and thread
   // wake-ups (7 ms seen on a loaded 2-core machine, for a 0.2 ms subnet). After that, the
