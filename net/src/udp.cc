@@ -114,7 +114,7 @@ class ConnectedPort final : public Port {
       if (n >= 0) {
         if (static_cast<size_t>(n) > kLargestDatagram) continue;  // larger than any datagram we take
         out->assign(raw_.get(), raw_.get() + n);  // no allocation once `out` has grown
-        *arrived = Clock::now();
+        *arrived = Clock::time_point{};
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
           if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
             timespec ts;
@@ -122,6 +122,7 @@ class ConnectedPort final : public Port {
             *arrived = steady_from_system(ts);
           }
         }
+        if (*arrived == Clock::time_point{}) *arrived = Clock::now();  // no stamp: as it is read
         return Status::ok();
       }
       if (errno == ECONNREFUSED) return Status(StatusCode::kIo, "nothing listens there (port unreachable)");
