@@ -178,6 +178,15 @@ std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
       uint32_t(Augment::kFlip), uint32_t(Augment::kCrop12), uint32_t(Augment::kContrast) | uint32_t(Augment::kBrightness),
       uint32_t(Augment::kErase), uint32_t(Augment::kCrop6) | uint32_t(Augment::kFlip), uint32_t(Augment::kCrop20),
       uint32_t(Augment::kBrightness) | uint32_t(Augment::kCrop6), uint32_t(Augment::kContrast) | uint32_t(Augment::kFlip)};
+  // Only the combinations that add something to --augment: with flip in every model's batches, a
+  // flip variant would be a second baseline with another seed.
+  std::vector<uint32_t> extra;
+  for (uint32_t a : kAugments) {
+    if ((a & ~o.augment) != 0) extra.push_back(a);
+  }
+  if (o.diversity == "augment" && extra.empty()) {
+    throw std::invalid_argument("--augment already gives every model every augmentation; --diversity augment has none left");
+  }
   std::vector<Split> subsets(o.variants);
   std::vector<SlimNet> students;
   std::vector<std::string> names;
@@ -195,7 +204,7 @@ std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
     uint32_t mask = o.augment;
     std::string what = "baseline" + base;
     if (!baseline && o.diversity == "augment") {
-      mask |= kAugments[v % (sizeof(kAugments) / sizeof(kAugments[0]))];
+      mask |= extra[v % extra.size()];
       what = "augment " + augment_names(mask);
     } else if (!baseline) {
       const int64_t target = v % 10;
