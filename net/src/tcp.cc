@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "ipv4.h"
-#include "shoal/net/connection.h"
+#include "stream_connection.h"
 
 namespace shoal::net {
 namespace {

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "ipv4.h"
 #include "shoal/net/frame.h"
 #include "shoal/net/hmac.h"
+#include "stamped_receive.h"
 
 namespace shoal::net {
 namespace {
@@ -34,24 +34,6 @@ void put16(uint8_t* p, uint32_t v) { p[0] = static_cast<uint8_t>(v), p[1] = stat
 void put32(uint8_t* p, uint32_t v) { put16(p, v), put16(p + 2, v >> 16); }
 uint32_t get16(const uint8_t* p) { return p[0] | uint32_t{p[1]} << 8; }
 uint32_t get32(const uint8_t* p) { return get16(p) | get16(p + 2) << 16; }
-
-// The kernel stamps a datagram's arrival on the system clock; deadlines run on the steady one.
-Clock::time_point steady_from_system(const timespec& ts) {
-  const auto system_now = std::chrono::system_clock::now();
-  const auto now = Clock::now();
-  const auto stamp = std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::seconds(ts.tv_sec) +
-                                                                     std::chrono::nanoseconds(ts.tv_nsec)));
-  const auto age = system_now - stamp;
-  if (age < decltype(age)::zero() || age > std::chrono::seconds(10)) return now;  // the system clock stepped
-  return now - std::chrono::duration_cast<Clock::duration>(age);
-}
-
-int wait_ms(bool has_deadline, Clock::time_point deadline) {
-  if (!has_deadline) return -1;
-  return static_cast<int>(std::max<long long>(
-      0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
-}
 
 // Where one peer's datagrams come from and go to.
 class Port {
@@ -72,8 +54,7 @@ class ConnectedPort final : public Port {
   // `live`: a count of the listener's peers, held while this port lives.
   explicit ConnectedPort(int fd, std::vector<uint8_t> first = {}, std::shared_ptr<std::atomic<uint32_t>> live = {})
       : fd_(fd), first_(std::move(first)), live_(std::move(live)) {
-    const int on = 1;  // arrival stamps (without them a datagram counts as arriving when read)
-    ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+    enable_arrival_stamps(fd_);  // without them a datagram counts as arriving when read
   }
   ~ConnectedPort() override {
     ::close(fd_);
@@ -102,26 +83,13 @@ class ConnectedPort final : public Port {
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
     for (bool first = true;; first = false) {
       if (shut_) return Status(StatusCode::kIo, "closed");
-      const int wait = first ? timeout_ms : wait_ms(has_deadline, deadline);
-      if (wait != 0) set_receive_timeout(wait);
-      iovec iov{raw_.get(), kLargestDatagram};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
-      msghdr msg{};
-      msg.msg_iov = &iov, msg.msg_iovlen = 1;
-      msg.msg_control = control, msg.msg_controllen = sizeof(control);
-      const ssize_t n = ::recvmsg(fd_, &msg, MSG_TRUNC | (wait == 0 ? MSG_DONTWAIT : 0));
+      const int wait = first ? timeout_ms : has_deadline ? ms_until(deadline) : -1;
+      if (wait != 0) timeout_.set(fd_, wait);
+      const ssize_t n = receive_stamped(fd_, raw_.get(), kLargestDatagram, MSG_TRUNC | (wait == 0 ? MSG_DONTWAIT : 0), arrived);
       if (shut_) return Status(StatusCode::kIo, "closed");
       if (n >= 0) {
         if (static_cast<size_t>(n) > kLargestDatagram) continue;  // larger than any datagram we take
         out->assign(raw_.get(), raw_.get() + n);  // no allocation once `out` has grown
-        *arrived = Clock::time_point{};
-        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-          if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
-            timespec ts;
-            std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-            *arrived = steady_from_system(ts);
-          }
-        }
         if (*arrived == Clock::time_point{}) *arrived = Clock::now();  // no stamp: as it is read
         return Status::ok();
       }
@@ -139,18 +107,9 @@ class ConnectedPort final : public Port {
   }
 
  private:
-  // SO_RCVTIMEO, set only when it changes (a reader asks with the same timeout each time).
-  void set_receive_timeout(int ms) {
-    if (ms == timeout_set_) return;
-    timeval tv{};  // zero: no timeout
-    if (ms > 0) tv.tv_sec = ms / 1000, tv.tv_usec = (ms % 1000) * 1000;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    timeout_set_ = ms;
-  }
-
   const int fd_;
   std::atomic<bool> shut_{false};
-  int timeout_set_ = -1;  // only the reading thread touches it
+  ReceiveTimeout timeout_;  // only the reading thread touches it
   std::vector<uint8_t> first_;
   std::shared_ptr<std::atomic<uint32_t>> live_;
   std::unique_ptr<uint8_t[]> raw_{new uint8_t[kLargestDatagram]};  // where recv writes
@@ -168,7 +127,7 @@ class DatagramConnection final : public Connection {
       : Connection(std::move(peer)), port_(std::move(port)), limits_(limits) {}
 
   bool datagrams() const override { return true; }
-  Clock::time_point arrived() const override { return arrived_; }
+  Arrival arrival() const override { return {arrived_, true}; }
 
   Status write_all(const void* data, size_t size) override {
     const auto* p = static_cast<const uint8_t*>(data);
@@ -206,7 +165,7 @@ class DatagramConnection final : public Connection {
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
     std::vector<uint8_t>& d = spare_;
     for (;;) {
-      SHOAL_RETURN_IF_ERROR(port_->receive(&d, wait_ms(has_deadline, deadline), &arrived_));
+      SHOAL_RETURN_IF_ERROR(port_->receive(&d, has_deadline ? ms_until(deadline) : -1, &arrived_));
       if (d.size() >= 4 && std::memcmp(d.data(), kMagic, 4) == 0) {
         message_.swap(d);
         return Status::ok();

@@ -237,21 +237,30 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
     return c.shutdown();
   }
   Frame frame;
-  // A request's deadline counts from its arrival. Datagrams carry the kernel's arrival stamp.
-  // A stream's cannot: after a request ran on this thread, frames already waiting came in
-  // while it ran, and are taken as having arrived when it started (erring early, never late);
-  // that costs a read that finds nothing when nothing came.
-  Clock::time_point ran_here_since{};
+  // A request's deadline counts from its arrival, which the kernel stamps (Connection::arrival):
+  // exactly, unless the frame came in one receive with later bytes. Such a frame, when the
+  // later bytes came while a request ran on this thread, is taken as having arrived when that
+  // run started, or when the frame before it arrived if earlier (erring early, never late).
+  // Where the transport has no stamps (AF_UNIX), frames waiting after a run here are found by
+  // a read that does not wait, and taken the same way.
+  Clock::time_point ran_since{}, ran_until{};  // the last request that ran on this thread
+  bool probe = false;
   for (;;) {
-    const bool backdate = ran_here_since != Clock::time_point{};
-    const Status st = read_frame(c, request_limits, &frame, backdate ? 0 : options.idle_timeout_ms);
-    if (backdate && st.code() == StatusCode::kTimeout) {
-      ran_here_since = {};  // nothing was waiting
+    const Status st = read_frame(c, request_limits, &frame, probe ? 0 : options.idle_timeout_ms);
+    if (probe && st.code() == StatusCode::kTimeout) {
+      probe = false;  // nothing was waiting
+      ran_since = ran_until = {};
       continue;
     }
-    const Clock::time_point stamped = c.arrived();
-    const auto received = stamped != Clock::time_point{} ? stamped : backdate ? ran_here_since : Clock::now();
-    if (!backdate) ran_here_since = {};
+    const Connection::Arrival arrival = c.arrival();
+    Clock::time_point received = arrival.at;
+    if (arrival.at == Clock::time_point{}) {
+      received = probe ? ran_since : Clock::now();
+    } else if (!arrival.exact && ran_until != Clock::time_point{} && arrival.at <= ran_until) {
+      received = ran_since;
+    }
+    probe = false;
+    ran_since = ran_until = {};
     if (!st.is_ok() && c.datagrams() && st.code() == StatusCode::kCorrupt) {
       ++counters.malformed;  // over UDP a bad frame costs its datagram, not the session
       continue;
@@ -272,8 +281,11 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
     switch (frame.header.type) {
       case wire::MessageType::InferRequest: {
         const auto started = Clock::now();
-        const bool ran_here = handle_request(peer, frame, received);
-        if (ran_here && !backdate && stamped == Clock::time_point{}) ran_here_since = started;
+        if (handle_request(peer, frame, received)) {
+          // What is found waiting now came after this frame did (a stream keeps order).
+          ran_since = std::min(started, received), ran_until = Clock::now();
+          probe = arrival.at == Clock::time_point{};
+        }
         break;
       }
       case wire::MessageType::Heartbeat: {

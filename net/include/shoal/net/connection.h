@@ -70,9 +70,15 @@ class Connection {
   // it. A frame that fails its checks costs only its message, not the connection.
   virtual bool datagrams() const { return false; }
   virtual Status next_message(int timeout_ms) { return Status::ok(); }
-  // When the last message arrived, as the kernel stamped it (datagrams); a default time point
-  // when the transport cannot tell (a stream: bytes, not messages, arrive).
-  virtual std::chrono::steady_clock::time_point arrived() const { return {}; }
+  // When the frame just read arrived, as the kernel stamped it: `at` is a default time point
+  // when the transport cannot tell (AF_UNIX streams). Exact for a datagram, and for a stream
+  // frame that ended what one receive returned; a stream frame read together with later bytes
+  // gets the stamp of the last of them (`exact` false), which may be later than it came.
+  struct Arrival {
+    std::chrono::steady_clock::time_point at;
+    bool exact = true;
+  };
+  virtual Arrival arrival() const { return {}; }
 
   const std::string& peer() const { return peer_; }
   // Frame state, owned by net/frame.cc: read under the reading thread, written under
@@ -90,44 +96,6 @@ class Connection {
   std::string peer_;
   std::mutex frame_write_mu_;
   FrameSecurity security_;
-};
-
-// A connected stream socket (TCP, or one end of a socketpair), made non-blocking. Writing
-// never blocks: write_all() sends what the socket takes at once and queues the rest, which
-// goes out while the owner waits in read_exact() or read_some() (or in flush()).
-class StreamConnection final : public Connection {
- public:
-  static Result<std::unique_ptr<Connection>> adopt(int fd, std::string peer, ConnectionLimits limits = {});
-  ~StreamConnection() override;
-
-  Status write_all(const void* data, size_t size) override;
-  Status read_exact(void* data, size_t size, int timeout_ms = -1) override;
-  Result<size_t> read_some(void* data, size_t size, int timeout_ms = -1) override;
-  bool nothing_arrived() override;
-  Status flush(int timeout_ms) override;
-  void shutdown() override;
-  void set_limits(const ConnectionLimits& limits) override;
-  bool overflowed() const override;
-
- private:
-  StreamConnection(int fd, int wake_fd, std::string peer, ConnectionLimits limits);
-  Status send_queued_locked();  // out_mu_ held
-  void wake_reader();
-  // Fills in_ with what the socket has, waiting until `deadline` (has_deadline) for it while
-  // sending queued output.
-  Status fill(bool has_deadline, std::chrono::steady_clock::time_point deadline, int timeout_ms);
-
-  const int fd_;
-  const int wake_fd_;  // eventfd: tells a waiting reader that output was queued, or shutdown
-  ConnectionLimits limits_;
-  mutable std::mutex out_mu_;  // out_, out_begin_, failed_, overflowed_, limits_
-  std::vector<uint8_t> out_;
-  size_t out_begin_ = 0;
-  bool failed_ = false;
-  bool overflowed_ = false;
-  uint8_t in_[16384];  // read-side buffer: a small frame usually costs one recv
-  size_t in_begin_ = 0, in_end_ = 0;
-  bool waited_ = false;  // the last fill() had to wait for data
 };
 
 // Two connected ends of a socketpair.
