@@ -82,5 +82,29 @@ TEST(Dataset, ImagesBecomeNormalisedInputsOrAClearError) {
   EXPECT_EQ(in.size(), 784u);
 }
 
+// Every pixel value, as it is and scaled up (nearest neighbour), becomes exactly what the
+// formula gives per pixel.
+TEST(Dataset, EveryPixelValueBecomesItsNormalisedInput) {
+  const auto& bytes = testing::synth_bytes("fluid-cnn");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok());
+  const float mean = model.value().fb().metadata()->input_mean();
+  const float inv_std = 1.0f / model.value().fb().metadata()->input_std();
+  auto expected = [&](uint8_t v) { return (v / 255.0f - mean) * inv_std; };
+  Images img;
+  img.count = 1, img.h = 28, img.w = 28;
+  for (uint32_t i = 0; i < 28 * 28; ++i) img.pixels.push_back(static_cast<uint8_t>(i * 7 % 256));
+  std::vector<float> in;
+  ASSERT_TRUE(image_to_input(img, 0, model.value(), Fit::kExact, &in).is_ok());
+  for (uint32_t i = 0; i < 28 * 28; ++i) ASSERT_EQ(in[i], expected(img.pixels[i])) << "pixel " << i;
+  Images small;
+  small.count = 1, small.h = 14, small.w = 14;
+  for (uint32_t i = 0; i < 14 * 14; ++i) small.pixels.push_back(static_cast<uint8_t>(255 - i));
+  ASSERT_TRUE(image_to_input(small, 0, model.value(), Fit::kResize, &in).is_ok());
+  for (uint32_t y = 0; y < 28; ++y) {
+    for (uint32_t x = 0; x < 28; ++x) ASSERT_EQ(in[y * 28 + x], expected(small.pixels[y / 2 * 14 + x / 2])) << y << "," << x;
+  }
+}
+
 }  // namespace
 }  // namespace shoal
