@@ -121,8 +121,9 @@ const shoal::cli::Command kTrain = {
      {"--members", "M", "slimmable: members to train, seeds S..S+M-1; default 1"},
      {"--keep", "K", "slimmable: members kept (best mean validation accuracy); default M"},
      {"--student", "ARCH", "vip: student architecture; default resnet8-s2"},
-     {"--diversity", "HOW", "vip: augment or imbalance (default augment); slimmable: seed (default) or augment\n"
-                            "(the member with seed S also gets none / contrast+brightness / crop12 / erase, S mod 4)"},
+     {"--diversity", "HOW", "vip: augment or imbalance (default augment); slimmable: seed (default), augment or\n"
+                            "imbalance (the member with seed S also gets none / contrast+brightness / crop12 /\n"
+                            "erase, or sees all of class 0 / 2 / 4 / 6 and 70% of the rest, by S mod 4)"},
      {"--augment", "LIST", "slimmable, vip: augmentations every model gets, e.g. flip+shift2 (flip, shift2, erase,\n"
                            "crop6/12/20, contrast, brightness, rotate90); default none"},
      {"--variants", "N", "vip: diverse students; default 4"},
