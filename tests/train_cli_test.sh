@@ -13,8 +13,10 @@ if "$train" slimmable --epochs zero > "$dir/err" 2>&1; then exit 1; fi
 grep -q -- "--epochs takes a number" "$dir/err"
 if "$train" slimmable --augment flip+twirl > "$dir/err" 2>&1; then exit 1; fi
 grep -q "unknown augmentation 'twirl'; known: flip" "$dir/err"
-if "$train" slimmable --diversity imbalance > "$dir/err" 2>&1; then exit 1; fi
-grep -q "slimmable --diversity is seed or augment" "$dir/err"
+if "$train" slimmable --diversity twins > "$dir/err" 2>&1; then exit 1; fi
+grep -q "slimmable --diversity is seed, augment or imbalance" "$dir/err"
+"$train" slimmable --arch fluid-cnn --epochs 1 --train-limit 256 --diversity imbalance --seed 2 --out "$dir" --quiet > "$dir/out"
+"$shoal" inspect "$dir/fluid-cnn-slim-s2.shoal" | grep -q "all of class 4, 70% of the rest"
 "$train" slimmable --arch fluid-cnn --epochs 1 --train-limit 256 --augment flip+shift2 --diversity augment --seed 3 \
   --out "$dir" --quiet > "$dir/out"
 "$shoal" inspect "$dir/fluid-cnn-slim-s3.shoal" | grep -q "augment flip+shift2+erase"

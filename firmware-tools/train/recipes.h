@@ -19,7 +19,7 @@ struct RecipeOptions {
   uint32_t epochs = 10;
   uint32_t members = 1, keep = 1;      // slimmable: train `members` seeds, keep the best `keep`
   std::string student = "resnet8-s2";  // vip
-  std::string diversity = "augment";   // vip: augment or imbalance; slimmable: seed or augment
+  std::string diversity = "augment";   // vip: augment or imbalance; slimmable: seed, augment or imbalance
   uint32_t augment = 0;                // slimmable, vip: augmentations (data.h) every model gets
   uint32_t variants = 4;               // vip: diverse students
   double alpha = 0.5;                  // vip: alpha * CE + (1 - alpha) * KL
