@@ -375,13 +375,9 @@ namespace {
 // A request that waits behind a slow one past its deadline must be answered DeadlineExpired,
 // with its clock counted from arrival, not from when the worker got round to reading it.
 TEST(SlowWorker, QueuedRequestsExpireFromArrival) {
-  const auto& bytes = testing::synth_bytes("resnet8");
-  auto model = Model::from_bytes(bytes.data(), bytes.size());
-  ASSERT_TRUE(model.is_ok());
-  auto server = WorkerServer::create(model.value(), testing::slow_worker_options());
-  ASSERT_TRUE(server.is_ok());
-  auto client = testing::shake_hands(*server.value());
-  testing::expect_queued_request_expires(*client, *server.value());
+  testing::SlowWorker worker;
+  auto client = testing::shake_hands(*worker.server);
+  testing::expect_queued_request_expires(*client, *worker.server);
 }
 
 }  // namespace

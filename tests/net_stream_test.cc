@@ -153,17 +153,12 @@ TEST(TcpStream, AFrameIsTimedFromItsArrivalNotFromWhenItIsRead) {
 // looks for waiting frames after each run, a request queued behind a slow one past its
 // deadline is still answered DeadlineExpired.
 TEST(TcpStream, QueuedRequestsExpireFromArrival) {
-  const auto& bytes = testing::synth_bytes("resnet8");
-  auto model = Model::from_bytes(bytes.data(), bytes.size());
-  ASSERT_TRUE(model.is_ok());
-  auto server = WorkerServer::create(model.value(), testing::slow_worker_options());
-  ASSERT_TRUE(server.is_ok());
-  auto [client, worker] = tcp_pair();
+  testing::SlowWorker worker;
+  auto [client, served] = tcp_pair();
   ASSERT_NE(client, nullptr);
-  server.value()->serve(std::move(worker));
+  worker.server->serve(std::move(served));
   ASSERT_TRUE(dial_handshake(*client, WorkerInfo{}, 2000).is_ok());
-  testing::expect_queued_request_expires(*client, *server.value(), 60'000);
-  server.value()->stop();
+  testing::expect_queued_request_expires(*client, *worker.server, 60'000);
 }
 
 }  // namespace

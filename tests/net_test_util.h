@@ -12,6 +12,7 @@
 #include "shoal/engine.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/worker_server.h"
+#include "test_models.h"
 
 namespace shoal::testing {
 using namespace shoal::net;
@@ -76,15 +77,20 @@ inline void expect_served_like_the_engine(Connection& c, const Model& model, con
 }
 
 // Queued requests expire from their arrival, over any transport: `c` (past its handshake)
-// sends a w1.0 request to `server` (made with slow_worker_options(), so it takes tens of
-// milliseconds), then a w0.25 one with 2 ms to live, which waits behind it past its deadline.
+// sends a w1.0 request to `server` (a SlowWorker's, so it takes tens of milliseconds), then a w0.25 one with 2 ms to live, which waits behind it past its deadline.
 // The first comes back answered, the second DeadlineExpired. `wait_ms` bounds each reply
 // (seconds in the sanitizer builds).
-inline WorkerOptions slow_worker_options() {
-  WorkerOptions options;
-  options.slowdown = 200;
-  return options;
-}
+struct SlowWorker {  // a worker whose w1.0 takes tens of milliseconds
+  SlowWorker() {
+    const auto& bytes = synth_bytes("resnet8");
+    model = std::make_unique<Model>(std::move(Model::from_bytes(bytes.data(), bytes.size()).value()));
+    WorkerOptions options;
+    options.slowdown = 200;
+    server = std::move(WorkerServer::create(*model, options).value());
+  }
+  std::unique_ptr<Model> model;  // outlives the server
+  std::unique_ptr<WorkerServer> server;
+};
 inline void expect_queued_request_expires(Connection& c, WorkerServer& server, int wait_ms = -1) {
   const std::vector<uint8_t> img(28 * 28, 50);
   ASSERT_TRUE(send_infer_request(c, 1, "w1.0", 10'000'000, img.data(), img.size()).is_ok());

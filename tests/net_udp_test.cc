@@ -216,14 +216,10 @@ TEST_F(Udp, AFrameIsTimedFromItsArrivalNotFromWhenItIsRead) {
 // Over UDP too, a request queued behind a slow one past its deadline is answered
 // DeadlineExpired.
 TEST(UdpWorker, QueuedRequestsExpireFromArrival) {
-  const auto& bytes = testing::synth_bytes("resnet8");
-  auto model = Model::from_bytes(bytes.data(), bytes.size());
-  ASSERT_TRUE(model.is_ok());
-  auto server = WorkerServer::create(model.value(), testing::slow_worker_options());
-  ASSERT_TRUE(server.is_ok());
+  testing::SlowWorker worker;
   auto listener = UdpListener::listen("127.0.0.1:0");
   ASSERT_TRUE(listener.is_ok());
-  std::thread serving([&] { server.value()->run(*listener.value()); });
+  std::thread serving([&] { worker.server->run(*listener.value()); });
   struct Stop {  // on every way out, a failed assertion's too
     WorkerServer& server;
     std::thread& serving;
@@ -231,11 +227,11 @@ TEST(UdpWorker, QueuedRequestsExpireFromArrival) {
       server.stop();
       serving.join();
     }
-  } stop{*server.value(), serving};
+  } stop{*worker.server, serving};
   auto client = udp_connect("127.0.0.1:" + std::to_string(listener.value()->port()));
   ASSERT_TRUE(client.is_ok());
   ASSERT_TRUE(dial_handshake(*client.value(), WorkerInfo{}, 2000).is_ok());
-  testing::expect_queued_request_expires(*client.value(), *server.value(), 60'000);
+  testing::expect_queued_request_expires(*client.value(), *worker.server, 60'000);
 }
 
 }  // namespace
