@@ -120,7 +120,9 @@ Status StreamConnection::fill(int first_wait_ms, Clock::time_point deadline) {
     if (n == 0) return closed(peer());
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return closed(peer());
-    if (first_wait_ms >= 0) return Status(StatusCode::kTimeout, peer() + " sent nothing for " + std::to_string(first_wait_ms) + " ms");
+    if (first_wait_ms >= 0) {
+      return Status(StatusCode::kTimeout, peer() + " sent nothing for " + std::to_string(first_wait_ms) + " ms");
+    }
   }
 }
 
@@ -128,7 +130,9 @@ Status StreamConnection::read_exact(void* data, size_t size, int timeout_ms) {
   auto* p = static_cast<uint8_t*>(data);
   const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
   for (bool first = true; size > 0; first = false) {
-    if (in_begin_ == in_end_) SHOAL_RETURN_IF_ERROR(fill(first || timeout_ms < 0 ? timeout_ms : ms_until(deadline), deadline));
+    if (in_begin_ == in_end_) {
+      SHOAL_RETURN_IF_ERROR(fill(first || timeout_ms < 0 ? timeout_ms : ms_until(deadline), deadline));
+    }
     const size_t take = std::min(size, in_end_ - in_begin_);
     std::memcpy(p, in_ + in_begin_, take);
     in_begin_ += take, p += take, size -= take;

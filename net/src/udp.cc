@@ -85,7 +85,8 @@ class ConnectedPort final : public Port {
       if (shut_) return Status(StatusCode::kIo, "closed");
       const int wait = first ? timeout_ms : has_deadline ? ms_until(deadline) : -1;
       if (wait != 0) timeout_.set(fd_, wait);
-      const ssize_t n = receive_stamped(fd_, raw_.get(), kLargestDatagram, MSG_TRUNC | (wait == 0 ? MSG_DONTWAIT : 0), arrived);
+      const int flags = MSG_TRUNC | (wait == 0 ? MSG_DONTWAIT : 0);
+      const ssize_t n = receive_stamped(fd_, raw_.get(), kLargestDatagram, flags, arrived);
       if (shut_) return Status(StatusCode::kIo, "closed");
       if (n >= 0) {
         if (static_cast<size_t>(n) > kLargestDatagram) continue;  // larger than any datagram we take
