@@ -33,6 +33,7 @@ Result<DataSets> load_fashion_mnist(const std::string& dir, float mean, float st
 std::vector<int64_t> shuffled(int64_t n, uint64_t seed, uint32_t epoch);
 
 // Class-imbalanced subset (VIP): every image of `target` classes, `keep` of each other class.
+constexpr double kImbalanceKeep = 0.7;  // the VIP paper's share of the other classes
 Split imbalanced(const Split& split, const std::vector<int64_t>& target, double keep, uint64_t seed);
 
 // Augmentations a VIP variant or slimmable member may be assigned; applied per batch with a

@@ -109,9 +109,11 @@ std::vector<Trained> train_slimmable(const RecipeOptions& o, const Context& ctx)
     int64_t favoured = -1;
     if (o.diversity == "imbalance") {
       favoured = kHardClasses[seed % 4];
-      subsets[m] = imbalanced(ctx.data->train, {favoured}, 0.7, seed);
+      subsets[m] = imbalanced(ctx.data->train, {favoured}, kImbalanceKeep, seed);
       job.train = &subsets[m];
-      if (!ctx.quiet) std::fprintf(stderr, "[%s] all of class %lld, 70%% of the rest\n", job.name.c_str(), static_cast<long long>(favoured));
+      if (!ctx.quiet) {
+        std::fprintf(stderr, "[%s] all of class %lld, 70%% of the rest\n", job.name.c_str(), static_cast<long long>(favoured));
+      }
     }
     // Sandwich rule with inplace distillation: the widest learns from the labels, every
     // narrower width from the widest's (detached) predictions, in one step.
@@ -140,7 +142,9 @@ std::vector<Trained> train_slimmable(const RecipeOptions& o, const Context& ctx)
     print_row(label, test_row(c.net, ctx));
     const std::string recipe = "slimmable (sandwich rule, inplace distillation, switchable BN" +
                                (c.augment != 0 ? "; augment " + augment_names(c.augment) : std::string()) +
-                               (c.favoured >= 0 ? "; all of class " + std::to_string(c.favoured) + ", 70% of the rest" : std::string()) + ")";
+                               (c.favoured >= 0 ? "; all of class " + std::to_string(c.favoured) + ", 70% of the rest"
+                                                : std::string()) +
+                               ")";
     if (kept) paths.push_back({export_model(c.net, name, recipe, c.seed, o.epochs, ctx), c.net});
   }
   return paths;
@@ -221,7 +225,7 @@ std::vector<Trained> train_vip(const RecipeOptions& o, const Context& ctx) {
       what = "augment " + augment_names(mask);
     } else if (!baseline) {
       const int64_t target = v % 10;
-      subsets[v] = imbalanced(ctx.data->train, {target}, 0.7, seed);
+      subsets[v] = imbalanced(ctx.data->train, {target}, kImbalanceKeep, seed);
       job.train = &subsets[v];
       what = "imbalance: all of class " + std::to_string(target) + ", 70% of the rest" + base;
     }

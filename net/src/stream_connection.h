@@ -5,6 +5,7 @@
 #ifndef SHOAL_NET_SRC_STREAM_CONNECTION_H_
 #define SHOAL_NET_SRC_STREAM_CONNECTION_H_
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>

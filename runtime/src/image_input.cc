@@ -37,7 +37,8 @@ Status image_to_input(const Images& images, uint32_t index, const Model& model, 
     for (uint32_t x = 0; x < s.w; ++x) {
       const uint32_t sx = static_cast<uint32_t>(uint64_t{x} * images.w / s.w);
       for (uint32_t c = 0; c < s.c; ++c) {
-        o[(size_t{y} * s.w + x) * s.c + c] = value[img[(size_t{sy} * images.w + sx) * images.c + (images.c == 1 ? 0 : c)]];
+        const uint8_t v = img[(size_t{sy} * images.w + sx) * images.c + (images.c == 1 ? 0 : c)];
+        o[(size_t{y} * s.w + x) * s.c + c] = value[v];
       }
     }
   }
