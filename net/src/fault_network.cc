@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <random>
 
 #include "shoal/net/udp.h"
@@ -102,31 +101,24 @@ Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& addres
   auto pump = [this, r, datagrams](Connection& from, Connection& to, uint64_t chunk_seed) {
     std::mt19937_64 rng(chunk_seed);
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    struct Chunk {
-      Clock::time_point at;
-      std::vector<uint8_t> bytes;
-    };
-    std::deque<Chunk> held;
-    size_t held_bytes = 0;
-    Clock::time_point last = Clock::now(), wire_free = last;
+    FaultWire wire(!datagrams);
+    Clock::time_point wire_free = Clock::now();
     std::vector<uint8_t> buffer(datagrams ? (1u << 20) + 4096 : 64u << 10);
     while (!r->stopping) {
       const std::shared_ptr<const FaultPlan> plan = plan_for(r->address);
       const auto now = Clock::now();
       bool failed = false;
-      while (!plan->partitioned && !held.empty() && held.front().at <= now) {
-        failed = !to.write_all(held.front().bytes.data(), held.front().bytes.size()).is_ok();
-        held_bytes -= held.front().bytes.size();
-        held.pop_front();
-        if (failed) break;
+      while (!plan->partitioned && !wire.empty() && wire.next_at() <= now) {
+        const std::vector<uint8_t> bytes = wire.take_front();
+        if ((failed = !to.write_all(bytes.data(), bytes.size()).is_ok())) break;
       }
       if (failed) break;
       int wait_ms = 5;
-      if (!plan->partitioned && !held.empty()) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(held.front().at - now).count();
+      if (!plan->partitioned && !wire.empty()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wire.next_at() - now).count();
         wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 5));
       }
-      if (held_bytes >= kHeldCap) {  // full: stop reading, as a full socket buffer would
+      if (wire.bytes() >= kHeldCap) {  // full: stop reading, as a full socket buffer would
         std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
         continue;
       }
@@ -140,22 +132,19 @@ Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& addres
         if (n.status().code() == StatusCode::kTimeout) continue;
         break;
       }
-      const bool lost = plan->loss > 0 && uniform(rng) < plan->loss;
-      if (lost && datagrams) continue;  // gone
-      double ms = plan->delay_ms + plan->jitter_ms * uniform(rng) + (lost ? plan->retransmit_ms : 0.0);
+      uint32_t losses = 0;  // a stream's chunk is resent until a copy gets through
+      while (plan->loss > 0 && losses < 8 && uniform(rng) < plan->loss) ++losses;
+      if (losses > 0 && datagrams) continue;  // gone
+      const double ms = plan->delay_ms + plan->jitter_ms * uniform(rng);
       Clock::time_point sent = Clock::now();
       if (plan->bandwidth_kbps > 0) {  // on the wire after the chunks before it, for its bits' time
         const double us = static_cast<double>(n.value()) * 8.0 * 1000.0 / plan->bandwidth_kbps;
         wire_free = std::max(wire_free, sent) + std::chrono::microseconds(static_cast<int64_t>(us));
         sent = wire_free;
       }
-      auto at = sent + std::chrono::microseconds(static_cast<int64_t>(ms * 1000));
-      if (!datagrams) at = std::max(last, at);  // a stream keeps its order
-      last = at;
-      auto chunk = Chunk{at, std::vector<uint8_t>(buffer.begin(), buffer.begin() + static_cast<long>(n.value()))};
-      held.insert(std::upper_bound(held.begin(), held.end(), chunk, [](const Chunk& a, const Chunk& b) { return a.at < b.at; }),
-                  std::move(chunk));
-      held_bytes += n.value();
+      const FaultWire::Recovery recovery{2 * plan->delay_ms + plan->jitter_ms, plan->retransmit_ms, plan->fast_recovery};
+      wire.add(sent, sent + std::chrono::microseconds(static_cast<int64_t>(ms * 1000)), losses,
+               std::vector<uint8_t>(buffer.begin(), buffer.begin() + static_cast<long>(n.value())), recovery);
     }
     from.shutdown();
     to.shutdown();

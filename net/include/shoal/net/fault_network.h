@@ -1,9 +1,9 @@
 // A Dialer that puts a relay between the master and each worker it dials through another
 // Dialer (TCP or UDP), and makes that link misbehave as a field network does: delay and
 // jitter, loss, a bandwidth limit, partitions (nothing passes until it heals, and the connection stays open) and
-// cut cables. Over a stream a lost segment is held back for a retransmission timeout, with
-// everything after it, as TCP does; over datagrams a lost one is gone, and the others may
-// overtake each other. Each relay is two threads in this process; the workers are whatever they are
+// cut cables. Over a stream a lost segment holds back everything after it until Linux's loss
+// recovery would have resent it (fault_wire.h); over datagrams a lost one is gone, and the
+// others may overtake each other. Each relay is two threads in this process; the workers are whatever they are
 // (real processes, in the fault tests). For tests and experiments where the machine cannot
 // shape traffic itself (no netem), and to make a scenario repeatable from its seed.
 #ifndef SHOAL_NET_FAULT_NETWORK_H_
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "shoal/net/dialer.h"
+#include "shoal/net/fault_wire.h"
 
 namespace shoal::net {
 
@@ -25,7 +26,8 @@ struct FaultPlan {
   double delay_ms = 0;         // every chunk, each way
   double jitter_ms = 0;        // plus uniform [0, jitter) (order is kept, as TCP keeps it)
   double loss = 0;             // share of chunks (datagrams) lost
-  double retransmit_ms = 200;  // streams: how long a lost chunk is held (Linux's minimum RTO)
+  double retransmit_ms = 200;  // streams: Linux's minimum retransmission timeout
+  bool fast_recovery = true;   // streams: resent as RACK-TLP would; false: every loss waits retransmit_ms
   bool partitioned = false;    // nothing passes either way; the connection stays open
   double bandwidth_kbps = 0;   // each way, kilobits per second: a chunk leaves when the one before has (0: no limit)
 };
