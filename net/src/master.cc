@@ -116,20 +116,34 @@ struct Master::Impl final : UnitSender {
     return links[w]->open([this, w](const Frame& f) { on_frame(w, f); }, [this, w] { on_closed(w); });
   }
 
-  // Every period: a heartbeat to each worker that is up, and a worker silent for too long
-  // dropped (its reader then reports it closed, as if TCP had said so).
+  // Every period a heartbeat to each worker that is up; and a worker silent for the limit is
+  // dropped the moment it passes it (its reader then reports it closed, as if TCP had said
+  // so), not at the next period's tick: as the last frame came no later than the stall,
+  // a stalled worker is down within `down_after_heartbeats` periods of stalling.
   void heartbeat_loop() {
-    const TimeUs silent_limit = us_from_ms(static_cast<double>(options.heartbeat_ms) * options.down_after_heartbeats);
+    const TimeUs period = us_from_ms(options.heartbeat_ms);
+    const TimeUs silent_limit = period * options.down_after_heartbeats;
+    std::vector<TimeUs> dropped_silent(links.size(), -1);  // the last_heard a drop was for
     uint64_t id = 0;
     std::unique_lock<std::mutex> lock(mu);
-    while (!stop_cv.wait_for(lock, std::chrono::milliseconds(options.heartbeat_ms), [&] { return stopping; })) {
-      const TimeUs now = steady_clock().now();
+    TimeUs next_beat = steady_clock().now() + period;
+    for (;;) {
+      TimeUs wake = next_beat;
       for (uint32_t w = 0; w < links.size(); ++w) {
-        if (!up[w] || is_local[w]) continue;
+        if (up[w] && !is_local[w] && dropped_silent[w] != last_heard[w]) wake = std::min(wake, last_heard[w] + silent_limit + 1);
+      }
+      const TimeUs wait = std::max<TimeUs>(0, wake - steady_clock().now());
+      if (stop_cv.wait_for(lock, std::chrono::microseconds(wait), [&] { return stopping; })) return;
+      const TimeUs now = steady_clock().now();
+      const bool beat = now >= next_beat;
+      if (beat) next_beat = std::max(next_beat + period, now + period / 2);
+      for (uint32_t w = 0; w < links.size(); ++w) {
+        if (!up[w] || is_local[w] || dropped_silent[w] == last_heard[w]) continue;
         if (now - last_heard[w] > silent_limit) {
           ++silent_drops;
+          dropped_silent[w] = last_heard[w];
           links[w]->drop();
-        } else {
+        } else if (beat) {
           heartbeat_sent[w] = {++id, now};
           (void)links[w]->send_heartbeat(id);  // never blocks; a failure shows as a close
         }
