@@ -3,7 +3,12 @@
 // out; shutdown wakes the reader; frames are timed from their arrival.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "net_test_util.h"
@@ -79,6 +84,30 @@ TEST_P(Stream, OutputQueuedWhileTheReaderWaitsStillGoesOut) {
   const uint8_t reply = 7;
   ASSERT_TRUE(b->write_all(&reply, 1).is_ok());
   reader.join();
+}
+
+// A process out of descriptors the first time a socket is full: the flusher cannot start, so
+// the write that would have waited for it fails plainly, and the connection is dropped,
+// rather than leaving its output stranded. (A death test: the child starts with no flusher.)
+int write_with_no_descriptor_left() {
+  auto pair = loopback_pair();
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = 64;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  while (::dup(0) >= 0) {
+  }
+  std::vector<uint8_t> bytes(2u << 20);  // more than the socket takes, less than the queue's cap
+  const Status st = pair.first->write_all(bytes.data(), bytes.size());
+  const bool plain = st.code() == StatusCode::kIo && st.to_string().find("ulimit -n") != std::string::npos;
+  const bool dropped = !pair.first->write_all(bytes.data(), 1).is_ok();
+  std::fprintf(stderr, "%s\n", st.to_string().c_str());
+  return plain && dropped ? 0 : 1;
+}
+
+TEST(StreamOutOfDescriptors, AWriteThatCannotBeQueuedFailsPlainly) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::exit(write_with_no_descriptor_left()), ::testing::ExitedWithCode(0), "no descriptor left");
 }
 
 // A reader waiting without a time limit returns "closed" when another thread shuts down.

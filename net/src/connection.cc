@@ -105,7 +105,13 @@ Status StreamConnection::write_all(const void* data, size_t size) {
     watched_ = ever_watched_ = true;
   }
   // Outside out_mu_: the flusher takes its own lock first, then this one.
-  if (watch) Flusher::instance().watch(fd_, this);
+  if (watch && !Flusher::instance().watch(fd_, this)) {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    failed_ = true;
+    ::shutdown(fd_, SHUT_RDWR);  // wakes the reader
+    return Status(StatusCode::kIo, "cannot queue output for " + peer() +
+                                       ": no descriptor left for the flusher (raise the limit, ulimit -n); connection dropped");
+  }
   return Status::ok();
 }
 

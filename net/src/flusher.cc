@@ -15,18 +15,20 @@ Flusher& Flusher::instance() {
   return *flusher;
 }
 
-Flusher::Flusher() : epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
-  std::thread([this] { loop(); }).detach();
-}
-
-void Flusher::watch(int fd, Backlogged* c) {
+bool Flusher::watch(int fd, Backlogged* c) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (epoll_fd_ < 0) {  // the first time, or after running out of descriptors: try again
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) return false;
+    std::thread([this] { loop(); }).detach();
+  }
   const bool known = watched_.count(fd) != 0;
-  watched_[fd] = c;
   epoll_event ev{};
   ev.events = EPOLLOUT;  // level-triggered: again and again while the socket has room
   ev.data.fd = fd;
-  ::epoll_ctl(epoll_fd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+  if (::epoll_ctl(epoll_fd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+  watched_[fd] = c;
+  return true;
 }
 
 void Flusher::forget(int fd) {
@@ -36,8 +38,12 @@ void Flusher::forget(int fd) {
 
 void Flusher::loop() {
   epoll_event events[16];
+  const int epoll_fd = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return epoll_fd_;
+  }();
   for (;;) {
-    const int n = ::epoll_wait(epoll_fd_, events, 16, -1);
+    const int n = ::epoll_wait(epoll_fd, events, 16, -1);
     if (n < 0 && errno != EINTR) return;  // cannot happen with a valid epoll descriptor
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; i < n; ++i) {

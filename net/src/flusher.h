@@ -26,16 +26,17 @@ class Flusher {
  public:
   static Flusher& instance();
 
-  // `fd` has output waiting in `c`: send it whenever the socket can take more.
-  void watch(int fd, Backlogged* c);
+  // `fd` has output waiting in `c`: send it whenever the socket can take more. False when it
+  // cannot be watched (the process is out of descriptors for the flusher's epoll).
+  bool watch(int fd, Backlogged* c);
   // Before `fd` is closed: once this returns the flusher no longer touches `c`.
   void forget(int fd);
 
  private:
-  Flusher();
+  Flusher() = default;
   void loop();
 
-  int epoll_fd_;
+  int epoll_fd_ = -1;  // made, and the thread started, by the first watch()
   std::mutex mu_;  // watched_, and held while a connection sends (so forget() waits for it)
   std::unordered_map<int, Backlogged*> watched_;
 };
