@@ -107,6 +107,7 @@ class FaultsOver : public ::testing::Test {
   // submitted (to inject faults at given points).
   static Figures run(const char* name, const std::function<void(uint32_t)>& event) {
     const uint32_t n = inputs_per_scenario();
+    const OrchestratorCounters before = master_->counters().orchestrator;
     std::mutex mu;
     std::condition_variable cv;
     uint32_t in_flight = 0;
@@ -154,6 +155,14 @@ class FaultsOver : public ::testing::Test {
                 "p50 %.1f ms, p99 %.1f ms, worst %.1f ms\n",
                 transport_name(kTransport), name, f.inputs, f.answered, f.insured, f.failed, f.lost, f.late, f.accuracy(), f.p50_ms, f.p99_ms, f.worst_ms);
     for (const auto& [outcome, count] : f.failures) std::printf("  failed as %s: %u\n", outcome.c_str(), count);
+    const OrchestratorCounters after = master_->counters().orchestrator;
+    std::printf("  %llu hedges, %llu insurance runs, %llu units failed, %llu overtaken, %llu presumed lost, %llu replies too late\n",
+                static_cast<unsigned long long>(after.hedges - before.hedges),
+                static_cast<unsigned long long>(after.insurance_runs - before.insurance_runs),
+                static_cast<unsigned long long>(after.failures - before.failures),
+                static_cast<unsigned long long>(after.overtaken - before.overtaken),
+                static_cast<unsigned long long>(after.presumed_lost - before.presumed_lost),
+                static_cast<unsigned long long>(after.late_replies - before.late_replies));
     std::fflush(stdout);
     return f;
   }

@@ -416,6 +416,35 @@ TEST(Orchestrator, AUnitNeverAnsweredLeavesItsWorkersBacklog) {
   EXPECT_DOUBLE_EQ(h.orch.latency().backlog_ms(0, h.clock.now()), 0.0) << "the lost unit still counts";
 }
 
+// A worker serves a master's requests in order: when a later request's reply comes, an
+// earlier one still unanswered is no longer ahead of anything there (lost on the way, or its
+// reply is), so it stops counting in the backlog at once, not only once presumed lost. Its
+// reply, if it still comes, is used, and releases nothing twice.
+TEST(Orchestrator, AReplyToALaterRequestFreesTheBacklogOfAnEarlierOne) {
+  Harness h(1);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t first = h.submit(100.0);
+  h.run_until(1.0);
+  const uint64_t second = h.submit(100.0);
+  h.run_until(2.0);
+  const uint64_t third = h.submit(100.0);
+  ASSERT_EQ(h.script.sent.size(), 3u);
+  h.run_until(7.0);
+  h.reply(h.script.sent[1], 2);
+  EXPECT_EQ(h.orch.counters().overtaken, 1u);
+  EXPECT_EQ(h.orch.counters().presumed_lost, 0u);
+  const double left = h.orch.latency().backlog_ms(0, h.clock.now());
+  EXPECT_GT(left, 0.0) << "the third, sent after the reply's request, still waits there";
+  h.reply(h.script.sent[2], 3);
+  EXPECT_DOUBLE_EQ(h.orch.latency().backlog_ms(0, h.clock.now()), 0.0);
+  h.reply(h.script.sent[0], 1);  // late, but before its deadline
+  EXPECT_DOUBLE_EQ(h.orch.latency().backlog_ms(0, h.clock.now()), 0.0) << "released twice";
+  EXPECT_EQ(h.orch.counters().overtaken, 1u);
+  ASSERT_TRUE(h.answers.count(first) && h.answers.count(second) && h.answers.count(third));
+  EXPECT_EQ(h.answers[first].label, 1);
+  EXPECT_EQ(h.answers[second].label, 2);
+}
+
 TEST(Orchestrator, ALoneStragglerIsSentAgainToItsOwnWorker) {
   Harness h(1);
   ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());

@@ -9,6 +9,7 @@ namespace shoal {
 
 namespace {
 constexpr uint32_t kMaxUnits = 255;  // per input: the request id holds the index in 8 bits
+constexpr size_t kMaxSentOrder = 4096;  // per worker: request ids kept in the order sent
 uint64_t request_id(uint64_t input, uint32_t index) { return input << 8 | index; }
 }  // namespace
 
@@ -258,6 +259,10 @@ void Orchestrator::flush(Input& in) {
       continue;
     }
     Outstanding& o = outstanding_[id];
+    if (sent_order_.size() <= u.worker) sent_order_.resize(u.worker + 1);
+    sent_order_[u.worker].push_back(id);
+    // A worker that never answers is marked down and its list cleared; until then, a cap.
+    if (sent_order_[u.worker].size() > kMaxSentOrder) sent_order_[u.worker].pop_front();
     const size_t bytes_in = u.from != 0 ? cat->bytes_in(u.subnet, u.from) : in.image.size();
     o.bytes = bytes_in + o.expected * sizeof(float) + 160;  // two headers, tables, MACs
     if (u.worker < counters_.work.size()) counters_.work[u.worker].bytes += o.bytes;
@@ -380,13 +385,31 @@ size_t Orchestrator::expected_values(uint64_t id) const {
   return it == outstanding_.end() ? 0 : it->second.expected;
 }
 
-void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t count, double queue_ms, double compute_ms) {
+void Orchestrator::release_overtaken(uint32_t w, uint64_t id, TimeUs now) {
+  if (w >= sent_order_.size()) return;
+  std::deque<uint64_t>& order = sent_order_[w];
+  if (std::find(order.begin(), order.end(), id) == order.end()) return;
+  while (!order.empty()) {
+    const uint64_t before = order.front();
+    order.pop_front();
+    if (before == id) return;
+    const auto it = outstanding_.find(before);
+    if (it == outstanding_.end() || it->second.released) continue;
+    latency_.done(w, it->second.reserved_ms, now);
+    it->second.released = true;
+    ++counters_.overtaken;
+  }
+}
+
+void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t count, double queue_ms, double compute_ms,
+                              bool replied) {
   const TimeUs now = clock_.now();
   const auto it = outstanding_.find(id);
   if (it == outstanding_.end()) {
     ++counters_.unknown_replies;
     return;
   }
+  if (replied && !it->second.released) release_overtaken(it->second.worker, id, now);
   const Outstanding o = it->second;
   outstanding_.erase(it);
   timers_.erase(o.presume_lost);
@@ -445,10 +468,10 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
 }
 
 void Orchestrator::on_result(uint64_t id, const float* probabilities, size_t count, double queue_ms, double compute_ms) {
-  unit_ended(id, probabilities, count, queue_ms, compute_ms);
+  unit_ended(id, probabilities, count, queue_ms, compute_ms, true);
 }
 
-void Orchestrator::on_failure(uint64_t id) { unit_ended(id, nullptr, 0, 0); }
+void Orchestrator::on_failure(uint64_t id) { unit_ended(id, nullptr, 0, 0, -1, true); }
 
 void Orchestrator::on_worker_down(uint32_t w) {
   const TimeUs now = clock_.now();
@@ -458,6 +481,7 @@ void Orchestrator::on_worker_down(uint32_t w) {
     if (o.worker == w) lost.push_back(id);
   }
   std::sort(lost.begin(), lost.end());  // inputs in the order they came
+  if (w < sent_order_.size()) sent_order_[w].clear();
   for (uint64_t id : lost) unit_ended(id, nullptr, 0, 0);
 }
 

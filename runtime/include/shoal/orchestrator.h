@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -111,6 +112,7 @@ struct OrchestratorCounters {
   uint64_t hedges = 0, insurance_runs = 0, replans = 0, narrowed = 0;
   uint64_t unknown_replies = 0;  // replies to requests this orchestrator never sent (or forgot)
   uint64_t presumed_lost = 0;    // units whose reply had not come long after it was due
+  uint64_t overtaken = 0;        // units still unanswered when a later request to their worker was
   std::vector<WorkerWork> work;  // per worker: compute it reported, bytes each way (energy.h)
 };
 
@@ -190,7 +192,12 @@ class Orchestrator {
   void flush(Input& in);
   void after_event(Input& in);
   void unit_ended(uint64_t request_id, const float* probabilities, size_t count, double queue_ms,
-                  double compute_ms = -1);
+                  double compute_ms = -1, bool replied = false);
+  // A reply came from worker w for `id`: the units sent to it before `id` and still unanswered
+  // are no longer ahead of anything there (a worker serves a master in order, so each was
+  // lost on the way, or is answered and its reply lost or about to come): their reservations
+  // go back to the latency model now rather than when they are presumed lost.
+  void release_overtaken(uint32_t w, uint64_t id, TimeUs now);
   void finish(Input& in, Outcome fallback);
   void insure(Input& in);
   void hedge(Input& in, uint32_t index);
@@ -218,6 +225,7 @@ class Orchestrator {
   std::shared_ptr<const SegmentCatalog> segments_;
   std::unordered_map<uint64_t, std::unique_ptr<Input>> inputs_;
   std::unordered_map<uint64_t, Outstanding> outstanding_;
+  std::vector<std::deque<uint64_t>> sent_order_;  // per worker: request ids in the order sent, until answered or overtaken
   std::map<TimerKey, Timer> timers_;
   uint64_t timers_added_ = 0;
   std::array<double, 64> timer_late_ms_{};
