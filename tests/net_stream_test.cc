@@ -178,6 +178,34 @@ TEST(TcpStream, AFrameIsTimedFromItsArrivalNotFromWhenItIsRead) {
   EXPECT_GE(read_at - third.at, std::chrono::milliseconds(50)) << "taken as arriving when read";
 }
 
+// A frame read together with later bytes is not exact, and says the earliest it can have
+// come: after the receive before it was called (it was not in that one), not long before.
+TEST(TcpStream, AFrameReadWithLaterBytesSaysTheEarliestItCanHaveCome) {
+  auto [a, b] = tcp_pair();
+  ASSERT_NE(a, nullptr);
+  Frame f;
+  ASSERT_TRUE(write_frame(*a, wire::MessageType::Heartbeat, 1, nullptr, 0).is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto before_first_read = Clock::now();
+  ASSERT_TRUE(read_frame(*b, Limits{}, &f, 1000).is_ok());
+  EXPECT_TRUE(b->arrival().exact);
+  EXPECT_EQ(b->arrival().earliest, b->arrival().at);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const auto second_written = Clock::now();
+  ASSERT_TRUE(write_frame(*a, wire::MessageType::Heartbeat, 2, nullptr, 0).is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const auto third_written = Clock::now();
+  ASSERT_TRUE(write_frame(*a, wire::MessageType::Heartbeat, 3, nullptr, 0).is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(read_frame(*b, Limits{}, &f, 1000).is_ok());
+  ASSERT_EQ(f.header.request_id, 2u);
+  const Connection::Arrival second = b->arrival();
+  EXPECT_FALSE(second.exact);
+  EXPECT_GE(second.at, third_written) << "the stamp of the bytes read with it";
+  EXPECT_GE(second.earliest, before_first_read) << "no earlier than the receive before it";
+  EXPECT_LE(second.earliest, second_written + std::chrono::milliseconds(1)) << "never later than it came";
+}
+
 // Over TCP, where the worker times requests by the kernel's stamps instead of a read that
 // looks for waiting frames after each run, a request queued behind a slow one past its
 // deadline is still answered DeadlineExpired.

@@ -116,10 +116,16 @@ Status StreamConnection::write_all(const void* data, size_t size) {
 }
 
 Status StreamConnection::fill(int first_wait_ms, Clock::time_point deadline) {
+  const Clock::time_point stamp_before = stamp_, called = Clock::now();
   for (int wait = first_wait_ms;; wait = first_wait_ms < 0 ? -1 : ms_until(deadline)) {
     if (wait != 0) timeout_.set(fd_, wait);
     const ssize_t n = receive_stamped(fd_, in_, sizeof(in_), wait == 0 ? MSG_DONTWAIT : 0, &stamp_);
     if (n > 0) {
+      // These bytes were not in the receive before, so they came after its last stamp (a
+      // stream's bytes arrive in order) and, unless it filled in_, after it was called.
+      floor_ = full_ ? stamp_before : std::max(stamp_before, last_called_);
+      last_called_ = called;
+      full_ = static_cast<size_t>(n) == sizeof(in_);
       in_begin_ = 0, in_end_ = static_cast<size_t>(n);
       return Status::ok();
     }

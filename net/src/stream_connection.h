@@ -27,7 +27,10 @@ class StreamConnection final : public Connection, private Backlogged {
   Status read_exact(void* data, size_t size, int timeout_ms = -1) override;
   Result<size_t> read_some(void* data, size_t size, int timeout_ms = -1) override;
   bool nothing_arrived() override;
-  Arrival arrival() const override { return {stamp_, in_begin_ == in_end_}; }
+  Arrival arrival() const override {
+    const bool exact = in_begin_ == in_end_;
+    return {stamp_, exact, exact ? stamp_ : floor_};
+  }
   Status flush(int timeout_ms) override;
   void shutdown() override;
   void set_limits(const ConnectionLimits& limits) override;
@@ -54,6 +57,9 @@ class StreamConnection final : public Connection, private Backlogged {
   uint8_t in_[16384];  // a small frame usually costs one recv
   size_t in_begin_ = 0, in_end_ = 0;
   std::chrono::steady_clock::time_point stamp_;  // when the last byte in in_ arrived
+  std::chrono::steady_clock::time_point floor_;  // no byte in in_ arrived before this
+  std::chrono::steady_clock::time_point last_called_ = std::chrono::steady_clock::now();  // the last recv that returned bytes
+  bool full_ = false;                            // ... filled in_ (more may have been waiting)
   ReceiveTimeout timeout_;
 };
 

@@ -128,7 +128,7 @@ class DatagramConnection final : public Connection {
       : Connection(std::move(peer)), port_(std::move(port)), limits_(limits) {}
 
   bool datagrams() const override { return true; }
-  Arrival arrival() const override { return {arrived_, true}; }
+  Arrival arrival() const override { return {arrived_, true, arrived_}; }
 
   Status write_all(const void* data, size_t size) override {
     const auto* p = static_cast<const uint8_t*>(data);

@@ -26,11 +26,19 @@ uint32_t micros(Clock::duration d) {
   return static_cast<uint32_t>(std::max<long long>(0, std::min<long long>(us, UINT32_MAX)));
 }
 
+// When a request came: `earliest` starts its deadline (erring early, never late); `likely`,
+// the middle of what the stamps allow, times the wait it reports (an early guess there would
+// make the master learn its round trips short, and hedge in vain).
+struct Received {
+  Clock::time_point earliest, likely;
+};
+
 struct Job {
   uint64_t id = 0;
   uint32_t subnet = 0;
   uint32_t top_k = 0;  // reply with only this many classes (0: all)
-  Clock::time_point received, deadline;
+  Received received;
+  Clock::time_point deadline;
   std::vector<uint8_t> image;  // the image, or the encoded tensor at segment.from
   // A graph segment (the whole network unless the request named a cut).
   Segment segment;
@@ -99,7 +107,7 @@ struct WorkerServer::Impl {
   Status take_share(const wire::InferRequest& req, Job& job) const;
   void peer_loop(const std::shared_ptr<Peer>& peer);
   // True when the request ran on this thread (the engine was idle).
-  bool handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Clock::time_point received);
+  bool handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Received received);
   // A checked request: run here when the engine is idle and it is short (true), else queued.
   bool run_or_queue(const std::shared_ptr<Peer>& peer, Job job);
   bool admit(const std::shared_ptr<Peer>& peer, Job job);
@@ -238,29 +246,25 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
   }
   Frame frame;
   // A request's deadline counts from its arrival, which the kernel stamps (Connection::arrival):
-  // exactly, unless the frame came in one receive with later bytes. Such a frame, when the
-  // later bytes came while a request ran on this thread, is taken as having arrived when that
-  // run started, or when the frame before it arrived if earlier (erring early, never late).
-  // Where the transport has no stamps (AF_UNIX), frames waiting after a run here are found by
-  // a read that does not wait, and taken the same way.
-  Clock::time_point ran_since{}, ran_until{};  // the last request that ran on this thread
+  // exactly, unless the frame came in one receive with later bytes; such a frame is taken as
+  // arriving at the earliest it can have (erring early, never late, by at most the time
+  // between two receives). Where the transport has no stamps (AF_UNIX), frames waiting after
+  // a request ran on this thread are found by a read that does not wait, and taken as having
+  // arrived when that run started, or when the frame before them did if earlier.
+  Clock::time_point ran_since{};  // unstamped: the last request that ran on this thread
   bool probe = false;
   for (;;) {
     const Status st = read_frame(c, request_limits, &frame, probe ? 0 : options.idle_timeout_ms);
     if (probe && st.code() == StatusCode::kTimeout) {
       probe = false;  // nothing was waiting
-      ran_since = ran_until = {};
+      ran_since = {};
       continue;
     }
     const Connection::Arrival arrival = c.arrival();
-    Clock::time_point received = arrival.at;
-    if (arrival.at == Clock::time_point{}) {
-      received = probe ? ran_since : Clock::now();
-    } else if (!arrival.exact && ran_until != Clock::time_point{} && arrival.at <= ran_until) {
-      received = ran_since;
-    }
+    Received received{arrival.earliest, arrival.earliest + (arrival.at - arrival.earliest) / 2};
+    if (arrival.at == Clock::time_point{}) received.earliest = received.likely = probe ? ran_since : Clock::now();
     probe = false;
-    ran_since = ran_until = {};
+    ran_since = {};
     if (!st.is_ok() && c.datagrams() && st.code() == StatusCode::kCorrupt) {
       ++counters.malformed;  // over UDP a bad frame costs its datagram, not the session
       continue;
@@ -281,10 +285,10 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
     switch (frame.header.type) {
       case wire::MessageType::InferRequest: {
         const auto started = Clock::now();
-        if (handle_request(peer, frame, received)) {
+        if (handle_request(peer, frame, received) && arrival.at == Clock::time_point{}) {
           // What is found waiting now came after this frame did (a stream keeps order).
-          ran_since = std::min(started, received), ran_until = Clock::now();
-          probe = arrival.at == Clock::time_point{};
+          ran_since = std::min(started, received.earliest);
+          probe = true;
         }
         break;
       }
@@ -295,7 +299,7 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
           waiting = queued;
         }
         ResourceReport report = read_resource_report(waiting);
-        report.service_us = micros(Clock::now() - received);
+        report.service_us = micros(Clock::now() - received.likely);
         (void)send_heartbeat(c, id, report);
         break;
       }
@@ -309,8 +313,7 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
   c.shutdown();
 }
 
-bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame,
-                                        Clock::time_point received) {
+bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Received received) {
   const uint64_t id = frame.header.request_id;
   auto refuse = [&](wire::ErrorCode code, const std::string& message) {
     ++(code == wire::ErrorCode::Malformed ? counters.malformed : counters.rejected);
@@ -329,7 +332,7 @@ bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   job.subnet = subnet.value();
   job.top_k = req->top_k();
   job.received = received;
-  job.deadline = received + std::chrono::microseconds(req->budget_us());
+  job.deadline = received.earliest + std::chrono::microseconds(req->budget_us());
   job.segment = engine->whole();
   if (req->end_node() > 0) {
     const Status share = take_share(*req, job);
@@ -535,7 +538,7 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
     return;
   }
   ++counters.served;
-  const uint32_t compute_us = micros(done - start), queue_us = micros(start - job.received);
+  const uint32_t compute_us = micros(done - start), queue_us = micros(start - job.received.likely);
   if (job.end_node > 0) {
     (void)send_share_result(c, job.id, share_replies.data(), share_replies.size(), compute_us, queue_us);
   } else if (job.to_cut) {

@@ -73,10 +73,13 @@ class Connection {
   // When the frame just read arrived, as the kernel stamped it: `at` is a default time point
   // when the transport cannot tell (AF_UNIX streams). Exact for a datagram, and for a stream
   // frame that ended what one receive returned; a stream frame read together with later bytes
-  // gets the stamp of the last of them (`exact` false), which may be later than it came.
+  // gets the stamp of the last of them (`exact` false), which may be later than it came, and
+  // `earliest`, before which it cannot have come: it was not in the receive before this one,
+  // so it came after that receive's last stamp and after that receive was called.
   struct Arrival {
     std::chrono::steady_clock::time_point at;
     bool exact = true;
+    std::chrono::steady_clock::time_point earliest;  // == at when exact
   };
   virtual Arrival arrival() const { return {}; }
 
