@@ -81,7 +81,7 @@ class FaultsOver : public ::testing::Test {
     network_ = new FaultNetwork(dialer_for(kTransport), 7);
     MasterOptions options;
     for (const auto& w : *workers_) options.addresses.push_back(w.address());
-    options.dialer = std::getenv("NO_RELAY") ? &dialer_for(kTransport) : static_cast<Dialer*>(network_);
+    options.dialer = network_;
     options.local_model = local_;
     options.local.slowdown = 2;
     auto master = Master::connect(options);
