@@ -210,37 +210,51 @@ class FaultsOver : public ::testing::Test {
     expect_nothing_lost(f);
   }
 
-  static void stopped_and_continued() {
+  // How long after `fault_at` worker w was marked down: polled until `limit_ms` (-1: never).
+  static double time_to_down(uint32_t w, Clock::time_point fault_at, double limit_ms) {
+    while (master_->alive(w)) {
+      if (Clock::now() - fault_at > std::chrono::duration<double, std::milli>(limit_ms)) return -1;
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    return std::chrono::duration<double, std::milli>(Clock::now() - fault_at).count();
+  }
+
+  // A fault at input n/4 lasting 1 s; prints when the master marked the worker down (TCP
+  // never closes: only the heartbeats, every 100 ms, can tell).
+  static Figures fault_for_a_second(const char* name, uint32_t w, const std::function<void()>& start,
+                                    const std::function<void()>& end) {
     const uint32_t n = inputs_per_scenario();
-    const pid_t pid = (*workers_)[1].pid();
-    std::thread resume;
-    const Figures f = run("SIGSTOP 1 s, SIGCONT", [&](uint32_t i) {
+    std::thread healer;
+    double down_ms = -1;
+    const Figures f = run(name, [&](uint32_t i) {
       if (i != n / 4) return;
-      ::kill(pid, SIGSTOP);
-      resume = std::thread([pid] {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        ::kill(pid, SIGCONT);
+      start();
+      healer = std::thread([&, w] {
+        const auto at = Clock::now();
+        down_ms = time_to_down(w, at, 1000);
+        std::this_thread::sleep_until(at + std::chrono::seconds(1));
+        end();
       });
     });
-    resume.join();
+    healer.join();
+    std::printf("  marked down %.0f ms after the fault began\n", down_ms);
+    EXPECT_GE(down_ms, 0) << "never marked down while the fault lasted";
+    return f;
+  }
+
+  static void stopped_and_continued() {
+    const pid_t pid = (*workers_)[1].pid();
+    const Figures f = fault_for_a_second("SIGSTOP 1 s, SIGCONT", 1, [&] { ::kill(pid, SIGSTOP); },
+                                         [&] { ::kill(pid, SIGCONT); });
     expect_nothing_lost(f);
   }
 
   static void partitioned_and_healed() {
-    const uint32_t n = inputs_per_scenario();
     const std::string address = (*workers_)[2].address();
-    std::thread heal;
-    const Figures f = run("partition 1 s, healed", [&](uint32_t i) {
-      if (i != n / 4) return;
-      FaultPlan cut;
-      cut.partitioned = true;
-      network_->set(address, cut);
-      heal = std::thread([address] {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        network_->set(address, FaultPlan{});
-      });
-    });
-    heal.join();
+    FaultPlan cut;
+    cut.partitioned = true;
+    const Figures f = fault_for_a_second("partition 1 s, healed", 2, [&] { network_->set(address, cut); },
+                                         [&] { network_->set(address, FaultPlan{}); });
     expect_nothing_lost(f);
   }
 
