@@ -156,7 +156,8 @@ class FaultsOver : public ::testing::Test {
                 transport_name(kTransport), name, f.inputs, f.answered, f.insured, f.failed, f.lost, f.late, f.accuracy(), f.p50_ms, f.p99_ms, f.worst_ms);
     for (const auto& [outcome, count] : f.failures) std::printf("  failed as %s: %u\n", outcome.c_str(), count);
     const OrchestratorCounters after = master_->counters().orchestrator;
-    std::printf("  %llu hedges, %llu insurance runs, %llu units failed, %llu overtaken, %llu presumed lost, %llu replies too late\n",
+    std::printf("  %llu hedges, %llu insurance runs, %llu units failed, %llu overtaken, %llu presumed lost, "
+                "%llu replies too late\n",
                 static_cast<unsigned long long>(after.hedges - before.hedges),
                 static_cast<unsigned long long>(after.insurance_runs - before.insurance_runs),
                 static_cast<unsigned long long>(after.failures - before.failures),

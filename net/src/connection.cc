@@ -110,7 +110,8 @@ Status StreamConnection::write_all(const void* data, size_t size) {
     failed_ = true;
     ::shutdown(fd_, SHUT_RDWR);  // wakes the reader
     return Status(StatusCode::kIo, "cannot queue output for " + peer() +
-                                       ": no descriptor left for the flusher (raise the limit, ulimit -n); connection dropped");
+                                       ": no descriptor left for the flusher (raise the limit, ulimit -n); "
+                                       "connection dropped");
   }
   return Status::ok();
 }

@@ -142,7 +142,8 @@ Result<std::unique_ptr<Connection>> FaultNetwork::dial(const std::string& addres
         wire_free = std::max(wire_free, sent) + std::chrono::microseconds(static_cast<int64_t>(us));
         sent = wire_free;
       }
-      const FaultWire::Recovery recovery{2 * plan->delay_ms + plan->jitter_ms, plan->retransmit_ms, plan->fast_recovery};
+      const FaultWire::Recovery recovery{2 * plan->delay_ms + plan->jitter_ms, plan->retransmit_ms,
+                                         plan->fast_recovery};
       wire.add(sent, sent + std::chrono::microseconds(static_cast<int64_t>(ms * 1000)), losses,
                std::vector<uint8_t>(buffer.begin(), buffer.begin() + static_cast<long>(n.value())), recovery);
     }

@@ -19,8 +19,8 @@ void FaultWire::add(Clock::time_point sent, Clock::time_point arrives, uint32_t 
   bytes_ += c.bytes.size();
   if (!stream_) {
     c.at = c.own;
-    held_.insert(std::upper_bound(held_.begin(), held_.end(), c.at, [](Clock::time_point t, const Chunk& h) { return t < h.at; }),
-                 std::move(c));
+    const auto later = [](Clock::time_point t, const Chunk& h) { return t < h.at; };
+    held_.insert(std::upper_bound(held_.begin(), held_.end(), c.at, later), std::move(c));
     return;
   }
   size_t changed = held_.size();

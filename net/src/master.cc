@@ -130,7 +130,9 @@ struct Master::Impl final : UnitSender {
     for (;;) {
       TimeUs wake = next_beat;
       for (uint32_t w = 0; w < links.size(); ++w) {
-        if (up[w] && !is_local[w] && dropped_silent[w] != last_heard[w]) wake = std::min(wake, last_heard[w] + silent_limit + 1);
+        if (up[w] && !is_local[w] && dropped_silent[w] != last_heard[w]) {
+          wake = std::min(wake, last_heard[w] + silent_limit + 1);
+        }
       }
       const TimeUs wait = std::max<TimeUs>(0, wake - steady_clock().now());
       if (stop_cv.wait_for(lock, std::chrono::microseconds(wait), [&] { return stopping; })) return;

@@ -58,7 +58,8 @@ class StreamConnection final : public Connection, private Backlogged {
   size_t in_begin_ = 0, in_end_ = 0;
   std::chrono::steady_clock::time_point stamp_;  // when the last byte in in_ arrived
   std::chrono::steady_clock::time_point floor_;  // no byte in in_ arrived before this
-  std::chrono::steady_clock::time_point last_called_ = std::chrono::steady_clock::now();  // the last recv that returned bytes
+  // When the last recv that returned bytes was called.
+  std::chrono::steady_clock::time_point last_called_ = std::chrono::steady_clock::now();
   bool full_ = false;                            // ... filled in_ (more may have been waiting)
   ReceiveTimeout timeout_;
 };

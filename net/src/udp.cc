@@ -166,7 +166,8 @@ class DatagramConnection final : public Connection {
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
     std::vector<uint8_t>& d = spare_;
     for (bool first = true;; first = false) {  // the first wait whole (ms_until rounds down)
-      SHOAL_RETURN_IF_ERROR(port_->receive(&d, !has_deadline ? -1 : first ? timeout_ms : ms_until(deadline), &arrived_));
+      const int wait = !has_deadline ? -1 : first ? timeout_ms : ms_until(deadline);
+      SHOAL_RETURN_IF_ERROR(port_->receive(&d, wait, &arrived_));
       if (d.size() >= 4 && std::memcmp(d.data(), kMagic, 4) == 0) {
         message_.swap(d);
         return Status::ok();

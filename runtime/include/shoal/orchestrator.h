@@ -225,7 +225,8 @@ class Orchestrator {
   std::shared_ptr<const SegmentCatalog> segments_;
   std::unordered_map<uint64_t, std::unique_ptr<Input>> inputs_;
   std::unordered_map<uint64_t, Outstanding> outstanding_;
-  std::vector<std::deque<uint64_t>> sent_order_;  // per worker: request ids in the order sent, until answered or overtaken
+  // Per worker: request ids in the order sent, until answered or overtaken.
+  std::vector<std::deque<uint64_t>> sent_order_;
   std::map<TimerKey, Timer> timers_;
   uint64_t timers_added_ = 0;
   std::array<double, 64> timer_late_ms_{};
