@@ -211,7 +211,7 @@ class FaultsOver : public ::testing::Test {
     expect_nothing_lost(f);
   }
 
-  // How long after `fault_at` worker w was marked down: polled until `limit_ms` (-1: never).
+  // How long after `fault_at` worker w was marked down, polling; -1 if not within `limit_ms`.
   static double time_to_down(uint32_t w, Clock::time_point fault_at, double limit_ms) {
     while (master_->alive(w)) {
       if (Clock::now() - fault_at > std::chrono::duration<double, std::milli>(limit_ms)) return -1;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <random>
 
+#include "shoal/net/fault_wire.h"
 #include "shoal/net/udp.h"
 
 namespace shoal::net {

@@ -1,11 +1,12 @@
 // A Dialer that puts a relay between the master and each worker it dials through another
 // Dialer (TCP or UDP), and makes that link misbehave as a field network does: delay and
-// jitter, loss, a bandwidth limit, partitions (nothing passes until it heals, and the connection stays open) and
-// cut cables. Over a stream a lost segment holds back everything after it until Linux's loss
-// recovery would have resent it (fault_wire.h); over datagrams a lost one is gone, and the
-// others may overtake each other. Each relay is two threads in this process; the workers are whatever they are
-// (real processes, in the fault tests). For tests and experiments where the machine cannot
-// shape traffic itself (no netem), and to make a scenario repeatable from its seed.
+// jitter, loss, a bandwidth limit, partitions (nothing passes until it heals, and the
+// connection stays open) and cut cables. Over a stream a lost segment holds back everything
+// after it until Linux's loss recovery would have resent it (fault_wire.h); over datagrams a
+// lost one is gone, and the others may overtake each other. Each relay is two threads in this
+// process; the workers are whatever they are (real processes, in the fault tests). For tests
+// and experiments where the machine cannot shape traffic itself (no netem), and to make a
+// scenario repeatable from its seed.
 #ifndef SHOAL_NET_FAULT_NETWORK_H_
 #define SHOAL_NET_FAULT_NETWORK_H_
 
@@ -18,7 +19,6 @@
 #include <vector>
 
 #include "shoal/net/dialer.h"
-#include "shoal/net/fault_wire.h"
 
 namespace shoal::net {
 
