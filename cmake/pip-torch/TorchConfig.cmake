@@ -11,7 +11,8 @@ if(NOT Python_EXECUTABLE)
   set(Python_EXECUTABLE python3)
 endif()
 execute_process(
-  COMMAND ${Python_EXECUTABLE} -c "import os, torch; print(os.path.dirname(torch.__file__)); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))"
+  COMMAND ${Python_EXECUTABLE} -c
+          "import os, torch; print(os.path.dirname(torch.__file__)); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))"
   OUTPUT_VARIABLE _shoal_torch OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _shoal_torch_rc)
 if(NOT _shoal_torch_rc EQUAL 0)
   message(FATAL_ERROR "cmake/pip-torch: '${Python_EXECUTABLE} -c \"import torch\"' failed; install PyTorch with pip, "
@@ -20,15 +21,18 @@ endif()
 string(REPLACE "\n" ";" _shoal_torch "${_shoal_torch}")
 list(GET _shoal_torch 0 _shoal_torch_dir)
 list(GET _shoal_torch 1 _shoal_torch_abi)
-set(_shoal_torch_libs "${_shoal_torch_dir}/lib/libtorch.so;${_shoal_torch_dir}/lib/libtorch_cpu.so;${_shoal_torch_dir}/lib/libc10.so")
-if(EXISTS "${_shoal_torch_dir}/lib/libtorch_cuda.so")
+set(_shoal_torch_lib "${_shoal_torch_dir}/lib")
+set(_shoal_torch_libs "${_shoal_torch_lib}/libtorch.so;${_shoal_torch_lib}/libtorch_cpu.so;${_shoal_torch_lib}/libc10.so")
+if(EXISTS "${_shoal_torch_lib}/libtorch_cuda.so")
   # Linked even though nothing names a symbol of it: loading it registers the CUDA device.
-  set(_shoal_torch_libs "-Wl,--no-as-needed;${_shoal_torch_dir}/lib/libtorch_cuda.so;${_shoal_torch_dir}/lib/libc10_cuda.so;-Wl,--as-needed;${_shoal_torch_libs}")
+  set(_shoal_torch_libs "-Wl,--no-as-needed;${_shoal_torch_lib}/libtorch_cuda.so;${_shoal_torch_lib}/libc10_cuda.so;"
+                        "-Wl,--as-needed;${_shoal_torch_libs}")
+  string(REPLACE ";;" ";" _shoal_torch_libs "${_shoal_torch_libs}")
 endif()
 add_library(torch INTERFACE IMPORTED)
 set_target_properties(torch PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES "${_shoal_torch_dir}/include;${_shoal_torch_dir}/include/torch/csrc/api/include"
-  INTERFACE_LINK_LIBRARIES "${_shoal_torch_libs};-Wl,-rpath,${_shoal_torch_dir}/lib"
+  INTERFACE_LINK_LIBRARIES "${_shoal_torch_libs};-Wl,-rpath,${_shoal_torch_lib}"
   INTERFACE_COMPILE_DEFINITIONS "_GLIBCXX_USE_CXX11_ABI=${_shoal_torch_abi}")
 set(TORCH_LIBRARIES torch)
 set(TORCH_CXX_FLAGS "-D_GLIBCXX_USE_CXX11_ABI=${_shoal_torch_abi}")
