@@ -25,9 +25,8 @@ set(_shoal_torch_lib "${_shoal_torch_dir}/lib")
 set(_shoal_torch_libs "${_shoal_torch_lib}/libtorch.so;${_shoal_torch_lib}/libtorch_cpu.so;${_shoal_torch_lib}/libc10.so")
 if(EXISTS "${_shoal_torch_lib}/libtorch_cuda.so")
   # Linked even though nothing names a symbol of it: loading it registers the CUDA device.
-  set(_shoal_torch_libs "-Wl,--no-as-needed;${_shoal_torch_lib}/libtorch_cuda.so;${_shoal_torch_lib}/libc10_cuda.so;"
-                        "-Wl,--as-needed;${_shoal_torch_libs}")
-  string(REPLACE ";;" ";" _shoal_torch_libs "${_shoal_torch_libs}")
+  list(PREPEND _shoal_torch_libs -Wl,--no-as-needed ${_shoal_torch_lib}/libtorch_cuda.so ${_shoal_torch_lib}/libc10_cuda.so
+       -Wl,--as-needed)
 endif()
 add_library(torch INTERFACE IMPORTED)
 set_target_properties(torch PROPERTIES
