@@ -32,7 +32,7 @@ void register_all() {
     loaded->model = std::make_unique<shoal::Model>(std::move(shoal::synth_model(arch).value()));
     const shoal::Model& m = *loaded->model;
     for (unsigned threads : {1u, 2u}) {
-      for (const shoal::KernelTable* k : shoal::available_kernels()) {
+      for (const shoal::Backend* k : shoal::available_backends()) {
         loaded->engines.push_back(std::move(shoal::Engine::create(m, *k, threads).value()));
       }
     }
@@ -41,7 +41,7 @@ void register_all() {
       for (uint32_t s = 0; s < m.fb().subnets()->size(); ++s) {
         const uint64_t macs = m.node_cost(s, layer.node).macs;
         for (const auto& engine : loaded->engines) {
-          const std::string backend = engine->kernels().name;
+          const std::string backend = engine->backend().name();
           if (backend == "ref" && macs > 50'000'000) continue;  // seconds per run; the twin tests cover it
           const std::string name = std::string(arch) + "/" + layer.name + "/" + m.fb().subnets()->Get(s)->name()->str() +
                                    "/" + backend + "/threads:" + std::to_string(engine->threads());
@@ -58,7 +58,7 @@ void register_all() {
     }
     for (const auto& e : loaded->engines) {
       std::fprintf(stderr, "%-10s %-8s threads %u: model weights %9.1f KiB, backend's own weights %9.1f KiB, arena %8.1f KiB\n",
-                   arch, e->kernels().name, e->threads(), m.weight_bytes() / 1024.0, e->packed_weight_bytes() / 1024.0,
+                   arch, e->backend().name(), e->threads(), m.weight_bytes() / 1024.0, e->packed_weight_bytes() / 1024.0,
                    e->arena_bytes() / 1024.0);
     }
     models().push_back(std::move(loaded));

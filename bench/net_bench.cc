@@ -158,7 +158,7 @@ void BM_MasterRoundTrip(benchmark::State& state) {
   const auto transport = state.range(0) ? shoal::net::Transport::kUdp : shoal::net::Transport::kTcp;
   auto server = shoal::net::WorkerServer::create(model, {});
   auto listener = shoal::net::listen_on(transport, "127.0.0.1:0");
-  std::thread serving([&] { server.value()->run(*listener.value()); });
+  std::thread serving([&] { (void)server.value()->run(*listener.value()); });  // loopback: never refused
   shoal::net::MasterOptions options;
   options.addresses = {"127.0.0.1:" + std::to_string(listener.value()->port())};
   options.dialer = &shoal::net::dialer_for(transport);

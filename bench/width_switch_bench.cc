@@ -23,10 +23,7 @@ struct Fixture {
 Fixture& fixture() {
   static Fixture f = [] {
     Fixture x;
-    shoal::ModelSpec spec = shoal::build_architecture("resnet8", {}).value();
-    shoal::randomize_weights(spec, 1);
-    const std::vector<uint8_t> bytes = shoal::serialize_model(spec);
-    x.model = std::make_unique<shoal::Model>(shoal::Model::from_bytes(bytes.data(), bytes.size()).value());
+    x.model = std::make_unique<shoal::Model>(std::move(shoal::synth_model("resnet8").value()));
     x.engine = std::move(shoal::Engine::create(*x.model).value());
     x.in.assign(x.engine->packed_size(3, x.model->fb().input()), 0.5f);
     x.out.assign(10, 0.0f);

@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!model.is_ok()) return 0;
   const shoal::Model& m = model.value();
   if (m.cost(0).macs > 50'000'000) return 0;  // valid but too slow to run per input
-  auto engine = shoal::Engine::create(m, shoal::ref_kernels());
+  auto engine = shoal::Engine::create(m, shoal::ref_backend());
   if (!engine.is_ok()) return 0;
   shoal::Engine& e = *engine.value();
   std::vector<float> in, out;

@@ -37,13 +37,13 @@ TEST(ChannelPartition, PartsOnSeparateEnginesGatherToTheWholeSubnetsResult) {
   const std::vector<std::vector<double>> share_sets = {{1, 1}, {1, 2, 1}};
   for (const std::string arch : {"fluid-cnn", "resnet8", "resnet8-s2"}) {
     const Model model = load(arch);
-    for (const KernelTable* kernels : available_kernels()) {
-      if (kernels->backend) continue;  // an operator backend runs whole subnets only
+    for (const Backend* kernels : available_backends()) {
+      if (!kernels->narrows()) continue;  // XNNPACK or a GPU runs whole subnets only
       std::unique_ptr<Engine> whole = Engine::create(model, *kernels).value();
       for (uint32_t s = 0; s < model.fb().subnets()->size(); ++s) {
         const std::string subnet = model.fb().subnets()->Get(s)->name()->str();
         for (const std::vector<double>& shares : share_sets) {
-          SCOPED_TRACE(arch + " " + kernels->name + " " + subnet + " parts " + std::to_string(shares.size()));
+          SCOPED_TRACE(arch + " " + kernels->name() + " " + subnet + " parts " + std::to_string(shares.size()));
           auto plan = plan_channel_partition(model, s, shares);
           if (!plan.is_ok()) {  // a quarter-width fluid subnet has 4 channels: 3 parts fit, the test's do
             ADD_FAILURE() << plan.status().message();
@@ -141,7 +141,7 @@ TEST(ChannelPartition, TheEngineChecksEveryShareBeforeRunningIt) {
   const Model model = load("fluid-cnn");
   const uint32_t w10 = model.find_subnet("w1.0").value();
   auto plan = plan_channel_partition(model, w10, {1, 1}).value();
-  std::unique_ptr<Engine> engine = Engine::create(model, *find_kernels("ref")).value();
+  std::unique_ptr<Engine> engine = Engine::create(model, *find_backend("ref")).value();
   const PartitionStage& st = plan.stages[1];
   std::vector<float> in(model.packed_size(w10, st.inputs[0])), out(model.packed_size(st.ranges[1].data(), st.outputs[0]));
   const TensorIn good_in{st.inputs[0], in.data(), in.size()};
@@ -160,7 +160,7 @@ TEST(ChannelPartition, TheEngineChecksEveryShareBeforeRunningIt) {
   std::vector<fb::GroupRange> wide = st.ranges[1];
   const uint32_t lower50 = model.find_subnet("lower50").value();
   EXPECT_FALSE(engine->check_nodes(lower50, st.first_node, st.end_node, wide.data(), nullptr, 0, nullptr, 0).is_ok());
-  if (const KernelTable* xnn = find_kernels("xnnpack")) {
+  if (const Backend* xnn = find_backend("xnnpack")) {
     std::unique_ptr<Engine> ops = Engine::create(model, *xnn).value();
     const Status st2 = ops->run_nodes(w10, st.first_node, st.end_node, r, &good_in, 1, &good_out, 1);
     EXPECT_EQ(st2.code(), StatusCode::kUnsupported) << st2.message();

@@ -59,11 +59,11 @@ TEST(CudaThreadBodies, ElementwiseAndSoftmaxMatchTheReference) {
     const uint32_t h = s.pick(1, 6), w = s.pick(1, 6), cap = s.pick(1, 40);
     const shoal_plane a_plane = s.plane(h, w, cap);
     // Inputs and output of different capacities, the same active range.
-    const shoal_plane b_plane{h, w, cap + s.pick(0, 3), a_plane.lo, a_plane.hi};
-    const shoal_plane y_plane{h, w, cap + s.pick(0, 3), a_plane.lo, a_plane.hi};
+    const shoal_plane b_plane{h, w, cap + s.pick(0, 3), a_plane.lo, a_plane.hi, {}};
+    const shoal_plane y_plane{h, w, cap + s.pick(0, 3), a_plane.lo, a_plane.hi, {}};
     const std::vector<float> a = activation(s, a_plane), b = activation(s, b_plane);
     const shoal_eltwise_params p{h, w, a_plane.stride, b_plane.stride, y_plane.stride, a_plane.lo, a_plane.hi,
-                                 static_cast<int32_t>(s.pick(0, 2))};
+                                 static_cast<int32_t>(s.pick(0, 2)), {}, {}, {}};
     const std::string what = "trial " + std::to_string(trial);
     const size_t n = cuda::elements(h, w, p.lo, p.hi);
     std::vector<float> want(size_t{h} * w * y_plane.stride, kUntouched), got = want;

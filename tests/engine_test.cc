@@ -45,7 +45,7 @@ struct Loaded {
   std::unique_ptr<Engine> engine;
 };
 
-Loaded load(const std::vector<uint8_t>& bytes, const KernelTable& kernels = best_kernels(), unsigned threads = 1) {
+Loaded load(const std::vector<uint8_t>& bytes, const Backend& kernels = best_backend(), unsigned threads = 1) {
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   EXPECT_TRUE(model.is_ok()) << model.status().to_string();
   Loaded l{std::move(model.value()), nullptr};
@@ -55,7 +55,7 @@ Loaded load(const std::vector<uint8_t>& bytes, const KernelTable& kernels = best
   return l;
 }
 
-Loaded load(const std::string& arch, const KernelTable& kernels = best_kernels(), unsigned threads = 1) {
+Loaded load(const std::string& arch, const Backend& kernels = best_backend(), unsigned threads = 1) {
   return load(synth_bytes(arch), kernels, threads);
 }
 
@@ -119,9 +119,9 @@ TEST(Engine, ReferenceArchitecturesEverySubnetMatchDenseEvaluation) {
 }
 
 TEST(Engine, RunAllocatesNothingAtAnyWidth) {
-  std::vector<const KernelTable*> tables = available_kernels();
-  tables.push_back(&separate_memory_kernels());  // and nothing for its copies either
-  for (const KernelTable* kernels : tables)
+  std::vector<const Backend*> tables = available_backends();
+  tables.push_back(&separate_memory_backend());  // and nothing for its copies either
+  for (const Backend* kernels : tables)
   for (unsigned threads : {1u, 2u})
   for (const char* arch : {"fluid-cnn", "resnet8"}) {
     Loaded l = load(arch, *kernels, threads);
@@ -139,7 +139,7 @@ TEST(Engine, RunAllocatesNothingAtAnyWidth) {
       }
     }
     EXPECT_EQ(g_allocations.load() - before, 0)
-        << arch << " on " << kernels->name << " with " << threads << " threads: run() allocated";
+        << arch << " on " << kernels->name() << " with " << threads << " threads: run() allocated";
   }
 }
 
@@ -222,9 +222,9 @@ TEST(Engine, RejectsCutsAcrossResidualEdgesAndBadArguments) {
 // is a clear error, nothing is allocated after create_in, and every subnet gives what an
 // engine with memory of its own gives, on every backend.
 TEST(Engine, RunsInTheCallersMemoryOfTheRequiredSize) {
-  for (const KernelTable* kernels : available_kernels())
+  for (const Backend* kernels : available_backends())
   for (const char* arch : {"fluid-cnn", "resnet8"}) {
-    if (kernels->backend) continue;  // an operator backend holds its own memory
+    if (!kernels->cpu_kernels()) continue;  // XNNPACK or a GPU holds memory of its own too
     Loaded own = load(arch, *kernels);
     Result<size_t> need = Engine::required_bytes(own.model, *kernels);
     ASSERT_TRUE(need.is_ok()) << need.status().to_string();
@@ -247,7 +247,7 @@ TEST(Engine, RunsInTheCallersMemoryOfTheRequiredSize) {
       const long runs = g_allocations.load();
       ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), got.data(), got.size()).is_ok());
       EXPECT_EQ(g_allocations.load(), runs) << "run() in the caller's memory allocated";
-      EXPECT_EQ(got, want) << arch << " on " << kernels->name << " subnet " << s;
+      EXPECT_EQ(got, want) << arch << " on " << kernels->name() << " subnet " << s;
     }
     engine.value().reset();
     std::free(memory);
@@ -264,22 +264,22 @@ TEST(Engine, WeightsPackedAtExportAreUsedInPlace) {
     for (const char* target : {"avx2", "avx512", "neon"}) {
       const std::vector<uint8_t> packed_bytes = pack_model(plain, weight_block_of(target));
       const Model packed = std::move(Model::from_bytes(packed_bytes.data(), packed_bytes.size()).value());
-      for (const KernelTable* kernels : available_kernels()) {
+      for (const Backend* kernels : available_backends()) {
         auto a = Engine::create(plain, *kernels);
         auto b = Engine::create(packed, *kernels);
         ASSERT_TRUE(a.is_ok() && b.is_ok());
-        const bool in_place = kernels->name == std::string(target);
+        const bool in_place = kernels->name() == std::string(target);
         if (in_place) {
           EXPECT_EQ(b.value()->packed_weight_bytes(), 0u) << arch << " packed for " << target;
           EXPECT_EQ(Engine::required_bytes(packed, *kernels).value(), b.value()->arena_bytes());
           EXPECT_GT(a.value()->packed_weight_bytes(), 0u);
-        } else if (!kernels->backend) {
+        } else if (kernels->cpu_kernels()) {
           EXPECT_EQ(b.value()->packed_weight_bytes(), a.value()->packed_weight_bytes());
         }
         for (uint32_t s = 0; s < plain.fb().subnets()->size(); ++s) {
           const auto in = random_input(*a.value(), s, 70 + s);
           EXPECT_EQ(run(*b.value(), s, b.value()->whole(), in), run(*a.value(), s, a.value()->whole(), in))
-              << arch << " packed for " << target << " on " << kernels->name << " subnet " << s;
+              << arch << " packed for " << target << " on " << kernels->name() << " subnet " << s;
         }
       }
     }

@@ -25,7 +25,7 @@ struct Sweep {
   float value() { return std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng); }
   shoal_plane plane(uint32_t h, uint32_t w, uint32_t cap) {
     const uint32_t lo = pick(0, cap - 1);
-    return {h, w, cap, lo, pick(lo + 1, cap)};
+    return {h, w, cap, lo, pick(lo + 1, cap), {}};
   }
 };
 
@@ -94,7 +94,7 @@ inline bool random_conv(Sweep& s, int trial, ConvCase* c) {
   if (oh == 0 || ow == 0) return false;
   shoal_conv2d_params& p = c->p;
   p.in = s.plane(ih, iw, in_cap);
-  p.out = depthwise ? shoal_plane{oh, ow, out_cap, p.in.lo, p.in.hi} : s.plane(oh, ow, out_cap);
+  p.out = depthwise ? shoal_plane{oh, ow, out_cap, p.in.lo, p.in.hi, {}} : s.plane(oh, ow, out_cap);
   p.win = k;
   p.w_in_stride = depthwise ? 1 : in_cap;
   p.depthwise = depthwise;
@@ -129,7 +129,7 @@ inline bool random_pool(Sweep& s, bool global, PoolCase* c) {
   const uint32_t ow = global ? 1 : out_side(iw, k.kernel_w, k.stride_w, 1, k.pad_left);
   if (oh == 0 || ow == 0) return false;
   c->p.in = s.plane(ih, iw, cap);
-  c->p.out = {oh, ow, cap, c->p.in.lo, c->p.in.hi};
+  c->p.out = {oh, ow, cap, c->p.in.lo, c->p.in.hi, {}};
   c->p.win = k;
   c->x = activation(s, c->p.in);
   return true;

@@ -3,8 +3,12 @@
 // engine, at every subnet of every synth architecture.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "kernel_sweep.h"
+#include "common/pack_conv2d.h"
 #include "ref/ref.h"
+#include "shoal/cpu_kernels.h"
 #include "shoal/builder.h"
 #include "shoal/engine.h"
 #include "separate_memory_backend.h"
@@ -14,25 +18,27 @@ namespace shoal::testing {
 namespace {
 
 TEST(Backends, ThisBuildHasOptimisedKernels) {
-  const auto tables = available_kernels();
-  ASSERT_GE(tables.size(), 1u);
-  EXPECT_STREQ(tables[0]->name, "ref");
+  const auto backends = available_backends();
+  ASSERT_GE(backends.size(), 1u);
+  EXPECT_STREQ(backends[0]->name(), "ref");
+  EXPECT_EQ(&ref_backend(), backends[0]);
 #if SHOAL_HAVE_X86_KERNELS
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    EXPECT_NE(find_kernels("avx2"), nullptr);
+    EXPECT_NE(find_backend("avx2"), nullptr);
   }
   if (__builtin_cpu_supports("avx512f")) {
-    EXPECT_STREQ(best_kernels().name, "avx512");
+    EXPECT_STREQ(best_backend().name(), "avx512");
   }
 #endif
 #if SHOAL_HAVE_NEON_KERNELS
-  EXPECT_STREQ(best_kernels().name, "neon");
+  EXPECT_STREQ(best_backend().name(), "neon");
 #endif
 }
 
 TEST(Backends, Conv2dMatchesReferenceTwin) {
-  for (const KernelTable* table : available_kernels()) {
-    if (!table->conv2d_pack) continue;
+  for (const Backend* backend : available_backends()) {
+    const CpuKernels* table = backend->cpu_kernels();
+    if (!table || !table->weight_block) continue;
     Sweep s;
     int tested = 0;
     for (int trial = 0; trial < 800; ++trial) {
@@ -40,8 +46,8 @@ TEST(Backends, Conv2dMatchesReferenceTwin) {
       if (!random_conv(s, trial, &c)) continue;
       std::vector<float> want = c.blank_output(), got = c.blank_output();
       shoal_conv2d_nhwc_f32__ref(&c.p, c.x.data(), c.w.data(), c.scale_ptr(), c.shift_ptr(), want.data());
-      std::vector<float> packed(table->conv2d_packed_floats(&c.p, c.p.out.stride));
-      table->conv2d_pack(&c.p, c.p.out.stride, c.w.data(), packed.data());
+      std::vector<float> packed(shoal_conv2d_packed_floats(&c.p, c.p.out.stride, table->weight_block));
+      shoal_conv2d_pack_oc_blocks(&c.p, c.p.out.stride, table->weight_block, c.w.data(), packed.data());
       table->conv2d(&c.p, c.x.data(), packed.data(), c.scale_ptr(), c.shift_ptr(), got.data());
       expect_plane(got, c.p.out, compact(want, c.p.out), std::string(table->name) + " trial " + std::to_string(trial));
       if (::testing::Test::HasFatalFailure()) return;
@@ -53,8 +59,9 @@ TEST(Backends, Conv2dMatchesReferenceTwin) {
 
 TEST(Backends, PoolingMatchesReferenceTwin) {
   using PoolFn = void (*)(const shoal_pool_params*, const float*, float*);
-  for (const KernelTable* table : available_kernels()) {
-    if (table == &ref_kernels() || table->backend) continue;
+  for (const Backend* backend : available_backends()) {
+    const CpuKernels* table = backend->cpu_kernels();
+    if (backend == &ref_backend() || !table) continue;
     const struct {
       const char* name;
       PoolFn want, got;
@@ -101,7 +108,7 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   ASSERT_TRUE(model.is_ok()) << model.status().to_string();
   const uint32_t subnets = model->fb().subnets()->size();
-  auto reference = Engine::create(model.value(), ref_kernels());
+  auto reference = Engine::create(model.value(), ref_backend());
   ASSERT_TRUE(reference.is_ok());
   std::vector<std::vector<float>> inputs;
   std::vector<std::vector<std::vector<float>>> want;  // per subnet
@@ -112,21 +119,21 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
     for (float& v : inputs.back()) v = dist(rng);
     want.push_back(tensors_of(*reference.value(), s, inputs.back(), every_tensor));
   }
-  std::vector<const KernelTable*> tables = available_kernels();
-  tables.push_back(&separate_memory_kernels());  // a backend with memory of its own
-  for (const KernelTable* table : tables) {
+  std::vector<const Backend*> tables = available_backends();
+  tables.push_back(&separate_memory_backend());  // a backend with memory of its own
+  for (const Backend* table : tables) {
     std::vector<std::vector<std::vector<float>>> one_thread;  // per subnet
     for (unsigned threads : {1u, 2u, 3u}) {
-      if (table == &ref_kernels() && threads == 1) continue;  // that is `want`
+      if (table == &ref_backend() && threads == 1) continue;  // that is `want`
       // A backend with memory of its own (a GPU, the test double) ignores the thread count.
-      if (table->backend && !table->backend->host_memory() && threads > 1) continue;
+      if (!table->host_memory() && threads > 1) continue;
       // Every layer cut into bands, however small (min_band_work 0).
       auto engine = Engine::create(model.value(), *table, threads, 0);
-      ASSERT_TRUE(engine.is_ok()) << table->name << ": " << engine.status().to_string();
+      ASSERT_TRUE(engine.is_ok()) << table->name() << ": " << engine.status().to_string();
       for (uint32_t s = 0; s < subnets; ++s) {
         const auto got = tensors_of(*engine.value(), s, inputs[s], every_tensor);
         ASSERT_EQ(got.size(), want[s].size());
-        const std::string where = what + " " + table->name + " threads " + std::to_string(threads) + " subnet " +
+        const std::string where = what + " " + table->name() + " threads " + std::to_string(threads) + " subnet " +
                                   model->fb().subnets()->Get(s)->name()->str();
         for (size_t t = 0; t < got.size(); ++t) {
           float scale = 0;
@@ -137,8 +144,8 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
         }
         // shoal's own kernels cut layers into row bands that compute every output exactly as
         // the whole layer does: any thread count gives one thread's bits.
-        if (!table->backend) {
-          const auto& single = table == &ref_kernels() ? want[s] : (threads == 1 ? got : one_thread[s]);
+        if (table->cpu_kernels()) {
+          const auto& single = table == &ref_backend() ? want[s] : (threads == 1 ? got : one_thread[s]);
           EXPECT_EQ(got, single) << where << ": differs from 1 thread";
           if (threads == 1) one_thread.push_back(got);
         }
@@ -165,11 +172,11 @@ TEST(Backends, ADeviceBackendGetsItsOwnArenaAndTheEngineCopiesTensorsAcross) {
   const auto& bytes = synth_bytes("resnet8");
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   ASSERT_TRUE(model.is_ok());
-  auto engine = Engine::create(model.value(), separate_memory_kernels());
+  auto engine = Engine::create(model.value(), separate_memory_backend());
   ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
   EXPECT_EQ(engine.value()->backend_arena_bytes(), engine.value()->arena_bytes());
   EXPECT_GE(engine.value()->packed_weight_bytes(), model->weight_bytes()) << "every subnet's uploaded weights";
-  auto reference = Engine::create(model.value(), ref_kernels());
+  auto reference = Engine::create(model.value(), ref_backend());
   ASSERT_TRUE(reference.is_ok());
   EXPECT_EQ(reference.value()->backend_arena_bytes(), 0u);
   const uint32_t in = model->fb().input(), out = model->fb().output();
@@ -191,7 +198,7 @@ TEST(Backends, ADeviceBackendGetsItsOwnArenaAndTheEngineCopiesTensorsAcross) {
 // says whether they did.
 TEST(Backends, CudaIsAnEngineBackendWhereBuiltAndAGpuIsPresent) {
 #if SHOAL_HAVE_CUDA
-  const KernelTable* cuda = find_kernels("cuda");
+  const Backend* cuda = find_backend("cuda");
   if (!cuda) {
     GTEST_SKIP() << "built with CUDA, but this machine has no CUDA device: the cuda backend's GPU tests did not "
                     "run (cuda_thread_bodies_test checked its kernels' arithmetic on the CPU)";
@@ -211,18 +218,39 @@ TEST(Backends, CudaIsAnEngineBackendWhereBuiltAndAGpuIsPresent) {
 
 TEST(Backends, XnnpackIsAnEngineBackendWhereBuilt) {
 #if SHOAL_HAVE_XNNPACK
-  const KernelTable* x = find_kernels("xnnpack");
+  const Backend* x = find_backend("xnnpack");
   ASSERT_NE(x, nullptr);
-  EXPECT_NE(x->backend, nullptr);
-  EXPECT_EQ(best_kernels().backend, nullptr) << "the default backend is shoal's own";
+  EXPECT_EQ(x->cpu_kernels(), nullptr);
+  EXPECT_NE(best_backend().cpu_kernels(), nullptr) << "the default backend is shoal's own";
   const auto& bytes = synth_bytes("resnet8");
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   auto engine = Engine::create(model.value(), *x);
   ASSERT_TRUE(engine.is_ok());
   // Four subnets' operators hold more than one copy of the weights.
-  EXPECT_GT(engine.value()->packed_weight_bytes(), model->weight_bytes());
+  const size_t held = engine.value()->packed_weight_bytes();
+  EXPECT_GT(held, model->weight_bytes());
+  // Each engine's context counts what its own operators hold, however many are built at once
+  // on however many threads, and gives it back when the engine goes.
+  std::vector<size_t> counted(4);
+  {
+    std::vector<std::unique_ptr<Engine>> engines(counted.size());
+    std::vector<std::thread> builders;
+    for (size_t i = 0; i < counted.size(); ++i) {
+      builders.emplace_back([&, i] {
+        auto e = Engine::create(model.value(), *x);
+        if (e.is_ok()) engines[i] = std::move(e.value());
+      });
+    }
+    for (std::thread& t : builders) t.join();
+    for (size_t i = 0; i < counted.size(); ++i) {
+      ASSERT_NE(engines[i], nullptr);
+      counted[i] = engines[i]->packed_weight_bytes();
+    }
+  }
+  for (size_t c : counted) EXPECT_EQ(c, held);
+  EXPECT_EQ(engine.value()->packed_weight_bytes(), held);
 #else
-  EXPECT_EQ(find_kernels("xnnpack"), nullptr);
+  EXPECT_EQ(find_backend("xnnpack"), nullptr);
 #endif
 }
 

@@ -65,7 +65,7 @@ TEST(RefKernels, PoolingMatchesDenseLoops) {
     const uint32_t oh = out_side(ih, k.kh, k.sh, 1, k.ph), ow = out_side(iw, k.kw, k.sw, 1, k.pw);
     shoal_pool_params p{};
     p.in = s.plane(ih, iw, s.pick(1, 19));
-    p.out = {oh, ow, p.in.stride, p.in.lo, p.in.hi};
+    p.out = {oh, ow, p.in.stride, p.in.lo, p.in.hi, {}};
     p.win = {k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, 1, 1};
     const std::vector<float> x = activation(s, p.in);
     std::vector<float> y(size_t{oh} * ow * p.out.stride, kUntouched);
@@ -80,7 +80,7 @@ TEST(RefKernels, GlobalAvgPoolMatchesDenseLoops) {
   for (int trial = 0; trial < 100; ++trial) {
     shoal_pool_params p{};
     p.in = s.plane(s.pick(1, 9), s.pick(1, 9), s.pick(1, 33));
-    p.out = {1, 1, p.in.stride, p.in.lo, p.in.hi};
+    p.out = {1, 1, p.in.stride, p.in.lo, p.in.hi, {}};
     const std::vector<float> x = activation(s, p.in);
     std::vector<float> y(p.out.stride, kUntouched);
     shoal_global_avgpool_nhwc_f32__ref(&p, x.data(), y.data());
@@ -95,9 +95,9 @@ TEST(RefKernels, ElementwiseMatchDenseLoops) {
   for (int trial = 0; trial < 150; ++trial) {
     const uint32_t h = s.pick(1, 7), w = s.pick(1, 7), cap = s.pick(1, 23);
     const shoal_plane pa = s.plane(h, w, cap);
-    const shoal_plane pb{h, w, cap, pa.lo, pa.hi};
+    const shoal_plane pb{h, w, cap, pa.lo, pa.hi, {}};
     const std::vector<float> a = activation(s, pa), b = activation(s, pb);
-    shoal_eltwise_params p{h, w, cap, cap, cap, pa.lo, pa.hi, static_cast<int32_t>(s.pick(0, 2))};
+    shoal_eltwise_params p{h, w, cap, cap, cap, pa.lo, pa.hi, static_cast<int32_t>(s.pick(0, 2)), {}, {}, {}};
     const Dense da = compact(a, pa), db = compact(b, pb);
     const auto act = static_cast<fb::Activation>(p.activation);
 

@@ -16,7 +16,7 @@ TEST(MasterOverMemory, SixtyFourWorkersEveryPolicyAndALostWorker) {
   constexpr uint32_t kWorkers = 64, kMembers = 8;
   std::vector<Model> models;
   for (uint32_t m = 0; m < kMembers; ++m) {
-    const std::vector<uint8_t> bytes = serialize_model(testing::synth_spec("fluid-cnn", 300 + m));
+    const std::vector<uint8_t> bytes = synth_model_bytes("fluid-cnn", 300 + m).value();
     models.push_back(std::move(Model::from_bytes(bytes.data(), bytes.size()).value()));
   }
   MemoryNetwork network;
@@ -27,7 +27,7 @@ TEST(MasterOverMemory, SixtyFourWorkersEveryPolicyAndALostWorker) {
   for (uint32_t w = 0; w < kWorkers; ++w) {
     WorkerOptions wo;
     wo.member = "member" + std::to_string(w % kMembers);
-    wo.kernels = find_kernels("ref");
+    wo.backend = find_backend("ref");
     auto server = WorkerServer::create(models[w % kMembers], wo);
     ASSERT_TRUE(server.is_ok()) << server.status().to_string();
     WorkerServer* s = server.value().get();

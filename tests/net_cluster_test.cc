@@ -27,12 +27,12 @@
 #include "shoal/policy_registry.h"
 #include "sanitizers.h"
 #include "test_models.h"
-#include "worker_process.h"
+#include "shoal/net/worker_process.h"
 
 namespace shoal::net {
 namespace {
 
-using cli::WorkerProcess;
+using net::WorkerProcess;
 
 constexpr double kDeadlineMs = 60.0;
 
@@ -220,7 +220,7 @@ TEST(KeyedCluster, WorkerServesOnlyMastersWithItsKey) {
   const std::string key_path = ::testing::TempDir() + "shoal.key";
   std::ofstream(key_path) << "0123456789abcdef0123456789abcdef\n";
   const std::string model = ::testing::TempDir() + "keyed.shoal";
-  const std::vector<uint8_t> bytes = serialize_model(testing::synth_spec("fluid-cnn"));
+  const std::vector<uint8_t> bytes = synth_model_bytes("fluid-cnn", 7).value();
   std::ofstream(model, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 
   auto open = WorkerProcess::start(SHOAL_BINARY, {"--model", model}, 0);
@@ -229,7 +229,7 @@ TEST(KeyedCluster, WorkerServesOnlyMastersWithItsKey) {
   const int refused = std::system((std::string(SHOAL_BINARY) + " worker --model " + model +
                                    " --listen 0.0.0.0:0 > /dev/null 2>&1").c_str());
   EXPECT_EQ(WEXITSTATUS(refused), 1);
-  auto keyed = cli::WorkerProcess::start(SHOAL_BINARY, {"--model", model, "--key-file", key_path});
+  auto keyed = net::WorkerProcess::start(SHOAL_BINARY, {"--model", model, "--key-file", key_path});
   ASSERT_TRUE(keyed.is_ok()) << keyed.status().to_string();
 
   MasterOptions options;
@@ -308,7 +308,7 @@ TEST_F(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
   }
 
   const std::string other = ::testing::TempDir() + "split-other-" + std::to_string(getpid()) + ".shoal";
-  const std::vector<uint8_t> bytes = serialize_model(testing::synth_spec("resnet8"));
+  const std::vector<uint8_t> bytes = synth_model_bytes("resnet8", 7).value();
   std::ofstream(other, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   auto stranger = WorkerProcess::start(SHOAL_BINARY, {"--model", other});
   ASSERT_TRUE(stranger.is_ok());

@@ -30,12 +30,12 @@
 #include "shoal/net/transport.h"
 #include "sanitizers.h"
 #include "shipped_members.h"
-#include "worker_process.h"
+#include "shoal/net/worker_process.h"
 
 namespace shoal::net {
 namespace {
 
-using cli::WorkerProcess;
+using net::WorkerProcess;
 using Clock = std::chrono::steady_clock;
 
 constexpr double kDeadlineMs = 40.0;

@@ -17,6 +17,7 @@
 #include "shoal/net/calibrator.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/master.h"
+#include "shoal/net/transport.h"
 #include "shoal/net/udp.h"
 #include "shoal/net/worker_server.h"
 #include "net_test_util.h"
@@ -40,7 +41,7 @@ class Udp : public ::testing::Test {
     ASSERT_TRUE(listener.is_ok()) << listener.status().to_string();
     listener_ = std::move(listener.value());
     address_ = "127.0.0.1:" + std::to_string(listener_->port());
-    serving_ = std::thread([this] { server_->run(*listener_); });
+    serving_ = std::thread([this] { EXPECT_TRUE(server_->run(*listener_).is_ok()); });
   }
   void TearDown() override {
     server_->stop();
@@ -213,13 +214,39 @@ TEST_F(Udp, AFrameIsTimedFromItsArrivalNotFromWhenItIsRead) {
   EXPECT_GE(read_at - arrived, std::chrono::milliseconds(50)) << "taken as arriving when read";
 }
 
+// A library user's WorkerServer, like `shoal worker`, serves beyond loopback only with a key:
+// without one, run() refuses at once, over TCP and UDP alike.
+TEST(UdpWorker, ServesBeyondLoopbackOnlyWithAKey) {
+  const auto& bytes = testing::synth_bytes("fluid-cnn");
+  const Model model = std::move(Model::from_bytes(bytes.data(), bytes.size()).value());
+  for (const Transport t : {Transport::kTcp, Transport::kUdp}) {
+    auto open = listen_on(t, "0.0.0.0:0");
+    ASSERT_TRUE(open.is_ok()) << open.status().to_string();
+    auto local = listen_on(t, "127.0.0.1:0");
+    ASSERT_TRUE(local.is_ok()) << local.status().to_string();
+    EXPECT_FALSE(open.value()->loopback());
+    EXPECT_TRUE(local.value()->loopback());
+    auto keyless = WorkerServer::create(model, WorkerOptions{});
+    ASSERT_TRUE(keyless.is_ok());
+    const Status refused = keyless.value()->run(*open.value());
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << transport_name(t);
+    EXPECT_NE(refused.message().find("key"), std::string::npos) << refused.message();
+    EXPECT_TRUE(keyless.value()->may_serve_on(*local.value()).is_ok());
+    WorkerOptions keyed;
+    keyed.key = "a pre-shared key of thirty-two bytes";
+    auto server = WorkerServer::create(model, keyed);
+    ASSERT_TRUE(server.is_ok());
+    EXPECT_TRUE(server.value()->may_serve_on(*open.value()).is_ok());
+  }
+}
+
 // Over UDP too, a request queued behind a slow one past its deadline is answered
 // DeadlineExpired.
 TEST(UdpWorker, QueuedRequestsExpireFromArrival) {
   testing::SlowWorker worker;
   auto listener = UdpListener::listen("127.0.0.1:0");
   ASSERT_TRUE(listener.is_ok());
-  std::thread serving([&] { worker.server->run(*listener.value()); });
+  std::thread serving([&] { EXPECT_TRUE(worker.server->run(*listener.value()).is_ok()); });
   struct Stop {  // on every way out, a failed assertion's too
     WorkerServer& server;
     std::thread& serving;

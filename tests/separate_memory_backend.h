@@ -15,7 +15,6 @@
 
 #include "ref/ref.h"
 #include "shoal/backend.h"
-#include "shoal/kernel_table.h"
 
 namespace shoal::testing {
 
@@ -46,7 +45,9 @@ class SeparateMemoryContext final : public BackendContext {
     ++syncs;
     return Status::ok();
   }
+  size_t held_bytes() const override { return held; }
   int copies = 0, syncs = 0;
+  size_t held = 0;
 
  private:
   std::vector<void*> blocks_;
@@ -65,56 +66,51 @@ class SeparateMemoryBackend final : public Backend {
  public:
   const char* name() const override { return "separate-memory"; }
   bool host_memory() const override { return false; }
-  Result<std::unique_ptr<BackendContext>> context(unsigned) const override {
+  Result<std::unique_ptr<BackendContext>> context(const ContextOptions&) const override {
     return std::unique_ptr<BackendContext>(new SeparateMemoryContext);
   }
-  size_t live_bytes() const override { return live_; }
-  Result<std::unique_ptr<Operator>> conv2d(BackendContext&, const shoal_conv2d_params& p, const float* ohwi,
-                                           const float* scale, const float* shift, const float* x,
-                                           float* y) const override {
-    if (p.out.hi - p.out.lo <= 4) return std::unique_ptr<Operator>();
-    // "Uploads" the layer's full-width weights and this subnet's affine set.
-    const size_t taps = size_t{p.win.kernel_h} * p.win.kernel_w;
-    const size_t w_floats = size_t{p.out.stride} * taps * p.w_in_stride;
-    std::vector<float> w(ohwi, ohwi + w_floats), sc, sh;
-    if (scale) sc.assign(scale, scale + p.out.stride);
-    if (shift) sh.assign(shift, shift + p.out.stride);
-    live_ += (w.size() + sc.size() + sh.size()) * sizeof(float);
-    return ref_operator([p, x, y, w, sc, sh] {
-      shoal_conv2d_nhwc_f32__ref(&p, x, w.data(), sc.empty() ? nullptr : sc.data(), sh.empty() ? nullptr : sh.data(), y);
-    });
+  Result<std::unique_ptr<Operator>> prepare(BackendContext& base, const Layer& l, const void*) const override {
+    SeparateMemoryContext& ctx = static_cast<SeparateMemoryContext&>(base);
+    const float* x = static_cast<const float*>(l.x);
+    const float* b = static_cast<const float*>(l.b);
+    float* y = static_cast<float*>(l.y);
+    switch (l.op) {
+      case fb::OpType::Conv2d:
+      case fb::OpType::Linear: {
+        const shoal_conv2d_params p = l.conv;
+        if (p.out.hi - p.out.lo <= 4) return std::unique_ptr<Operator>();
+        // "Uploads" the layer's full-width weights and this subnet's affine set.
+        const size_t taps = size_t{p.win.kernel_h} * p.win.kernel_w;
+        const size_t w_floats = size_t{p.out.stride} * taps * p.w_in_stride;
+        std::vector<float> w(l.weights, l.weights + w_floats), sc, sh;
+        if (l.scale) sc.assign(l.scale, l.scale + p.out.stride);
+        if (l.shift) sh.assign(l.shift, l.shift + p.out.stride);
+        ctx.held += (w.size() + sc.size() + sh.size()) * sizeof(float);
+        return ref_operator([p, x, y, w, sc, sh] {
+          shoal_conv2d_nhwc_f32__ref(&p, x, w.data(), sc.empty() ? nullptr : sc.data(),
+                                     sh.empty() ? nullptr : sh.data(), y);
+        });
+      }
+      case fb::OpType::Add: {
+        const shoal_eltwise_params p = l.elt;
+        return ref_operator([p, x, b, y] { shoal_add_nhwc_f32__ref(&p, x, b, y); });
+      }
+      case fb::OpType::Activation: {
+        const shoal_eltwise_params p = l.elt;
+        return ref_operator([p, x, y] { shoal_activation_nhwc_f32__ref(&p, x, y); });
+      }
+      case fb::OpType::Softmax: {
+        const shoal_eltwise_params p = l.elt;
+        return ref_operator([p, x, y] { shoal_softmax_nhwc_f32__ref(&p, x, y); });
+      }
+      default: return std::unique_ptr<Operator>();  // pooling and concatenation
+    }
   }
-  Result<std::unique_ptr<Operator>> pool(BackendContext&, PoolKind, const shoal_pool_params&, const float*,
-                                         float*) const override {
-    return std::unique_ptr<Operator>();
-  }
-  Result<std::unique_ptr<Operator>> add(BackendContext&, const shoal_eltwise_params& p, const float* a, const float* b,
-                                        float* y) const override {
-    return ref_operator([p, a, b, y] { shoal_add_nhwc_f32__ref(&p, a, b, y); });
-  }
-  Result<std::unique_ptr<Operator>> activation(BackendContext&, const shoal_eltwise_params& p, const float* a,
-                                               float* y) const override {
-    return ref_operator([p, a, y] { shoal_activation_nhwc_f32__ref(&p, a, y); });
-  }
-  Result<std::unique_ptr<Operator>> softmax(BackendContext&, const shoal_eltwise_params& p, const float* a,
-                                            float* y) const override {
-    return ref_operator([p, a, y] { shoal_softmax_nhwc_f32__ref(&p, a, y); });
-  }
-
- private:
-  mutable size_t live_ = 0;
 };
 
-// The kernel table that runs what the backend declines: the reference kernels.
-inline const KernelTable& separate_memory_kernels() {
+inline const Backend& separate_memory_backend() {
   static const SeparateMemoryBackend backend;
-  static const KernelTable table = [] {
-    KernelTable t = ref_kernels();
-    t.name = "separate-memory";
-    t.backend = &backend;
-    return t;
-  }();
-  return table;
+  return backend;
 }
 
 }  // namespace shoal::testing

@@ -22,7 +22,7 @@ inline ModelSpec synth_spec(const std::string& arch, uint64_t seed = 7, uint32_t
 inline const std::vector<uint8_t>& synth_bytes(const std::string& arch, uint32_t side = 0) {
   static std::map<std::pair<std::string, uint32_t>, std::vector<uint8_t>> cache;
   auto it = cache.find({arch, side});
-  if (it == cache.end()) it = cache.emplace(std::make_pair(arch, side), serialize_model(synth_spec(arch, 7, side))).first;
+  if (it == cache.end()) it = cache.emplace(std::make_pair(arch, side), synth_model_bytes(arch, 7, {}, side).value()).first;
   return it->second;
 }
 

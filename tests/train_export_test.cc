@@ -53,7 +53,7 @@ void expect_engine_matches_torch(Trained t) {
   const ModelSpec& spec = t.net->spec();
   const std::string logits = spec.tensors[spec.nodes.back().inputs[0]].name;
   torch::NoGradGuard no_grad;
-  for (const KernelTable* kernels : {&ref_kernels(), &best_kernels()}) {
+  for (const Backend* kernels : {&ref_backend(), &best_backend()}) {
     Result<std::unique_ptr<Engine>> engine = Engine::create(model.value(), *kernels);
     ASSERT_TRUE(engine.is_ok()) << engine.status().message();
     Engine& e = *engine.value();
@@ -73,8 +73,8 @@ void expect_engine_matches_torch(Trained t) {
         for (uint32_t c = 0; c < classes; ++c) worst = std::max(worst, double(std::fabs(out[c] - want[c])));
         argmax_differs += std::max_element(out.begin(), out.end()) - out.begin() != expected[i].argmax().item<int64_t>();
       }
-      EXPECT_LE(worst, 1e-4) << spec.subnets[s].name << " on " << kernels->name;
-      EXPECT_EQ(argmax_differs, 0) << spec.subnets[s].name << " on " << kernels->name;
+      EXPECT_LE(worst, 1e-4) << spec.subnets[s].name << " on " << kernels->name();
+      EXPECT_EQ(argmax_differs, 0) << spec.subnets[s].name << " on " << kernels->name();
     }
   }
 }

@@ -110,7 +110,7 @@ void bench_model(const std::string& arch, const Model& model, std::vector<Conten
   std::vector<float> x(all[0].engine->arena_bytes() / sizeof(float), 0.5f), y(x.size());
   auto run = [&](Engine& e, uint32_t sub, const Segment& seg) {
     if (!e.run(sub, seg, x.data(), e.packed_size(sub, seg.from), y.data(), e.packed_size(sub, seg.to)).is_ok()) {
-      std::fprintf(stderr, "shoal bench: %s failed on %s\n", arch.c_str(), e.kernels().name);
+      std::fprintf(stderr, "shoal bench: %s failed on %s\n", arch.c_str(), e.backend().name());
     }
   };
   if (layers) {
@@ -125,7 +125,7 @@ void bench_model(const std::string& arch, const Model& model, std::vector<Conten
             return [&, ep = &e] {
               if (!run_layer(*ep, sub, l, x.data(), y.data()).is_ok()) {
                 std::fprintf(stderr, "shoal bench: %s layer %s failed on %s\n", arch.c_str(), l.name.c_str(),
-                             ep->kernels().name);
+                             ep->backend().name());
               }
             };
           });
@@ -355,10 +355,10 @@ int run_bench(const Args& args) {
   if (args.has("--plot") && !args.has("--compare")) {
     return fail("bench", "--plot draws the ratio to XNNPACK: add --compare xnnpack");
   }
-  std::vector<std::string> backends = split_list(args.get("--backends", best_kernels().name));
+  std::vector<std::string> backends = split_list(args.get("--backends", best_backend().name()));
   if (args.has("--compare")) {
     if (args.get("--compare") != "xnnpack") return fail("bench", "--compare takes 'xnnpack', the only peer");
-    if (!find_kernels("xnnpack")) {
+    if (!find_backend("xnnpack")) {
       return fail("bench", "this build has no XNNPACK backend: configure with -DSHOAL_WITH_XNNPACK=ON "
                            "(Debian libxnnpack-dev), as the default preset does");
     }
@@ -366,10 +366,8 @@ int run_bench(const Args& args) {
   }
   for (const std::string& b : backends) {
 
-    if (!find_kernels(b)) {
-      std::string names;
-      for (const KernelTable* t : available_kernels()) names += std::string(names.empty() ? "" : ", ") + t->name;
-      return fail("bench", "no backend '" + b + "' on this CPU; choose from: " + names);
+    if (!find_backend(b)) {
+      return fail("bench", "no backend '" + b + "' on this CPU; choose from: " + backend_names());
     }
   }
   // Model files as given, and architectures with random weights (the default without files).
@@ -393,7 +391,7 @@ int run_bench(const Args& args) {
     std::vector<Contender> contenders;
     for (unsigned t : threads) {
       for (const std::string& b : backends) {
-        auto e = Engine::create(model.value(), *find_kernels(b), t);
+        auto e = Engine::create(model.value(), *find_backend(b), t);
         if (!e.is_ok()) return fail("bench", e.status());
         contenders.push_back({b, t, std::move(e.value())});
       }

@@ -9,7 +9,7 @@
 #include "demo_cluster.h"
 #include "ensemble_eval.h"
 #include "shoal/architectures.h"
-#include "shoal/kernel_table.h"
+#include "shoal/backend.h"
 #include "shoal/policy_registry.h"
 
 namespace shoal::cli {
@@ -58,12 +58,10 @@ int run_demo(const Args& args) {
       cluster_options.member_files.push_back(trained[i]);
       continue;
     }
-    auto spec = build_architecture(arch, {});
-    if (!spec.is_ok()) return fail("demo", spec.status());
-    randomize_weights(spec.value(), 1000 + i);
-    const std::vector<uint8_t> bytes = serialize_model(spec.value());
+    auto bytes = synth_model_bytes(arch, 1000 + i);
+    if (!bytes.is_ok()) return fail("demo", bytes.status());
     const std::string path = std::string(dir) + "/member" + std::to_string(i) + ".shoal";
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes->data()), static_cast<long>(bytes->size()));
     cluster_options.member_files.push_back(path);
     cluster_options.member_names.push_back(arch + "-seed" + std::to_string(1000 + i));
   }

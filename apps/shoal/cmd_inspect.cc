@@ -84,9 +84,9 @@ void print_json(const Model& model) {
     j.end_object();
   }
   j.end_array().field("weight_block", m.weight_block()).key("engine_bytes").begin_object();
-  for (const KernelTable* k : available_kernels()) {
+  for (const Backend* k : available_backends()) {
     auto need = Engine::required_bytes(model, *k);
-    if (!k->backend && need.is_ok()) j.field(k->name, uint64_t{need.value()});
+    if (k->cpu_kernels() && need.is_ok()) j.field(k->name(), uint64_t{need.value()});
   }
   j.end_object().end_object();
   std::printf("%s\n", j.str().c_str());
@@ -140,9 +140,9 @@ void print_text(const Model& model) {
   std::printf("\nengine memory (arena + packed weights; weights %s)\n",
               m.weight_block() ? ("packed in the file for blocks of " + std::to_string(m.weight_block())).c_str()
                                : "not packed in the file: shoal pack");
-  for (const KernelTable* k : available_kernels()) {
+  for (const Backend* k : available_backends()) {
     auto need = Engine::required_bytes(model, *k);
-    if (!k->backend && need.is_ok()) std::printf("  %-10s %10zu bytes\n", k->name, need.value());
+    if (k->cpu_kernels() && need.is_ok()) std::printf("  %-10s %10zu bytes\n", k->name(), need.value());
   }
 }
 

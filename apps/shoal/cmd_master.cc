@@ -96,7 +96,7 @@ int run_master(const Args& args) {
     auto kernels = backend_option(args);
     if (!kernels.is_ok()) return fail("master", kernels.status());
     options.local_model = &local.value();
-    options.local.kernels = kernels.value();
+    options.local.backend = kernels.value();
     options.local.slowdown = slowdown.value();
     cluster.names.push_back("master");
   }
@@ -107,17 +107,17 @@ int run_master(const Args& args) {
   std::thread serving;
   if (args.has("--serve")) {
     if (!options.local_model) return fail("master", "--serve serves the --local-model: give one");
-    const Status allowed = net::check_listen_allowed(args.get("--serve"), cluster.key);
-    if (!allowed.is_ok()) return fail("master", allowed);
     net::WorkerOptions worker = options.local;
     worker.key = cluster.key;
     auto server = net::WorkerServer::create(*options.local_model, worker);
     if (!server.is_ok()) return fail("master", server.status());
     auto listener = net::listen_on(transport.value(), args.get("--serve"));
     if (!listener.is_ok()) return fail("master", listener.status());
+    const Status allowed = server.value()->may_serve_on(*listener.value());
+    if (!allowed.is_ok()) return fail("master", allowed);
     served = std::move(server.value());
     serving_on = std::move(listener.value());
-    serving = std::thread([&] { served->run(*serving_on); });
+    serving = std::thread([&] { (void)served->run(*serving_on); });  // may_serve_on said yes
     std::fprintf(stderr, "shoal master: serving %s on %s:%u\n", args.get("--local-model").c_str(),
                  args.get("--serve").substr(0, args.get("--serve").rfind(':')).c_str(), serving_on->port());
   }

@@ -26,7 +26,7 @@ int run_pack(const Args& args) {
               model->size() / 1024.0,
               block ? ("weights packed in blocks of " + std::to_string(block) + " output channels").c_str()
                     : "packed weights removed");
-  if (const KernelTable* here = find_kernels(backend)) {
+  if (const Backend* here = find_backend(backend)) {
     auto before = Engine::required_bytes(model.value(), *here);
     auto after = Engine::required_bytes(packed.value(), *here);
     if (before.is_ok() && after.is_ok()) {

@@ -173,7 +173,7 @@ int run_run(const Args& args) {
   const bool random = md && md->recipe() && md->recipe()->string_view().rfind("synth", 0) == 0;
   if (json) {
     Json j;
-    j.begin_object().field("model", args.positional()[0]).field("images", images->count).field("backend", e.kernels().name).field("threads", e.threads())
+    j.begin_object().field("model", args.positional()[0]).field("images", images->count).field("backend", e.backend().name()).field("threads", e.threads())
         .field("labelled", labelled).field("random_weights", random).key("subnets").begin_array();
     for (const SubnetReport& r : reports) {
       j.begin_object().field("subnet", r.name);
@@ -186,7 +186,7 @@ int run_run(const Args& args) {
     return 0;
   }
   std::printf("%s: %u %simages, %s kernels, %u thread(s), arena %.1f KiB, backend's weights %.1f KiB%s\n",
-              args.positional()[0].c_str(), images->count, labelled ? "" : "unlabelled ", e.kernels().name, e.threads(), e.arena_bytes() / 1024.0,
+              args.positional()[0].c_str(), images->count, labelled ? "" : "unlabelled ", e.backend().name(), e.threads(), e.arena_bytes() / 1024.0,
               e.packed_weight_bytes() / 1024.0,
               random ? "\n(random weights from 'shoal synth': accuracy is chance level)" : "");
   std::printf("  %-10s %9s %10s %10s %12s %12s\n", "subnet", "accuracy", "p50 ms", "p95 ms", "images/s", "MMACs");

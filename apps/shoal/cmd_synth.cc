@@ -4,7 +4,6 @@
 
 #include "command.h"
 #include "shoal/architectures.h"
-#include "shoal/builder.h"
 
 namespace shoal::cli {
 namespace {
@@ -30,20 +29,18 @@ int run_synth(const Args& args) {
   if (!seed.is_ok()) return fail("synth", seed.status());
   auto side = args.number("--side", 0);
   if (!side.is_ok()) return fail("synth", side.status());
-  auto spec = build_architecture(args.get("--arch"), widths, static_cast<uint32_t>(side.value()));
-  if (!spec.is_ok()) return fail("synth", spec.status());
-  randomize_weights(spec.value(), static_cast<uint64_t>(seed.value()));
-  const std::vector<uint8_t> bytes = serialize_model(spec.value());
+  auto made = synth_model_bytes(args.get("--arch"), static_cast<uint64_t>(seed.value()), widths,
+                                static_cast<uint32_t>(side.value()));
+  if (!made.is_ok()) return fail("synth", made.status());
+  const std::vector<uint8_t>& bytes = made.value();
   // Check what we wrote exactly as a reader will.
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   if (!model.is_ok()) return fail("synth", "internal error, the model does not check: " + model.status().message());
   const std::string path = args.get("-o");
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fclose(f) != 0) {
-    return fail("synth", "cannot write '" + path + "'");
-  }
-  std::printf("wrote %s: %s, %zu subnets, %.1f KiB\n", path.c_str(), args.get("--arch").c_str(),
-              spec->subnets.size(), bytes.size() / 1024.0);
+  const Status written = write_file(path, bytes.data(), bytes.size());
+  if (!written.is_ok()) return fail("synth", written);
+  std::printf("wrote %s: %s, %u subnets, %.1f KiB\n", path.c_str(), args.get("--arch").c_str(),
+              model->fb().subnets()->size(), bytes.size() / 1024.0);
   return 0;
 }
 

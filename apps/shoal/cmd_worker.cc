@@ -20,8 +20,6 @@ int run_worker(const Args& args) {
     if (!loaded.is_ok()) return fail("worker", loaded.status());
     key = loaded.value();
   }
-  const Status allowed = net::check_listen_allowed(listen, key);
-  if (!allowed.is_ok()) return fail("worker", allowed);
   auto slowdown = args.number("--slowdown", 1.0);
   if (!slowdown.is_ok()) return fail("worker", slowdown.status());
   auto model = Model::from_file(args.get("--model"));
@@ -33,7 +31,7 @@ int run_worker(const Args& args) {
   options.key = key;
   auto kernels = backend_option(args);
   if (!kernels.is_ok()) return fail("worker", kernels.status());
-  options.kernels = kernels.value();
+  options.backend = kernels.value();
   auto threads = threads_option(args);
   if (!threads.is_ok()) return fail("worker", threads.status());
   options.threads = threads.value();
@@ -44,13 +42,16 @@ int run_worker(const Args& args) {
   auto listener = net::listen_on(transport.value(), listen);
   if (!listener.is_ok()) return fail("worker", listener.status());
 
+  const Status allowed = server.value()->may_serve_on(*listener.value());
+  if (!allowed.is_ok()) return fail("worker", allowed);
   on_stop_signal([s = server.value().get()](int) { s->stop(); });
 
   std::printf("listening on %s:%u\n", listen.substr(0, listen.rfind(':')).c_str(), listener.value()->port());
   std::fflush(stdout);
   std::fprintf(stderr, "shoal worker: serving %s (%u subnets) with slowdown %.2f; Ctrl-C stops\n",
                args.get("--model").c_str(), model->fb().subnets()->size(), options.slowdown);
-  server.value()->run(*listener.value());
+  const Status served = server.value()->run(*listener.value());
+  if (!served.is_ok()) return fail("worker", served);
   const net::WorkerCounters& c = server.value()->counters();
   auto n = [](const std::atomic<uint64_t>& v) { return static_cast<unsigned long long>(v.load()); };
   std::fprintf(stderr,

@@ -1,87 +1,22 @@
-// The `shoal` command line: each subcommand declares its options once, and that list drives
-// parsing, validation and --help.
+// The `shoal` command line: its commands, and the options several of them share (parsing and
+// --help are command_line.h's).
 #ifndef SHOAL_APPS_COMMAND_H_
 #define SHOAL_APPS_COMMAND_H_
 
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "command_line.h"
 #include "shoal/dataset.h"
-#include "shoal/kernel_table.h"
+#include "shoal/backend.h"
 #include "shoal/status.h"
 
 namespace shoal::cli {
 
-struct Option {
-  const char* name;   // "--subnet"
-  const char* value;  // "NAME", or nullptr for a flag
-  const char* help;
-};
-
-class Args {
- public:
-  bool has(const std::string& name) const { return values_.count(name) > 0; }
-  std::string get(const std::string& name, const std::string& fallback = "") const;
-  // Numbers with a plain-language error naming the option.
-  Result<double> number(const std::string& name, double fallback) const;
-  const std::vector<std::string>& positional() const { return positional_; }
-
- private:
-  friend struct Command;
-  std::map<std::string, std::string> values_;
-  std::vector<std::string> positional_;
-};
-
-struct Command {
-  const char* name;
-  const char* summary;
-  const char* usage;        // "shoal inspect MODEL [--json]"
-  const char* description;  // a paragraph for --help
-  std::vector<Option> options;
-  int (*run)(const Args& args);
-  size_t min_positional = 0, max_positional = 0;
-  const char* program = "shoal";  // "shoal-train" for the trainer
-
-  Result<Args> parse(int argc, char** argv) const;
-  std::string help() const;
-};
-
-// Shows progress on stderr: a live line on a terminal, a line every 10 s in a log.
-class Progress {
- public:
-  explicit Progress(bool quiet) : tty_(!quiet && isatty(STDERR_FILENO)), quiet_(quiet) {}
-  void update(const std::string& subnet, uint32_t done, uint32_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    const double since = std::chrono::duration<double>(now - last_).count();
-    if (quiet_ || since < (tty_ ? 0.2 : 10.0)) return;
-    last_ = now;
-    std::fprintf(stderr, tty_ ? "\r  %s: %u/%u images " : "  %s: %u/%u images\n", subnet.c_str(), done, total);
-  }
-  void done() {
-    if (tty_) std::fprintf(stderr, "\r%60s\r", "");
-  }
-
- private:
-  bool tty_, quiet_;
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
-
-// Runs `command` on argv (after the command's name): --help, parsing, then run().
-int run_command(const Command& command, int argc, char** argv);
-
-// "a,b,c" -> items; a list of numbers, with an error naming the option.
-std::vector<std::string> split_list(const std::string& text);
-Result<std::vector<double>> parse_numbers(const std::string& text, const std::string& option);
-
-// --backend NAME as a kernel table (the fastest this CPU runs when absent), or an error that
+// --backend NAME (shoal's fastest CPU kernels this CPU runs when absent), or an error that
 // lists the backends this CPU has.
-Result<const KernelTable*> backend_option(const Args& args);
+Result<const Backend*> backend_option(const Args& args);
 // --key-file's pre-shared key, or "" without the option.
 Result<std::string> key_option(const Args& args);
 // --images and --labels (default: the Fashion-MNIST test set), the first `limit` of each,
@@ -99,21 +34,11 @@ inline uint32_t top_class(const std::vector<float>& probabilities) {
   return best;
 }
 
-// Writes a whole file, or says why not.
-Status write_file(const std::string& path, const void* data, size_t size);
-
-// --threads N (default 1), checked.
-Result<unsigned> threads_option(const Args& args);
-
 // SIGINT and SIGTERM, to stop a long-running command cleanly. block_stop_signals() first,
 // before any thread starts (threads inherit the mask, so none of them is killed by one);
 // later on_stop_signal() runs `stop` on a thread of its own when one arrives.
 void block_stop_signals();
 void on_stop_signal(std::function<void(int signal)> stop);
-
-// Prints "shoal NAME: message" to stderr and returns the exit code for a failed command.
-int fail(const char* command, const Status& status);
-int fail(const char* command, const std::string& message);
 
 extern const Command kBench;
 extern const Command kInspect;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "shoal/kernel_table.h"
+#include "shoal/backend.h"
 
 namespace shoal::cli {
 namespace {
@@ -71,7 +71,7 @@ Result<std::unique_ptr<DemoCluster>> start_demo_cluster(const DemoClusterOptions
   if (!own.is_ok()) return own.status();
   cluster->own = std::make_unique<Model>(std::move(own.value()));
   master_options.local_model = cluster->own.get();
-  master_options.local.kernels = find_kernels("ref");
+  master_options.local.backend = find_backend("ref");
   master_options.local.slowdown = options.master_slowdown;
   cluster->names.push_back("master");
   cluster->power.master = kMasterPower;

@@ -11,9 +11,12 @@
 #include "ensemble_eval.h"
 #include "shoal/model.h"
 #include "shoal/net/master.h"
-#include "worker_process.h"
+#include "shoal/net/worker_process.h"
 
 namespace shoal::cli {
+
+using net::WorkerProcess;
+using net::self_executable;
 
 struct DemoClusterOptions {
   std::vector<std::string> member_files;  // 4, one per worker

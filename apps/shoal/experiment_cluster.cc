@@ -9,7 +9,7 @@
 #include "experiment.h"
 #include "shoal/channel_partition.h"
 #include "shoal/engine.h"
-#include "shoal/kernel_table.h"
+#include "shoal/backend.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/partition_runner.h"
 #include "shoal/net/transport.h"
@@ -177,7 +177,7 @@ Result<Cell> fluid_accuracy(const Model& model, WorkerProcess& worker, const Ima
   if (!subnet.is_ok()) return subnet.status();
   auto plan = plan_channel_partition(model, subnet.value(), {1, 1});
   if (!plan.is_ok()) return plan.status();
-  auto engine = Engine::create(model, *find_kernels("ref"), 1);
+  auto engine = Engine::create(model, *find_backend("ref"), 1);
   if (!engine.is_ok()) return engine.status();
   auto dialed = net::dial_worker(net::dialer_for(net::Transport::kTcp), worker.address(), "", "shoal experiment");
   if (!dialed.is_ok()) return dialed.status();

@@ -36,9 +36,10 @@ typedef enum shoal_status {
   SHOAL_NOT_FOUND = 2,        /* a name that does not exist */
   SHOAL_CORRUPT = 3,          /* the model bytes failed verification */
   SHOAL_UNSUPPORTED = 4,      /* valid, but not something this build can do */
-  SHOAL_IO = 5,               /* out of memory */
+  SHOAL_IO = 5,               /* the operating system refused */
   SHOAL_TIMEOUT = 6,
-  SHOAL_BUSY = 7
+  SHOAL_BUSY = 7,
+  SHOAL_OUT_OF_MEMORY = 8     /* an allocation failed */
 } shoal_status;
 
 typedef struct shoal_error {

@@ -19,7 +19,7 @@ struct shoal_engine {
 
 namespace {
 
-static_assert(static_cast<int>(shoal::StatusCode::kBusy) == SHOAL_BUSY, "shoal_status follows StatusCode");
+static_assert(static_cast<int>(shoal::StatusCode::kOutOfMemory) == SHOAL_OUT_OF_MEMORY, "shoal_status follows StatusCode");
 
 shoal_status fail(shoal_error* err, const shoal::Status& status) {
   const auto code = static_cast<shoal_status>(status.code());
@@ -39,17 +39,16 @@ shoal_status ok(shoal_error* err) {
   return SHOAL_OK;
 }
 
-shoal_status find_backend(const char* name, const shoal::KernelTable** table, shoal_error* err) {
+shoal_status find_backend(const char* name, const shoal::Backend** backend, shoal_error* err) {
   if (!name || !*name) {
-    *table = &shoal::best_kernels();
+    *backend = &shoal::best_backend();
     return SHOAL_OK;
   }
-  *table = shoal::find_kernels(name);
-  if (*table) return SHOAL_OK;
-  std::string known;
-  for (const shoal::KernelTable* t : shoal::available_kernels()) known += std::string(known.empty() ? "" : ", ") + t->name;
+  *backend = shoal::find_backend(name);
+  if (*backend) return SHOAL_OK;
   return fail(err, shoal::Status(shoal::StatusCode::kNotFound, "no backend '" + std::string(name) +
-                                                                   "' in this build on this CPU; there are: " + known));
+                                                                   "' in this build on this CPU; there are: " +
+                                                                   shoal::backend_names()));
 }
 
 }  // namespace
@@ -57,7 +56,7 @@ shoal_status find_backend(const char* name, const shoal::KernelTable** table, sh
 extern "C" {
 
 const char* shoal_status_string(shoal_status status) {
-  if (status < SHOAL_OK || status > SHOAL_BUSY) return "unknown";
+  if (status < SHOAL_OK || status > SHOAL_OUT_OF_MEMORY) return "unknown";
   return shoal::status_code_name(static_cast<shoal::StatusCode>(status));
 }
 
@@ -68,7 +67,7 @@ shoal_status shoal_model_load(const void* data, size_t size, int copy, shoal_mod
   shoal::Result<shoal::Model> model = copy ? shoal::Model::from_bytes(data, size) : shoal::Model::borrow(data, size);
   if (!model.is_ok()) return fail(err, model.status());
   *out = new (std::nothrow) shoal_model{std::move(model.value())};
-  if (!*out) return fail(err, SHOAL_IO, "out of memory");
+  if (!*out) return fail(err, SHOAL_OUT_OF_MEMORY, "out of memory");
   return ok(err);
 }
 
@@ -103,9 +102,9 @@ size_t shoal_model_output_floats(const shoal_model* model, uint32_t subnet) {
 shoal_status shoal_engine_required_bytes(const shoal_model* model, const char* backend, size_t* bytes,
                                          shoal_error* err) {
   if (!model || !bytes) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_engine_required_bytes: NULL argument");
-  const shoal::KernelTable* table = nullptr;
-  if (const shoal_status s = find_backend(backend, &table, err); s != SHOAL_OK) return s;
-  shoal::Result<size_t> need = shoal::Engine::required_bytes(model->model, *table);
+  const shoal::Backend* chosen = nullptr;
+  if (const shoal_status s = find_backend(backend, &chosen, err); s != SHOAL_OK) return s;
+  shoal::Result<size_t> need = shoal::Engine::required_bytes(model->model, *chosen);
   if (!need.is_ok()) return fail(err, need.status());
   *bytes = need.value();
   return ok(err);
@@ -116,13 +115,13 @@ shoal_status shoal_engine_create(const shoal_model* model, const char* backend, 
   if (!out) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_engine_create: out is NULL");
   *out = nullptr;
   if (!model) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_engine_create: model is NULL");
-  const shoal::KernelTable* table = nullptr;
-  if (const shoal_status s = find_backend(backend, &table, err); s != SHOAL_OK) return s;
-  auto engine = memory ? shoal::Engine::create_in(memory, memory_bytes, model->model, *table, threads)
-                       : shoal::Engine::create(model->model, *table, threads);
+  const shoal::Backend* chosen = nullptr;
+  if (const shoal_status s = find_backend(backend, &chosen, err); s != SHOAL_OK) return s;
+  auto engine = memory ? shoal::Engine::create_in(memory, memory_bytes, model->model, *chosen, threads)
+                       : shoal::Engine::create(model->model, *chosen, threads);
   if (!engine.is_ok()) return fail(err, engine.status());
   *out = new (std::nothrow) shoal_engine{std::move(engine.value())};
-  if (!*out) return fail(err, SHOAL_IO, "out of memory");
+  if (!*out) return fail(err, SHOAL_OUT_OF_MEMORY, "out of memory");
   return ok(err);
 }
 

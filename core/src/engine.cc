@@ -11,32 +11,19 @@
 
 namespace shoal {
 
-// Kernels may read up to this many bytes past a tensor (vector tails in optimised backends).
-constexpr size_t kOverRead = 64;
-constexpr size_t kTensorAlignment = 64;
 constexpr uint8_t kOnHost = 1, kOnDevice = 2;
 
+// What the engine keeps of a node: which groups it reads and writes, where a Concat's inputs
+// and runs are, and where the backend's packed weights for it are.
 struct Engine::Step {
   fb::OpType op;
   uint32_t in_group, out_group;
-  const float* a;  // first input
-  const float* b;  // second input (Add)
-  float* y;
-  const float* w;
-  const float* prepacked;  // the model's weights packed at export for these kernels, or null
-  const float* scale;
-  const float* shift;
-  uint32_t scale_row, shift_row;  // floats from one affine set to the next; 0 when shared
-  shoal_conv2d_params conv;
-  shoal_pool_params pool;
-  shoal_eltwise_params elt;
   uint32_t first_input, inputs;  // Concat: its inputs in concat_x_ and concat_stride_
   uint32_t first_run, runs;      // Concat: its runs in concat_runs_
+  size_t packed_offset, packed_bytes;  // into packed_
 };
 
 namespace {
-
-shoal_plane plane(const TensorShape& s) { return {s.h, s.w, s.c, 0, s.c}; }
 
 shoal_window window(const fb::Window* w) {
   if (!w) return {1, 1, 1, 1, 0, 0, 1, 1};
@@ -44,51 +31,24 @@ shoal_window window(const fb::Window* w) {
           w->pad_top(),  w->pad_left(), w->dilation_h(), w->dilation_w()};
 }
 
-// Output rows [oy0, oy1) of a windowed layer as a layer of its own: both pointers moved to the
-// band's first rows, the top padding what is left of it above the band.
-struct RowBand {
-  shoal_plane in, out;
-  shoal_window win;
-  size_t x_offset, y_offset;  // floats
-};
-
-RowBand row_band(const shoal_plane& in, const shoal_plane& out, const shoal_window& win, uint32_t oy0,
-                 uint32_t oy1) {
-  RowBand b{in, out, win, 0, size_t{oy0} * out.w * out.stride};
-  b.out.h = oy1 - oy0;
-  const int64_t first = int64_t{oy0} * win.stride_h - win.pad_top;  // first input row the band reads
-  if (first > 0) {
-    const uint32_t skip = static_cast<uint32_t>(std::min<int64_t>(first, in.h));
-    b.x_offset = size_t{skip} * in.w * in.stride;
-    b.in.h = in.h - skip;
-    b.win.pad_top = 0;
-  } else {
-    b.win.pad_top = static_cast<uint32_t>(-first);
-  }
-  return b;
-}
-
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::make(void* memory, size_t bytes, const Model& model,
-                                             const KernelTable& kernels, unsigned threads, uint64_t min_band_work) {
+Result<std::unique_ptr<Engine>> Engine::make(void* memory, size_t bytes, const Model& model, const Backend& backend,
+                                             unsigned threads, uint64_t min_band_work) {
   if (threads < 1 || threads > 256) {
     return Status(StatusCode::kInvalidArgument, "threads must be 1 to 256, not " + std::to_string(threads));
   }
-#if !SHOAL_HAVE_THREADS
-  if (threads > 1) {
-    return Status(StatusCode::kUnsupported, "this build of shoal has no threads (SHOAL_THREADS=OFF): use threads = 1");
-  }
-#endif
   std::unique_ptr<Engine> engine(new (std::nothrow) Engine(model));
-  if (!engine) return Status(StatusCode::kIo, "out of memory creating an engine");
+  if (!engine) return Status(StatusCode::kOutOfMemory, "out of memory creating an engine");
   engine->threads_ = threads;
   engine->min_band_work_ = min_band_work;
-  SHOAL_RETURN_IF_ERROR(engine->plan(kernels));
+  SHOAL_RETURN_IF_ERROR(engine->plan(backend));
   const size_t need = engine->memory_bytes();
   if (memory) {
-    if (reinterpret_cast<uintptr_t>(memory) % kTensorAlignment != 0) {
-      return Status(StatusCode::kInvalidArgument, "the engine's memory must be 64-byte aligned (declare it alignas(64))");
+    if (reinterpret_cast<uintptr_t>(memory) % SHOAL_TENSOR_ALIGNMENT != 0) {
+      return Status(StatusCode::kInvalidArgument, "the engine's memory must be " +
+                                                      std::to_string(SHOAL_TENSOR_ALIGNMENT) +
+                                                      "-byte aligned (declare it alignas(SHOAL_TENSOR_ALIGNMENT))");
     }
     if (bytes < need) {
       return Status(StatusCode::kInvalidArgument, "the engine's memory holds " + std::to_string(bytes) +
@@ -96,36 +56,46 @@ Result<std::unique_ptr<Engine>> Engine::make(void* memory, size_t bytes, const M
                                                       " (Engine::required_bytes)");
     }
   } else {
-    engine->owned_ = static_cast<uint8_t*>(std::aligned_alloc(kTensorAlignment, need ? need : kTensorAlignment));
-    if (!engine->owned_) return Status(StatusCode::kIo, "out of memory: the engine needs " + std::to_string(need) + " bytes");
+    engine->owned_ =
+        static_cast<uint8_t*>(std::aligned_alloc(SHOAL_TENSOR_ALIGNMENT, need ? need : SHOAL_TENSOR_ALIGNMENT));
+    if (!engine->owned_) {
+      return Status(StatusCode::kOutOfMemory, "the engine needs " + std::to_string(need) + " bytes");
+    }
     memory = engine->owned_;
   }
   SHOAL_RETURN_IF_ERROR(engine->bind(static_cast<uint8_t*>(memory)));
   return engine;
 }
 
-Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const KernelTable& kernels, unsigned threads,
+Result<std::unique_ptr<Engine>> Engine::create(const Model& model, const Backend& backend, unsigned threads,
                                                uint64_t min_band_work) {
-  return make(nullptr, 0, model, kernels, threads, min_band_work);
+  return make(nullptr, 0, model, backend, threads, min_band_work);
 }
 
 Result<std::unique_ptr<Engine>> Engine::create_in(void* memory, size_t bytes, const Model& model,
-                                                  const KernelTable& kernels, unsigned threads, uint64_t min_band_work) {
+                                                  const Backend& backend, unsigned threads, uint64_t min_band_work) {
   if (!memory) return Status(StatusCode::kInvalidArgument, "create_in needs memory (or use create)");
-  return make(memory, bytes, model, kernels, threads, min_band_work);
+  return make(memory, bytes, model, backend, threads, min_band_work);
 }
 
-Result<size_t> Engine::required_bytes(const Model& model, const KernelTable& kernels) {
+Result<size_t> Engine::required_bytes(const Model& model, const Backend& backend) {
   Engine engine(model);
-  SHOAL_RETURN_IF_ERROR(engine.plan(kernels));
+  SHOAL_RETURN_IF_ERROR(engine.plan(backend));
   return engine.memory_bytes();
 }
 
 Engine::Engine(const Model& model) : model_(&model) {}
 
-Engine::~Engine() { std::free(owned_); }
+Engine::~Engine() {
+  ops_.clear();  // before the contexts and the memory they run in
+  fallback_.reset();
+  context_.reset();
+  std::free(owned_);
+}
 
-Status Engine::plan(const KernelTable& kernels) {
+size_t Engine::packed_weight_bytes() const { return packed_bytes_ + (context_ ? context_->held_bytes() : 0); }
+
+Status Engine::plan(const Backend& backend) {
   const fb::Model& m = model_->fb();
   const uint32_t tensors = m.tensors()->size();
   const uint32_t nodes = m.nodes()->size();
@@ -138,51 +108,27 @@ Status Engine::plan(const KernelTable& kernels) {
   std::vector<ArenaRequest> requests(tensors);
   for (uint32_t t = 0; t < tensors; ++t) {
     const bool live = producer_[t] >= 0 || t == m.input();
-    requests[t].bytes = live ? model_->shape(t).elements() * sizeof(float) + kOverRead : 0;
+    requests[t].bytes = live ? model_->shape(t).elements() * sizeof(float) + SHOAL_KERNEL_OVER_READ : 0;
     requests[t].first = producer_[t] + 1;
     requests[t].last = t == m.output() ? static_cast<int>(nodes) + 1
                                        : std::max(requests[t].first, last_reader_[t] + 1);
   }
-  const ArenaPlan plan = plan_arena(requests, kTensorAlignment);
+  const ArenaPlan plan = plan_arena(requests, SHOAL_TENSOR_ALIGNMENT);
   offsets_ = plan.offsets;
   arena_bytes_ = plan.total;
 
-  kernels_ = &kernels;
+  backend_ = &backend;
   steps_.resize(nodes);
   concat_runs_.clear();
   concat_stride_.clear();
+  packed_bytes_ = 0;
   for (uint32_t n = 0; n < nodes; ++n) {
     const fb::Node* node = m.nodes()->Get(n);
     Step& s = steps_[n];
     std::memset(&s, 0, sizeof(s));
-    const uint32_t in = node->inputs()->Get(0), out = node->outputs()->Get(0);
-    const TensorShape is = model_->shape(in), os = model_->shape(out);
     s.op = node->op();
-    s.in_group = m.tensors()->Get(in)->group();
-    s.out_group = m.tensors()->Get(out)->group();
-    s.w = model_->buffer_f32(node->weights());
-    if (kernels.weight_block && kernels.weight_block == m.weight_block() && !kernels.backend) {
-      s.prepacked = model_->buffer_f32(node->packed_weights());
-    }
-    s.scale = model_->buffer_f32(node->scale());
-    s.shift = model_->buffer_f32(node->shift());
-    auto row = [&](int32_t buffer) -> uint32_t {
-      if (buffer < 0) return 0;
-      const bool shared = m.buffers()->Get(buffer)->data()->size() == os.c * sizeof(float);
-      return shared ? 0 : os.c;
-    };
-    s.scale_row = row(node->scale());
-    s.shift_row = row(node->shift());
-    const int32_t act = static_cast<int32_t>(node->activation());
-    if (s.op == fb::OpType::Linear) {
-      // A fully connected layer is a convolution whose kernel covers the whole input.
-      s.conv = {plane(is), plane(os), {is.h, is.w, 1, 1, 0, 0, 1, 1}, is.c, 0, act};
-    } else {
-      s.conv = {plane(is), plane(os), window(node->window()),
-                node->depthwise() ? 1u : is.c, node->depthwise() ? 1u : 0u, act};
-    }
-    s.pool = {plane(is), plane(os), window(node->window())};
-    s.elt = {os.h, os.w, is.c, is.c, os.c, 0, os.c, act};
+    s.in_group = m.tensors()->Get(node->inputs()->Get(0))->group();
+    s.out_group = m.tensors()->Get(node->outputs()->Get(0))->group();
     if (s.op == fb::OpType::Concat) {
       uint32_t caps[kMaxConcatInputs];
       s.first_input = static_cast<uint32_t>(concat_stride_.size());
@@ -196,70 +142,83 @@ Status Engine::plan(const KernelTable& kernels) {
       s.runs = static_cast<uint32_t>(runs.size());
       concat_runs_.insert(concat_runs_.end(), runs.begin(), runs.end());
     }
-  }
-  packed_bytes_ = 0;
-  if (kernels.conv2d_pack && !kernels.backend) {
-    for (const Step& s : steps_) packed_bytes_ += packed_floats_of(s) * sizeof(float);
+    // The backend's bytes for this layer; the same at every subnet (full-width weights).
+    s.packed_offset = packed_bytes_;
+    s.packed_bytes = backend.layer_bytes(layer(n, 0, nullptr));
+    packed_bytes_ += s.packed_bytes;
   }
   return Status::ok();
 }
 
-size_t Engine::packed_floats_of(const Step& s) const {
-  if ((s.op != fb::OpType::Conv2d && s.op != fb::OpType::Linear) || s.prepacked) return 0;
-  return (kernels_->conv2d_packed_floats(&s.conv, s.conv.out.stride) + 15) / 16 * 16;
+Layer Engine::layer(uint32_t n, uint32_t sub, uint8_t* base) const {
+  const fb::Model& m = model_->fb();
+  const fb::Node* node = m.nodes()->Get(n);
+  const fb::Subnet* subnet = m.subnets()->Get(sub);
+  const Step& s = steps_[n];
+  const uint32_t in = node->inputs()->Get(0), out = node->outputs()->Get(0);
+  const TensorShape is = model_->shape(in), os = model_->shape(out);
+  const fb::GroupRange* ri = subnet->ranges()->Get(s.in_group);
+  const fb::GroupRange* ro = subnet->ranges()->Get(s.out_group);
+  // Every tensor is f32 today (the model checker refuses others); the types travel anyway.
+  const shoal_tensor_type f32{SHOAL_DATATYPE_F32, 0.0f, 0};
+  const shoal_plane pi{is.h, is.w, is.c, ri->lo(), ri->hi(), f32}, po{os.h, os.w, os.c, ro->lo(), ro->hi(), f32};
+  const auto at = [&](uint32_t t) -> uint8_t* { return base ? base + offsets_[t] : nullptr; };
+  Layer l;
+  l.op = s.op;
+  l.name = node->name()->c_str();
+  l.node = n;
+  l.subnet = sub;
+  const int32_t act = static_cast<int32_t>(node->activation());
+  if (s.op == fb::OpType::Linear) {
+    // A fully connected layer is a convolution whose kernel covers the whole input.
+    l.conv = {pi, po, {is.h, is.w, 1, 1, 0, 0, 1, 1}, is.c, 0, act};
+  } else {
+    l.conv = {pi, po, window(node->window()), node->depthwise() ? 1u : is.c, node->depthwise() ? 1u : 0u, act};
+  }
+  l.pool = {pi, po, window(node->window())};
+  l.pool.in.lo = ro->lo(), l.pool.in.hi = ro->hi();  // pooling keeps its channels
+  l.elt = {os.h, os.w, is.c, is.c, os.c, ro->lo(), ro->hi(), act, f32, f32, f32};
+  l.concat = {os.h * os.w, os.c, ro->lo(), ro->hi(), s.runs, f32};
+  if (s.op == fb::OpType::Concat) {
+    l.runs = &concat_runs_[s.first_run];
+    l.x_strides = &concat_stride_[s.first_input];
+    const std::vector<const void*>& xs = base && base == device_ ? concat_device_x_ : concat_x_;
+    l.xs = xs.empty() ? nullptr : &xs[s.first_input];
+    l.inputs = s.inputs;
+  }
+  const uint32_t affine = subnet->affine_set();
+  auto at_affine = [&](int32_t buffer) -> const float* {
+    const float* f = model_->buffer_f32(buffer);
+    if (!f) return nullptr;
+    const bool shared = m.buffers()->Get(buffer)->data()->size() == os.c * sizeof(float);
+    return shared ? f : f + size_t{affine} * os.c;
+  };
+  l.weights = model_->buffer_f32(node->weights());
+  l.scale = at_affine(node->scale());
+  l.shift = at_affine(node->shift());
+  if (backend_->weight_block() && backend_->weight_block() == m.weight_block()) {
+    l.prepacked = model_->buffer_f32(node->packed_weights());
+  }
+  l.x = at(in);
+  l.b = node->inputs()->size() > 1 ? at(node->inputs()->Get(1)) : nullptr;
+  l.y = at(out);
+  return l;
 }
 
-// The arena first, then one packed copy of every layer's full-width weights, made once.
+// The arena first, then the backend's packed weights, packed once; then one operator per
+// (layer, subnet), on the layer's fixed places in the backend's arena: the engine's own, or
+// one of the same layout in a device backend's memory.
 Status Engine::bind(uint8_t* memory) {
   arena_ = reinterpret_cast<float*>(memory);
-  packed_ = reinterpret_cast<float*>(memory + arena_bytes_);
+  packed_ = memory + arena_bytes_;
   std::memset(arena_, 0, arena_bytes_);  // touch every page now, not during the first run
   const fb::Model& m = model_->fb();
-  for (uint32_t n = 0; n < steps_.size(); ++n) {
-    const fb::Node* node = m.nodes()->Get(n);
-    Step& s = steps_[n];
-    s.a = tensor_data(node->inputs()->Get(0));
-    s.b = node->inputs()->size() > 1 ? tensor_data(node->inputs()->Get(1)) : nullptr;
-    s.y = tensor_data(node->outputs()->Get(0));
-  }
-  concat_x_.clear();
-  for (uint32_t n = 0; n < steps_.size(); ++n) {
-    if (steps_[n].op != fb::OpType::Concat) continue;
-    for (uint32_t in : *m.nodes()->Get(n)->inputs()) concat_x_.push_back(tensor_data(in));
-  }
-  if (kernels_->backend) return create_operators();
-#if SHOAL_HAVE_THREADS
-  if (threads_ > 1) {
-    pool_.reset(new (std::nothrow) ThreadPool(threads_));
-    if (!pool_) return Status(StatusCode::kIo, "out of memory creating a thread pool");
-  }
-#endif
-  if (!kernels_->conv2d_pack) return Status::ok();
-  float* next = packed_;
-  for (Step& s : steps_) {
-    if (s.prepacked) s.w = s.prepacked;
-    const size_t floats = packed_floats_of(s);
-    if (!floats) continue;
-    kernels_->conv2d_pack(&s.conv, s.conv.out.stride, s.w, next);
-    s.w = next;
-    next += floats;
-  }
-  return Status::ok();
-}
-
-// One operator per (layer, subnet), on the layer's fixed places in the backend's arena: the
-// engine's own, or one of the same layout in a device backend's memory. What the backend took
-// is what it holds after minus before (engines created one at a time).
-Status Engine::create_operators() {
-  const fb::Model& m = model_->fb();
-  const Backend& backend = *kernels_->backend;
-  const uint32_t subnets = m.subnets()->size();
-  Result<std::unique_ptr<BackendContext>> ctx = backend.context(threads_);
+  const Backend& backend = *backend_;
+  Result<std::unique_ptr<BackendContext>> ctx = backend.context({threads_, min_band_work_});
   if (!ctx.is_ok()) return ctx.status();
-  backend_ = std::move(ctx.value());
-  const size_t held_before = backend.live_bytes();
+  context_ = std::move(ctx.value());
   if (!backend.host_memory()) {
-    Result<void*> arena = backend_->allocate(arena_bytes_ ? arena_bytes_ : kTensorAlignment);
+    Result<void*> arena = context_->allocate(arena_bytes_ ? arena_bytes_ : SHOAL_TENSOR_ALIGNMENT);
     if (!arena.is_ok()) {
       return Status(arena.status().code(), std::string("the ") + backend.name() + " backend could not allocate its " +
                                                std::to_string(arena_bytes_) + "-byte arena: " + arena.status().message());
@@ -267,61 +226,48 @@ Status Engine::create_operators() {
     device_ = static_cast<uint8_t*>(arena.value());
     where_.assign(m.tensors()->size(), 0);
   }
-  // A pointer into the host arena, moved to the same place in the backend's.
-  const auto at = [&](const float* host) -> float* {
-    if (!host || !device_) return const_cast<float*>(host);
-    return reinterpret_cast<float*>(device_ + (reinterpret_cast<const uint8_t*>(host) - reinterpret_cast<uint8_t*>(arena_)));
-  };
-  ops_.resize(steps_.size() * subnets);
+  concat_x_.clear();
+  concat_device_x_.clear();
   for (uint32_t n = 0; n < steps_.size(); ++n) {
-    Step& s = steps_[n];
-    for (uint32_t sub = 0; sub < subnets; ++sub) {
-      const fb::Subnet* subnet = m.subnets()->Get(sub);
-      const fb::GroupRange* ri = subnet->ranges()->Get(s.in_group);
-      const fb::GroupRange* ro = subnet->ranges()->Get(s.out_group);
-      Result<std::unique_ptr<Operator>> op = std::unique_ptr<Operator>();
-      shoal_eltwise_params elt = s.elt;
-      elt.lo = ro->lo(), elt.hi = ro->hi();
-      switch (s.op) {
-        case fb::OpType::Conv2d:
-        case fb::OpType::Linear: {
-          shoal_conv2d_params p = s.conv;
-          p.in.lo = ri->lo(), p.in.hi = ri->hi(), p.out.lo = ro->lo(), p.out.hi = ro->hi();
-          const uint32_t affine = subnet->affine_set();
-          op = backend.conv2d(*backend_, p, s.w, s.scale ? s.scale + affine * s.scale_row : nullptr,
-                              s.shift ? s.shift + affine * s.shift_row : nullptr, at(s.a), at(s.y));
-          break;
-        }
-        case fb::OpType::MaxPool:
-        case fb::OpType::AvgPool:
-        case fb::OpType::GlobalAvgPool: {
-          shoal_pool_params p = s.pool;
-          p.in.lo = p.out.lo = ro->lo(), p.in.hi = p.out.hi = ro->hi();
-          const PoolKind kind = s.op == fb::OpType::MaxPool   ? PoolKind::kMax
-                                : s.op == fb::OpType::AvgPool ? PoolKind::kAverage
-                                                              : PoolKind::kGlobalAverage;
-          op = backend.pool(*backend_, kind, p, at(s.a), at(s.y));
-          break;
-        }
-        case fb::OpType::Add: op = backend.add(*backend_, elt, at(s.a), at(s.b), at(s.y)); break;
-        case fb::OpType::Activation: op = backend.activation(*backend_, elt, at(s.a), at(s.y)); break;
-        case fb::OpType::Softmax: op = backend.softmax(*backend_, elt, at(s.a), at(s.y)); break;
-        case fb::OpType::Concat: break;  // shoal's kernel, on the host
-      }
-      if (!op.is_ok()) {
-        return Status(op.status().code(), "layer '" + m.nodes()->Get(n)->name()->str() + "' at subnet '" +
-                                              subnet->name()->str() + "': " + op.status().message());
-      }
-      ops_[size_t{n} * subnets + sub] = std::move(op.value());
+    if (steps_[n].op != fb::OpType::Concat) continue;
+    for (uint32_t in : *m.nodes()->Get(n)->inputs()) {
+      concat_x_.push_back(tensor_data(in));
+      if (device_) concat_device_x_.push_back(device_ + offsets_[in]);
     }
   }
-  const size_t held_after = backend.live_bytes();
-  packed_bytes_ = held_after > held_before ? held_after - held_before : 0;
+  uint8_t* const base = device_ ? device_ : reinterpret_cast<uint8_t*>(arena_);
+  const uint32_t subnets = m.subnets()->size();
+  ops_.resize(steps_.size() * subnets);
+  for (uint32_t n = 0; n < steps_.size(); ++n) {
+    const Step& s = steps_[n];
+    void* layer_memory = s.packed_bytes ? packed_ + s.packed_offset : nullptr;
+    if (layer_memory) backend.pack(layer(n, 0, base), layer_memory);
+    for (uint32_t sub = 0; sub < subnets; ++sub) {
+      const Layer l = layer(n, sub, base);
+      Prepared& p = ops_[size_t{n} * subnets + sub];
+      Result<std::unique_ptr<Operator>> op = backend.prepare(*context_, l, layer_memory);
+      p.on_device = device_ != nullptr;
+      if (op.is_ok() && !op.value() && &backend != &ref_backend()) {  // declined: the reference, on the host
+        if (!fallback_) {
+          Result<std::unique_ptr<BackendContext>> f = ref_backend().context({1, min_band_work_});
+          if (!f.is_ok()) return f.status();
+          fallback_ = std::move(f.value());
+        }
+        op = ref_backend().prepare(*fallback_, layer(n, sub, reinterpret_cast<uint8_t*>(arena_)), nullptr);
+        p.on_device = false;
+      }
+      if (op.is_ok() && !op.value()) {
+        op = Status(StatusCode::kUnsupported, "no backend runs it (an op or element type shoal has no kernel for)");
+      }
+      if (!op.is_ok()) {
+        return Status(op.status().code(), "layer '" + std::string(l.name) + "' at subnet '" +
+                                              m.subnets()->Get(sub)->name()->str() + "' on " + backend.name() + ": " +
+                                              op.status().message());
+      }
+      p.op = std::move(op.value());
+    }
+  }
   return Status::ok();
-}
-
-float* Engine::device_data(uint32_t tensor) const {
-  return reinterpret_cast<float*>(device_ + offsets_[tensor]);
 }
 
 void Engine::begin_run() {
@@ -336,33 +282,14 @@ Status Engine::have(uint32_t t, uint8_t side) {
   if (!device_ || (where_[t] & side)) return Status::ok();
   const size_t bytes = model_->shape(t).elements() * sizeof(float);
   if (side == kOnDevice) {
-    SHOAL_RETURN_IF_ERROR(backend_->copy_in(device_data(t), tensor_data(t), bytes));
+    SHOAL_RETURN_IF_ERROR(context_->copy_in(device_ + offsets_[t], tensor_data(t), bytes));
   } else {
-    SHOAL_RETURN_IF_ERROR(backend_->copy_out(tensor_data(t), device_data(t), bytes));
-    SHOAL_RETURN_IF_ERROR(backend_->synchronize());
+    SHOAL_RETURN_IF_ERROR(context_->copy_out(tensor_data(t), device_ + offsets_[t], bytes));
+    SHOAL_RETURN_IF_ERROR(context_->synchronize());
   }
   where_[t] |= side;
   transfer_bytes_ += bytes;
   return Status::ok();
-}
-
-constexpr uint32_t kBandsPerThread = 4;
-
-template <typename Band>
-void Engine::for_row_bands(uint32_t rows, uint64_t work, Band& band) {
-  const uint64_t worth = min_band_work_ ? std::max<uint64_t>(1, work / min_band_work_) : rows;
-  // A few bands per thread, claimed as threads come free, so a thread that starts late (a
-  // busy core) does not hold the layer up.
-#if SHOAL_HAVE_THREADS
-  const uint32_t bands =
-      pool_ ? static_cast<uint32_t>(std::min<uint64_t>({uint64_t{kBandsPerThread} * pool_->threads(), rows, worth})) : 1;
-  if (bands <= 1) return band(0, rows);
-  auto task = [&](uint32_t i) { band(rows * i / bands, rows * (i + 1) / bands); };
-  pool_->run(bands, task);
-#else
-  (void)worth;
-  band(0, rows);
-#endif
 }
 
 float* Engine::tensor_data(uint32_t tensor) const {
@@ -479,8 +406,8 @@ Status Engine::check_nodes(uint32_t subnet, uint32_t first, uint32_t end, const 
                                                   "' concatenates channels; a channel partition cannot narrow it");
     }
   }
-  if (narrowed && !ops_.empty()) {
-    return Status(StatusCode::kUnsupported, "the " + std::string(kernels_->name) +
+  if (narrowed && !backend_->narrows()) {
+    return Status(StatusCode::kUnsupported, "the " + std::string(backend_->name()) +
                                                 " backend runs a subnet's own channels only; a channel partition "
                                                 "needs shoal's kernels (ref, avx2, avx512, neon)");
   }
@@ -553,94 +480,18 @@ Status Engine::run_nodes(uint32_t subnet, uint32_t first, uint32_t end, const fb
 
 Status Engine::execute(uint32_t subnet, const fb::GroupRange* ranges, uint32_t first, uint32_t end) {
   const fb::Model& m = model_->fb();
-  const uint32_t affine = m.subnets()->Get(subnet)->affine_set();
   const uint32_t subnets = m.subnets()->size();
   for (uint32_t n = first; n < end; ++n) {
-    Step& s = steps_[n];
-    Operator* op = ops_.empty() ? nullptr : ops_[size_t{n} * subnets + subnet].get();
+    const Step& s = steps_[n];
+    Prepared& p = ops_[size_t{n} * subnets + subnet];
     if (device_) {  // this node's inputs to its side, and its output only there
-      for (uint32_t t : *m.nodes()->Get(n)->inputs()) SHOAL_RETURN_IF_ERROR(have(t, op ? kOnDevice : kOnHost));
-      where_[m.nodes()->Get(n)->outputs()->Get(0)] = op ? kOnDevice : kOnHost;
+      const uint8_t side = p.on_device ? kOnDevice : kOnHost;
+      for (uint32_t t : *m.nodes()->Get(n)->inputs()) SHOAL_RETURN_IF_ERROR(have(t, side));
+      where_[m.nodes()->Get(n)->outputs()->Get(0)] = side;
     }
-    if (op) {
-      SHOAL_RETURN_IF_ERROR(op->run());
-      continue;
-    }
-    const fb::GroupRange* ri = &ranges[s.in_group];
-    const fb::GroupRange* ro = &ranges[s.out_group];
-    const KernelTable& k = *kernels_;
-    switch (s.op) {
-      case fb::OpType::Conv2d:
-      case fb::OpType::Linear: {
-        s.conv.in.lo = ri->lo(), s.conv.in.hi = ri->hi();
-        s.conv.out.lo = ro->lo(), s.conv.out.hi = ro->hi();
-        const float* scale = s.scale ? s.scale + affine * s.scale_row : nullptr;
-        const float* shift = s.shift ? s.shift + affine * s.shift_row : nullptr;
-        auto band = [&](uint32_t oy0, uint32_t oy1) {
-          const RowBand b = row_band(s.conv.in, s.conv.out, s.conv.win, oy0, oy1);
-          shoal_conv2d_params p = s.conv;
-          p.in = b.in, p.out = b.out, p.win = b.win;
-          k.conv2d(&p, s.a + b.x_offset, s.w, scale, shift, s.y + b.y_offset);
-        };
-        const uint64_t taps = uint64_t{s.conv.win.kernel_h} * s.conv.win.kernel_w;
-        const uint64_t work = uint64_t{s.conv.out.h} * s.conv.out.w * (ro->hi() - ro->lo()) * taps *
-                              (s.conv.depthwise ? 1 : ri->hi() - ri->lo());
-        for_row_bands(s.conv.out.h, work, band);
-        break;
-      }
-      case fb::OpType::MaxPool:
-      case fb::OpType::AvgPool: {
-        s.pool.in.lo = s.pool.out.lo = ro->lo();
-        s.pool.in.hi = s.pool.out.hi = ro->hi();
-        auto pool = s.op == fb::OpType::MaxPool ? k.max_pool : k.avg_pool;
-        auto band = [&](uint32_t oy0, uint32_t oy1) {
-          const RowBand b = row_band(s.pool.in, s.pool.out, s.pool.win, oy0, oy1);
-          const shoal_pool_params p{b.in, b.out, b.win};
-          pool(&p, s.a + b.x_offset, s.y + b.y_offset);
-        };
-        const uint64_t work = uint64_t{s.pool.out.h} * s.pool.out.w * (ro->hi() - ro->lo()) *
-                              s.pool.win.kernel_h * s.pool.win.kernel_w;
-        for_row_bands(s.pool.out.h, work, band);
-        break;
-      }
-      case fb::OpType::GlobalAvgPool:
-        s.pool.in.lo = s.pool.out.lo = ro->lo();
-        s.pool.in.hi = s.pool.out.hi = ro->hi();
-        k.global_avg_pool(&s.pool, s.a, s.y);
-        break;
-      case fb::OpType::Add:
-      case fb::OpType::Activation: {
-        s.elt.lo = ro->lo(), s.elt.hi = ro->hi();
-        auto band = [&](uint32_t r0, uint32_t r1) {
-          shoal_eltwise_params p = s.elt;
-          p.h = r1 - r0;
-          const size_t pixels = size_t{r0} * p.w;
-          if (s.op == fb::OpType::Add) {
-            k.add(&p, s.a + pixels * p.a_stride, s.b + pixels * p.b_stride, s.y + pixels * p.y_stride);
-          } else {
-            k.activation(&p, s.a + pixels * p.a_stride, s.y + pixels * p.y_stride);
-          }
-        };
-        for_row_bands(s.elt.h, uint64_t{s.elt.h} * s.elt.w * (ro->hi() - ro->lo()), band);
-        break;
-      }
-      case fb::OpType::Softmax:
-        s.elt.lo = ro->lo(), s.elt.hi = ro->hi();
-        k.softmax(&s.elt, s.a, s.y);
-        break;
-      case fb::OpType::Concat: {
-        const uint32_t* strides = &concat_stride_[s.first_input];
-        auto band = [&](uint32_t r0, uint32_t r1) {
-          const float* x[kMaxConcatInputs];
-          const size_t pixel = size_t{r0} * s.elt.w;
-          for (uint32_t b = 0; b < s.inputs; ++b) x[b] = concat_x_[s.first_input + b] + pixel * strides[b];
-          const shoal_concat_params p{(r1 - r0) * s.elt.w, s.elt.y_stride, ro->lo(), ro->hi(), s.runs};
-          k.concat(&p, &concat_runs_[s.first_run], x, strides, s.y + pixel * s.elt.y_stride);
-        };
-        for_row_bands(s.elt.h, uint64_t{s.elt.h} * s.elt.w * (ro->hi() - ro->lo()), band);
-        break;
-      }
-    }
+    const fb::GroupRange& ri = ranges[s.in_group];
+    const fb::GroupRange& ro = ranges[s.out_group];
+    SHOAL_RETURN_IF_ERROR(p.op->run({ri.lo(), ri.hi(), ro.lo(), ro.hi()}));
   }
   return Status::ok();
 }

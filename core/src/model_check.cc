@@ -77,6 +77,11 @@ class Checker {
       if (uint64_t{t->height()} * t->width() * capacity(i) > kMaxTensorElements) {
         return corrupt(label + " is larger than 1 GiB");
       }
+      if (t->type() != fb::DataType::F32) {
+        const char* type = fb::EnumNameDataType(t->type());
+        return Status(StatusCode::kUnsupported, label + " holds " + (*type ? std::string(type) : "an unknown type") +
+                                                    " elements; this version of shoal runs F32 tensors only");
+      }
     }
     if (m_.input() >= m_.tensors()->size() || m_.output() >= m_.tensors()->size()) {
       return corrupt("the model's input or output tensor index is out of range");
@@ -368,6 +373,7 @@ class Checker {
         return corrupt(label + " uses affine set " + std::to_string(sub->affine_set()) + " of " +
                        std::to_string(m_.affine_sets()));
       }
+      SHOAL_RETURN_IF_ERROR(check_quantization(label, sub));
       for (uint32_t g = 0; g < groups; ++g) {
         const fb::GroupRange* r = sub->ranges()->Get(g);
         const fb::ChannelGroup* group = m_.groups()->Get(g);
@@ -379,6 +385,26 @@ class Checker {
         if (!group->sliceable() && (r->lo() != 0 || r->hi() != group->capacity())) {
           return corrupt(label + " slices group " + group->name()->str() + ", which is not sliceable");
         }
+      }
+    }
+    return Status::ok();
+  }
+
+  // A subnet's quantisation, where it has one: a finite positive scale and an int8 zero point
+  // for every tensor.
+  Status check_quantization(const std::string& label, const fb::Subnet* sub) {
+    if (!sub->quantization()) return Status::ok();
+    const uint32_t tensors = m_.tensors()->size();
+    if (sub->quantization()->size() != tensors) {
+      return corrupt(label + " quantises " + std::to_string(sub->quantization()->size()) + " tensors of " +
+                     std::to_string(tensors));
+    }
+    for (uint32_t t = 0; t < tensors; ++t) {
+      const fb::Quantization* q = sub->quantization()->Get(t);
+      if (!(q->scale() > 0.0f && q->scale() < 3.4e38f) || q->zero_point() < -128 || q->zero_point() > 127) {
+        return corrupt(label + " quantises tensor " + std::to_string(t) + " (" + tensor(t)->name()->str() +
+                       ") with scale " + std::to_string(q->scale()) + " and zero point " +
+                       std::to_string(q->zero_point()) + " (must be a positive scale and -128..127)");
       }
     }
     return Status::ok();

@@ -12,6 +12,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kIo: return "i/o error";
     case StatusCode::kTimeout: return "timed out";
     case StatusCode::kBusy: return "busy";
+    case StatusCode::kOutOfMemory: return "out of memory";
   }
   return "unknown";
 }

@@ -9,7 +9,7 @@
 #include "shoal/engine.h"
 #include "shoal/model.h"
 
-alignas(64) static unsigned char g_arena[ARENA_BYTES];
+alignas(SHOAL_TENSOR_ALIGNMENT) static unsigned char g_arena[ARENA_BYTES];
 static float g_image[64 * 64 * 4];
 static float g_scores[1000];
 
@@ -23,12 +23,12 @@ int main() {
   shoal::Result<shoal::Model> model = shoal::Model::borrow(model_data, model_data_size);
   if (!model.is_ok()) return std::printf("model: %s\n", model.status().to_string().c_str()), 1;
   const shoal::Model& m = model.value();
-  const shoal::KernelTable& kernels = shoal::best_kernels();
-  shoal::Result<size_t> need = shoal::Engine::required_bytes(m, kernels);
+  const shoal::Backend& backend = shoal::best_backend();
+  shoal::Result<size_t> need = shoal::Engine::required_bytes(m, backend);
   if (!need.is_ok()) return std::printf("%s\n", need.status().to_string().c_str()), 1;
   std::printf("model %s: %zu bytes in flash; engine memory %zu of the %zu-byte arena (%s kernels)\n",
-              m.fb().name() ? m.fb().name()->c_str() : "?", m.size(), need.value(), sizeof(g_arena), kernels.name);
-  auto engine = shoal::Engine::create_in(g_arena, sizeof(g_arena), m, kernels);
+              m.fb().name() ? m.fb().name()->c_str() : "?", m.size(), need.value(), sizeof(g_arena), backend.name());
+  auto engine = shoal::Engine::create_in(g_arena, sizeof(g_arena), m, backend);
   if (!engine.is_ok()) return std::printf("%s\n", engine.status().to_string().c_str()), 1;
 
   int failures = 0;

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "command.h"
+#include "command_line.h"
 #include "recipes.h"
 #include "shoal/architectures.h"
 #include "shoal/dataset.h"

@@ -1,6 +1,6 @@
 #include "common/pool2d_oc_blocks.h"
 #include "neon_vec.h"
-#include "neon.h"
+#include "cpu_kernels.h"
 
 extern "C" void shoal_maxpool_nhwc_f32__neon(const shoal_pool_params* p, const float* x, float* y) {
   shoal::simd::pool2d<shoal::simd::Neon, true>(p, x, y);

@@ -2,7 +2,7 @@
 
 #include "common/conv2d_oc_blocks.h"
 #include "avx512_vec.h"
-#include "x86.h"
+#include "cpu_kernels.h"
 
 extern "C" void shoal_conv2d_nhwc_f32_oc16__avx512(const shoal_conv2d_params* p, const float* x, const float* packed,
                                                    const float* scale, const float* shift, float* y) {

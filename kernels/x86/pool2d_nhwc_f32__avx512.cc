@@ -1,6 +1,6 @@
 #include "common/pool2d_oc_blocks.h"
 #include "avx512_vec.h"
-#include "x86.h"
+#include "cpu_kernels.h"
 
 extern "C" void shoal_maxpool_nhwc_f32__avx512(const shoal_pool_params* p, const float* x, float* y) {
   shoal::simd::pool2d<shoal::simd::Avx512, true>(p, x, y);

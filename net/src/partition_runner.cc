@@ -25,8 +25,8 @@ Result<std::unique_ptr<PartitionRunner>> PartitionRunner::create(const Model& mo
                                                     std::to_string(plan.parts) + " without it; " +
                                                     std::to_string(workers.size()) + " given");
   }
-  if (local.kernels().backend) {
-    return Status(StatusCode::kUnsupported, std::string("the ") + local.kernels().name +
+  if (!local.backend().narrows()) {
+    return Status(StatusCode::kUnsupported, std::string("the ") + local.backend().name() +
                                                 " backend runs whole subnets only; a partition needs shoal's kernels");
   }
   const std::string digest = model_digest(model);

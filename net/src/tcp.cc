@@ -89,7 +89,8 @@ Result<std::unique_ptr<TcpListener>> TcpListener::listen(const std::string& addr
   }
   socklen_t len = sizeof(sa);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  return std::unique_ptr<TcpListener>(new TcpListener(fd, ntohs(sa.sin_port)));
+  const bool loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
+  return std::unique_ptr<TcpListener>(new TcpListener(fd, ntohs(sa.sin_port), loopback));
 }
 
 TcpListener::~TcpListener() { ::close(fd_); }

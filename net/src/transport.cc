@@ -25,11 +25,4 @@ Result<std::unique_ptr<Listener>> listen_on(Transport transport, const std::stri
   return std::unique_ptr<Listener>(std::move(l.value()));
 }
 
-Status check_listen_allowed(const std::string& address, const std::string& key) {
-  if (!key.empty() || address.rfind("127.", 0) == 0 || address.rfind("localhost:", 0) == 0) return Status::ok();
-  return Status(StatusCode::kInvalidArgument,
-                "listening beyond this machine needs --key-file, so that only masters holding the same key are "
-                "served (make one with: head -c 32 /dev/urandom | base64 > shoal.key)");
-}
-
 }  // namespace shoal::net

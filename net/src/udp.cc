@@ -346,6 +346,8 @@ UdpListener::~UdpListener() {
 
 uint16_t UdpListener::port() const { return ntohs(local_->sin_port); }
 
+bool UdpListener::loopback() const { return (ntohl(local_->sin_addr.s_addr) >> 24) == 127; }
+
 void UdpListener::close() {
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof(one));

@@ -124,7 +124,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   auto impl = std::make_unique<Impl>();
   impl->model = &model;
   impl->options = options;
-  auto engine = Engine::create(model, options.kernels ? *options.kernels : best_kernels(), options.threads);
+  auto engine = Engine::create(model, options.backend ? *options.backend : best_backend(), options.threads);
   if (!engine.is_ok()) return engine.status();
   impl->engine = std::move(engine.value());
   const fb::Model& m = model.fb();
@@ -223,10 +223,19 @@ void WorkerServer::serve(std::unique_ptr<Connection> connection) {
   }).detach();
 }
 
-void WorkerServer::run(Listener& listener) {
+Status WorkerServer::may_serve_on(const Listener& listener) const {
+  if (listener.loopback() || !impl_->options.key.empty()) return Status::ok();
+  return Status(StatusCode::kInvalidArgument,
+                "listening beyond this machine (port " + std::to_string(listener.port()) +
+                    ") needs a pre-shared key (--key-file; WorkerOptions::key), so that only masters holding "
+                    "the same key are served (make one with: head -c 32 /dev/urandom | base64 > shoal.key)");
+}
+
+Status WorkerServer::run(Listener& listener) {
+  SHOAL_RETURN_IF_ERROR(may_serve_on(listener));
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    if (impl_->stopping) return;
+    if (impl_->stopping) return Status::ok();
     impl_->listener = &listener;
   }
   for (;;) {
@@ -236,6 +245,7 @@ void WorkerServer::run(Listener& listener) {
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->listener = nullptr;
+  return Status::ok();
 }
 
 void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {

@@ -242,4 +242,18 @@ void randomize_weights(ModelSpec& spec, uint64_t seed) {
   spec.metadata.recipe = "synth (random weights)";
 }
 
+Result<std::vector<uint8_t>> synth_model_bytes(const std::string& arch, uint64_t seed, const std::vector<float>& widths,
+                                               uint32_t side) {
+  Result<ModelSpec> spec = build_architecture(arch, widths, side);
+  if (!spec.is_ok()) return spec.status();
+  randomize_weights(spec.value(), seed);
+  return serialize_model(spec.value());
+}
+
+Result<Model> synth_model(const std::string& arch, uint64_t seed) {
+  Result<std::vector<uint8_t>> bytes = synth_model_bytes(arch, seed);
+  if (!bytes.is_ok()) return bytes.status();
+  return Model::from_bytes(bytes->data(), bytes->size());
+}
+
 }  // namespace shoal

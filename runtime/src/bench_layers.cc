@@ -3,18 +3,8 @@
 #include <set>
 #include <tuple>
 
-#include "shoal/architectures.h"
-#include "shoal/builder.h"
 
 namespace shoal {
-
-Result<Model> synth_model(const std::string& arch, uint64_t seed) {
-  Result<ModelSpec> spec = build_architecture(arch, {});
-  if (!spec.is_ok()) return spec.status();
-  randomize_weights(spec.value(), seed);
-  const std::vector<uint8_t> bytes = serialize_model(spec.value());
-  return Model::from_bytes(bytes.data(), bytes.size());
-}
 
 std::vector<BenchLayer> bench_layers(const Model& m) {
   std::vector<BenchLayer> layers;

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "shoal/kernel_table.h"
+#include "shoal/backend.h"
 #include "shoal/version.h"
 
 namespace shoal {
@@ -70,7 +70,7 @@ MachineInfo describe_machine() {
   m.board = read_text("/proc/device-tree/model");
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   m.cpus = cpus > 0 ? static_cast<unsigned>(cpus) : 0;
-  for (const KernelTable* k : available_kernels()) m.backends.push_back(k->name);
+  for (const Backend* k : available_backends()) m.backends.push_back(k->name());
 #if defined(__clang__)
   m.compiler = "clang " __clang_version__;
 #elif defined(__GNUC__)

@@ -1,15 +1,13 @@
 // The engine: runs any sub-network of a model, or a contiguous segment of its graph.
 //
-// create() resolves kernels and plans one activation arena for the largest sub-network
-// (every tensor at full capacity), so run() at any width allocates nothing and makes no
-// system call; switching width only changes the channel ranges handed to the kernels.
-// With threads > 1 a layer is cut into bands of output rows, one per thread, where each band
-// is worth at least `min_band_work` multiply-adds (handing work to a thread costs about a
-// microsecond); the bands depend only on the layer, so results are identical run to run
-// (and equal to one thread's: a band computes each output exactly as a whole layer would).
-// A backend (XNNPACK, a GPU; backend.h) instead gets one operator per layer and subnet at
-// create(); one with memory of its own gets an arena there too, and the engine copies tensors
-// across where a layer on one side reads what the other made.
+// create() plans one activation arena for the largest sub-network (every tensor at full
+// capacity) and asks its backend (backend.h: shoal's CPU kernels by default, XNNPACK, a GPU)
+// for one operator per layer and subnet, so run() at any width allocates nothing and makes
+// no system call: it is one loop over the subnet's operators. What the backend declines runs
+// on the reference CPU backend. A backend with memory of its own gets an arena there too, and
+// the engine copies tensors across where a layer on one side reads what the other made.
+// With threads > 1 shoal's CPU kernels cut a layer into bands of output rows, each worth at
+// least `min_band_work` multiply-adds; results are identical run to run and to one thread's.
 // An Engine is not thread-safe: use one per calling thread.
 #ifndef SHOAL_ENGINE_H_
 #define SHOAL_ENGINE_H_
@@ -20,12 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "shoal/kernel_table.h"
-#include "shoal/model.h"
 #include "shoal/backend.h"
-#if SHOAL_HAVE_THREADS
-#include "shoal/thread_pool.h"
-#endif
+#include "shoal/model.h"
 
 namespace shoal {
 
@@ -51,23 +45,23 @@ struct TensorOut {
 class Engine {
  public:
   // `model` must outlive the Engine; its weights are used in place, or packed once into
-  // the engine's persistent memory when the kernels want them packed.
+  // the engine's persistent memory when the backend wants them packed.
   static Result<std::unique_ptr<Engine>> create(const Model& model,
-                                                const KernelTable& kernels = best_kernels(),
+                                                const Backend& backend = best_backend(),
                                                 unsigned threads = 1,
                                                 uint64_t min_band_work = kDefaultMinBandWork);
   static constexpr uint64_t kDefaultMinBandWork = 200'000;
   // Bytes of memory an Engine for this model and backend needs: the activation arena plus
-  // the packed weights (none when the kernels use the model's weights in place, or the
-  // model carries them packed for these kernels). What create_in() wants.
-  static Result<size_t> required_bytes(const Model& model, const KernelTable& kernels = best_kernels());
+  // the packed weights (none when the backend uses the model's weights in place, or the
+  // model carries them packed for it). What create_in() wants.
+  static Result<size_t> required_bytes(const Model& model, const Backend& backend = best_backend());
   // Creates into the caller's memory (a static array in firmware): at least required_bytes,
-  // 64-byte aligned, outliving the Engine. The Engine takes the arena and packed weights
-  // from it; what else create takes from the heap (the per-layer bookkeeping, a few hundred
-  // bytes a layer, and the threads of a pool when threads > 1) it takes before it returns,
-  // and run() allocates nothing.
+  // SHOAL_TENSOR_ALIGNMENT-aligned, outliving the Engine. The Engine takes the arena and
+  // packed weights from it; what else create takes from the heap (the per-layer bookkeeping
+  // and one operator per layer and subnet, a few hundred bytes each, and the threads of a
+  // pool when threads > 1) it takes before it returns, and run() allocates nothing.
   static Result<std::unique_ptr<Engine>> create_in(void* memory, size_t bytes, const Model& model,
-                                                   const KernelTable& kernels = best_kernels(),
+                                                   const Backend& backend = best_backend(),
                                                    unsigned threads = 1,
                                                    uint64_t min_band_work = kDefaultMinBandWork);
   ~Engine();
@@ -77,16 +71,18 @@ class Engine {
   const Model& model() const { return *model_; }
   // Activations, planned at the largest subnet.
   size_t arena_bytes() const { return arena_bytes_; }
-  // arena_bytes() + packed_weight_bytes() for shoal's kernels: what required_bytes() said.
+  // The arena and the backend's packed weights in the engine's memory: what required_bytes()
+  // said.
   size_t memory_bytes() const { return arena_bytes_ + packed_bytes_; }
-  // Weights the backend holds besides the model's own: shoal's one packed copy, or what a
-  // backend took for its operators (0 when the kernels use the model's weights in place).
-  size_t packed_weight_bytes() const { return packed_bytes_; }
+  // Weights the backend holds besides the model's own: shoal's one packed copy in the
+  // engine's memory, and what the backend's context took for its operators (0 when the
+  // backend uses the model's weights in place).
+  size_t packed_weight_bytes() const;
   // A backend with memory of its own: its arena (the same size as arena_bytes()), and the
   // bytes the last run copied between it and the host (0 for shoal's kernels and XNNPACK).
   size_t backend_arena_bytes() const { return device_ ? arena_bytes_ : 0; }
   uint64_t transfer_bytes() const { return transfer_bytes_; }
-  const KernelTable& kernels() const { return *kernels_; }
+  const Backend& backend() const { return *backend_; }
   unsigned threads() const { return threads_; }
 
   Segment whole() const;
@@ -108,8 +104,8 @@ class Engine {
   // group, each within the subnet's range): one device's share of a channel-parallel
   // partition (shoal/channel_partition.h). `in` holds every tensor those nodes read that is
   // made before `first` (the model's input included), each packed at the subnet's ranges;
-  // `out` receives tensors made by those nodes, packed at `ranges`. Shoal's kernels only: an
-  // operator backend (XNNPACK) runs a subnet's own ranges and nothing narrower.
+  // `out` receives tensors made by those nodes, packed at `ranges`. Backends that narrow()
+  // only (shoal's CPU kernels): XNNPACK or a GPU runs a subnet's own ranges, nothing narrower.
   Status run_nodes(uint32_t subnet, uint32_t first, uint32_t end, const fb::GroupRange* ranges, const TensorIn* in,
                    size_t in_n, const TensorOut* out, size_t out_n);
   // What run_nodes checks, without running (data may be null): a peer's request is checked
@@ -121,15 +117,15 @@ class Engine {
   struct Step;
   explicit Engine(const Model& model);
   static Result<std::unique_ptr<Engine>> make(void* memory, size_t bytes, const Model& model,
-                                              const KernelTable& kernels, unsigned threads,
+                                              const Backend& backend, unsigned threads,
                                               uint64_t min_band_work);
-  // Plans the arena and the packed weights' places; touches no memory of the caller's.
-  Status plan(const KernelTable& kernels);
+  // Plans the arena and the backend's packed weights' places; touches no memory of the caller's.
+  Status plan(const Backend& backend);
+  // Node n at subnet `sub` as a backend sees it, with tensors in the arena at `base`.
+  Layer layer(uint32_t n, uint32_t sub, uint8_t* base) const;
   // Binds the plan to memory (owned or the caller's), packs the weights, makes the operators.
   Status bind(uint8_t* memory);
-  size_t packed_floats_of(const Step& s) const;
-  Status create_operators();
-  // Runs nodes [first, end) on what is in the arena, at `ranges`, with the subnet's affine set.
+  // Runs nodes [first, end) on what is in the arena, at `ranges`.
   Status execute(uint32_t subnet, const fb::GroupRange* ranges, uint32_t first, uint32_t end);
   // Between a tensor's packed form (at `ranges`) and its full-width place in the arena.
   void move_tensor(uint32_t tensor, const fb::GroupRange* ranges, const float* from, float* to, bool into_arena) const;
@@ -138,9 +134,6 @@ class Engine {
   // on the host); have() copies a tensor to `side` when it is only on the other.
   void begin_run();
   Status have(uint32_t tensor, uint8_t side);
-  float* device_data(uint32_t tensor) const;
-  template <typename Band>
-  void for_row_bands(uint32_t rows, uint64_t work, Band& band);
   float* tensor_data(uint32_t tensor) const;
 
   const Model* model_;
@@ -151,22 +144,26 @@ class Engine {
   std::vector<int32_t> last_reader_;  // per tensor, node index or -1
   std::vector<shoal_concat_run> concat_runs_;  // every Concat's runs (Step::first_run)
   std::vector<uint32_t> concat_stride_;        // every Concat's inputs' capacities
-  std::vector<const float*> concat_x_;         // and their places in the arena
+  std::vector<const void*> concat_x_;          // and their places in the host arena
+  std::vector<const void*> concat_device_x_;   // and in a device backend's arena
   uint8_t* owned_ = nullptr;  // create()'s own allocation, or null in the caller's memory
   float* arena_ = nullptr;
   size_t arena_bytes_ = 0;
-  float* packed_ = nullptr;
+  uint8_t* packed_ = nullptr;  // the backend's layer_bytes, after the arena
   size_t packed_bytes_ = 0;
-  const KernelTable* kernels_ = nullptr;
+  const Backend* backend_ = nullptr;
   unsigned threads_ = 1;
   uint64_t min_band_work_ = kDefaultMinBandWork;
-#if SHOAL_HAVE_THREADS
-  std::unique_ptr<ThreadPool> pool_;              // shoal's kernels, threads > 1
-#endif
-  std::unique_ptr<BackendContext> backend_;       // a backend's own state
-  std::vector<std::unique_ptr<Operator>> ops_;    // [node * subnets + subnet]; null: kernel
-  uint8_t* device_ = nullptr;                     // a device backend's arena (its context owns it)
-  std::vector<uint8_t> where_;                    // per tensor, with device_: kOnHost | kOnDevice
+  // Declared before the operators, which may use them until they are gone.
+  std::unique_ptr<BackendContext> context_;   // the backend's state (its threads, its memory)
+  std::unique_ptr<BackendContext> fallback_;  // the reference CPU backend's, for what it declines
+  struct Prepared {
+    std::unique_ptr<Operator> op;
+    bool on_device;  // the backend's operator in its own memory (else on the host)
+  };
+  std::vector<Prepared> ops_;                 // [node * subnets + subnet]
+  uint8_t* device_ = nullptr;                 // a device backend's arena (its context owns it)
+  std::vector<uint8_t> where_;                // per tensor, with device_: kOnHost | kOnDevice
   uint64_t transfer_bytes_ = 0;
 };
 

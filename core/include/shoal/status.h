@@ -19,6 +19,7 @@ enum class StatusCode {
   kIo,               // the operating system refused (open, read, write), or a peer went away
   kTimeout,          // a peer did not answer in time
   kBusy,             // a queue or buffer is full; try again later or elsewhere
+  kOutOfMemory,      // an allocation failed (an engine, a backend's weights or device memory)
 };
 
 const char* status_code_name(StatusCode code);

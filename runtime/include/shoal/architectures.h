@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shoal/builder.h"
+#include "shoal/model.h"
 
 namespace shoal {
 
@@ -32,6 +33,14 @@ Result<ModelSpec> build_architecture(const std::string& name, const std::vector<
 // He-normal weights and plausible batch-norm statistics (folded into scale and shift), a
 // different set per affine set. The same seed gives the same bytes on every platform.
 void randomize_weights(ModelSpec& spec, uint64_t seed);
+
+// A named architecture with random weights (randomize_weights(seed)), serialised: the bytes
+// of the model file `shoal synth` writes, and what the benchmarks, demos and tests run.
+// widths and side as for build_architecture.
+Result<std::vector<uint8_t>> synth_model_bytes(const std::string& arch, uint64_t seed = 1,
+                                               const std::vector<float>& widths = {}, uint32_t side = 0);
+// The same, loaded (and so checked as any reader checks a file).
+Result<Model> synth_model(const std::string& arch, uint64_t seed = 1);
 
 // "w0.5", "w1.0": the name of the slimmable subnet of this width.
 std::string width_subnet_name(float width);

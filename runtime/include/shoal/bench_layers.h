@@ -8,13 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "shoal/architectures.h"  // synth_model
 #include "shoal/engine.h"
 #include "shoal/model.h"
 
 namespace shoal {
-
-// A named architecture (shoal/architectures.h) at its own side, with random weights.
-Result<Model> synth_model(const std::string& arch, uint64_t seed = 1);
 
 struct BenchLayer {
   uint32_t node = 0;

@@ -115,6 +115,8 @@ class Listener {
  public:
   virtual ~Listener() = default;
   virtual uint16_t port() const = 0;
+  // Whether it is bound to a loopback address (127.0.0.0/8), so only this machine reaches it.
+  virtual bool loopback() const = 0;
   // Blocks until a peer connects or close() is called (then kIo).
   virtual Result<std::unique_ptr<Connection>> accept() = 0;
   // Stops accepting; safe to call from another thread while accept() blocks.
@@ -127,15 +129,17 @@ class TcpListener final : public Listener {
   static Result<std::unique_ptr<TcpListener>> listen(const std::string& address);
   ~TcpListener() override;
   uint16_t port() const override { return port_; }
+  bool loopback() const override { return loopback_; }
   // Descriptors running out (EMFILE) is waited out, not returned: a worker at its limit
   // serves on.
   Result<std::unique_ptr<Connection>> accept() override;
   void close() override;
 
  private:
-  TcpListener(int fd, uint16_t port) : fd_(fd), port_(port) {}
+  TcpListener(int fd, uint16_t port, bool loopback) : fd_(fd), port_(port), loopback_(loopback) {}
   const int fd_;
   uint16_t port_;
+  bool loopback_;
 };
 
 }  // namespace shoal::net

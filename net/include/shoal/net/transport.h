@@ -17,9 +17,6 @@ Result<Transport> parse_transport(const std::string& name);
 const char* transport_name(Transport transport);
 Dialer& dialer_for(Transport transport);
 Result<std::unique_ptr<Listener>> listen_on(Transport transport, const std::string& address);
-// A worker listens beyond this machine only with a pre-shared key: without one it would
-// serve anyone who reaches it. kInvalidArgument, saying how to make a key, otherwise.
-Status check_listen_allowed(const std::string& address, const std::string& key);
 
 }  // namespace shoal::net
 

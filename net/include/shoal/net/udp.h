@@ -54,6 +54,7 @@ class UdpListener final : public Listener {
                                                      UdpLimits limits = {});
   ~UdpListener() override;
   uint16_t port() const override;
+  bool loopback() const override;
   // Reads datagrams, handing each to its peer's connection, until one from a new address
   // starts a handshake: that peer's connection is returned. kIo after close().
   Result<std::unique_ptr<Connection>> accept() override;

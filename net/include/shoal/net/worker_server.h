@@ -20,7 +20,7 @@
 #include <memory>
 #include <string>
 
-#include "shoal/kernel_table.h"
+#include "shoal/backend.h"
 #include "shoal/model.h"
 #include "shoal/net/connection.h"
 #include "shoal/net/frame.h"
@@ -35,7 +35,7 @@ struct WorkerOptions {
   double slowdown = 1.0; // compute time is stretched by this factor, to emulate a slower device
   Limits limits;         // its payload cap is lowered to what the model's requests need
   std::string key;       // pre-shared key: every frame must carry its MAC (empty: none)
-  const KernelTable* kernels = nullptr;  // backend (null: the fastest this CPU runs)
+  const Backend* backend = nullptr;  // null: shoal's fastest CPU kernels here
   unsigned threads = 1;                  // the engine's threads per request
   uint32_t max_peers = 32;
   uint32_t max_queued = 64;              // requests waiting for the engine, all peers together
@@ -58,8 +58,12 @@ class WorkerServer {
   // Serves one peer on a thread of its own until it disconnects or stop() is called; past
   // max_peers it is answered Busy and closed at once.
   void serve(std::unique_ptr<Connection> connection);
-  // Accepts peers until stop() (or the listener fails): TCP or UDP.
-  void run(Listener& listener);
+  // Accepts peers until stop() (or the listener fails): TCP or UDP. Refuses at once
+  // (kInvalidArgument) a listener beyond loopback when the server has no key: without one it
+  // would serve anyone who reaches it.
+  Status run(Listener& listener);
+  // That rule alone, for a caller that runs the server on a thread of its own.
+  Status may_serve_on(const Listener& listener) const;
   void stop();
   const WorkerCounters& counters() const;
 

@@ -1,4 +1,4 @@
-#include "xnnpack_backend.h"
+#include "backends/xnnpack/xnnpack_backend.h"
 
 #include <xnnpack.h>
 
@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -13,25 +14,37 @@ namespace shoal {
 namespace {
 
 // XNNPACK allocates through this, so the bytes its operators hold (packed weights,
-// indirection buffers) can be counted. Every block carries its size and header length just
-// before the pointer XNNPACK gets.
-std::atomic<size_t> g_live_bytes{0};
+// indirection buffers) are counted by the context that created them: a context points
+// t_counter at its own count while it creates operators, and every block carries that
+// counter, its size and its header length just before the pointer XNNPACK gets, so freeing it
+// later (on any thread) takes it off the right count. Blocks allocated outside a context
+// (XNNPACK's own tables) count nowhere.
+thread_local std::atomic<size_t>* t_counter = nullptr;
+
+struct BlockHeader {
+  std::atomic<size_t>* counter;
+  size_t header;
+  size_t size;
+};
+constexpr size_t kHeader = 32;  // >= sizeof(BlockHeader), a multiple of 16
+static_assert(sizeof(BlockHeader) <= kHeader, "the header fits");
+
+BlockHeader* header_of(void* p) { return reinterpret_cast<BlockHeader*>(static_cast<char*>(p) - sizeof(BlockHeader)); }
 
 void* place(void* base, size_t header, size_t size) {
   char* p = static_cast<char*>(base) + header;
-  reinterpret_cast<size_t*>(p)[-1] = size;
-  reinterpret_cast<size_t*>(p)[-2] = header;
-  g_live_bytes += size;
+  *header_of(p) = BlockHeader{t_counter, header, size};
+  if (t_counter) *t_counter += size;
   return p;
 }
 
 void* counted_allocate(void*, size_t size) {
-  void* base = std::malloc(size + 16);
-  return base ? place(base, 16, size) : nullptr;
+  void* base = std::malloc(size + kHeader);
+  return base ? place(base, kHeader, size) : nullptr;
 }
 
 void* counted_aligned_allocate(void*, size_t alignment, size_t size) {
-  const size_t header = alignment < 16 ? 16 : alignment;
+  const size_t header = alignment < kHeader ? kHeader : alignment;
   void* base = nullptr;
   if (posix_memalign(&base, header, size + header) != 0) return nullptr;
   return place(base, header, size);
@@ -39,16 +52,16 @@ void* counted_aligned_allocate(void*, size_t alignment, size_t size) {
 
 void counted_deallocate(void*, void* p) {
   if (!p) return;
-  const size_t size = static_cast<size_t*>(p)[-1], header = static_cast<size_t*>(p)[-2];
-  g_live_bytes -= size;
-  std::free(static_cast<char*>(p) - header);
+  const BlockHeader h = *header_of(p);
+  if (h.counter) *h.counter -= h.size;
+  std::free(static_cast<char*>(p) - h.header);
 }
 
 void* counted_reallocate(void* context, void* p, size_t size) {
   if (!p) return counted_allocate(context, size);
   void* fresh = counted_allocate(context, size);
   if (!fresh) return nullptr;
-  const size_t old = static_cast<size_t*>(p)[-1];
+  const size_t old = header_of(p)->size;
   std::memcpy(fresh, p, old < size ? old : size);
   counted_deallocate(context, p);
   return fresh;
@@ -63,14 +76,26 @@ class XnnContext final : public BackendContext {
   ~XnnContext() override {
     if (pool) pthreadpool_destroy(pool);
   }
+  size_t held_bytes() const override { return held.load(); }
   pthreadpool_t pool;
+  std::atomic<size_t> held{0};  // outlives its operators: the engine frees them first
+};
+
+// What XNNPACK allocates while one is alive counts on `ctx`.
+class CountOn {
+ public:
+  explicit CountOn(XnnContext& ctx) : previous_(t_counter) { t_counter = &ctx.held; }
+  ~CountOn() { t_counter = previous_; }
+
+ private:
+  std::atomic<size_t>* previous_;
 };
 
 class XnnOperator final : public Operator {
  public:
   explicit XnnOperator(xnn_operator_t op, pthreadpool_t pool) : op_(op), pool_(pool) {}
   ~XnnOperator() override { xnn_delete_operator(op_); }
-  Status run() override {
+  Status run(const ActiveChannels&) override {
     if (xnn_run_operator(op_, pool_) != xnn_status_success) {
       return Status(StatusCode::kIo, "an XNNPACK operator failed to run");
     }
@@ -104,21 +129,43 @@ class XnnpackBackend final : public Backend {
  public:
   const char* name() const override { return "xnnpack"; }
   bool host_memory() const override { return true; }
-  Result<std::unique_ptr<BackendContext>> context(unsigned threads) const override {
+  Result<std::unique_ptr<BackendContext>> context(const ContextOptions& options) const override {
+    const unsigned threads = options.threads;
     static const xnn_status init = xnn_initialize(&kCountingAllocator);
     if (init != xnn_status_success) {
       return Status(StatusCode::kUnsupported, "XNNPACK does not run on this CPU");
     }
     pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
     if (threads > 1 && !pool) return Status(StatusCode::kIo, "could not start XNNPACK's thread pool");
-    return std::unique_ptr<BackendContext>(new XnnContext(pool));
+    std::unique_ptr<BackendContext> ctx(new (std::nothrow) XnnContext(pool));
+    if (!ctx) {
+      if (pool) pthreadpool_destroy(pool);
+      return Status(StatusCode::kOutOfMemory, "out of memory creating an XNNPACK context");
+    }
+    return ctx;
   }
 
-  size_t live_bytes() const override { return g_live_bytes.load(); }
+  Result<std::unique_ptr<Operator>> prepare(BackendContext& base, const Layer& l, const void*) const override {
+    if (!l.all_f32()) return std::unique_ptr<Operator>();
+    XnnContext& ctx = static_cast<XnnContext&>(base);
+    const CountOn count(ctx);
+    const float* x = static_cast<const float*>(l.x);
+    float* y = static_cast<float*>(l.y);
+    switch (l.op) {
+      case fb::OpType::Conv2d:
+      case fb::OpType::Linear: return conv2d(ctx, l.conv, l.weights, l.scale, l.shift, x, y);
+      case fb::OpType::MaxPool: return pool(ctx, PoolKind::kMax, l.pool, x, y);
+      case fb::OpType::AvgPool: return pool(ctx, PoolKind::kAverage, l.pool, x, y);
+      case fb::OpType::GlobalAvgPool: return pool(ctx, PoolKind::kGlobalAverage, l.pool, x, y);
+      default: return std::unique_ptr<Operator>();  // elementwise and concat: shoal's reference
+    }
+  }
 
-  Result<std::unique_ptr<Operator>> conv2d(BackendContext& ctx, const shoal_conv2d_params& p, const float* ohwi,
-                                           const float* scale, const float* shift, const float* x,
-                                           float* y) const override {
+ private:
+  enum class PoolKind { kMax, kAverage, kGlobalAverage };
+
+  static Result<std::unique_ptr<Operator>> conv2d(XnnContext& ctx, const shoal_conv2d_params& p, const float* ohwi,
+                                                  const float* scale, const float* shift, const float* x, float* y) {
     const shoal_window& w = p.win;
     const uint32_t pb = pad_after(p.in.h, p.out.h, w.kernel_h, w.stride_h, w.dilation_h, w.pad_top);
     const uint32_t pr = pad_after(p.in.w, p.out.w, w.kernel_w, w.stride_w, w.dilation_w, w.pad_left);
@@ -147,15 +194,15 @@ class XnnpackBackend final : public Backend {
       return failed("create a convolution");
     }
     return set_up(op, ctx, xnn_setup_convolution2d_nhwc_f32(op, 1, p.in.h, p.in.w, x + p.in.lo, y + p.out.lo,
-                                                            static_cast<XnnContext&>(ctx).pool),
+                                                            ctx.pool),
                   "set up a convolution");
   }
 
-  Result<std::unique_ptr<Operator>> pool(BackendContext& ctx, PoolKind kind, const shoal_pool_params& p,
-                                         const float* x, float* y) const override {
+  static Result<std::unique_ptr<Operator>> pool(XnnContext& ctx, PoolKind kind, const shoal_pool_params& p,
+                                                const float* x, float* y) {
     const shoal_window& w = p.win;
     const uint32_t channels = p.out.hi - p.out.lo;
-    pthreadpool_t threads = static_cast<XnnContext&>(ctx).pool;
+    pthreadpool_t threads = ctx.pool;
     xnn_operator_t op = nullptr;
     if (kind == PoolKind::kGlobalAverage) {
       if (xnn_create_global_average_pooling_nwc_f32(channels, p.in.stride, p.out.stride, -INFINITY, INFINITY, 0,
@@ -195,10 +242,13 @@ class XnnpackBackend final : public Backend {
                   "set up an average pooling");
   }
 
- private:
-  static Result<std::unique_ptr<Operator>> set_up(xnn_operator_t op, BackendContext& ctx, xnn_status setup,
+  static Result<std::unique_ptr<Operator>> set_up(xnn_operator_t op, XnnContext& ctx, xnn_status setup,
                                                   const char* what) {
-    std::unique_ptr<Operator> owned(new XnnOperator(op, static_cast<XnnContext&>(ctx).pool));
+    std::unique_ptr<Operator> owned(new (std::nothrow) XnnOperator(op, ctx.pool));
+    if (!owned) {
+      xnn_delete_operator(op);
+      return Status(StatusCode::kOutOfMemory, "out of memory creating an operator");
+    }
     if (setup != xnn_status_success) return failed(what);
     return owned;
   }

@@ -1,8 +1,8 @@
-#include "cuda_backend.h"
+#include "backends/cuda/cuda_backend.h"
 
 #include <cuda_runtime_api.h>
 
-#include <atomic>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -11,22 +11,24 @@
 namespace shoal {
 namespace {
 
-std::atomic<size_t> g_device_bytes{0};  // weights every live context holds on the device
-
 Status cuda_error(const char* what, cudaError_t e) {
-  return Status(StatusCode::kIo, std::string(what) + ": " + cudaGetErrorString(e));
+  return Status(e == cudaErrorMemoryAllocation ? StatusCode::kOutOfMemory : StatusCode::kIo,
+                std::string(what) + ": " + cudaGetErrorString(e));
 }
 
 class CudaContext final : public BackendContext {
  public:
   ~CudaContext() override {
     if (stream) cudaStreamSynchronize(stream);
-    for (const Upload& u : uploads_) {
-      cudaFree(u.device);
-      g_device_bytes -= u.bytes;
-    }
+    for (const Upload& u : uploads_) cudaFree(u.device);
     for (void* p : blocks_) cudaFree(p);
     if (stream) cudaStreamDestroy(stream);
+  }
+  // The weights this context uploaded (its arena is the engine's to count).
+  size_t held_bytes() const override {
+    size_t bytes = 0;
+    for (const Upload& u : uploads_) bytes += u.bytes;
+    return bytes;
   }
   Result<void*> allocate(size_t bytes) override {
     void* p = nullptr;
@@ -57,7 +59,6 @@ class CudaContext final : public BackendContext {
     cudaError_t e = cudaMalloc(&p, floats * sizeof(float));
     if (e != cudaSuccess) return cuda_error("cudaMalloc for weights", e);
     uploads_.push_back({host, static_cast<float*>(p), floats * sizeof(float)});
-    g_device_bytes += floats * sizeof(float);
     e = cudaMemcpy(p, host, floats * sizeof(float), cudaMemcpyHostToDevice);
     if (e != cudaSuccess) return cuda_error("uploading weights", e);
     return static_cast<const float*>(p);
@@ -87,19 +88,51 @@ class CudaBackend final : public Backend {
  public:
   const char* name() const override { return "cuda"; }
   bool host_memory() const override { return false; }
-  Result<std::unique_ptr<BackendContext>> context(unsigned) const override {
+  Result<std::unique_ptr<BackendContext>> context(const ContextOptions&) const override {
     if (!cuda_device_present()) return Status(StatusCode::kUnsupported, "no CUDA device: use a CPU backend");
-    std::unique_ptr<CudaContext> ctx(new CudaContext);
+    std::unique_ptr<CudaContext> ctx(new (std::nothrow) CudaContext);
+    if (!ctx) return Status(StatusCode::kOutOfMemory, "out of memory creating a CUDA context");
     const cudaError_t e = cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking);
     if (e != cudaSuccess) return cuda_error("cudaStreamCreate", e);
     return std::unique_ptr<BackendContext>(std::move(ctx));
   }
-  size_t live_bytes() const override { return g_device_bytes.load(); }
-
-  Result<std::unique_ptr<Operator>> conv2d(BackendContext& base, const shoal_conv2d_params& p, const float* ohwi,
-                                           const float* scale, const float* shift, const float* x,
-                                           float* y) const override {
+  Result<std::unique_ptr<Operator>> prepare(BackendContext& base, const Layer& l, const void*) const override {
+    if (!l.all_f32()) return std::unique_ptr<Operator>();
     CudaContext& ctx = static_cast<CudaContext&>(base);
+    const float* x = static_cast<const float*>(l.x);
+    const float* b = static_cast<const float*>(l.b);
+    float* y = static_cast<float*>(l.y);
+    cudaStream_t stream = ctx.stream;
+    switch (l.op) {
+      case fb::OpType::Conv2d:
+      case fb::OpType::Linear: return conv2d(ctx, l.conv, l.weights, l.scale, l.shift, x, y);
+      case fb::OpType::MaxPool:
+      case fb::OpType::AvgPool: {
+        const bool max = l.op == fb::OpType::MaxPool;
+        const shoal_pool_params p = l.pool;
+        return launch_operator([max, p, x, y, stream] { return cuda::pool(max, p, x, y, stream); });
+      }
+      case fb::OpType::GlobalAvgPool: {
+        const shoal_pool_params p = l.pool;
+        return launch_operator([p, x, y, stream] { return cuda::global_avg_pool(p, x, y, stream); });
+      }
+      case fb::OpType::Add:
+      case fb::OpType::Activation: {  // b is null for an activation
+        const shoal_eltwise_params p = l.elt;
+        return launch_operator([p, x, b, y, stream] { return cuda::eltwise(p, x, b, y, stream); });
+      }
+      case fb::OpType::Softmax: {
+        const shoal_eltwise_params p = l.elt;
+        return launch_operator([p, x, y, stream] { return cuda::softmax(p, x, y, stream); });
+      }
+      case fb::OpType::Concat: return std::unique_ptr<Operator>();  // shoal's reference, on the host
+    }
+    return std::unique_ptr<Operator>();
+  }
+
+ private:
+  static Result<std::unique_ptr<Operator>> conv2d(CudaContext& ctx, const shoal_conv2d_params& p, const float* ohwi,
+                                                  const float* scale, const float* shift, const float* x, float* y) {
     const size_t taps = size_t{p.win.kernel_h} * p.win.kernel_w;
     Result<const float*> w = ctx.upload(ohwi, size_t{p.out.stride} * taps * p.w_in_stride);
     if (!w.is_ok()) return w.status();
@@ -110,30 +143,6 @@ class CudaBackend final : public Backend {
     const float *dw = w.value(), *dsc = sc.value(), *dsh = sh.value();
     cudaStream_t stream = ctx.stream;
     return launch_operator([p, x, dw, dsc, dsh, y, stream] { return cuda::conv2d(p, x, dw, dsc, dsh, y, stream); });
-  }
-  Result<std::unique_ptr<Operator>> pool(BackendContext& base, PoolKind kind, const shoal_pool_params& p,
-                                         const float* x, float* y) const override {
-    cudaStream_t stream = static_cast<CudaContext&>(base).stream;
-    if (kind == PoolKind::kGlobalAverage) {
-      return launch_operator([p, x, y, stream] { return cuda::global_avg_pool(p, x, y, stream); });
-    }
-    const bool max = kind == PoolKind::kMax;
-    return launch_operator([max, p, x, y, stream] { return cuda::pool(max, p, x, y, stream); });
-  }
-  Result<std::unique_ptr<Operator>> add(BackendContext& base, const shoal_eltwise_params& p, const float* a,
-                                        const float* b, float* y) const override {
-    cudaStream_t stream = static_cast<CudaContext&>(base).stream;
-    return launch_operator([p, a, b, y, stream] { return cuda::eltwise(p, a, b, y, stream); });
-  }
-  Result<std::unique_ptr<Operator>> activation(BackendContext& base, const shoal_eltwise_params& p, const float* a,
-                                               float* y) const override {
-    cudaStream_t stream = static_cast<CudaContext&>(base).stream;
-    return launch_operator([p, a, y, stream] { return cuda::eltwise(p, a, nullptr, y, stream); });
-  }
-  Result<std::unique_ptr<Operator>> softmax(BackendContext& base, const shoal_eltwise_params& p, const float* a,
-                                            float* y) const override {
-    cudaStream_t stream = static_cast<CudaContext&>(base).stream;
-    return launch_operator([p, a, y, stream] { return cuda::softmax(p, a, y, stream); });
   }
 };
 

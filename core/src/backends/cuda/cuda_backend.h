@@ -2,8 +2,8 @@
 // arena and one full-width copy of each layer's weights, shared by every subnet), one stream
 // per engine, launches enqueued per layer. Built with SHOAL_WITH_CUDA; listed only where a
 // CUDA device is present.
-#ifndef SHOAL_CORE_CUDA_BACKEND_H_
-#define SHOAL_CORE_CUDA_BACKEND_H_
+#ifndef SHOAL_CORE_BACKENDS_CUDA_CUDA_BACKEND_H_
+#define SHOAL_CORE_BACKENDS_CUDA_CUDA_BACKEND_H_
 
 #include "shoal/backend.h"
 
@@ -15,4 +15,4 @@ bool cuda_device_present();
 
 }  // namespace shoal
 
-#endif  // SHOAL_CORE_CUDA_BACKEND_H_
+#endif  // SHOAL_CORE_BACKENDS_CUDA_CUDA_BACKEND_H_

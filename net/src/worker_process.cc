@@ -1,4 +1,4 @@
-#include "worker_process.h"
+#include "shoal/net/worker_process.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-namespace shoal::cli {
+namespace shoal::net {
 
 std::string self_executable() {
   char path[4096];
@@ -84,4 +84,4 @@ void WorkerProcess::stop() {
   pid_ = -1;
 }
 
-}  // namespace shoal::cli
+}  // namespace shoal::net

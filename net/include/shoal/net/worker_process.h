@@ -1,6 +1,8 @@
-// A `shoal worker` in a child process, started and stopped as a real device's would be.
-#ifndef SHOAL_APPS_WORKER_PROCESS_H_
-#define SHOAL_APPS_WORKER_PROCESS_H_
+// A `shoal worker` (or `shoal-worker`) in a child process on this machine, started and stopped
+// as a real device's would be: what `shoal demo` and `shoal experiment` run their members in,
+// and what the tests kill, stall and flood.
+#ifndef SHOAL_NET_WORKER_PROCESS_H_
+#define SHOAL_NET_WORKER_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -10,7 +12,7 @@
 
 #include "shoal/status.h"
 
-namespace shoal::cli {
+namespace shoal::net {
 
 class WorkerProcess {
  public:
@@ -38,6 +40,6 @@ class WorkerProcess {
 // This executable's path, to start more of itself.
 std::string self_executable();
 
-}  // namespace shoal::cli
+}  // namespace shoal::net
 
-#endif  // SHOAL_APPS_WORKER_PROCESS_H_
+#endif  // SHOAL_NET_WORKER_PROCESS_H_

@@ -1,7 +1,7 @@
 // XNNPACK (Debian libxnnpack-dev, its 2022 API) as an engine backend: one XNNPACK operator per
 // layer and sub-network, created when the engine is. Built with SHOAL_WITH_XNNPACK.
-#ifndef SHOAL_RUNTIME_XNNPACK_BACKEND_H_
-#define SHOAL_RUNTIME_XNNPACK_BACKEND_H_
+#ifndef SHOAL_CORE_BACKENDS_XNNPACK_XNNPACK_BACKEND_H_
+#define SHOAL_CORE_BACKENDS_XNNPACK_XNNPACK_BACKEND_H_
 
 #include "shoal/backend.h"
 
@@ -11,4 +11,4 @@ const Backend& xnnpack_backend();
 
 }  // namespace shoal
 
-#endif  // SHOAL_RUNTIME_XNNPACK_BACKEND_H_
+#endif  // SHOAL_CORE_BACKENDS_XNNPACK_XNNPACK_BACKEND_H_
