@@ -194,6 +194,55 @@ TEST(Backends, ADeviceBackendGetsItsOwnArenaAndTheEngineCopiesTensorsAcross) {
   }
 }
 
+// What the engine hands a backend: one Layer per (layer, subnet), with the subnet's channel
+// ranges and every tensor's element type in the kernel params. This one declines them all,
+// so the engine runs the whole model on the reference backend and answers as it does.
+class RecordingBackend final : public Backend {
+ public:
+  const char* name() const override { return "recording"; }
+  bool host_memory() const override { return true; }
+  Result<std::unique_ptr<BackendContext>> context(const ContextOptions&) const override {
+    return std::unique_ptr<BackendContext>(new BackendContext);
+  }
+  Result<std::unique_ptr<Operator>> prepare(BackendContext&, const Layer& l, const void*) const override {
+    seen.push_back(l);
+    return std::unique_ptr<Operator>();
+  }
+  mutable std::vector<Layer> seen;
+};
+
+TEST(Backends, EachLayerReachesTheBackendWithItsSubnetsRangesAndTensorTypes) {
+  const auto& bytes = synth_bytes("resnet8");
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok());
+  const fb::Model& m = model->fb();
+  RecordingBackend recording;
+  auto engine = Engine::create(model.value(), recording);
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  ASSERT_EQ(recording.seen.size(), size_t{m.nodes()->size()} * m.subnets()->size());
+  for (const Layer& l : recording.seen) {
+    const fb::Node* node = m.nodes()->Get(l.node);
+    const fb::GroupRange* out = model->ranges(l.subnet) + m.tensors()->Get(node->outputs()->Get(0))->group();
+    EXPECT_EQ(l.op, node->op());
+    EXPECT_STREQ(l.name, node->name()->c_str());
+    EXPECT_TRUE(l.all_f32()) << l.name;
+    EXPECT_EQ(l.conv.out.type.datatype, SHOAL_DATATYPE_F32);
+    EXPECT_EQ(l.conv.out.lo, out->lo()) << l.name << " subnet " << l.subnet;
+    EXPECT_EQ(l.conv.out.hi, out->hi()) << l.name << " subnet " << l.subnet;
+    EXPECT_NE(l.x, nullptr);
+    EXPECT_NE(l.y, nullptr);
+  }
+  auto reference = Engine::create(model.value(), ref_backend());
+  ASSERT_TRUE(reference.is_ok());
+  for (uint32_t s = 0; s < m.subnets()->size(); ++s) {
+    std::vector<float> x(model->packed_size(s, m.input()), 0.25f), want(model->packed_size(s, m.output()));
+    std::vector<float> got(want.size());
+    ASSERT_TRUE(reference.value()->run(s, x.data(), x.size(), want.data(), want.size()).is_ok());
+    ASSERT_TRUE(engine.value()->run(s, x.data(), x.size(), got.data(), got.size()).is_ok());
+    EXPECT_EQ(got, want) << "subnet " << s;
+  }
+}
+
 // Where a GPU is, the cross-backend tests above run the cuda backend at every subnet; this
 // says whether they did.
 TEST(Backends, CudaIsAnEngineBackendWhereBuiltAndAGpuIsPresent) {

@@ -76,6 +76,16 @@ TEST(ModelLoader, RejectsEachKindOfMalformedFile) {
   s = good;
   s.subnets[1].ranges[1] = fb::GroupRange(0, 17);
   expect_error(s, StatusCode::kCorrupt, "of 16");
+  s = good;  // typed tensors: the schema has them, this version's kernels do not yet
+  s.tensors[1].type = fb::DataType::QInt8;
+  expect_error(s, StatusCode::kUnsupported, "QInt8 elements");
+  s = good;
+  s.subnets[1].quantization.assign(s.tensors.size() - 1, fb::Quantization(0.1f, 0));
+  expect_error(s, StatusCode::kCorrupt, "quantises " + std::to_string(s.tensors.size() - 1) + " tensors");
+  s = good;
+  s.subnets[1].quantization.assign(s.tensors.size(), fb::Quantization(0.1f, 0));
+  s.subnets[1].quantization[2] = fb::Quantization(0.0f, 0);
+  expect_error(s, StatusCode::kCorrupt, "positive scale");
   s = good;
   s.subnets[0].ranges[0] = fb::GroupRange(0, 0);
   expect_error(s, StatusCode::kCorrupt, "channels [0, 0)");

@@ -12,6 +12,10 @@
 namespace shoal {
 
 constexpr uint8_t kOnHost = 1, kOnDevice = 2;
+static_assert(SHOAL_DATATYPE_F32 == static_cast<int>(fb::DataType::F32) &&
+                  SHOAL_DATATYPE_QINT8 == static_cast<int>(fb::DataType::QInt8) &&
+                  SHOAL_DATATYPE_F16 == static_cast<int>(fb::DataType::F16),
+              "shoal_datatype follows the model file's DataType");
 
 // What the engine keeps of a node: which groups it reads and writes, where a Concat's inputs
 // and runs are, and where the backend's packed weights for it are.
@@ -159,9 +163,18 @@ Layer Engine::layer(uint32_t n, uint32_t sub, uint8_t* base) const {
   const TensorShape is = model_->shape(in), os = model_->shape(out);
   const fb::GroupRange* ri = subnet->ranges()->Get(s.in_group);
   const fb::GroupRange* ro = subnet->ranges()->Get(s.out_group);
-  // Every tensor is f32 today (the model checker refuses others); the types travel anyway.
-  const shoal_tensor_type f32{SHOAL_DATATYPE_F32, 0.0f, 0};
-  const shoal_plane pi{is.h, is.w, is.c, ri->lo(), ri->hi(), f32}, po{os.h, os.w, os.c, ro->lo(), ro->hi(), f32};
+  // Each tensor's element type, and its quantisation at this subnet where it has one.
+  const auto type = [&](uint32_t t) -> shoal_tensor_type {
+    shoal_tensor_type ty{static_cast<int32_t>(m.tensors()->Get(t)->type()), 0.0f, 0};
+    if (subnet->quantization()) {
+      ty.scale = subnet->quantization()->Get(t)->scale();
+      ty.zero_point = subnet->quantization()->Get(t)->zero_point();
+    }
+    return ty;
+  };
+  const shoal_tensor_type ti = type(in), to = type(out);
+  const shoal_tensor_type tb = node->inputs()->size() > 1 ? type(node->inputs()->Get(1)) : ti;
+  const shoal_plane pi{is.h, is.w, is.c, ri->lo(), ri->hi(), ti}, po{os.h, os.w, os.c, ro->lo(), ro->hi(), to};
   const auto at = [&](uint32_t t) -> uint8_t* { return base ? base + offsets_[t] : nullptr; };
   Layer l;
   l.op = s.op;
@@ -177,8 +190,8 @@ Layer Engine::layer(uint32_t n, uint32_t sub, uint8_t* base) const {
   }
   l.pool = {pi, po, window(node->window())};
   l.pool.in.lo = ro->lo(), l.pool.in.hi = ro->hi();  // pooling keeps its channels
-  l.elt = {os.h, os.w, is.c, is.c, os.c, ro->lo(), ro->hi(), act, f32, f32, f32};
-  l.concat = {os.h * os.w, os.c, ro->lo(), ro->hi(), s.runs, f32};
+  l.elt = {os.h, os.w, is.c, is.c, os.c, ro->lo(), ro->hi(), act, ti, tb, to};
+  l.concat = {os.h * os.w, os.c, ro->lo(), ro->hi(), s.runs, to};
   if (s.op == fb::OpType::Concat) {
     l.runs = &concat_runs_[s.first_run];
     l.x_strides = &concat_stride_[s.first_input];

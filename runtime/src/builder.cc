@@ -14,7 +14,7 @@ std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
   }
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   for (const TensorSpec& t : spec.tensors) {
-    tensors.push_back(fb::CreateTensorDirect(fbb, t.name.c_str(), t.group, t.h, t.w));
+    tensors.push_back(fb::CreateTensorDirect(fbb, t.name.c_str(), t.group, t.h, t.w, t.type));
   }
   std::vector<flatbuffers::Offset<fb::Node>> nodes;
   for (const NodeSpec& n : spec.nodes) {
@@ -25,7 +25,8 @@ std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
   std::vector<flatbuffers::Offset<fb::Subnet>> subnets;
   for (const SubnetSpec& s : spec.subnets) {
     subnets.push_back(fb::CreateSubnetDirect(fbb, s.name.c_str(), s.width, &s.ranges, s.affine_set,
-                                             s.val_accuracy, s.test_accuracy));
+                                             s.val_accuracy, s.test_accuracy,
+                                             s.quantization.empty() ? nullptr : &s.quantization));
   }
   std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
   for (const std::vector<float>& b : spec.buffers) {
@@ -54,7 +55,7 @@ ModelSpec model_spec(const Model& model) {
   spec.version = m.version();
   spec.name = str(m.name());
   for (const fb::ChannelGroup* g : *m.groups()) spec.groups.push_back({g->name()->str(), g->capacity(), g->sliceable()});
-  for (const fb::Tensor* t : *m.tensors()) spec.tensors.push_back({t->name()->str(), t->group(), t->height(), t->width()});
+  for (const fb::Tensor* t : *m.tensors()) spec.tensors.push_back({t->name()->str(), t->group(), t->height(), t->width(), t->type()});
   for (const fb::Node* n : *m.nodes()) {
     NodeSpec node;
     node.name = str(n->name());
@@ -72,8 +73,12 @@ ModelSpec model_spec(const Model& model) {
   for (const fb::Subnet* s : *m.subnets()) {
     std::vector<fb::GroupRange> ranges;
     for (const fb::GroupRange* r : *s->ranges()) ranges.push_back(*r);
+    std::vector<fb::Quantization> quantization;
+    if (s->quantization()) {
+      for (const fb::Quantization* q : *s->quantization()) quantization.push_back(*q);
+    }
     spec.subnets.push_back({s->name()->str(), s->width(), std::move(ranges), s->affine_set(), s->val_accuracy(),
-                            s->test_accuracy()});
+                            s->test_accuracy(), std::move(quantization)});
   }
   spec.affine_sets = m.affine_sets();
   for (uint32_t b = 0; m.buffers() && b < m.buffers()->size(); ++b) {

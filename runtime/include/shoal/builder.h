@@ -23,6 +23,7 @@ struct GroupSpec {
 struct TensorSpec {
   std::string name;
   uint32_t group = 0, h = 0, w = 0;
+  fb::DataType type = fb::DataType::F32;
 };
 
 struct NodeSpec {
@@ -42,6 +43,7 @@ struct SubnetSpec {
   std::vector<fb::GroupRange> ranges;  // one per group
   uint32_t affine_set = 0;
   float val_accuracy = -1.0f, test_accuracy = -1.0f;
+  std::vector<fb::Quantization> quantization;  // one per tensor, or none (an F32 model)
 };
 
 struct MetadataSpec {
