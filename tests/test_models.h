@@ -2,6 +2,7 @@
 #ifndef SHOAL_TESTS_TEST_MODELS_H_
 #define SHOAL_TESTS_TEST_MODELS_H_
 
+#include <cstdlib>
 #include <map>
 #include <utility>
 #include <string>
@@ -11,6 +12,10 @@
 #include "shoal/builder.h"
 
 namespace shoal::testing {
+
+// Whether the test runs under an emulator (qemu-aarch64 in the aarch64 stage; the build sets
+// SHOAL_TEST_EMULATED): sweeps of what does not depend on the target may be shorter there.
+inline bool emulated() { return std::getenv("SHOAL_TEST_EMULATED") != nullptr; }
 
 inline ModelSpec synth_spec(const std::string& arch, uint64_t seed = 7, uint32_t side = 0) {
   ModelSpec spec = build_architecture(arch, {}, side).value();
