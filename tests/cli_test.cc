@@ -313,12 +313,15 @@ TEST(Cli, ExperimentsWriteJsonAndPlotsFromTheShippedMembers) {
   EXPECT_TRUE(has(fluid, "HA master only")) << fluid.output;
   EXPECT_EQ(slurp(out + "/fluid-throughput.svg").rfind("<svg", 0), 0u);
 
-  // The emulated Table-I cluster: every policy, three deadlines, the cascade's sweep.
-  const Outcome policies = shoal("experiment policies --cluster-images 10" + common);
-  ASSERT_EQ(policies.code, 0) << policies.output;
-  EXPECT_TRUE(has(policies, "adaensemble")) << policies.output;
-  EXPECT_NE(slurp(out + "/policies.json").find("\"cascade_sweep\""), std::string::npos);
-  EXPECT_EQ(slurp(out + "/cascade-accuracy.svg").rfind("<svg", 0), 0u);
+  // The emulated Table-I cluster: every policy, three deadlines, the cascade's sweep. Five
+  // processes with deadlines for minutes under ASan, as the demo's: the release build runs it.
+  if (!SHOAL_UNDER_SANITIZERS) {
+    const Outcome policies = shoal("experiment policies --cluster-images 10" + common);
+    ASSERT_EQ(policies.code, 0) << policies.output;
+    EXPECT_TRUE(has(policies, "adaensemble")) << policies.output;
+    EXPECT_NE(slurp(out + "/policies.json").find("\"cascade_sweep\""), std::string::npos);
+    EXPECT_EQ(slurp(out + "/cascade-accuracy.svg").rfind("<svg", 0), 0u);
+  }
 
   const Outcome unknown = shoal("experiment fig9" + common);
   EXPECT_EQ(unknown.code, 1);

@@ -123,7 +123,7 @@ void expect_backends_match(const std::vector<uint8_t>& bytes, const std::string&
   tables.push_back(&separate_memory_backend());  // a backend with memory of its own
   // Under qemu (the aarch64 stage) only what depends on the target: each kernel set at one
   // thread. Row bands and the copies across memories are the same C++ everywhere and run
-  // natively; emulated, they would take this test past four minutes.
+  // natively; emulated, they took the architectures' test past four minutes.
   const std::vector<unsigned> thread_counts = emulated() ? std::vector<unsigned>{1} : std::vector<unsigned>{1, 2, 3};
   for (const Backend* table : tables) {
     if (emulated() && !table->cpu_kernels()) continue;
@@ -164,7 +164,10 @@ TEST(Backends, EveryOpOnEveryBackendMatchesTheReference) { expect_backends_match
 // The reference engine is slow at 224x224, so the architectures compare the logits, and the
 // ImageNet ones with concatenations, ReLU6 and 1x7 kernels run at small sides.
 TEST(Backends, EveryArchitectureOnEveryBackendMatchesTheReference) {
-  for (const char* arch : {"fluid-cnn", "resnet8", "resnet18"}) expect_backends_match(synth_bytes(arch), arch, false);
+  for (const char* arch : {"fluid-cnn", "resnet8", "resnet18"}) {
+    if (emulated() && std::string(arch) == "resnet18") continue;  // resnet8's layers, bigger: a minute under qemu
+    expect_backends_match(synth_bytes(arch), arch, false);
+  }
   for (const char* arch : {"squeezenet", "mobilenetv2", "inceptionv3"}) {
     expect_backends_match(synth_bytes(arch, kSmallSide.at(arch)), arch, false);
   }

@@ -6,10 +6,10 @@
 
 #include "command.h"
 #include "json.h"
+#include "link_scenario.h"
 #include "shoal/channel_partition.h"
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
-#include "shoal/net/fault_network.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/key_file.h"
 #include "shoal/net/partition_runner.h"
@@ -19,13 +19,10 @@
 namespace shoal::cli {
 namespace {
 
-// One share of the images under one condition: this device's slowdown and the links'
-// bandwidth (0: as they are).
-struct Phase {
-  double slowdown = 1, kbps = 0;
-  std::vector<double> total;
-  uint32_t over_deadline = 0, reshares = 0, alone = 0;
-  std::vector<double> shares;  // at the phase's end (adapting)
+// What adapting did in one phase (link_scenario.h has the rest).
+struct Adapting {
+  uint32_t reshares = 0, alone = 0;
+  std::vector<double> shares;  // at the phase's end
 };
 
 // A reshare: after which image, and the shares from then on (or this device alone).
@@ -43,37 +40,6 @@ std::string shares_text(const std::vector<double>& shares) {
     text += buf;
   }
   return text;
-}
-
-// --local-slowdown and --link-kbps: one value for the whole run, or one per phase.
-Result<std::vector<Phase>> phases_option(const Args& args) {
-  auto slowdowns = parse_numbers(args.get("--local-slowdown", "1"), "--local-slowdown");
-  if (!slowdowns.is_ok()) return slowdowns.status();
-  auto kbps = parse_numbers(args.get("--link-kbps", "0"), "--link-kbps");
-  if (!kbps.is_ok()) return kbps.status();
-  const size_t n = std::max(slowdowns->size(), kbps->size());
-  if ((slowdowns->size() != 1 && slowdowns->size() != n) || (kbps->size() != 1 && kbps->size() != n)) {
-    return Status(StatusCode::kInvalidArgument,
-                  "--local-slowdown and --link-kbps take one value, or one per phase: as many of each");
-  }
-  std::vector<Phase> phases(n);
-  for (size_t k = 0; k < n; ++k) {
-    phases[k].slowdown = slowdowns.value()[slowdowns->size() == 1 ? 0 : k];
-    phases[k].kbps = kbps.value()[kbps->size() == 1 ? 0 : k];
-    if (!(phases[k].slowdown >= 1)) return Status(StatusCode::kInvalidArgument, "--local-slowdown takes factors of 1 or more");
-    if (!(phases[k].kbps >= 0)) return Status(StatusCode::kInvalidArgument, "--link-kbps takes kilobits per second, 0 for no limit");
-  }
-  return phases;
-}
-
-std::string phase_label(const Phase& ph) {
-  char buf[96];
-  if (ph.kbps > 0) {
-    std::snprintf(buf, sizeof(buf), "this device x%g, links %g kbit/s", ph.slowdown, ph.kbps);
-  } else {
-    std::snprintf(buf, sizeof(buf), "this device x%g, links as they are", ph.slowdown);
-  }
-  return buf;
 }
 
 float max_difference(const std::vector<float>& a, const std::vector<float>& b) {
@@ -129,22 +95,12 @@ int run_partition(const Args& args) {
   if (!key.is_ok()) return fail("partition", key.status());
   auto timeout = args.number("--timeout", 2000);
   if (!timeout.is_ok() || timeout.value() < 1) return fail("partition", "--timeout takes milliseconds");
-  auto deadline = args.number("--deadline", 0);
-  if (!deadline.is_ok() || deadline.value() < 0) return fail("partition", "--deadline takes milliseconds");
-  auto phase_list = phases_option(args);
-  if (!phase_list.is_ok()) return fail("partition", phase_list.status());
-  std::vector<Phase>& phases = phase_list.value();
+  auto scenario = LinkScenario::from_args(args, transport.value());
+  if (!scenario.is_ok()) return fail("partition", scenario.status());
+  std::vector<LinkPhase> phases = scenario->phases();
+  std::vector<Adapting> adapting_in(phases.size());
   const bool adapt = args.has("--adapt");
-  // With --link-kbps the links go through an in-process relay that limits their bandwidth.
-  net::FaultNetwork relay(net::dialer_for(transport.value()));
-  auto emulate = [&](const Phase& ph) {
-    net::FaultPlan plan;
-    plan.bandwidth_kbps = ph.kbps;
-    relay.set_all(plan);
-  };
-  emulate(phases.front());
-  const bool shaped = args.has("--link-kbps");
-  net::Dialer& dialer = shaped ? static_cast<net::Dialer&>(relay) : net::dialer_for(transport.value());
+  net::Dialer& dialer = scenario->dialer();
   std::vector<std::unique_ptr<net::Connection>> connections;
   std::vector<net::WorkerInfo> infos;
   for (const std::string& address : addresses) {
@@ -184,15 +140,11 @@ int run_partition(const Args& args) {
   float worst_prob = 0, worst_logit = 0, worst_encoding = 0;
   std::vector<double> total, alone, local, wait;
   size_t sent = 0, received = 0;
-  size_t at = phases.size();
   for (uint32_t i = 0; i < images->count; ++i) {
-    const size_t k = size_t{i} * phases.size() / images->count;
-    Phase& phase = phases[k];
-    if (k != at) {
-      at = k;
-      runner.value()->set_local_slowdown(phase.slowdown);
-      if (shaped) emulate(phase);
-    }
+    const size_t k = scenario->enter(i, images->count);
+    LinkPhase& phase = phases[k];
+    Adapting& adapting = adapting_in[k];
+    runner.value()->set_local_slowdown(phase.slowdown);
     Status st = image_to_input(*images, i, model.value(), fit, &input);
     const auto t0 = std::chrono::steady_clock::now();
     const TensorIn in{m.input(), input.data(), input.size()};
@@ -210,22 +162,19 @@ int run_partition(const Args& args) {
     if (ends.size() > 1) worst_logit = std::max(worst_logit, max_difference(r.executor().logits(), here[1]));
     worst_encoding = std::max(worst_encoding, t.encoding_error);
     total.push_back(t.total_ms), local.push_back(t.local_ms), wait.push_back(t.wait_ms);
-    phase.total.push_back(t.total_ms);
-    phase.over_deadline += deadline.value() > 0 && t.total_ms > deadline.value();
-    phase.alone += t.alone;
+    scenario->record(phase, t.total_ms);
+    adapting.alone += t.alone;
     if (t.reshared) {
-      ++phase.reshares;
+      ++adapting.reshares;
       trace.push_back({i, r.shares(), r.alone()});
     }
-    phase.shares = r.shares();
+    adapting.shares = r.shares();
     sent += t.bytes_sent, received += t.bytes_received, recomputed += t.recomputed;
     progress.update("partition", i + 1, images->count);
   }
   progress.done();
   const net::PartitionRunner& r = *runner.value();
   const double count = images->count;
-  auto p50 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p50; };
-  auto p95 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p95; };
   const std::string subnet_name = m.subnets()->Get(s)->name()->str();
   size_t split_stages = 0;
   for (const PartitionStage& st : layout.stages) split_stages += st.split;
@@ -252,12 +201,11 @@ int run_partition(const Args& args) {
     j.end_array();
     if (adapt || phases.size() > 1) {
       j.key("phases").begin_array();
-      for (const Phase& ph : phases) {
-        j.begin_object().field("local_slowdown", ph.slowdown).field("link_kbps", ph.kbps)
-            .field("images", uint64_t{ph.total.size()}).field("p50_ms", p50(ph.total)).field("p95_ms", p95(ph.total))
-            .field("over_deadline", ph.over_deadline).field("reshares", ph.reshares).field("alone", ph.alone)
-            .key("shares").begin_array();
-        for (double x : ph.shares) j.value(x);
+      for (size_t k = 0; k < phases.size(); ++k) {
+        j.begin_object();
+        scenario->json_fields(phases[k], j);
+        j.field("reshares", adapting_in[k].reshares).field("alone", adapting_in[k].alone).key("shares").begin_array();
+        for (double x : adapting_in[k].shares) j.value(x);
         j.end_array().end_object();
       }
       j.end_array().key("trace").begin_array();
@@ -284,16 +232,12 @@ int run_partition(const Args& args) {
   std::printf("  per image: %.0f bytes sent, %.0f received\n", sent / count, received / count);
   if (adapt || phases.size() > 1) {
     std::printf("%s, in turn:\n", adapt ? "adapting the shares (this device first)" : "at fixed shares");
-    for (const Phase& ph : phases) {
-      std::printf("  %-38s %4zu images, p50 %8.3f ms, p95 %8.3f ms", phase_label(ph).c_str(), ph.total.size(),
-                  p50(ph.total), p95(ph.total));
-      if (deadline.value() > 0) std::printf(", %u over %g ms", ph.over_deadline, deadline.value());
-      if (adapt) {
-        std::printf("; %u change(s), shares %s at its end, %u images here alone", ph.reshares,
-                    shares_text(ph.shares).c_str(), ph.alone);
-      }
-      std::printf("\n");
-    }
+    scenario->print(phases, "  ", [&](size_t k) {
+      if (!adapt) return std::string();
+      const Adapting& a = adapting_in[k];
+      return "; " + std::to_string(a.reshares) + " change(s), shares " + shares_text(a.shares) + " at its end, " +
+             std::to_string(a.alone) + " images here alone";
+    });
     for (const Change& c : trace) {
       if (c.alone) {
         std::printf("  after image %u: this device alone, the partition retried after %u images, then less often\n",

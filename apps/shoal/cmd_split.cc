@@ -2,13 +2,12 @@
 // named): what crosses the link, the time on each side, and whether the answers stay those
 // of the whole network run here (f16 and int8 trade a little of that for bytes).
 #include <cstdio>
-#include <map>
 
 #include "command.h"
 #include "json.h"
+#include "link_scenario.h"
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
-#include "shoal/net/fault_network.h"
 #include "shoal/net/handshake.h"
 #include "shoal/net/key_file.h"
 #include "shoal/net/split_runner.h"
@@ -38,14 +37,6 @@ struct Row {
     worker.push_back(t.worker_ms);
     ++images;
   }
-};
-
-// auto with --link-kbps: one share of the images at one emulated bandwidth.
-struct Phase {
-  double kbps = 0;
-  std::vector<double> total;
-  std::map<std::string, uint32_t> chosen;
-  uint32_t over_deadline = 0;
 };
 
 // What a row calls the tensor that crosses: the model's input means the worker runs it all,
@@ -109,42 +100,24 @@ int run_split(const Args& args) {
   auto key = key_option(args);
   if (!key.is_ok()) return fail("split", key.status());
   const std::string address = args.get("--worker");
-  auto slowdown = args.number("--local-slowdown", 1);
-  if (!slowdown.is_ok() || !(slowdown.value() >= 1)) return fail("split", "--local-slowdown takes a factor of 1 or more");
-  auto deadline = args.number("--deadline", 0);
-  if (!deadline.is_ok() || deadline.value() < 0) return fail("split", "--deadline takes milliseconds");
-  // --link-kbps: the link through an in-process relay that limits its bandwidth, a rate per
-  // share of the images (0: no limit). The fixed cuts run at the first.
-  std::vector<double> link_kbps;
-  if (args.has("--link-kbps")) {
-    auto rates = parse_numbers(args.get("--link-kbps"), "--link-kbps");
-    if (!rates.is_ok()) return fail("split", rates.status());
-    link_kbps = rates.value();
-    for (double k : link_kbps) {
-      if (!(k >= 0)) return fail("split", "--link-kbps takes kilobits per second, 0 for no limit");
-    }
-  }
-  net::FaultNetwork relay(net::dialer_for(transport.value()));
-  auto emulate = [&](double kbps) {
-    net::FaultPlan plan;
-    plan.bandwidth_kbps = kbps;
-    relay.set_all(plan);
-  };
-  if (!link_kbps.empty()) emulate(link_kbps.front());
-  net::Dialer& dialer = link_kbps.empty() ? net::dialer_for(transport.value()) : relay;
-  auto worker = net::dial_worker(dialer, address, key.value(), "shoal split");
+  // --local-slowdown and --link-kbps, in phases for auto's images; the fixed cuts run at the first.
+  auto scenario = LinkScenario::from_args(args, transport.value());
+  if (!scenario.is_ok()) return fail("split", scenario.status());
+  auto worker = net::dial_worker(scenario->dialer(), address, key.value(), "shoal split");
   if (!worker.is_ok()) return fail("split", worker.status());
   auto runner = net::SplitRunner::create(model.value(), *engine.value(), std::move(worker->connection), worker->info);
   if (!runner.is_ok()) return fail("split", runner.status());
-  runner.value()->set_local_slowdown(slowdown.value());
+  const double first_slowdown = scenario->phases().front().slowdown;
 
   const bool json = args.has("--json");
   Progress progress(json);
   std::vector<Row> rows;
-  std::vector<std::pair<std::string, std::vector<Phase>>> phase_reports;  // per subnet
+  std::vector<std::pair<std::string, std::vector<LinkPhase>>> phase_reports;  // per subnet
   std::vector<float> local_out, got;
   for (uint32_t s : subnets) {
     // The whole network here: the answers a split must keep, and the time it must beat.
+    scenario->enter(0, 1);
+    runner.value()->set_local_slowdown(first_slowdown);
     Row local;
     local.subnet = m.subnets()->Get(s)->name()->str();
     local.cut = cut_label(model.value(), m.output());
@@ -192,22 +165,18 @@ int run_split(const Args& args) {
       r.cut = "(auto)";
       r.encoding = net::tensor_encoding_name(e);
       std::vector<uint32_t> taken(planner.candidates());
-      std::vector<Phase> phases(std::max<size_t>(1, link_kbps.size()));
-      for (size_t k = 0; k < link_kbps.size(); ++k) phases[k].kbps = link_kbps[k];
+      std::vector<LinkPhase> phases = scenario->phases();
       for (uint32_t i = 0; i < images->count; ++i) {
-        Phase& phase = phases[size_t{i} * phases.size() / images->count];
-        if (!link_kbps.empty() && (i == 0 || &phase != &phases[size_t{i - 1} * phases.size() / images->count])) {
-          emulate(phase.kbps);
-        }
+        LinkPhase& phase = phases[scenario->enter(i, images->count)];
+        runner.value()->set_local_slowdown(phase.slowdown);
         net::SplitTiming t;
-        auto ran = runner.value()->run_planned(planner, s, *images, i, e, deadline.value(), &got, &t);
+        auto ran = runner.value()->run_planned(planner, s, *images, i, e, scenario->deadline_ms(), &got, &t);
         if (!ran.is_ok()) return fail("split", "auto at " + r.subnet + ": " + ran.status().message());
         const size_t c = ran.value();
         ++taken[c];
         const std::string cut_name = cut_label(model.value(), planner.tensor(c));
         ++phase.chosen[cut_name];
-        phase.total.push_back(t.head_ms + t.round_trip_ms);
-        phase.over_deadline += deadline.value() > 0 && t.head_ms + t.round_trip_ms > deadline.value();
+        scenario->record(phase, t.head_ms + t.round_trip_ms);
         r.add(t, top_class(got), (*labels)[i], local_top[i]);
         r.bytes += t.bytes_sent;
         progress.update(r.subnet + " auto", r.images, images->count);
@@ -218,12 +187,11 @@ int run_split(const Args& args) {
         r.chosen.emplace_back(cut_label(model.value(), planner.tensor(c)), taken[c]);
       }
       rows.push_back(std::move(r));
-      if (!link_kbps.empty() || deadline.value() > 0) phase_reports.emplace_back(local.subnet, std::move(phases));
+      if (scenario->phased()) phase_reports.emplace_back(local.subnet, std::move(phases));
     }
   }
   progress.done();
   auto p50 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p50; };
-  auto p95 = [](std::vector<double> v) { return v.empty() ? 0.0 : summarize(v).p95; };
   if (json) {
     Json j;
     j.begin_object().field("model", args.positional()[0]).field("worker", address).field("images", images->count)
@@ -243,12 +211,10 @@ int run_split(const Args& args) {
     }
     j.end_array().key("auto_phases").begin_array();
     for (const auto& [subnet, phases] : phase_reports) {
-      for (const Phase& ph : phases) {
-        j.begin_object().field("subnet", subnet).field("link_kbps", ph.kbps).field("images", uint64_t{ph.total.size()})
-            .field("p50_ms", p50(ph.total)).field("p95_ms", p95(ph.total))
-            .field("over_deadline", ph.over_deadline).key("chosen").begin_object();
-        for (const auto& [cut, times] : ph.chosen) j.field(cut, times);
-        j.end_object().end_object();
+      for (const LinkPhase& ph : phases) {
+        j.begin_object().field("subnet", subnet);
+        scenario->json_fields(ph, j);
+        j.end_object();
       }
     }
     j.end_array().end_object();
@@ -270,16 +236,7 @@ int run_split(const Args& args) {
   }
   for (const auto& [subnet, phases] : phase_reports) {
     std::printf("auto at %s, in turn:\n", subnet.c_str());
-    for (const Phase& ph : phases) {
-      char link[32] = "link as it is";
-      if (ph.kbps > 0) std::snprintf(link, sizeof(link), "link %g kbit/s", ph.kbps);
-      std::printf("  %-18s %4zu images, p50 %8.3f ms, p95 %8.3f ms", link, ph.total.size(), p50(ph.total),
-                  p95(ph.total));
-      if (deadline.value() > 0) std::printf(", %u over %g ms", ph.over_deadline, deadline.value());
-      std::printf("; chose");
-      for (const auto& [cut, times] : ph.chosen) std::printf(" %s %u,", cut.c_str(), times);
-      std::printf("\n");
-    }
+    scenario->print(phases, "  ");
   }
   return 0;
 }
@@ -303,8 +260,8 @@ const Command kSplit{
      {"--subnet", "S", "a subnet, a comma-separated list, or all (default: the last, usually the widest)"},
      {"--encoding", "LIST", "how the cut tensor travels: f32 (default), f16, int8, or a list"},
      {"--transport", "NAME", "tcp (default) or udp, as the worker's"},
-     {"--local-slowdown", "F", "stretch this device's compute by F, to emulate a slower device (default 1)"},
-     {"--link-kbps", "LIST", "emulate the link's bandwidth in kbit/s, one per share of auto's images in turn (0: no limit); fixed cuts get the first"},
+     {"--local-slowdown", "F[,...]", "stretch this device's compute F times (a loaded device); a list: one per phase of auto's images"},
+     {"--link-kbps", "K[,...]", "limit the link to K kbit/s through a relay (0: as it is); a list: one per phase of auto's images; fixed cuts get the first"},
      {"--deadline", "MS", "count auto's answers later than MS"},
      {"--key-file", "FILE", "pre-shared key, the same as the worker's"},
      {"--backend", "NAME", "kernels of this device's engine (default: the fastest this CPU runs)"},

@@ -29,6 +29,12 @@ struct Engine::Step {
 
 namespace {
 
+// "'conv1'", or "3" for a node without a name (names are optional).
+std::string node_label(const fb::Model& m, uint32_t n) {
+  const flatbuffers::String* name = m.nodes()->Get(n)->name();
+  return name ? "'" + name->str() + "'" : std::to_string(n);
+}
+
 shoal_window window(const fb::Window* w) {
   if (!w) return {1, 1, 1, 1, 0, 0, 1, 1};
   return {w->kernel_h(), w->kernel_w(), w->stride_h(), w->stride_w(),
@@ -178,7 +184,7 @@ Layer Engine::layer(uint32_t n, uint32_t sub, uint8_t* base) const {
   const auto at = [&](uint32_t t) -> uint8_t* { return base ? base + offsets_[t] : nullptr; };
   Layer l;
   l.op = s.op;
-  l.name = node->name()->c_str();
+  l.name = node->name() ? node->name()->c_str() : "";  // a node's name is optional
   l.node = n;
   l.subnet = sub;
   const int32_t act = static_cast<int32_t>(node->activation());
@@ -273,7 +279,7 @@ Status Engine::bind(uint8_t* memory) {
         op = Status(StatusCode::kUnsupported, "no backend runs it (an op or element type shoal has no kernel for)");
       }
       if (!op.is_ok()) {
-        return Status(op.status().code(), "layer '" + std::string(l.name) + "' at subnet '" +
+        return Status(op.status().code(), "layer " + node_label(m, n) + " at subnet '" +
                                               m.subnets()->Get(sub)->name()->str() + "' on " + backend.name() + ": " +
                                               op.status().message());
       }
@@ -415,8 +421,8 @@ Status Engine::check_nodes(uint32_t subnet, uint32_t first, uint32_t end, const 
   }
   for (uint32_t n = first; narrowed && n < end; ++n) {
     if (steps_[n].op == fb::OpType::Concat) {
-      return Status(StatusCode::kUnsupported, "node '" + m.nodes()->Get(n)->name()->str() +
-                                                  "' concatenates channels; a channel partition cannot narrow it");
+      return Status(StatusCode::kUnsupported, "node " + node_label(m, n) +
+                                                  " concatenates channels; a channel partition cannot narrow it");
     }
   }
   if (narrowed && !backend_->narrows()) {
@@ -450,7 +456,7 @@ Status Engine::check_nodes(uint32_t subnet, uint32_t first, uint32_t end, const 
   for (uint32_t n = first; n < end; ++n) {
     for (uint32_t t : *m.nodes()->Get(n)->inputs()) {
       if (producer_[t] < static_cast<int32_t>(first) && !given(t)) {
-        return Status(StatusCode::kInvalidArgument, "node '" + m.nodes()->Get(n)->name()->str() + "' reads tensor '" +
+        return Status(StatusCode::kInvalidArgument, "node " + node_label(m, n) + " reads tensor '" +
                                                         m.tensors()->Get(t)->name()->str() +
                                                         "', made before the first node: give it as an input");
       }
