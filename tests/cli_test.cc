@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sanitizers.h"
+#include "shoal/net/worker_process.h"
 
 namespace {
 
@@ -289,6 +290,34 @@ TEST(Cli, ProfileAccuracyWritesProfilePlotAndJson) {
 std::string slurp(const std::string& path) {
   std::ifstream f(path);
   return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// shoal split and shoal partition against a real worker process, in phases (this device
+// slowed, the link limited: link_scenario.h): each phase reported, in text and in JSON.
+TEST(Cli, SplitAndPartitionReportEachPhaseOfTheirScenario) {
+  const std::string model = std::string(SHOAL_SOURCE_DIR) + "/models/resnet8-slim-s1.shoal";
+  auto worker = shoal::net::WorkerProcess::start(SHOAL_BINARY, {"--model", model});
+  ASSERT_TRUE(worker.is_ok()) << worker.status().to_string();
+  const std::string split = "split " + model + " --worker " + worker->address() +
+                            " --at auto --limit 8 --link-kbps 0,5000 --local-slowdown 1,2 --deadline 500";
+  const Outcome text = shoal(split);
+  ASSERT_EQ(text.code, 0) << text.output;
+  EXPECT_TRUE(has(text, "this device x1, links as they are")) << text.output;
+  EXPECT_TRUE(has(text, "this device x2, links 5000 kbit/s")) << text.output;
+  EXPECT_TRUE(has(text, "over 500 ms")) << text.output;
+  const Outcome json = shoal(split + " --json");
+  ASSERT_EQ(json.code, 0) << json.output;
+  EXPECT_TRUE(has(json, "\"auto_phases\"")) << json.output;
+  EXPECT_TRUE(has(json, "\"link_kbps\":5000")) << json.output;
+  const std::string partition = "partition " + model + " --workers " + worker->address() + " --limit 6";
+  const Outcome parts = shoal(partition + " --local-slowdown 1,2 --json");
+  ASSERT_EQ(parts.code, 0) << parts.output;
+  EXPECT_TRUE(has(parts, "\"phases\"")) << parts.output;
+  EXPECT_TRUE(has(parts, "\"local_slowdown\":2")) << parts.output;
+  const Outcome uneven = shoal(partition + " --link-kbps 1,2,3 --local-slowdown 1,2");
+  EXPECT_EQ(uneven.code, 1);
+  EXPECT_TRUE(has(uneven, "one per phase")) << uneven.output;
+  worker->stop();
 }
 
 // Short runs of every experiment on the shipped members (scripts/experiments runs them whole).
