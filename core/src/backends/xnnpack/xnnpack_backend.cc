@@ -31,23 +31,25 @@ static_assert(sizeof(BlockHeader) <= kHeader, "the header fits");
 
 BlockHeader* header_of(void* p) { return reinterpret_cast<BlockHeader*>(static_cast<char*>(p) - sizeof(BlockHeader)); }
 
-void* place(void* base, size_t header, size_t size) {
+void* place(void* base, size_t header, size_t size, std::atomic<size_t>* counter) {
   char* p = static_cast<char*>(base) + header;
-  *header_of(p) = BlockHeader{t_counter, header, size};
-  if (t_counter) *t_counter += size;
+  *header_of(p) = BlockHeader{counter, header, size};
+  if (counter) *counter += size;
   return p;
 }
 
-void* counted_allocate(void*, size_t size) {
+void* allocate_for(std::atomic<size_t>* counter, size_t size) {
   void* base = std::malloc(size + kHeader);
-  return base ? place(base, kHeader, size) : nullptr;
+  return base ? place(base, kHeader, size, counter) : nullptr;
 }
+
+void* counted_allocate(void*, size_t size) { return allocate_for(t_counter, size); }
 
 void* counted_aligned_allocate(void*, size_t alignment, size_t size) {
   const size_t header = alignment < kHeader ? kHeader : alignment;
   void* base = nullptr;
   if (posix_memalign(&base, header, size + header) != 0) return nullptr;
-  return place(base, header, size);
+  return place(base, header, size, t_counter);
 }
 
 void counted_deallocate(void*, void* p) {
@@ -57,9 +59,10 @@ void counted_deallocate(void*, void* p) {
   std::free(static_cast<char*>(p) - h.header);
 }
 
+// The grown block counts where the old one did, whichever thread grows it.
 void* counted_reallocate(void* context, void* p, size_t size) {
   if (!p) return counted_allocate(context, size);
-  void* fresh = counted_allocate(context, size);
+  void* fresh = allocate_for(header_of(p)->counter, size);
   if (!fresh) return nullptr;
   const size_t old = header_of(p)->size;
   std::memcpy(fresh, p, old < size ? old : size);
