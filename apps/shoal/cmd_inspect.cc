@@ -162,15 +162,22 @@ void print_splits(const Model& model, uint32_t subnet, const LinkModel& link, bo
   const fb::Model& m = model.fb();
   const uint64_t total = model.cost(subnet).macs;
   const std::string name = m.subnets()->Get(subnet)->name()->str();
-  SplitPlanner planner(model, subnet, static_cast<double>(net::encoded_bytes(link.encoding, 1)));
+  LatencyOptions as_measured;  // the times themselves, without the margins a deadline plan adds
+  as_measured.margin_ms = 0;
+  as_measured.margin_fraction = 0;
+  SplitPlanner planner(model, subnet, static_cast<double>(net::encoded_bytes(link.encoding, 1)), as_measured);
   size_t best = 0;
   if (link.given()) {
-    planner.observe_here(total, static_cast<double>(total) * 1e-6 / link.here_gmacs);
-    planner.observe_there(total, static_cast<double>(total) * 1e-6 / link.there_gmacs);
-    planner.observe_round_trip(link.rtt_ms);
-    const size_t probe = size_t{1} << 20;
-    planner.observe_transfer(probe, link.rtt_ms + static_cast<double>(probe) * 8 / (link.link_mbps * 1e3));
-    best = planner.choose();
+    // Every candidate run once as it would go on these devices and this link: what the
+    // planner would have measured.
+    planner.observe_probe(link.rtt_ms);
+    for (size_t c = 0; c < planner.candidates(); ++c) {
+      const double here_ms = static_cast<double>(planner.macs_here(c)) * 1e-6 / link.here_gmacs;
+      const double there_ms = static_cast<double>(planner.macs_there(c)) * 1e-6 / link.there_gmacs;
+      const double link_ms = link.rtt_ms + static_cast<double>(planner.bytes(c)) * 8 / (link.link_mbps * 1e3);
+      planner.observe(c, here_ms, link_ms + there_ms, there_ms, planner.bytes(c));
+    }
+    best = planner.choose(0);
   }
   auto where = [&](size_t c) -> std::string {
     if (c == planner.all_remote()) return "(all there: send the image)";

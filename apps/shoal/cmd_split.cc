@@ -154,11 +154,11 @@ int run_split(const Args& args) {
       // speed (the run above), the link (heartbeats), then every split it runs.
       const wire::TensorEncoding e = encodings.front();
       SplitPlanner planner(model.value(), s, static_cast<double>(net::encoded_bytes(e, 1)));
-      for (double ms : local.total) planner.observe_here(model->cost(s).macs, ms);
+      for (double ms : local.total) planner.observe(planner.all_local(), ms);
       for (int k = 0; k < 3; ++k) {
         auto probe = runner.value()->probe_round_trip();
         if (!probe.is_ok()) return fail("split", address + ": " + probe.status().message());
-        planner.observe_round_trip(probe->ms, probe->bytes);
+        planner.observe_probe(probe->ms, probe->bytes);
       }
       Row r;
       r.subnet = local.subnet;
@@ -170,7 +170,7 @@ int run_split(const Args& args) {
         LinkPhase& phase = phases[scenario->enter(i, images->count)];
         runner.value()->set_local_slowdown(phase.slowdown);
         net::SplitTiming t;
-        auto ran = runner.value()->run_planned(planner, s, *images, i, e, scenario->deadline_ms(), &got, &t);
+        auto ran = runner.value()->run_planned(planner, *images, i, e, scenario->deadline_ms(), &got, &t);
         if (!ran.is_ok()) return fail("split", "auto at " + r.subnet + ": " + ran.status().message());
         const size_t c = ran.value();
         ++taken[c];
@@ -253,8 +253,9 @@ const Command kSplit{
     "image, accuracy, agreement with the whole network run here, the most the encoding moved\n"
     "any value, and median latency split into this device's part and the link plus the worker's.\n"
     "auto chooses the cut per image where the predicted latency is least, from this device's\n"
-    "and the worker's measured speed and the link's round trip and bandwidth, learned as it goes\n"
-    "(runtime/split_planner.h); its bytes are the mean per image.",
+    "and the worker's measured times and the link's round trip and bandwidth, learned as it goes\n"
+    "by the same latency model as `shoal master --policy split` (runtime/segments.h); its bytes\n"
+    "are the mean per image.",
     {{"--worker", "HOST:PORT", "a `shoal worker` serving the same model file"},
      {"--at", "CUTS", "cut tensors, all (every one), auto (chosen per image), comma-separated (default all,auto)"},
      {"--subnet", "S", "a subnet, a comma-separated list, or all (default: the last, usually the widest)"},

@@ -88,23 +88,19 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
   return Status::ok();
 }
 
-Result<size_t> SplitRunner::run_planned(SplitPlanner& planner, uint32_t subnet, const Images& images, uint32_t index,
+Result<size_t> SplitRunner::run_planned(SplitPlanner& planner, const Images& images, uint32_t index,
                                         wire::TensorEncoding encoding, double deadline_ms,
                                         std::vector<float>* probabilities, SplitTiming* timing) {
-  const size_t c = planner.choose(deadline_ms);
+  const size_t c = planner.choose(steady_clock().now(), deadline_ms);
   if (planner.probe_wanted()) {
     auto probe = probe_round_trip();
     if (!probe.is_ok()) return probe.status();
-    planner.observe_round_trip(probe->ms, probe->bytes);
+    planner.observe_probe(probe->ms, probe->bytes);
   }
   SplitTiming t;
-  const Status st = run(subnet, planner.tensor(c), images, index, encoding, probabilities, &t);
+  const Status st = run(planner.subnet(), planner.tensor(c), images, index, encoding, probabilities, &t);
   if (!st.is_ok()) return st;
-  planner.observe_here(planner.macs_here(c), t.head_ms);
-  if (c != planner.all_local()) {
-    planner.observe_there(planner.macs_there(c), t.worker_ms);
-    planner.observe_transfer(t.wire_bytes, t.round_trip_ms - t.worker_ms);
-  }
+  planner.observe(c, t.head_ms, t.round_trip_ms, t.worker_ms, t.wire_bytes);
   if (timing) *timing = t;
   return c;
 }

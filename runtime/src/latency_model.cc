@@ -56,14 +56,29 @@ void LatencyModel::age(TimeUs now) {
   }
 }
 
-void LatencyModel::observe_link_rtt(uint32_t w, double ms) {
-  double& e = workers_[w].link.rtt_ms;
-  e = e < 0 ? ms : (1.0 - options_.smoothing) * e + options_.smoothing * ms;
+namespace {
+
+// `bytes` crossed the link (both ways together) in `ms`: however much of it was the round
+// trip, no KiB took longer than ms per KiB. A message too small to measure the rate still
+// bounds it, so a link that recovers shows at its first message.
+void bound_rate(LinkEstimate& l, double ms, size_t bytes) {
+  if (bytes == 0) return;
+  const double bound = std::max(0.0, ms) / (static_cast<double>(bytes) / 1024.0);
+  if (l.ms_per_kib > bound) l.ms_per_kib = bound;
+}
+
+}  // namespace
+
+void LatencyModel::observe_link_rtt(uint32_t w, double ms, size_t bytes) {
+  LinkEstimate& l = workers_[w].link;
+  l.rtt_ms = l.rtt_ms < 0 ? ms : (1.0 - options_.smoothing) * l.rtt_ms + options_.smoothing * ms;
+  bound_rate(l, ms, bytes);
 }
 
 void LatencyModel::observe_transfer(uint32_t w, double network_ms, size_t bytes) {
   LinkEstimate& l = workers_[w].link;
-  if (l.rtt_ms < 0 || bytes < 1024) return;  // nothing to subtract yet, or too small to tell
+  if (l.rtt_ms < 0) return;  // nothing to subtract yet
+  if (bytes < 1024) return bound_rate(l, network_ms, bytes);  // too small to tell the rate itself
   const double per_kib = std::max(0.0, network_ms - l.rtt_ms) / (static_cast<double>(bytes) / 1024.0);
   l.ms_per_kib = l.ms_per_kib < 0 ? per_kib : (1.0 - options_.smoothing) * l.ms_per_kib + options_.smoothing * per_kib;
 }

@@ -418,13 +418,8 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   if (compute_ms > 0 && o.worker < counters_.work.size()) counters_.work[o.worker].compute_ms += compute_ms;
   const bool ok = probabilities && count == o.expected;
   const double round_trip = std::max(0.0, ms_from_us(now - o.sent) - queue_ms);
-  // A segment teaches the whole subnet's round trip: its compute scaled up to the whole.
-  if (ok && o.share >= 1) latency_.observe(o.worker, o.subnet, round_trip);
-  if (ok && o.share < 1 && o.share > 0.05 && compute_ms >= 0) {
-    latency_.observe(o.worker, o.subnet, std::max(0.0, round_trip - compute_ms) + compute_ms / o.share);
-  }
-  if (ok && compute_ms >= 0) latency_.observe_transfer(o.worker, round_trip - compute_ms, o.bytes);
-  else ++counters_.failures;
+  if (ok) learn_from_reply(latency_, segments_.get(), o.worker, o.subnet, o.share, round_trip, compute_ms, o.bytes);
+  if (!ok || compute_ms < 0) ++counters_.failures;
   if (ok && o.insurance) local_answer_ms_[local_answers_++ % local_answer_ms_.size()] = ms_from_us(now - o.sent);
   const auto in = inputs_.find(o.input);
   if (in == inputs_.end()) {

@@ -7,6 +7,21 @@
 
 namespace shoal {
 
+std::vector<SplitPoint> split_points(const Model& model, uint32_t subnet) {
+  const fb::Model& m = model.fb();
+  const std::vector<uint32_t> cuts = model.cut_tensors();
+  const uint64_t total = model.cost(subnet).macs;
+  std::vector<SplitPoint> points;
+  uint64_t before = 0;
+  for (uint32_t k = 0; k < m.nodes()->size() && points.size() < cuts.size(); ++k) {
+    before += model.node_cost(subnet, k).macs;
+    const uint32_t t = m.nodes()->Get(k)->outputs()->Get(0);
+    if (t != cuts[points.size()]) continue;
+    points.push_back({t, k, before, total - before, model.packed_size(subnet, t)});
+  }
+  return points;
+}
+
 bool SegmentCatalog::holds(uint32_t worker) const {
   return std::find(workers.begin(), workers.end(), worker) != workers.end();
 }
@@ -24,11 +39,12 @@ size_t SegmentCatalog::values_out(uint32_t subnet, uint16_t to) const {
 }
 
 size_t SegmentCatalog::bytes_in(uint32_t subnet, uint16_t from) const {
-  return from == 0 ? image_bytes : points[subnet][from - 1u].values * sizeof(float);
+  return from == 0 ? image_bytes : static_cast<size_t>(static_cast<double>(points[subnet][from - 1u].values) * bytes_per_value);
 }
 
-SegmentCatalog segment_catalog(const Model& model, std::vector<uint32_t> workers, int local) {
+SegmentCatalog segment_catalog(const Model& model, std::vector<uint32_t> workers, int local, double bytes_per_value) {
   SegmentCatalog c;
+  c.bytes_per_value = bytes_per_value;
   c.workers = std::move(workers);
   c.local = local;
   for (uint32_t t : model.cut_tensors()) c.names.push_back(model.fb().tensors()->Get(t)->name()->str());
@@ -50,8 +66,32 @@ double predict_segment_ms(const LatencyModel& latency, const SegmentCatalog& cat
   const double whole = latency.compute_ms(w, subnet);  // the image there and the probabilities back
   if (std::isinf(whole)) return whole;
   const double engine = std::max(0.0, whole - network_ms(latency, w, catalog.image_bytes));
-  const size_t bytes = catalog.bytes_in(subnet, from) + catalog.values_out(subnet, to) * sizeof(float);
+  const size_t bytes = catalog.bytes_in(subnet, from) +
+                       static_cast<size_t>(static_cast<double>(catalog.values_out(subnet, to)) * catalog.bytes_per_value);
   return engine * catalog.share(subnet, from, to) + network_ms(latency, w, bytes) + latency.backlog_ms(w, now);
+}
+
+double predict_split_ms(const LatencyModel& latency, const SegmentCatalog& catalog, uint32_t here, int there,
+                        uint32_t subnet, uint16_t cut, TimeUs now) {
+  if (there < 0) return latency.predict_ms(here, subnet, now);
+  const uint32_t w = static_cast<uint32_t>(there);
+  if (cut == 0) return latency.predict_ms(w, subnet, now);
+  return predict_segment_ms(latency, catalog, here, subnet, 0, cut, now) +
+         predict_segment_ms(latency, catalog, w, subnet, cut, 0, now);
+}
+
+void learn_from_reply(LatencyModel& latency, const SegmentCatalog* catalog, uint32_t w, uint32_t subnet, double share,
+                      double round_trip_ms, double compute_ms, size_t bytes) {
+  if (compute_ms >= 0) latency.observe_transfer(w, round_trip_ms - compute_ms, bytes);
+  if (share >= 1) {
+    latency.observe(w, subnet, round_trip_ms);
+  } else if (share > 0.05 && compute_ms >= 0 && catalog) {
+    // The whole subnet's round trip as predict_segment_ms reads it: the image over the link
+    // as measured (this reply's own link time until the link has been), and the compute.
+    const double link = latency.link(w).rtt_ms >= 0 ? network_ms(latency, w, catalog->image_bytes)
+                                                    : std::max(0.0, round_trip_ms - compute_ms);
+    latency.observe(w, subnet, link + compute_ms / share);
+  }
 }
 
 }  // namespace shoal

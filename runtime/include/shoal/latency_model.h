@@ -65,7 +65,11 @@ class LatencyModel {
   // Decays every estimate not observed since the last call (see above); call as time passes.
   void age(TimeUs now);
   void report(uint32_t w, const WorkerReport& report, TimeUs now);
-  void observe_link_rtt(uint32_t w, double ms);
+  // A small frame's round trip over the link (a heartbeat); carrying `bytes` both ways, it
+  // also bounds the time per KiB, so a link that recovers shows before a large transfer.
+  void observe_link_rtt(uint32_t w, double ms, size_t bytes = 0);
+  // A request's time on the link (its round trip less the worker's time) with `bytes` both
+  // ways: the time per KiB beyond the link's round trip; under 1 KiB, only a bound on it.
   void observe_transfer(uint32_t w, double network_ms, size_t bytes);
   LinkEstimate link(uint32_t w) const { return workers_[w].link; }
   // Work sent to w (`share` of subnet s: a segment's); returns what it reserves of w's time,

@@ -9,6 +9,7 @@
 // or a slower link moves the cut (paper 002's adaptive partitioning). The worker for the rest
 // is picked again when the first part is back, and a failed part is re-planned on the
 // devices this input has not tried.
+#include <algorithm>
 #include <limits>
 
 #include "shoal/allocator.h"
@@ -50,18 +51,13 @@ class Split final : public Policy {
       for (uint32_t w : c.workers) {
         if (static_cast<int>(w) != c.local) accuracy = std::max(accuracy, ctx.allocator.single(w, s));
       }
-      if (local >= 0) {
-        const uint32_t here = static_cast<uint32_t>(local);
-        consider({s, 0, local, -1, ctx.latency.predict_ms(here, s, ctx.now), accuracy});
-      }
+      const uint32_t here = static_cast<uint32_t>(std::max(local, 0));
+      if (local >= 0) consider({s, 0, local, -1, predict_split_ms(ctx.latency, c, here, -1, s, 0, ctx.now), accuracy});
       for (uint32_t w : c.workers) {
         if (static_cast<int>(w) == c.local || !ctx.latency.alive(w) || input.tried(w)) continue;
-        consider({s, 0, -1, static_cast<int>(w), ctx.latency.predict_ms(w, s, ctx.now), accuracy});
-        if (local < 0) continue;
-        for (uint16_t k = 1; k <= c.cuts(); ++k) {
-          const double ms = predict_segment_ms(ctx.latency, c, static_cast<uint32_t>(local), s, 0, k, ctx.now) +
-                            predict_segment_ms(ctx.latency, c, w, s, k, 0, ctx.now);
-          consider({s, k, local, static_cast<int>(w), ms, accuracy});
+        const int there = static_cast<int>(w);
+        for (uint16_t k = 0; k <= (local >= 0 ? c.cuts() : 0); ++k) {
+          consider({s, k, k ? local : -1, there, predict_split_ms(ctx.latency, c, here, there, s, k, ctx.now), accuracy});
         }
       }
     }

@@ -39,10 +39,10 @@ class SplitRunner {
   // head, encoded tensor, reply) are reused; the request's names are copied per call.
   Status run(uint32_t subnet, uint32_t cut, const Images& images, uint32_t index, wire::TensorEncoding encoding,
              std::vector<float>* probabilities, SplitTiming* timing);
-  // The cut `planner` (made for `subnet`) predicts fastest, run, and what it showed fed back:
-  // this device's and the worker's speed, the link's time; a probe of the link when the
-  // planner asks for one. Returns the candidate it ran.
-  Result<size_t> run_planned(SplitPlanner& planner, uint32_t subnet, const Images& images, uint32_t index,
+  // The cut `planner` predicts fastest now, run at the planner's subnet, and what it showed
+  // fed back: both sides' times, the link's; a probe of the link first when the planner asks
+  // for one. Returns the candidate it ran.
+  Result<size_t> run_planned(SplitPlanner& planner, const Images& images, uint32_t index,
                              wire::TensorEncoding encoding, double deadline_ms, std::vector<float>* probabilities,
                              SplitTiming* timing);
 
