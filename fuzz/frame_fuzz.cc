@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case wire::MessageType::Error: (void)parse_error(frame, &code); break;
       case wire::MessageType::InferRequest: {
         const wire::InferRequest* r = verified_payload<wire::InferRequest>(frame);
-        if (r) (void)(r->subnet()->size() + r->image()->size());
+        if (r) (void)(r->subnet() + r->from() + r->to() + r->image()->size());
         for (size_t i = 0; r && r->inputs() && i < r->inputs()->size(); ++i) {  // a share's tensors
           const wire::Tensor* t = r->inputs()->Get(i);
           std::vector<float> values(t->data()->size());

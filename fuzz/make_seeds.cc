@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   info.software = "shoal";
   info.member = "m0";
   info.subnets = {{"w0.5", 0.5f, 1000, 0.8f}, {"w1.0", 1.0f, 4000, 0.9f}};
+  info.cuts = {"stage1", "stage2"};
   info.input_h = info.input_w = 28, info.input_c = 1, info.classes = 10;
   info.nonce = std::string(16, 'n');
   const std::vector<uint8_t> image(28 * 28, 7);
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
     save(dir + "/frame/hello" + k, frames(keyed, [&](Connection& c) { (void)send_hello(c, info); }));
     save(dir + "/frame/session" + k, frames(keyed, [&](Connection& c) {
       (void)send_hello(c, info);
-      (void)send_infer_request(c, 1, "w1.0", 5000, image.data(), image.size());
+      (void)send_infer_request(c, 1, 1, 5000, image.data(), image.size());
       (void)send_infer_result(c, 1, probs, 10, 100, 5);
       (void)send_infer_result(c, 4, probs, 10, 100, 5, /*top_k=*/3);
       (void)send_heartbeat(c, 2, ResourceReport{0.5f, 1u << 30, 45.0f, 3, 0.9f});
@@ -64,8 +65,8 @@ int main(int argc, char** argv) {
       for (auto e : {wire::TensorEncoding::F32, wire::TensorEncoding::F16, wire::TensorEncoding::Int8}) {
         EncodedTensor t;
         encode_tensor(values.data(), values.size(), e, &t);
-        (void)send_segment_request(c, 5, "w1.0", 5000, SegmentRequest{"stage1", "", &t}, nullptr, 0);
-        (void)send_segment_request(c, 6, "w1.0", 5000, SegmentRequest{"", "stage1", nullptr, e}, image.data(), image.size());
+        (void)send_segment_request(c, 5, 1, 5000, SegmentRequest{1, 0, &t}, nullptr, 0);
+        (void)send_segment_request(c, 6, 1, 5000, SegmentRequest{0, 1, nullptr, e}, image.data(), image.size());
         (void)send_segment_result(c, 6, t, 100, 5);
         // A share of a channel partition: two groups narrowed, one input, one output.
         const fb::GroupRange ranges[] = {fb::GroupRange(0, 1), fb::GroupRange(4, 8), fb::GroupRange(0, 3)};
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
         share.first_node = 0, share.end_node = 1, share.ranges = ranges, share.groups = 3;
         share.input_tensors = in_ids, share.inputs = ins, share.input_count = 1;
         share.output_tensors = out_ids, share.output_count = 1, share.output_encoding = e;
-        (void)send_share_request(c, 7, "w1.0", 5000, share);
+        (void)send_share_request(c, 7, 1, 5000, share);
         (void)send_share_result(c, 7, ins, 1, 100, 5);
       }
     }));

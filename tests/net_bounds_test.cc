@@ -59,7 +59,7 @@ TEST_F(Bounds, PeersPastTheCapAreTurnedAwayAndTheOthersServed) {
   ASSERT_FALSE(refused.is_ok());
   EXPECT_NE(refused.status().message().find("Busy"), std::string::npos) << refused.status().to_string();
   EXPECT_EQ(server_->counters().peers_refused.load(), 1u);
-  ASSERT_TRUE(send_infer_request(*b, 1, "w1.0", 1'000'000, image_.data(), image_.size()).is_ok());
+  ASSERT_TRUE(send_infer_request(*b, 1, testing::subnet_number(*model_, "w1.0"), 1'000'000, image_.data(), image_.size()).is_ok());
   Frame f;
   ASSERT_TRUE(read_frame(*b, Limits{}, &f).is_ok());
   EXPECT_EQ(f.header.type, wire::MessageType::InferResult);
@@ -84,7 +84,7 @@ TEST_F(Bounds, AFloodingPeerThatNeverReadsCannotStarveAnother) {
   auto honest = testing::shake_hands(*server_);
   std::thread flood([&] {
     for (uint64_t i = 0; i < 20000; ++i) {
-      if (!send_infer_request(*flooder, i, "w1.0", 10'000'000, image_.data(), image_.size()).is_ok()) break;
+      if (!send_infer_request(*flooder, i, testing::subnet_number(*model_, "w1.0"), 10'000'000, image_.data(), image_.size()).is_ok()) break;
     }
   });
   // The flooder's requests take whatever room there is; the honest peer's are still served,
@@ -94,7 +94,7 @@ TEST_F(Bounds, AFloodingPeerThatNeverReadsCannotStarveAnother) {
   const uint32_t budget_us = SHOAL_UNDER_SANITIZERS ? 10'000'000 : 2'000'000;
   uint32_t answered = 0;
   for (uint64_t i = 0; i < 20; ++i) {
-    ASSERT_TRUE(send_infer_request(*honest, i, "lower25", budget_us, image_.data(), image_.size()).is_ok());
+    ASSERT_TRUE(send_infer_request(*honest, i, testing::subnet_number(*model_, "lower25"), budget_us, image_.data(), image_.size()).is_ok());
     Frame f;
     ASSERT_TRUE(read_frame(*honest, Limits{}, &f).is_ok());
     EXPECT_EQ(f.header.request_id, i);
@@ -115,7 +115,7 @@ TEST_F(Bounds, APeerThatStopsMidFrameOrNeverShakesHandsIsDropped) {
   EXPECT_LT(ms_until_closed(*silent), 2000.0) << "a peer that never says Hello keeps its place";
 
   auto halfway = testing::shake_hands(*server_);
-  std::vector<uint8_t> bytes = testing::request_bytes(*halfway, 1, "w1.0", image_);
+  std::vector<uint8_t> bytes = testing::request_bytes(*halfway, 1, testing::subnet_number(*model_, "w1.0"), image_);
   ASSERT_TRUE(halfway->write_all(bytes.data(), bytes.size() / 2).is_ok());
   EXPECT_LT(ms_until_closed(*halfway), 2000.0) << "a frame that never ends keeps its place";
   EXPECT_GE(server_->counters().peers_dropped.load(), 2u);

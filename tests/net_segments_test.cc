@@ -114,6 +114,12 @@ class Segments : public ::testing::Test {
   }
 
   std::string name(uint32_t tensor) const { return model_->fb().tensors()->Get(tensor)->name()->str(); }
+  // A cut tensor's number in requests: its place among the model's cuts (the worker's Hello
+  // lists the same), from 1.
+  uint16_t number(uint32_t cut) const {
+    const std::vector<uint32_t> cuts = model_->cut_tensors();
+    return static_cast<uint16_t>(std::find(cuts.begin(), cuts.end(), cut) - cuts.begin() + 1);
+  }
 
   // This process's engine from `from` to `to` at `subnet`.
   std::vector<float> local(uint32_t subnet, uint32_t from, uint32_t to, const std::vector<float>& in) {
@@ -168,8 +174,8 @@ TEST_F(Segments, EveryCutOfEverySubnetComposesOverTheWire) {
       const std::vector<float> head = local(s, m.input(), cut, input_);
       EncodedTensor sent;
       encode_tensor(head.data(), head.size(), wire::TensorEncoding::F32, &sent);
-      SegmentRequest tail{name(cut), "", &sent};
-      ASSERT_TRUE(send_segment_request(*c, id, subnet, 1'000'000, tail, nullptr, 0).is_ok());
+      SegmentRequest tail{number(cut), 0, &sent};
+      ASSERT_TRUE(send_segment_request(*c, id, s, 1'000'000, tail, nullptr, 0).is_ok());
       Frame f;
       const wire::InferResult* r = reply(*c, id++, &f);
       ASSERT_NE(r, nullptr) << where;
@@ -177,8 +183,8 @@ TEST_F(Segments, EveryCutOfEverySubnetComposesOverTheWire) {
       ASSERT_TRUE(result_probabilities(*r, static_cast<uint32_t>(want.size()), &got).is_ok()) << where;
       EXPECT_EQ(got, want) << where;
 
-      SegmentRequest front{"", name(cut)};
-      ASSERT_TRUE(send_segment_request(*c, id, subnet, 1'000'000, front, image_.data(), image_.size()).is_ok());
+      SegmentRequest front{0, number(cut)};
+      ASSERT_TRUE(send_segment_request(*c, id, s, 1'000'000, front, image_.data(), image_.size()).is_ok());
       r = reply(*c, id++, &f);
       ASSERT_NE(r, nullptr) << where;
       float error = -1;
@@ -192,8 +198,8 @@ TEST_F(Segments, EveryCutOfEverySubnetComposesOverTheWire) {
   const std::vector<float> a = local(widest, m.input(), cuts.front(), input_);
   EncodedTensor sent;
   encode_tensor(a.data(), a.size(), wire::TensorEncoding::F32, &sent);
-  SegmentRequest middle{name(cuts.front()), name(cuts.back()), &sent};
-  ASSERT_TRUE(send_segment_request(*c, id, m.subnets()->Get(widest)->name()->str(), 1'000'000, middle, nullptr, 0).is_ok());
+  SegmentRequest middle{number(cuts.front()), number(cuts.back()), &sent};
+  ASSERT_TRUE(send_segment_request(*c, id, widest, 1'000'000, middle, nullptr, 0).is_ok());
   Frame f;
   const wire::InferResult* r = reply(*c, id, &f);
   ASSERT_NE(r, nullptr);
@@ -212,8 +218,8 @@ TEST_F(Segments, SmallerEncodingsReportTheErrorTheyAdd) {
   const std::vector<float> head = local(s, m.input(), cut, input_), want = local(s, m.input(), m.output(), input_);
   uint64_t id = 100;
   for (auto e : {wire::TensorEncoding::F16, wire::TensorEncoding::Int8}) {
-    SegmentRequest front{"", name(cut), nullptr, e};
-    ASSERT_TRUE(send_segment_request(*c, id, subnet, 1'000'000, front, image_.data(), image_.size()).is_ok());
+    SegmentRequest front{0, number(cut), nullptr, e};
+    ASSERT_TRUE(send_segment_request(*c, id, s, 1'000'000, front, image_.data(), image_.size()).is_ok());
     Frame f;
     const wire::InferResult* r = reply(*c, id++, &f);
     ASSERT_NE(r, nullptr);
@@ -231,8 +237,8 @@ TEST_F(Segments, SmallerEncodingsReportTheErrorTheyAdd) {
 
     EncodedTensor sent;
     encode_tensor(head.data(), head.size(), e, &sent);
-    SegmentRequest tail{name(cut), "", &sent};
-    ASSERT_TRUE(send_segment_request(*c, id, subnet, 1'000'000, tail, nullptr, 0).is_ok());
+    SegmentRequest tail{number(cut), 0, &sent};
+    ASSERT_TRUE(send_segment_request(*c, id, s, 1'000'000, tail, nullptr, 0).is_ok());
     r = reply(*c, id++, &f);
     ASSERT_NE(r, nullptr);
     ASSERT_TRUE(result_probabilities(*r, static_cast<uint32_t>(want.size()), &got).is_ok());
@@ -245,17 +251,11 @@ TEST_F(Segments, AMalformedSegmentIsRefusedAndThePeerStillServed) {
   const fb::Model& m = model_->fb();
   const uint32_t cut = model_->cut_tensors()[0];
   const std::vector<float> head = local(0, m.input(), cut, input_);
-  const std::string subnet = m.subnets()->Get(0)->name()->str();
+  const uint32_t s = 0;
   EncodedTensor sent;
   encode_tensor(head.data(), head.size(), wire::TensorEncoding::F32, &sent);
-  // A tensor inside a residual block: the rest of the network also needs one from before it.
-  uint32_t inside = m.tensors()->size();
   const std::vector<uint32_t> cuts = model_->cut_tensors();
-  for (uint32_t n = 0; n < m.nodes()->size() && inside == m.tensors()->size(); ++n) {
-    const uint32_t t = m.nodes()->Get(n)->outputs()->Get(0);
-    if (t != m.output() && std::find(cuts.begin(), cuts.end(), t) == cuts.end()) inside = t;
-  }
-  ASSERT_LT(inside, m.tensors()->size());
+  const uint16_t past = static_cast<uint16_t>(cuts.size() + 1);  // no such cut: requests cannot name any other tensor
   EncodedTensor short_one = sent;
   short_one.data.resize(sent.data.size() - 4);
   EncodedTensor zero_scale;
@@ -265,30 +265,29 @@ TEST_F(Segments, AMalformedSegmentIsRefusedAndThePeerStillServed) {
     const char* what;
     SegmentRequest segment;
     bool with_image;
-    const char* says;
+    std::string says;
   } cases[] = {
-      {"unknown tensor", {"no-such-tensor", "", &sent}, false, "no-such-tensor"},
-      {"cut inside a block", {name(inside), "", &sent}, false, "cannot cut"},
-      {"backwards", {name(cuts.back()), name(cuts.front()), &sent}, false, "not computed after"},
-      {"no tensor", {name(cut), "", nullptr}, false, "carries its tensor"},
-      {"image too", {name(cut), "", &sent}, true, "no image"},
-      {"short tensor", {name(cut), "", &short_one}, false, "holds"},
-      {"int8 scale 0", {name(cut), "", &zero_scale}, false, "scale"},
-      {"unknown output encoding", {"", name(cut), nullptr, static_cast<wire::TensorEncoding>(7)}, true, "encoding"},
+      {"from an unknown cut", {past, 0, &sent}, false, "no cut " + std::to_string(past)},
+      {"to an unknown cut", {0, past, nullptr}, true, "no cut " + std::to_string(past)},
+      {"backwards", {number(cuts.back()), number(cuts.front()), &sent}, false, "not computed after"},
+      {"no tensor", {number(cut), 0, nullptr}, false, "carries its tensor"},
+      {"image too", {number(cut), 0, &sent}, true, "no image"},
+      {"short tensor", {number(cut), 0, &short_one}, false, "holds"},
+      {"int8 scale 0", {number(cut), 0, &zero_scale}, false, "scale"},
+      {"unknown output encoding", {0, number(cut), nullptr, static_cast<wire::TensorEncoding>(7)}, true, "encoding"},
   };
   uint64_t id = 200;
   for (const Case& k : cases) {
-    if (k.with_image && !k.segment.from.empty()) {
+    if (k.with_image && k.segment.from != 0) {
       // send_segment_request drops the image when `from` is set: write this one by hand.
       flatbuffers::FlatBufferBuilder fbb;
-      auto name_off = fbb.CreateString(subnet), from = fbb.CreateString(k.segment.from);
       auto pixels = fbb.CreateVector(image_);
       auto data = fbb.CreateVector(sent.data);
       auto tensor = wire::CreateTensor(fbb, sent.encoding, 1, 0, data);
-      fbb.Finish(wire::CreateInferRequest(fbb, name_off, 1'000'000, pixels, 0, from, 0, tensor));
+      fbb.Finish(wire::CreateInferRequest(fbb, s, 1'000'000, pixels, 0, k.segment.from, 0, tensor));
       ASSERT_TRUE(write_frame(*c, wire::MessageType::InferRequest, id, fbb.GetBufferPointer(), fbb.GetSize()).is_ok());
     } else {
-      ASSERT_TRUE(send_segment_request(*c, id, subnet, 1'000'000, k.segment, image_.data(),
+      ASSERT_TRUE(send_segment_request(*c, id, s, 1'000'000, k.segment, image_.data(),
                                        k.with_image ? image_.size() : 0).is_ok());
     }
     std::string message;
@@ -296,8 +295,8 @@ TEST_F(Segments, AMalformedSegmentIsRefusedAndThePeerStillServed) {
     EXPECT_NE(message.find(k.says), std::string::npos) << k.what << ": " << message;
   }
   EXPECT_EQ(server_->counters().served.load(), 0u);
-  SegmentRequest tail{name(cut), "", &sent};
-  ASSERT_TRUE(send_segment_request(*c, id, subnet, 1'000'000, tail, nullptr, 0).is_ok());
+  SegmentRequest tail{number(cut), 0, &sent};
+  ASSERT_TRUE(send_segment_request(*c, id, s, 1'000'000, tail, nullptr, 0).is_ok());
   Frame f;
   EXPECT_NE(reply(*c, id, &f), nullptr);
 }
@@ -309,7 +308,6 @@ TEST_F(Segments, ASharesSlicesAreTheEnginesOwnAndAMalformedShareIsRefused) {
   auto c = testing::shake_hands(*server_);
   const fb::Model& m = model_->fb();
   const uint32_t subnet = m.subnets()->size() - 1;
-  const std::string subnet_name = m.subnets()->Get(subnet)->name()->str();
   auto plan = plan_channel_partition(*model_, subnet, {1, 1});
   ASSERT_TRUE(plan.is_ok()) << plan.status().to_string();
   PartitionExecutor ex(*model_, plan.value());
@@ -329,7 +327,7 @@ TEST_F(Segments, ASharesSlicesAreTheEnginesOwnAndAMalformedShareIsRefused) {
     share.ranges = st.ranges[1].data(), share.groups = st.ranges[1].size();
     share.input_tensors = st.inputs.data(), share.inputs = views.data(), share.input_count = views.size();
     share.output_tensors = st.outputs.data(), share.output_count = st.outputs.size();
-    ASSERT_TRUE(send_share_request(*c, id, subnet_name, 1'000'000, share).is_ok());
+    ASSERT_TRUE(send_share_request(*c, id, subnet, 1'000'000, share).is_ok());
     Frame f;
     const wire::InferResult* r = reply(*c, id++, &f);
     ASSERT_NE(r, nullptr);
@@ -376,13 +374,13 @@ TEST_F(Segments, ASharesSlicesAreTheEnginesOwnAndAMalformedShareIsRefused) {
     broken("no outputs", "names its input tensors", [&](ShareRequest& q) { q.output_count = 0; });
     const uint64_t served = server_->counters().served.load();
     for (const Case& k : cases) {
-      ASSERT_TRUE(send_share_request(*c, id, subnet_name, 1'000'000, k.share).is_ok());
+      ASSERT_TRUE(send_share_request(*c, id, subnet, 1'000'000, k.share).is_ok());
       std::string message;
       EXPECT_EQ(refused(*c, id++, &message), wire::ErrorCode::BadInput) << k.what;
       EXPECT_NE(message.find(k.says), std::string::npos) << k.what << ": " << message;
     }
     EXPECT_EQ(server_->counters().served.load(), served);
-    ASSERT_TRUE(send_share_request(*c, id, subnet_name, 1'000'000, share).is_ok());
+    ASSERT_TRUE(send_share_request(*c, id, subnet, 1'000'000, share).is_ok());
     Frame f2;
     EXPECT_NE(reply(*c, id++, &f2), nullptr);
   }

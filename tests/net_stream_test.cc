@@ -215,7 +215,7 @@ TEST(TcpStream, QueuedRequestsExpireFromArrival) {
   ASSERT_NE(client, nullptr);
   worker.server->serve(std::move(served));
   ASSERT_TRUE(dial_handshake(*client, WorkerInfo{}, 2000).is_ok());
-  testing::expect_queued_request_expires(*client, *worker.server, 60'000);
+  testing::expect_queued_request_expires(*client, worker, 60'000);
 }
 
 }  // namespace

@@ -33,8 +33,23 @@ inline std::unique_ptr<Connection> shake_hands(WorkerServer& server, const std::
   return c;
 }
 
+// A subnet's number in requests to a worker serving `model`: its index among `served` (the
+// subnets the worker was started with, which its Hello lists in the model's order), or in
+// the model when it serves them all.
+inline uint32_t subnet_number(const Model& model, const std::string& name, const std::vector<std::string>& served = {}) {
+  if (served.empty()) return model.find_subnet(name).value();
+  uint32_t n = 0;
+  for (uint32_t s = 0; s < model.fb().subnets()->size(); ++s) {
+    const std::string here = model.fb().subnets()->Get(s)->name()->str();
+    if (here == name) return n;
+    n += std::find(served.begin(), served.end(), here) != served.end();
+  }
+  ADD_FAILURE() << "no subnet " << name;
+  return n;
+}
+
 // The bytes `like` would send next for this request (its key and sequence), without sending.
-inline std::vector<uint8_t> request_bytes(Connection& like, uint64_t id, const std::string& subnet,
+inline std::vector<uint8_t> request_bytes(Connection& like, uint64_t id, uint32_t subnet,
                                           const std::vector<uint8_t>& image) {
   auto [a, b] = loopback_pair();
   a->security() = like.security();
@@ -48,9 +63,10 @@ inline std::vector<uint8_t> request_bytes(Connection& like, uint64_t id, const s
 }
 
 // Sends `image` at each subnet over `c` and checks every reply against this process's engine,
-// bit for bit (the worker runs the same kernels).
+// bit for bit (the worker runs the same kernels). `served` as in subnet_number.
 inline void expect_served_like_the_engine(Connection& c, const Model& model, const std::vector<uint8_t>& image,
-                                          const std::vector<std::string>& subnets) {
+                                          const std::vector<std::string>& subnets,
+                                          const std::vector<std::string>& served = {}) {
   auto engine = Engine::create(model);
   ASSERT_TRUE(engine.is_ok());
   const TensorShape shape = model.shape(model.fb().input());
@@ -63,7 +79,7 @@ inline void expect_served_like_the_engine(Connection& c, const Model& model, con
   for (const std::string& subnet : subnets) {
     const uint32_t s = model.find_subnet(subnet).value();
     ASSERT_TRUE(engine.value()->run(s, in.data(), in.size(), want.data(), want.size()).is_ok());
-    ASSERT_TRUE(send_infer_request(c, 42, subnet, 1'000'000, image.data(), image.size()).is_ok());
+    ASSERT_TRUE(send_infer_request(c, 42, subnet_number(model, subnet, served), 1'000'000, image.data(), image.size()).is_ok());
     Frame f;
     ASSERT_TRUE(read_frame(c, Limits{}, &f, 2000).is_ok());
     ASSERT_EQ(f.header.type, wire::MessageType::InferResult);
@@ -91,10 +107,12 @@ struct SlowWorker {  // a worker whose w1.0 takes tens of milliseconds
   std::unique_ptr<Model> model;  // outlives the server
   std::unique_ptr<WorkerServer> server;
 };
-inline void expect_queued_request_expires(Connection& c, WorkerServer& server, int wait_ms = -1) {
+inline void expect_queued_request_expires(Connection& c, SlowWorker& worker, int wait_ms = -1) {
   const std::vector<uint8_t> img(28 * 28, 50);
-  ASSERT_TRUE(send_infer_request(c, 1, "w1.0", 10'000'000, img.data(), img.size()).is_ok());
-  ASSERT_TRUE(send_infer_request(c, 2, "w0.25", 2'000, img.data(), img.size()).is_ok());
+  const Model& model = *worker.model;
+  WorkerServer& server = *worker.server;
+  ASSERT_TRUE(send_infer_request(c, 1, subnet_number(model, "w1.0"), 10'000'000, img.data(), img.size()).is_ok());
+  ASSERT_TRUE(send_infer_request(c, 2, subnet_number(model, "w0.25"), 2'000, img.data(), img.size()).is_ok());
   Frame f;
   ASSERT_TRUE(read_frame(c, Limits{}, &f, wait_ms).is_ok());
   EXPECT_EQ(f.header.request_id, 1u);

@@ -144,7 +144,7 @@ TEST_F(Udp, ReplayedAndForeignDatagramsAreDroppedAndTheSessionLives) {
   // Our own request, recorded and played again on the session: the window refuses the copy.
   auto [tap_a, tap_b] = datagram_pair();
   tap_a->security() = c->security();
-  ASSERT_TRUE(send_infer_request(*tap_a, 5, "w1.0", 1'000'000, image_.data(), image_.size()).is_ok());
+  ASSERT_TRUE(send_infer_request(*tap_a, 5, testing::subnet_number(*model_, "w1.0"), 1'000'000, image_.data(), image_.size()).is_ok());
   ASSERT_TRUE(tap_b->next_message(1000).is_ok());
   std::vector<uint8_t> datagram(4096);
   const size_t n = tap_b->read_some(datagram.data(), datagram.size(), 0).value();
@@ -157,7 +157,7 @@ TEST_F(Udp, ReplayedAndForeignDatagramsAreDroppedAndTheSessionLives) {
   // A corrupted datagram costs only itself.
   datagram[kHeaderBytes + 20] ^= 0x40;
   ASSERT_TRUE(c->write_all(datagram.data(), n).is_ok());
-  ASSERT_TRUE(send_infer_request(*c, 6, "w1.0", 1'000'000, image_.data(), image_.size()).is_ok());
+  ASSERT_TRUE(send_infer_request(*c, 6, testing::subnet_number(*model_, "w1.0"), 1'000'000, image_.data(), image_.size()).is_ok());
   const Frame after = read(*c);
   EXPECT_EQ(after.header.type, wire::MessageType::InferResult);
   EXPECT_EQ(after.header.request_id, 6u);
@@ -258,7 +258,7 @@ TEST(UdpWorker, QueuedRequestsExpireFromArrival) {
   auto client = udp_connect("127.0.0.1:" + std::to_string(listener.value()->port()));
   ASSERT_TRUE(client.is_ok());
   ASSERT_TRUE(dial_handshake(*client.value(), WorkerInfo{}, 2000).is_ok());
-  testing::expect_queued_request_expires(*client.value(), *worker.server, 60'000);
+  testing::expect_queued_request_expires(*client.value(), worker, 60'000);
 }
 
 }  // namespace

@@ -671,7 +671,6 @@ std::shared_ptr<SegmentCatalog> two_cut_catalog() {
   auto c = std::make_shared<SegmentCatalog>();
   c->workers = {1, 0};
   c->local = 1;
-  c->names = {"quarter", "half"};
   c->macs = {100, 400};
   c->points = {{{1, 0, 25, 75, 10}, {2, 1, 50, 50, 5}}, {{1, 0, 100, 300, 40}, {2, 1, 200, 200, 20}}};
   c->image_bytes = 4096;

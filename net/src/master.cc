@@ -45,16 +45,15 @@ struct Master::Impl final : UnitSender {
   bool send(uint64_t id, const Unit& u, const std::vector<uint8_t>& image, const std::vector<float>* tensor,
             double budget_ms) override {
     WorkerLink& link = *links[u.worker];
-    const std::string& subnet = link.info().subnets[u.subnet].name;
-    if (!u.segment()) return link.send_request(id, subnet, budget_ms, image.data(), image.size()).is_ok();
-    SegmentRequest segment;  // the orchestrator checked the cuts against the catalog
+    if (!u.segment()) return link.send_request(id, u.subnet, budget_ms, image.data(), image.size()).is_ok();
+    // The orchestrator checked the cuts against the catalog, whose numbers are the worker's
+    // (it holds the same model file).
+    SegmentRequest segment{u.from, u.to};
     if (u.from != 0) {
-      segment.from = segments->names[u.from - 1u];
       encode_tensor(tensor->data(), tensor->size(), wire::TensorEncoding::F32, &encoded);
       segment.input = &encoded;
     }
-    if (u.to != 0) segment.to = segments->names[u.to - 1u];
-    return link.send_segment(id, subnet, budget_ms, segment, image.data(), image.size()).is_ok();
+    return link.send_segment(id, u.subnet, budget_ms, segment, image.data(), image.size()).is_ok();
   }
 
   void on_frame(uint32_t w, const Frame& frame) {

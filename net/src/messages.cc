@@ -38,6 +38,14 @@ std::string model_digest(const Model& model) {
   return std::string(d.begin(), d.end());
 }
 
+Result<uint32_t> hello_subnet(const WorkerInfo& worker, const Model& model, uint32_t subnet, const std::string& who) {
+  const std::string name = model.fb().subnets()->Get(subnet)->name()->str();
+  for (size_t i = 0; i < worker.subnets.size(); ++i) {
+    if (worker.subnets[i].name == name) return static_cast<uint32_t>(i);
+  }
+  return Status(StatusCode::kNotFound, who + " does not serve subnet '" + name + "': start it without --subnets, or with it");
+}
+
 Status send_hello(Connection& c, const WorkerInfo& info) {
   auto& fbb = builder();
   std::vector<flatbuffers::Offset<wire::SubnetInfo>> subnets;
@@ -47,15 +55,17 @@ Status send_hello(Connection& c, const WorkerInfo& info) {
   const std::vector<uint8_t> nonce(info.nonce.begin(), info.nonce.end());
   const std::vector<uint8_t> peer_nonce(info.peer_nonce.begin(), info.peer_nonce.end());
   const std::vector<uint8_t> digest(info.model_digest.begin(), info.model_digest.end());
+  std::vector<flatbuffers::Offset<flatbuffers::String>> cuts;
+  for (const std::string& name : info.cuts) cuts.push_back(fbb.CreateString(name));
   fbb.Finish(wire::CreateHelloDirect(fbb, info.protocol, info.software.c_str(), info.member.c_str(),
                                      info.model_name.c_str(), info.architecture.c_str(), &subnets, info.input_h,
                                      info.input_w, info.input_c, info.classes, &nonce, &peer_nonce,
-                                     digest.empty() ? nullptr : &digest));
+                                     digest.empty() ? nullptr : &digest, cuts.empty() ? nullptr : &cuts));
   return send(c, wire::MessageType::Hello, 0, fbb);
 }
 
-Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
-                          const uint8_t* image, size_t size, uint32_t top_k) {
+Status send_infer_request(Connection& c, uint64_t id, uint32_t subnet, uint32_t budget_us, const uint8_t* image,
+                          size_t size, uint32_t top_k) {
   return send_segment_request(c, id, subnet, budget_us, SegmentRequest{}, image, size, top_k);
 }
 
@@ -68,18 +78,15 @@ flatbuffers::Offset<wire::Tensor> create_tensor(flatbuffers::FlatBufferBuilder& 
 
 }  // namespace
 
-Status send_segment_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
+Status send_segment_request(Connection& c, uint64_t id, uint32_t subnet, uint32_t budget_us,
                             const SegmentRequest& segment, const uint8_t* image, size_t size, uint32_t top_k) {
   auto& fbb = builder();
-  auto name = fbb.CreateString(subnet);
-  const bool from_cut = !segment.from.empty();
+  const bool from_cut = segment.from != 0;
   auto pixels = fbb.CreateVector(image, from_cut ? 0 : size);
-  flatbuffers::Offset<flatbuffers::String> from, to;
   flatbuffers::Offset<wire::Tensor> input;
-  if (from_cut) from = fbb.CreateString(segment.from);
-  if (!segment.to.empty()) to = fbb.CreateString(segment.to);
   if (from_cut && segment.input) input = create_tensor(fbb, *segment.input);
-  fbb.Finish(wire::CreateInferRequest(fbb, name, budget_us, pixels, top_k, from, to, input, segment.output_encoding));
+  fbb.Finish(wire::CreateInferRequest(fbb, subnet, budget_us, pixels, top_k, segment.from, segment.to, input,
+                                      segment.output_encoding));
   return send(c, wire::MessageType::InferRequest, id, fbb);
 }
 
@@ -100,10 +107,8 @@ Status result_tensor(const wire::InferResult& result, size_t count, std::vector<
   return decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), out->data(), count);
 }
 
-Status send_share_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
-                          const ShareRequest& share) {
+Status send_share_request(Connection& c, uint64_t id, uint32_t subnet, uint32_t budget_us, const ShareRequest& share) {
   auto& fbb = builder();
-  auto name = fbb.CreateString(subnet);
   auto pixels = fbb.CreateVector(static_cast<const uint8_t*>(nullptr), 0);
   std::vector<wire::ChannelRange> ranges;
   ranges.reserve(share.groups);
@@ -115,7 +120,7 @@ Status send_share_request(Connection& c, uint64_t id, const std::string& subnet,
   auto inputs = fbb.CreateVector(tensors);
   auto out_ids = fbb.CreateVector(share.output_tensors, share.output_count);
   wire::InferRequestBuilder b(fbb);
-  b.add_subnet(name);
+  b.add_subnet(subnet);
   b.add_budget_us(budget_us);
   b.add_image(pixels);
   b.add_output_encoding(share.output_encoding);
@@ -259,6 +264,9 @@ Result<WorkerInfo> parse_hello(const Frame& frame) {
   if (h->nonce()) info.nonce.assign(h->nonce()->begin(), h->nonce()->end());
   if (h->peer_nonce()) info.peer_nonce.assign(h->peer_nonce()->begin(), h->peer_nonce()->end());
   if (h->model_digest()) info.model_digest.assign(h->model_digest()->begin(), h->model_digest()->end());
+  if (h->cuts()) {
+    for (const flatbuffers::String* name : *h->cuts()) info.cuts.push_back(name->str());
+  }
   return info;
 }
 

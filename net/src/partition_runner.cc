@@ -38,8 +38,16 @@ Result<std::unique_ptr<PartitionRunner>> PartitionRunner::create(const Model& mo
                         "'); a partition needs the same file everywhere: start it with this model");
     }
   }
-  return std::unique_ptr<PartitionRunner>(
+  std::vector<uint32_t> worker_subnet;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    auto index = hello_subnet(infos[i], model, plan.subnet, "worker " + std::to_string(i + 1));
+    if (!index.is_ok()) return index.status();
+    worker_subnet.push_back(index.value());
+  }
+  auto runner = std::unique_ptr<PartitionRunner>(
       new PartitionRunner(model, local, std::move(plan), std::move(workers), reply_timeout_ms));
+  runner->worker_subnet_ = std::move(worker_subnet);
+  return runner;
 }
 
 PartitionRunner::PartitionRunner(const Model& model, Engine& local, ChannelPartition plan,
@@ -47,7 +55,6 @@ PartitionRunner::PartitionRunner(const Model& model, Engine& local, ChannelParti
     : model_(model), local_(local), executor_(model, std::move(plan)), workers_(std::move(workers)),
       reply_timeout_ms_(reply_timeout_ms) {
   first_remote_ = static_cast<uint32_t>(executor_.plan().parts - workers_.size());
-  subnet_name_ = model.fb().subnets()->Get(executor_.plan().subnet)->name()->str();
   size_t most_inputs = 0, largest = 0;
   for (const PartitionStage& st : executor_.plan().stages) {
     most_inputs = std::max(most_inputs, st.inputs.size());
@@ -170,7 +177,7 @@ Status PartitionRunner::run(const Images& images, uint32_t index, wire::TensorEn
         share.output_tensors = st.outputs.data(), share.output_count = st.outputs.size();
         share.output_encoding = encoding;
         ids[w] = next_id_++;
-        const Status sent = send_share_request(*workers_[w], ids[w], subnet_name_, budget_us, share);
+        const Status sent = send_share_request(*workers_[w], ids[w], worker_subnet_[w], budget_us, share);
         if (!sent.is_ok()) {
           give_up(w, sent);
           continue;

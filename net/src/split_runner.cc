@@ -23,18 +23,27 @@ Result<std::unique_ptr<SplitRunner>> SplitRunner::create(const Model& model, Eng
                   "the worker serves a different model file ('" + worker.model_name + "', member '" + worker.member +
                       "'); a split needs the same file on both sides: start the worker with this model");
   }
-  return std::unique_ptr<SplitRunner>(new SplitRunner(model, local, std::move(connection), reply_timeout_ms));
+  std::unique_ptr<SplitRunner> runner(new SplitRunner(model, local, std::move(connection), reply_timeout_ms));
+  for (uint32_t s = 0; s < model.fb().subnets()->size(); ++s) {
+    auto index = hello_subnet(worker, model, s, "the worker");
+    runner->worker_subnet_.push_back(index.is_ok() ? static_cast<int>(index.value()) : -1);
+  }
+  return runner;
 }
 
 SplitRunner::SplitRunner(const Model& model, Engine& local, std::unique_ptr<Connection> connection,
                          int reply_timeout_ms)
-    : model_(model), local_(local), connection_(std::move(connection)), reply_timeout_ms_(reply_timeout_ms) {}
+    : model_(model), local_(local), connection_(std::move(connection)), reply_timeout_ms_(reply_timeout_ms),
+      cut_tensors_(model.cut_tensors()) {}
 
 Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uint32_t index,
                         wire::TensorEncoding encoding, std::vector<float>* probabilities, SplitTiming* timing) {
   const fb::Model& m = model_.fb();
   if (subnet >= m.subnets()->size()) return Status(StatusCode::kInvalidArgument, "no such subnet");
-  const std::string& subnet_name = m.subnets()->Get(subnet)->name()->str();
+  const int there = worker_subnet_[subnet];
+  if (there < 0 && cut != m.output()) {
+    return Status(StatusCode::kNotFound, "the worker does not serve subnet '" + m.subnets()->Get(subnet)->name()->str() + "'");
+  }
   const uint64_t id = next_id_++;
   SplitTiming t;
   const auto start = Clock::now();
@@ -54,8 +63,11 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
     const size_t pixels = size_t{images.h} * images.w * images.c;
     t.bytes_sent = pixels;
     sent_at = Clock::now();
-    sent = send_infer_request(*connection_, id, subnet_name, budget_us(), images.pixels.data() + index * pixels, pixels);
+    sent = send_infer_request(*connection_, id, static_cast<uint32_t>(there), budget_us(),
+                              images.pixels.data() + index * pixels, pixels);
   } else {
+    const auto at = std::find(cut_tensors_.begin(), cut_tensors_.end(), cut);
+    if (at == cut_tensors_.end()) return Status(StatusCode::kInvalidArgument, "not a cut: `shoal inspect MODEL --splits` lists them");
     const std::string& cut_name = m.tensors()->Get(cut)->name()->str();
     auto seg = local_.segment(m.tensors()->Get(m.input())->name()->string_view(), cut_name);
     if (!seg.is_ok()) return seg.status();
@@ -69,9 +81,9 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
     t.head_ms = ms_since(start);
     t.bytes_sent = encoded_.data.size();
     t.encoding_error = encoded_.max_error;
-    SegmentRequest tail{cut_name, "", &encoded_};
+    SegmentRequest tail{static_cast<uint16_t>(at - cut_tensors_.begin() + 1), 0, &encoded_};
     sent_at = Clock::now();
-    sent = send_segment_request(*connection_, id, subnet_name, budget_us(), tail, nullptr, 0);
+    sent = send_segment_request(*connection_, id, static_cast<uint32_t>(there), budget_us(), tail, nullptr, 0);
   }
   if (!sent.is_ok()) return sent;
   Status st = await_reply(*connection_, id, wire::MessageType::InferResult, reply_timeout_ms_, &reply_);
@@ -83,7 +95,7 @@ Status SplitRunner::run(uint32_t subnet, uint32_t cut, const Images& images, uin
   t.round_trip_ms = ms_since(sent_at);
   t.worker_ms = r->compute_us() / 1000.0;
   const size_t frame = kHeaderBytes + (connection_->key().empty() ? 0 : kMacBytes), table = 64;
-  t.wire_bytes = 2 * frame + t.bytes_sent + subnet_name.size() + table + reply_.header.payload_bytes;
+  t.wire_bytes = 2 * frame + t.bytes_sent + table + reply_.header.payload_bytes;
   if (timing) *timing = t;
   return Status::ok();
 }

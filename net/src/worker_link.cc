@@ -23,7 +23,7 @@ Status WorkerLink::open(OnFrame on_frame, OnClosed on_closed) {
   if (!info.is_ok()) return info.status();
   if (info->subnets.empty()) return Status(StatusCode::kInvalidArgument, address_ + " serves no subnets");
   if (!info_.subnets.empty()) {  // a reconnect: the worker must serve what it served
-    bool same = info->subnets.size() == info_.subnets.size() && info->member == info_.member;
+    bool same = info->subnets.size() == info_.subnets.size() && info->member == info_.member && info->cuts == info_.cuts;
     for (size_t s = 0; same && s < info->subnets.size(); ++s) same = info->subnets[s].name == info_.subnets[s].name;
     if (!same) return Status(StatusCode::kInvalidArgument, address_ + " came back serving something else");
   }
@@ -61,12 +61,11 @@ std::shared_ptr<Connection> WorkerLink::current() const {
   return connection_;
 }
 
-Status WorkerLink::send_request(uint64_t id, const std::string& subnet, double budget_ms, const uint8_t* image,
-                                size_t size) {
+Status WorkerLink::send_request(uint64_t id, uint32_t subnet, double budget_ms, const uint8_t* image, size_t size) {
   return send_segment(id, subnet, budget_ms, SegmentRequest{}, image, size);
 }
 
-Status WorkerLink::send_segment(uint64_t id, const std::string& subnet, double budget_ms, const SegmentRequest& segment,
+Status WorkerLink::send_segment(uint64_t id, uint32_t subnet, double budget_ms, const SegmentRequest& segment,
                                 const uint8_t* image, size_t size) {
   const std::shared_ptr<Connection> c = current();
   if (!c) return Status(StatusCode::kIo, address_ + " is down");

@@ -5,7 +5,10 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "shoal/clock.h"
@@ -33,23 +36,32 @@ struct Received {
   Clock::time_point earliest, likely;
 };
 
-struct Job {
-  uint64_t id = 0;
-  uint32_t subnet = 0;
-  uint32_t top_k = 0;  // reply with only this many classes (0: all)
-  Received received;
-  Clock::time_point deadline;
-  std::vector<uint8_t> image;  // the image, or the encoded tensor at segment.from
-  // A graph segment (the whole network unless the request named a cut).
+// The request kinds, each decoded and checked into its own type.
+// The whole network, or a graph segment of it between two cuts.
+struct SegmentWork {
   Segment segment;
   bool from_cut = false, to_cut = false;
+  std::vector<uint8_t> input;  // the image, or the encoded tensor at the cut it starts from
   wire::TensorEncoding input_encoding = wire::TensorEncoding::F32, output_encoding = wire::TensorEncoding::F32;
   float input_scale = 1;
-  // A channel-partition share (end_node > 0): its nodes, ranges and tensors, checked.
+};
+// One device's share of a channel-partition stage: its nodes, ranges and tensors.
+struct ShareWork {
   uint32_t first_node = 0, end_node = 0;
   std::vector<fb::GroupRange> ranges;
   std::vector<uint32_t> in_tensors, out_tensors;
   std::vector<EncodedTensor> inputs;
+  wire::TensorEncoding output_encoding = wire::TensorEncoding::F32;
+};
+
+struct Job {
+  uint64_t id = 0;
+  uint32_t subnet = 0;  // the model's
+  uint32_t top_k = 0;   // reply with only this many classes (0: all)
+  Received received;
+  Clock::time_point deadline;
+  std::variant<SegmentWork, ShareWork> work;
+  bool share() const { return std::holds_alternative<ShareWork>(work); }
 };
 
 // One connected master. Its jobs wait in its own queue (under the server's lock); the
@@ -83,7 +95,11 @@ struct WorkerServer::Impl {
 
   // The engine and its buffers: used by one thread at a time, the one that set engine_busy.
   bool engine_busy = false;  // under mu
-  std::vector<bool> served;     // per subnet of the model
+  std::vector<uint32_t> hello_subnets;  // the model's index of each subnet the Hello lists
+  // Every segment between cuts numbered as the Hello lists them (0: the image, or the
+  // probabilities), resolved and checked once: [from * (cuts + 1) + to], and why where not.
+  std::vector<Segment> segments;
+  std::vector<std::string> segment_errors;
   std::vector<double> took_ms;  // per subnet, smoothed, slowdown included (-1: not run yet); under mu
   std::vector<double> share_ms;  // the same for the longest share of a partition, per subnet
   static constexpr double kInlineMs = 2.0;  // run on the reading thread only what takes less
@@ -100,11 +116,12 @@ struct WorkerServer::Impl {
   void compute_loop();
   void run_job(Connection& c, Job& job);
   // Runs a share on the engine: the outputs into share_encoded.
-  Status run_share(Job& job);
+  Status run_share(uint32_t subnet, ShareWork& work);
   // Runs a whole network or a graph segment: the result into `output`.
-  Status run_segment(Job& job);
-  // Checks a share request and takes it into `job`; the error says what is wrong.
-  Status take_share(const wire::InferRequest& req, Job& job) const;
+  Status run_segment(uint32_t subnet, SegmentWork& work);
+  // Check a request of each kind and take it; the error says what is wrong.
+  Status take_segment(const wire::InferRequest& req, uint32_t subnet, SegmentWork& work) const;
+  Status take_share(const wire::InferRequest& req, uint32_t subnet, ShareWork& work) const;
   void peer_loop(const std::shared_ptr<Peer>& peer);
   // True when the request ran on this thread (the engine was idle).
   bool handle_request(const std::shared_ptr<Peer>& peer, const Frame& frame, Received received);
@@ -133,30 +150,43 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   info.member = options.member.empty() ? (m.name() ? m.name()->str() : "member") : options.member;
   info.model_name = m.name() ? m.name()->str() : "";
   info.architecture = m.metadata() && m.metadata()->architecture() ? m.metadata()->architecture()->str() : "";
-  size_t longest_name = 0;
-  impl->served.assign(m.subnets()->size(), options.subnets.empty());
+  std::vector<bool> served(m.subnets()->size(), options.subnets.empty());
   for (const std::string& name : options.subnets) {
     auto s = model.find_subnet(name);
     if (!s.is_ok()) return s.status();
-    impl->served[s.value()] = true;
+    served[s.value()] = true;
   }
   for (uint32_t s = 0; s < m.subnets()->size(); ++s) {
-    if (!impl->served[s]) continue;
+    if (!served[s]) continue;
     const fb::Subnet* sub = m.subnets()->Get(s);
     info.subnets.push_back({sub->name()->str(), sub->width(), model.cost(s).macs, sub->val_accuracy()});
-    longest_name = std::max(longest_name, info.subnets.back().name.size());
+    impl->hello_subnets.push_back(s);
+  }
+  // The cuts, numbered from 1 as the Hello lists them, and every segment between them.
+  const std::vector<uint32_t> cuts = model.cut_tensors();
+  std::vector<std::string_view> ends = {m.tensors()->Get(m.input())->name()->string_view()};
+  for (uint32_t t : cuts) {
+    info.cuts.push_back(m.tensors()->Get(t)->name()->str());
+    ends.push_back(m.tensors()->Get(t)->name()->string_view());
+  }
+  const std::string_view probabilities = m.tensors()->Get(m.output())->name()->string_view();
+  for (size_t from = 0; from < ends.size(); ++from) {
+    for (size_t to = 0; to < ends.size(); ++to) {
+      auto seg = impl->engine->segment(ends[from], to == 0 ? probabilities : ends[to]);
+      impl->segments.push_back(seg.is_ok() ? seg.value() : Segment{});
+      impl->segment_errors.push_back(seg.is_ok() ? "" : "no such segment: " + seg.status().message());
+    }
   }
   const TensorShape in = model.shape(m.input());
   info.input_h = in.h, info.input_w = in.w, info.input_c = in.c;
   info.classes = model.shape(m.output()).c;
   info.model_digest = model_digest(model);
   // The largest honest request: the image or the largest tensor a segment can start from (at
-  // full width, f32), the subnet's and two tensors' names, and the tables around them.
-  size_t largest_input = size_t{in.h} * in.w * in.c, longest_tensor = 0;
-  for (uint32_t t : model.cut_tensors()) {
+  // full width, f32), and the tables around it.
+  size_t largest_input = size_t{in.h} * in.w * in.c;
+  for (uint32_t t : cuts) {
     for (uint32_t s = 0; s < m.subnets()->size(); ++s) largest_input = std::max(largest_input, 4 * model.packed_size(s, t));
   }
-  for (const fb::Tensor* t : *m.tensors()) longest_tensor = std::max<size_t>(longest_tensor, t->name()->size());
   impl->request_limits = options.limits;
   impl->took_ms.assign(m.subnets()->size(), -1.0);
   impl->share_ms.assign(m.subnets()->size(), -1.0);
@@ -166,7 +196,7 @@ Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, c
   // at f32, with a table, a range per group and an index per tensor around each.
   const size_t tables = 64 * (size_t{m.tensors()->size()} + m.groups()->size());
   largest_input = std::max(largest_input, impl->engine->arena_bytes() + tables);
-  const size_t request = largest_input + longest_name + 2 * longest_tensor + 512;
+  const size_t request = largest_input + 512;
   impl->request_limits.max_payload_bytes =
       static_cast<uint32_t>(std::min<size_t>(options.limits.max_payload_bytes, request));
   std::unique_ptr<WorkerServer> server(new WorkerServer(std::move(impl)));
@@ -332,66 +362,70 @@ bool WorkerServer::Impl::handle_request(const std::shared_ptr<Peer>& peer, const
   };
   const wire::InferRequest* req = verified_payload<wire::InferRequest>(frame);
   if (!req) return refuse(wire::ErrorCode::Malformed, "InferRequest does not verify against schema/wire.fbs");
-  auto subnet = model->find_subnet(req->subnet()->string_view());
-  if (!subnet.is_ok()) return refuse(wire::ErrorCode::UnknownSubnet, subnet.status().message());
-  if (!served[subnet.value()]) {
-    return refuse(wire::ErrorCode::UnknownSubnet, "this worker does not serve subnet '" + req->subnet()->str() + "'");
+  if (req->subnet() >= hello_subnets.size()) {
+    return refuse(wire::ErrorCode::UnknownSubnet, "no subnet " + std::to_string(req->subnet()) + ": this worker's Hello lists " +
+                                                      std::to_string(hello_subnets.size()));
   }
   Job job;
   job.id = id;
-  job.subnet = subnet.value();
+  job.subnet = hello_subnets[req->subnet()];
   job.top_k = req->top_k();
   job.received = received;
   job.deadline = received.earliest + std::chrono::microseconds(req->budget_us());
-  job.segment = engine->whole();
+  Status taken;
   if (req->end_node() > 0) {
-    const Status share = take_share(*req, job);
-    if (!share.is_ok()) return refuse(wire::ErrorCode::BadInput, share.message());
-    return run_or_queue(peer, std::move(job));
-  }
-  job.from_cut = req->from() && req->from()->size() > 0;
-  job.to_cut = req->to() && req->to()->size() > 0;
-  const fb::Model& m = model->fb();
-  if (job.from_cut || job.to_cut) {
-    auto seg = engine->segment(job.from_cut ? req->from()->string_view() : m.tensors()->Get(m.input())->name()->string_view(),
-                               job.to_cut ? req->to()->string_view() : m.tensors()->Get(m.output())->name()->string_view());
-    if (!seg.is_ok()) return refuse(wire::ErrorCode::BadInput, "no such segment: " + seg.status().message());
-    job.segment = seg.value();
-    job.output_encoding = req->output_encoding();
-    if (job.output_encoding > wire::TensorEncoding::MAX) {
-      return refuse(wire::ErrorCode::BadInput, "unknown output encoding " + std::to_string(static_cast<int>(job.output_encoding)));
-    }
-  }
-  if (job.from_cut) {
-    const wire::Tensor* t = req->input();
-    const size_t values = model->packed_size(job.subnet, job.segment.from);
-    if (!t || req->image()->size() != 0) {
-      return refuse(wire::ErrorCode::BadInput, "a request that starts at a cut carries its tensor in `input` and no image");
-    }
-    if (t->encoding() > wire::TensorEncoding::MAX || t->data()->size() != encoded_bytes(t->encoding(), values)) {
-      return refuse(wire::ErrorCode::BadInput, "tensor '" + req->from()->str() + "' at subnet '" + req->subnet()->str() +
-                                                   "' holds " + std::to_string(values) + " values, " +
-                                                   std::to_string(encoded_bytes(t->encoding(), values)) + " bytes in " +
-                                                   tensor_encoding_name(t->encoding()) + "; the request has " +
-                                                   std::to_string(t->data()->size()));
-    }
-    job.input_encoding = t->encoding();
-    job.input_scale = t->scale();
-    job.image.assign(t->data()->begin(), t->data()->end());
+    taken = take_share(*req, job.subnet, job.work.emplace<ShareWork>());
   } else {
-    const size_t want = size_t{info.input_h} * info.input_w * info.input_c;
-    if (req->image()->size() != want) {
-      return refuse(wire::ErrorCode::BadInput, "image has " + std::to_string(req->image()->size()) +
-                                                   " bytes; this model takes " + std::to_string(info.input_h) + "x" +
-                                                   std::to_string(info.input_w) + "x" + std::to_string(info.input_c) +
-                                                   " = " + std::to_string(want));
-    }
-    job.image.assign(req->image()->begin(), req->image()->end());
+    taken = take_segment(*req, job.subnet, job.work.emplace<SegmentWork>());
   }
+  if (!taken.is_ok()) return refuse(wire::ErrorCode::BadInput, taken.message());
   return run_or_queue(peer, std::move(job));
 }
 
-Status WorkerServer::Impl::take_share(const wire::InferRequest& req, Job& job) const {
+Status WorkerServer::Impl::take_segment(const wire::InferRequest& req, uint32_t subnet, SegmentWork& work) const {
+  const size_t ends = info.cuts.size() + 1;
+  if (req.from() >= ends || req.to() >= ends) {
+    return Status(StatusCode::kInvalidArgument, "no cut " + std::to_string(std::max(req.from(), req.to())) +
+                                                    ": this worker's Hello lists " + std::to_string(info.cuts.size()));
+  }
+  const size_t at = size_t{req.from()} * ends + req.to();
+  if (!segment_errors[at].empty()) return Status(StatusCode::kInvalidArgument, segment_errors[at]);
+  work.segment = segments[at];
+  work.from_cut = req.from() != 0;
+  work.to_cut = req.to() != 0;
+  work.output_encoding = req.output_encoding();
+  if (work.output_encoding > wire::TensorEncoding::MAX) {
+    return Status(StatusCode::kInvalidArgument, "unknown output encoding " + std::to_string(static_cast<int>(work.output_encoding)));
+  }
+  if (work.from_cut) {
+    const wire::Tensor* t = req.input();
+    const size_t values = model->packed_size(subnet, work.segment.from);
+    if (!t || req.image()->size() != 0) {
+      return Status(StatusCode::kInvalidArgument, "a request that starts at a cut carries its tensor in `input` and no image");
+    }
+    if (t->encoding() > wire::TensorEncoding::MAX || t->data()->size() != encoded_bytes(t->encoding(), values)) {
+      return Status(StatusCode::kInvalidArgument,
+                    "tensor '" + info.cuts[req.from() - 1u] + "' at subnet '" + model->fb().subnets()->Get(subnet)->name()->str() +
+                        "' holds " + std::to_string(values) + " values, " + std::to_string(encoded_bytes(t->encoding(), values)) +
+                        " bytes in " + tensor_encoding_name(t->encoding()) + "; the request has " + std::to_string(t->data()->size()));
+    }
+    work.input_encoding = t->encoding();
+    work.input_scale = t->scale();
+    work.input.assign(t->data()->begin(), t->data()->end());
+    return Status::ok();
+  }
+  const size_t want = size_t{info.input_h} * info.input_w * info.input_c;
+  if (req.image()->size() != want) {
+    return Status(StatusCode::kInvalidArgument, "image has " + std::to_string(req.image()->size()) +
+                                                    " bytes; this model takes " + std::to_string(info.input_h) + "x" +
+                                                    std::to_string(info.input_w) + "x" + std::to_string(info.input_c) +
+                                                    " = " + std::to_string(want));
+  }
+  work.input.assign(req.image()->begin(), req.image()->end());
+  return Status::ok();
+}
+
+Status WorkerServer::Impl::take_share(const wire::InferRequest& req, uint32_t subnet, ShareWork& work) const {
   const fb::Model& m = model->fb();
   const uint32_t tensors = m.tensors()->size();
   if (req.image()->size() != 0) return Status(StatusCode::kInvalidArgument, "a share carries tensors, not an image");
@@ -415,18 +449,18 @@ Status WorkerServer::Impl::take_share(const wire::InferRequest& req, Job& job) c
   if (req.output_encoding() > wire::TensorEncoding::MAX) {
     return Status(StatusCode::kInvalidArgument, "unknown output encoding " + std::to_string(static_cast<int>(req.output_encoding())));
   }
-  job.first_node = req.first_node(), job.end_node = req.end_node();
-  job.output_encoding = req.output_encoding();
-  for (const wire::ChannelRange* r : *req.ranges()) job.ranges.emplace_back(r->lo(), r->hi());
-  job.in_tensors.assign(in_ids->begin(), in_ids->end());
-  job.out_tensors.assign(out_ids->begin(), out_ids->end());
+  work.first_node = req.first_node(), work.end_node = req.end_node();
+  work.output_encoding = req.output_encoding();
+  for (const wire::ChannelRange* r : *req.ranges()) work.ranges.emplace_back(r->lo(), r->hi());
+  work.in_tensors.assign(in_ids->begin(), in_ids->end());
+  work.out_tensors.assign(out_ids->begin(), out_ids->end());
   std::vector<TensorIn> in_views;
   std::vector<TensorOut> out_views;
-  for (uint32_t t : job.in_tensors) in_views.push_back({t, nullptr, model->packed_size(job.subnet, t)});
-  for (uint32_t t : job.out_tensors) out_views.push_back({t, nullptr, model->packed_size(job.ranges.data(), t)});
-  SHOAL_RETURN_IF_ERROR(engine->check_nodes(job.subnet, job.first_node, job.end_node, job.ranges.data(), in_views.data(),
+  for (uint32_t t : work.in_tensors) in_views.push_back({t, nullptr, model->packed_size(subnet, t)});
+  for (uint32_t t : work.out_tensors) out_views.push_back({t, nullptr, model->packed_size(work.ranges.data(), t)});
+  SHOAL_RETURN_IF_ERROR(engine->check_nodes(subnet, work.first_node, work.end_node, work.ranges.data(), in_views.data(),
                                             in_views.size(), out_views.data(), out_views.size()));
-  job.inputs.resize(ins->size());
+  work.inputs.resize(ins->size());
   for (uint32_t i = 0; i < ins->size(); ++i) {
     const wire::Tensor* t = ins->Get(i);
     const size_t values = in_views[i].count;
@@ -435,9 +469,9 @@ Status WorkerServer::Impl::take_share(const wire::InferRequest& req, Job& job) c
                                                       "' holds " + std::to_string(values) + " values at this subnet; the share's input " +
                                                       std::to_string(i) + " has " + std::to_string(t->data()->size()) + " bytes");
     }
-    job.inputs[i].encoding = t->encoding();
-    job.inputs[i].scale = t->scale();
-    job.inputs[i].data.assign(t->data()->begin(), t->data()->end());
+    work.inputs[i].encoding = t->encoding();
+    work.inputs[i].scale = t->scale();
+    work.inputs[i].data.assign(t->data()->begin(), t->data()->end());
   }
   return Status::ok();
 }
@@ -450,7 +484,7 @@ bool WorkerServer::Impl::run_or_queue(const std::shared_ptr<Peer>& peer, Job job
   bool here = false;
   {
     std::lock_guard<std::mutex> lock(mu);
-    const double usual_ms = (job.end_node > 0 ? share_ms : took_ms)[job.subnet];
+    const double usual_ms = (job.share() ? share_ms : took_ms)[job.subnet];
     if (!engine_busy && turn.empty() && !stopping && usual_ms >= 0 && usual_ms <= kInlineMs) engine_busy = here = true;
   }
   if (here) {
@@ -539,7 +573,9 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
     (void)send_error(c, job.id, wire::ErrorCode::DeadlineExpired, "the deadline passed while the request waited");
     return;
   }
-  const Status st = job.end_node > 0 ? run_share(job) : run_segment(job);
+  ShareWork* share = std::get_if<ShareWork>(&job.work);
+  SegmentWork* segment = std::get_if<SegmentWork>(&job.work);
+  const Status st = share ? run_share(job.subnet, *share) : run_segment(job.subnet, *segment);
   stretch_since(start, options.slowdown);
   const auto done = Clock::now();
   if (!st.is_ok()) {
@@ -549,18 +585,18 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
   }
   ++counters.served;
   const uint32_t compute_us = micros(done - start), queue_us = micros(start - job.received.likely);
-  if (job.end_node > 0) {
+  if (share) {
     (void)send_share_result(c, job.id, share_replies.data(), share_replies.size(), compute_us, queue_us);
-  } else if (job.to_cut) {
-    encode_tensor(output.data(), output.size(), job.output_encoding, &encoded);
+  } else if (segment->to_cut) {
+    encode_tensor(output.data(), output.size(), segment->output_encoding, &encoded);
     (void)send_segment_result(c, job.id, encoded, compute_us, queue_us);
   } else {
     (void)send_infer_result(c, job.id, output.data(), output.size(), compute_us, queue_us, job.top_k);
   }
-  if (job.from_cut || job.to_cut) return;  // took_ms times whole runs (a segment takes less)
+  if (segment && (segment->from_cut || segment->to_cut)) return;  // took_ms times whole runs (a segment takes less)
   const double ms = std::chrono::duration<double, std::milli>(done - start).count();
   std::lock_guard<std::mutex> lock(mu);
-  if (job.end_node > 0) {
+  if (share) {
     double& longest = share_ms[job.subnet];
     longest = std::max(ms, longest < 0 ? ms : 0.95 * longest);  // the longest share, slowly forgotten
   } else {
@@ -569,22 +605,22 @@ void WorkerServer::Impl::run_job(Connection& c, Job& job) {
   }
 }
 
-Status WorkerServer::Impl::run_segment(Job& job) {
+Status WorkerServer::Impl::run_segment(uint32_t subnet, SegmentWork& work) {
   Status st;
-  if (job.from_cut) {
-    input.resize(engine->packed_size(job.subnet, job.segment.from));
-    st = decode_tensor(job.input_encoding, job.input_scale, job.image.data(), job.image.size(), input.data(), input.size());
+  if (work.from_cut) {
+    input.resize(engine->packed_size(subnet, work.segment.from));
+    st = decode_tensor(work.input_encoding, work.input_scale, work.input.data(), work.input.size(), input.data(), input.size());
   } else {
-    image.pixels.swap(job.image);
+    image.pixels.swap(work.input);
     st = image_to_input(image, 0, *model, Fit::kExact, &input);
   }
-  output.resize(engine->packed_size(job.subnet, job.segment.to));
-  if (st.is_ok()) st = engine->run(job.subnet, job.segment, input.data(), input.size(), output.data(), output.size());
+  output.resize(engine->packed_size(subnet, work.segment.to));
+  if (st.is_ok()) st = engine->run(subnet, work.segment, input.data(), input.size(), output.data(), output.size());
   return st;
 }
 
-Status WorkerServer::Impl::run_share(Job& job) {
-  const size_t n_in = job.in_tensors.size(), n_out = job.out_tensors.size();
+Status WorkerServer::Impl::run_share(uint32_t subnet, ShareWork& work) {
+  const size_t n_in = work.in_tensors.size(), n_out = work.out_tensors.size();
   share_in.resize(std::max(share_in.size(), n_in));
   share_out.resize(std::max(share_out.size(), n_out));
   share_encoded.resize(std::max(share_encoded.size(), n_out));
@@ -592,19 +628,19 @@ Status WorkerServer::Impl::run_share(Job& job) {
   share_out_views.clear();
   share_replies.clear();
   for (size_t i = 0; i < n_in; ++i) {
-    const EncodedTensor& e = job.inputs[i];
-    share_in[i].resize(model->packed_size(job.subnet, job.in_tensors[i]));
+    const EncodedTensor& e = work.inputs[i];
+    share_in[i].resize(model->packed_size(subnet, work.in_tensors[i]));
     SHOAL_RETURN_IF_ERROR(decode_tensor(e.encoding, e.scale, e.data.data(), e.data.size(), share_in[i].data(), share_in[i].size()));
-    share_in_views.push_back({job.in_tensors[i], share_in[i].data(), share_in[i].size()});
+    share_in_views.push_back({work.in_tensors[i], share_in[i].data(), share_in[i].size()});
   }
   for (size_t i = 0; i < n_out; ++i) {
-    share_out[i].resize(model->packed_size(job.ranges.data(), job.out_tensors[i]));
-    share_out_views.push_back({job.out_tensors[i], share_out[i].data(), share_out[i].size()});
+    share_out[i].resize(model->packed_size(work.ranges.data(), work.out_tensors[i]));
+    share_out_views.push_back({work.out_tensors[i], share_out[i].data(), share_out[i].size()});
   }
-  SHOAL_RETURN_IF_ERROR(engine->run_nodes(job.subnet, job.first_node, job.end_node, job.ranges.data(),
+  SHOAL_RETURN_IF_ERROR(engine->run_nodes(subnet, work.first_node, work.end_node, work.ranges.data(),
                                           share_in_views.data(), n_in, share_out_views.data(), n_out));
   for (size_t i = 0; i < n_out; ++i) {
-    encode_tensor(share_out[i].data(), share_out[i].size(), job.output_encoding, &share_encoded[i]);
+    encode_tensor(share_out[i].data(), share_out[i].size(), work.output_encoding, &share_encoded[i]);
     share_replies.push_back(&share_encoded[i]);
   }
   return Status::ok();

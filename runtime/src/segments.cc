@@ -47,7 +47,6 @@ SegmentCatalog segment_catalog(const Model& model, std::vector<uint32_t> workers
   c.bytes_per_value = bytes_per_value;
   c.workers = std::move(workers);
   c.local = local;
-  for (uint32_t t : model.cut_tensors()) c.names.push_back(model.fb().tensors()->Get(t)->name()->str());
   for (uint32_t s = 0; s < model.fb().subnets()->size(); ++s) {
     c.points.push_back(split_points(model, s));
     c.macs.push_back(model.cost(s).macs);

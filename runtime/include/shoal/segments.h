@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "shoal/clock.h"
@@ -34,14 +33,13 @@ std::vector<SplitPoint> split_points(const Model& model, uint32_t subnet);
 struct SegmentCatalog {
   std::vector<uint32_t> workers;             // holding the model; the master's own engine first
   int local = -1;                            // the master's own engine among them (-1: none)
-  std::vector<std::string> names;            // per cut, its tensor's name (what goes on the wire)
   std::vector<std::vector<SplitPoint>> points;  // per subnet, per cut
   std::vector<uint64_t> macs;                // per subnet, the whole network
   size_t image_bytes = 0;
   double bytes_per_value = 4;                // a cut tensor on the wire: f32 4, f16 2, int8 1
 
   uint32_t subnets() const { return static_cast<uint32_t>(macs.size()); }
-  uint16_t cuts() const { return static_cast<uint16_t>(names.size()); }
+  uint16_t cuts() const { return points.empty() ? 0 : static_cast<uint16_t>(points[0].size()); }
   bool holds(uint32_t worker) const;
   // The segment's share of the subnet's MACs (from/to as in Unit: 0 is the image, the end).
   double share(uint32_t subnet, uint16_t from, uint16_t to) const;

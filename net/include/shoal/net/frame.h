@@ -28,7 +28,7 @@
 namespace shoal::net {
 
 inline constexpr uint8_t kMagic[4] = {'S', 'H', 'O', 'L'};
-inline constexpr uint16_t kProtocolVersion = 4;  // 3: graph segments (InferRequest from/to); 4: channel-partition shares
+inline constexpr uint16_t kProtocolVersion = 5;  // 3: graph segments (InferRequest from/to); 4: channel-partition shares; 5: subnets and cuts by number (Hello cuts)
 inline constexpr size_t kHeaderBytes = 32;
 inline constexpr uint32_t kFlagMac = 1;
 inline constexpr size_t kMacBytes = 32;

@@ -27,6 +27,7 @@ struct WorkerInfo {
   uint32_t input_h = 0, input_w = 0, input_c = 0, classes = 0;
   std::string nonce, peer_nonce;  // the handshake's (net/handshake.h)
   std::string model_digest;       // SHA-256 of the worker's model file (32 bytes)
+  std::vector<std::string> cuts;  // its model's cut tensors; requests number them from 1
 };
 
 struct ResourceReport {
@@ -40,20 +41,25 @@ struct ResourceReport {
 
 // A Hello's model_digest: SHA-256 of the model's bytes as loaded.
 std::string model_digest(const Model& model);
+// The number requests give `subnet` of `model` at a worker serving that model file: its index
+// in the worker's Hello; kNotFound (naming worker `who`) when the worker does not serve it.
+Result<uint32_t> hello_subnet(const WorkerInfo& worker, const Model& model, uint32_t subnet, const std::string& who);
 
 Status send_hello(Connection& c, const WorkerInfo& info);
-Status send_infer_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
-                          const uint8_t* image, size_t size, uint32_t top_k = 0);
-// A graph segment instead of the whole network: it starts at cut tensor `from` (its value in
-// `input`) or at the image (from empty), and stops at cut tensor `to` (the reply carries it,
-// encoded as `output_encoding`) or at the probabilities (to empty).
+// Requests name `subnet` by its index in the worker's Hello (WorkerInfo::subnets).
+Status send_infer_request(Connection& c, uint64_t id, uint32_t subnet, uint32_t budget_us, const uint8_t* image,
+                          size_t size, uint32_t top_k = 0);
+// A graph segment instead of the whole network, between cuts numbered from 1 as the worker's
+// Hello lists them (WorkerInfo::cuts): it starts at cut `from` (its value in `input`) or at
+// the image (0), and stops at cut `to` (the reply carries it, encoded as `output_encoding`)
+// or at the probabilities (0).
 struct SegmentRequest {
-  std::string from, to;
+  uint16_t from = 0, to = 0;
   const EncodedTensor* input = nullptr;  // with `from`
   wire::TensorEncoding output_encoding = wire::TensorEncoding::F32;
 };
 // With segment.from set, `image` is ignored (the request carries no image).
-Status send_segment_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
+Status send_segment_request(Connection& c, uint64_t id, uint32_t subnet, uint32_t budget_us,
                             const SegmentRequest& segment, const uint8_t* image, size_t size, uint32_t top_k = 0);
 Status send_segment_result(Connection& c, uint64_t id, const EncodedTensor& output, uint32_t compute_us,
                            uint32_t queue_us);
@@ -74,8 +80,7 @@ struct ShareRequest {
   size_t output_count = 0;
   wire::TensorEncoding output_encoding = wire::TensorEncoding::F32;
 };
-Status send_share_request(Connection& c, uint64_t id, const std::string& subnet, uint32_t budget_us,
-                          const ShareRequest& share);
+Status send_share_request(Connection& c, uint64_t id, uint32_t subnet, uint32_t budget_us, const ShareRequest& share);
 Status send_share_result(Connection& c, uint64_t id, const EncodedTensor* const* outputs, size_t count,
                          uint32_t compute_us, uint32_t queue_us);
 // Output `i` of a share's result decoded into `count` floats; kCorrupt when it is missing or

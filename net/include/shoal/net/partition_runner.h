@@ -97,7 +97,8 @@ class PartitionRunner {
   uint32_t reshares_ = 0;
   bool alone_ = false;
   uint32_t alone_inputs_ = 0, retry_every_ = kRetryAlone;
-  std::string subnet_name_, first_failure_;
+  std::string first_failure_;
+  std::vector<uint32_t> worker_subnet_;  // per worker, the plan's subnet as its Hello numbers it
   std::vector<float> input_, slice_;
   std::vector<EncodedTensor> encoded_;
   std::vector<const EncodedTensor*> encoded_views_;

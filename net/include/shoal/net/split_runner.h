@@ -36,7 +36,8 @@ class SplitRunner {
 
   // Image `index` of `images` through `subnet`, cut at tensor `cut` (the model's input or
   // output, or one of its cut tensors), the tensor sent as `encoding`. Its buffers (input,
-  // head, encoded tensor, reply) are reused; the request's names are copied per call.
+  // head, encoded tensor, reply) are reused; the request names the subnet and cut by the
+  // numbers the worker's Hello gave them.
   Status run(uint32_t subnet, uint32_t cut, const Images& images, uint32_t index, wire::TensorEncoding encoding,
              std::vector<float>* probabilities, SplitTiming* timing);
   // The cut `planner` predicts fastest now, run at the planner's subnet, and what it showed
@@ -66,6 +67,8 @@ class SplitRunner {
   int reply_timeout_ms_;
   uint64_t next_id_ = 1;
   double slowdown_ = 1;
+  std::vector<uint32_t> cut_tensors_;  // the model's, which the worker numbers alike (the same file)
+  std::vector<int> worker_subnet_;     // per subnet of the model, its index in the worker's Hello (-1: not served)
   std::vector<float> input_, head_;
   EncodedTensor encoded_;
   Frame reply_;

@@ -38,10 +38,11 @@ class WorkerLink {
   // and on_closed once when the connection ends (not when close() ends it).
   Status open(OnFrame on_frame, OnClosed on_closed);
   bool up() const;
-  Status send_request(uint64_t id, const std::string& subnet, double budget_ms, const uint8_t* image, size_t size);
+  // `subnet` is its index in info().subnets.
+  Status send_request(uint64_t id, uint32_t subnet, double budget_ms, const uint8_t* image, size_t size);
   // A graph segment (net/messages.h): the reply is an InferResult whose `output` is the
-  // tensor at segment.to (result_tensor), or its probabilities when segment.to is empty.
-  Status send_segment(uint64_t id, const std::string& subnet, double budget_ms, const SegmentRequest& segment,
+  // tensor at cut segment.to (result_tensor), or its probabilities when segment.to is 0.
+  Status send_segment(uint64_t id, uint32_t subnet, double budget_ms, const SegmentRequest& segment,
                       const uint8_t* image = nullptr, size_t size = 0);
   Status send_heartbeat(uint64_t id);
   // Ends the connection as if the worker had gone (on_closed follows): for a worker that
