@@ -510,6 +510,54 @@ TEST_F(Partition, FluidHighAccuracyModeOverTwoWorkerProcessesEqualsW10OnOneDevic
   EXPECT_NE(out.find("\"stages\":3"), std::string::npos) << out;
 }
 
+// Fluid's high-accuracy mode as a master policy (fluid-ha): the master's own engine and a
+// worker process serving the same Fluid model each compute half of every layer's channels,
+// the master gathering; every answer is w1.0's on one device. `adaptive` picks the same mode
+// for an input alone in the cluster. With the worker killed, inputs still get answers (the
+// master's insurance) and no share goes to the dead worker.
+TEST_F(Partition, FluidHighAccuracyAsAMasterPolicyEqualsW10OnOneDevice) {
+  const std::string path = SHOAL_SOURCE_DIR "/models/fluid/fluid-cnn-fluid-s2.shoal";
+  Cluster c = start(path, 1);
+  ASSERT_EQ(c.workers.size(), 1u);
+  MasterOptions options;
+  options.addresses = {c.workers[0].address()};
+  options.local_model = c.model.get();
+  auto master = Master::connect(options);
+  ASSERT_TRUE(master.is_ok()) << master.status().to_string();
+  ASSERT_NE(master.value()->segments(), nullptr);
+  ASSERT_NE(master.value()->segments()->partition, nullptr) << "the Fluid model splits into halves";
+  auto labels = read_idx_labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz", 100);
+  ASSERT_TRUE(labels.is_ok());
+  ASSERT_TRUE(calibrate_latency(*master.value(), images_, 60, 3).is_ok());
+  auto profile = measure_accuracy(*master.value(), images_, labels.value(), 60, 10);
+  ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
+  master.value()->set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+  const uint32_t w10 = c.model->find_subnet("w1.0").value();
+  std::vector<float> in, want(10);
+  for (const char* policy : {"fluid-ha", "adaptive"}) {
+    ASSERT_TRUE(master.value()->set_policy(policy).is_ok()) << policy;
+    for (uint32_t i = 0; i < 20; ++i) {
+      const Prediction p = master.value()->infer(images_.image(i), 1000.0);
+      ASSERT_EQ(p.outcome, Outcome::kAnswered) << policy << " image " << i;
+      EXPECT_STREQ(p.mode, "high accuracy") << policy;
+      ASSERT_FALSE(p.used.empty());
+      EXPECT_TRUE(p.used.back().share_last) << policy;
+      ASSERT_TRUE(image_to_input(images_, i, *c.model, Fit::kExact, &in).is_ok());
+      ASSERT_TRUE(c.engine->run(w10, in.data(), in.size(), want.data(), want.size()).is_ok());
+      ASSERT_EQ(p.probabilities.size(), want.size());
+      for (size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(p.probabilities[k], want[k], 1e-5f) << policy << " image " << i;
+    }
+  }
+  ASSERT_TRUE(master.value()->set_policy("fluid-ha").is_ok());
+  c.workers[0].kill_now();
+  uint32_t answered = 0;
+  for (uint32_t i = 20; i < 30; ++i) {
+    const Prediction p = master.value()->infer(images_.image(i), 300.0);
+    answered += p.outcome == Outcome::kAnswered || p.outcome == Outcome::kInsured;
+  }
+  EXPECT_GE(answered, 8u) << "the master's own engine insures what the partition cannot finish";
+}
+
 TEST_F(Partition, AWorkerKilledMidRunIsComputedHereAndTheAnswersStayTheSame) {
   Cluster c = start(SHOAL_SOURCE_DIR "/models/resnet8-slim-s1.shoal", 2);
   ASSERT_EQ(c.workers.size(), 2u);

@@ -7,7 +7,9 @@
 #include <deque>
 #include <map>
 
+#include "shoal/engine.h"
 #include "shoal/orchestrator.h"
+#include "test_models.h"
 
 namespace shoal {
 namespace {
@@ -19,20 +21,23 @@ struct Sent {
   Unit unit;
   TimeUs at;
   double budget_ms;
-  std::vector<float> tensor;  // a segment's input, as sent
+  std::vector<float> tensor;  // a segment's input, as sent; a share's slices, as `compute_share` made them
 };
 
 class Script final : public UnitSender {
  public:
   explicit Script(const FakeClock& clock) : clock_(clock) {}
   bool send(uint64_t id, const Unit& unit, const std::vector<uint8_t>&, const std::vector<float>* tensor,
-            double budget_ms) override {
+            const PartitionExecutor* gathered, double budget_ms) override {
     if (refuse_.count(unit.worker)) return false;
     sent.push_back({id, unit, clock_.now(), budget_ms, tensor ? *tensor : std::vector<float>{}});
+    if (unit.share() && compute_share) sent.back().tensor = compute_share(unit, *gathered);
     return true;
   }
   void refuse(uint32_t worker) { refuse_[worker] = true; }
   std::vector<Sent> sent;
+  // What a worker would reply to a share: its slices, from the tensors gathered for it.
+  std::function<std::vector<float>(const Unit&, const PartitionExecutor&)> compute_share;
 
  private:
   const FakeClock& clock_;
@@ -811,6 +816,99 @@ TEST(Orchestrator, SegmentPoliciesNeedWorkersSharingTheMastersModel) {
   const Status st = h.orch.set_policy("disnet", {});
   EXPECT_FALSE(st.is_ok());
   EXPECT_NE(st.message().find("--local-model"), std::string::npos) << st.message();
+}
+
+// fluid-ha over a real model: worker 0 and the master's own engine (worker 1) each compute
+// half of every layer's channels; the orchestrator gathers each stage's slices, sends the
+// next stage, and the last (the classifier, on the master's engine) gives w1.0's answer on one
+// device. A part that fails ends the partition: nothing more of it is sent.
+TEST(Orchestrator, FluidHighAccuracyGathersEachStageIntoTheWholeNetworksAnswer) {
+  const auto& bytes = testing::synth_bytes("fluid-cnn");
+  const Model model = std::move(Model::from_bytes(bytes.data(), bytes.size()).value());
+  auto engine = std::move(Engine::create(model).value());
+  const uint32_t n = model.fb().subnets()->size();
+  std::vector<WorkerRole> roles(2);
+  for (uint32_t s = 0; s < n; ++s) {
+    for (WorkerRole& r : roles) r.profile_subnet.push_back(static_cast<int>(s)), r.macs.push_back(model.cost(s).macs);
+  }
+  roles[0].member = 0;
+  roles[1].member = -1, roles[1].local = true;
+  std::fill(roles[1].profile_subnet.begin(), roles[1].profile_subnet.end(), -1);
+  FakeClock clock;
+  Script script(clock);
+  Orchestrator orch(clock, script, roles, 10, Harness::zero_margins(), warm_engine());
+  std::vector<float> accuracy(n + 1, 0.5f);
+  orch.set_profile(std::make_shared<EnsembleProfile>(EnsembleProfile::from_table({n}, {roles[0].macs}, accuracy).value()));
+  for (uint32_t w = 0; w < 2; ++w) {
+    for (uint32_t s = 0; s < n; ++s) orch.latency().observe(w, s, 1.0);
+  }
+  auto catalog = std::make_shared<SegmentCatalog>(segment_catalog(model, {1, 0}, 1));
+  auto partition = partition_setup(model, {1, 0});
+  ASSERT_TRUE(partition.is_ok()) << partition.status().to_string();
+  catalog->partition = partition.value();
+  const ChannelPartition& plan = catalog->partition->plan;
+  ASSERT_GE(plan.stages.size(), 2u);
+  orch.set_segments(catalog);
+  ASSERT_TRUE(orch.set_policy("fluid-ha", {}).is_ok());
+  script.compute_share = [&](const Unit& u, const PartitionExecutor& gathered) {
+    const PartitionStage& st = plan.stages[static_cast<size_t>(u.share_stage)];
+    std::vector<TensorIn> in;
+    for (uint32_t t : st.inputs) in.push_back({t, gathered.whole(t).data(), gathered.whole(t).size()});
+    std::vector<float> slices;
+    for (size_t i = 0; i < st.outputs.size(); ++i) slices.resize(slices.size() + gathered.slice_size(u.share_stage, u.part, i));
+    std::vector<TensorOut> out;
+    float* next = slices.data();
+    for (size_t i = 0; i < st.outputs.size(); ++i) {
+      out.push_back({st.outputs[i], next, gathered.slice_size(u.share_stage, u.part, i)});
+      next += out.back().count;
+    }
+    EXPECT_TRUE(engine->run_nodes(plan.subnet, st.first_node, st.end_node, st.ranges[u.part].data(), in.data(), in.size(),
+                                  out.data(), out.size()).is_ok());
+    return slices;
+  };
+  std::map<uint64_t, Prediction> answers;
+  auto submit = [&](uint8_t seed) {
+    Submission s;
+    s.image.resize(28 * 28);
+    for (size_t i = 0; i < s.image.size(); ++i) s.image[i] = static_cast<uint8_t>(i * seed);
+    s.budget_ms = 100;
+    s.done = [&](Prediction&& p) { answers[p.ticket] = std::move(p); };
+    return std::make_pair(orch.submit(s), s.image);
+  };
+  const auto [t, image] = submit(7);
+  size_t replied = 0;
+  while (!answers.count(t) && replied < script.sent.size()) {
+    const Sent s = script.sent[replied++];
+    ASSERT_TRUE(s.unit.share()) << "only shares: " << s.unit.worker;
+    EXPECT_EQ(s.unit.worker, catalog->partition->workers[s.unit.part]);
+    orch.on_result(s.id, s.tensor.data(), s.tensor.size(), 0, 0.5);
+  }
+  ASSERT_TRUE(answers.count(t));
+  size_t parts = 0;
+  for (const PartitionStage& st : plan.stages) parts += st.ranges.size();
+  EXPECT_EQ(script.sent.size(), parts) << "every part of every stage, once";
+  const Prediction& p = answers[t];
+  EXPECT_EQ(p.outcome, Outcome::kAnswered);
+  EXPECT_STREQ(p.mode, "high accuracy");
+  Images one;
+  one.count = 1, one.h = 28, one.w = 28, one.c = 1, one.pixels = image;
+  std::vector<float> x, want(10);
+  ASSERT_TRUE(image_to_input(one, 0, model, Fit::kExact, &x).is_ok());
+  ASSERT_TRUE(engine->run(plan.subnet, x.data(), x.size(), want.data(), want.size()).is_ok());
+  ASSERT_EQ(p.probabilities.size(), want.size());
+  for (size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(p.probabilities[k], want[k], 1e-5f) << k;
+
+  // The worker's part of the first stage fails: no second stage goes out.
+  const size_t before = script.sent.size();
+  const uint64_t t2 = submit(3).first;
+  ASSERT_EQ(script.sent.size(), before + plan.stages[0].ranges.size());
+  for (size_t k = before; k < script.sent.size(); ++k) {
+    const Sent s = script.sent[k];
+    if (s.unit.worker == 0) orch.on_failure(s.id);
+    else orch.on_result(s.id, s.tensor.data(), s.tensor.size(), 0, 0.5);
+  }
+  for (size_t k = before; k < script.sent.size(); ++k) EXPECT_NE(script.sent[k].unit.share_stage, 1) << k;
+  EXPECT_FALSE(answers.count(t2) && answers[t2].outcome == Outcome::kAnswered);
 }
 
 }  // namespace

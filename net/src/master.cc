@@ -38,13 +38,16 @@ struct Master::Impl final : UnitSender {
   std::vector<float> probabilities;  // a reply's, over every class (or a segment's tensor)
   std::shared_ptr<const SegmentCatalog> segments;  // the local model's cuts, when workers share it
   EncodedTensor encoded;             // a segment request's input tensor
+  std::vector<EncodedTensor> share_inputs;  // a share request's, reused
+  std::vector<const EncodedTensor*> share_views;
   uint64_t disconnects = 0, reconnects = 0, silent_drops = 0;
   bool stopping = false;
   std::thread timer, reconnector, heartbeat;
 
   bool send(uint64_t id, const Unit& u, const std::vector<uint8_t>& image, const std::vector<float>* tensor,
-            double budget_ms) override {
+            const PartitionExecutor* gathered, double budget_ms) override {
     WorkerLink& link = *links[u.worker];
+    if (u.share()) return send_share(link, id, u, *gathered, budget_ms);
     if (!u.segment()) return link.send_request(id, u.subnet, budget_ms, image.data(), image.size()).is_ok();
     // The orchestrator checked the cuts against the catalog, whose numbers are the worker's
     // (it holds the same model file).
@@ -56,6 +59,24 @@ struct Master::Impl final : UnitSender {
     return link.send_segment(id, u.subnet, budget_ms, segment, image.data(), image.size()).is_ok();
   }
 
+  // A share of the partition: its stage's inputs, whole, as f32; its slices come back so.
+  bool send_share(WorkerLink& link, uint64_t id, const Unit& u, const PartitionExecutor& gathered, double budget_ms) {
+    const PartitionStage& st = gathered.plan().stages[static_cast<size_t>(u.share_stage)];
+    share_inputs.resize(std::max(share_inputs.size(), st.inputs.size()));
+    share_views.clear();
+    for (size_t i = 0; i < st.inputs.size(); ++i) {
+      const std::vector<float>& whole = gathered.whole(st.inputs[i]);
+      encode_tensor(whole.data(), whole.size(), wire::TensorEncoding::F32, &share_inputs[i]);
+      share_views.push_back(&share_inputs[i]);
+    }
+    ShareRequest share;
+    share.first_node = st.first_node, share.end_node = st.end_node;
+    share.ranges = st.ranges[u.part].data(), share.groups = st.ranges[u.part].size();
+    share.input_tensors = st.inputs.data(), share.inputs = share_views.data(), share.input_count = st.inputs.size();
+    share.output_tensors = st.outputs.data(), share.output_count = st.outputs.size();
+    return link.send_share(id, u.subnet, budget_ms, share).is_ok();
+  }
+
   void on_frame(uint32_t w, const Frame& frame) {
     const uint64_t id = frame.header.request_id;
     std::lock_guard<std::mutex> lock(mu);
@@ -63,9 +84,10 @@ struct Master::Impl final : UnitSender {
     if (!orchestrator) return;  // still connecting: nothing was asked yet
     if (frame.header.type == wire::MessageType::InferResult) {
       const wire::InferResult* r = verified_payload<wire::InferResult>(frame);
-      const bool tensor = r && r->output();
-      if (r && (tensor ? result_tensor(*r, orchestrator->expected_values(id), &probabilities)
-                       : result_probabilities(*r, classes, &probabilities))
+      const size_t expected = orchestrator->expected_values(id);
+      if (r && (r->output()    ? result_tensor(*r, expected, &probabilities)
+                : r->outputs() ? result_share_outputs(*r, expected, &probabilities)
+                               : result_probabilities(*r, classes, &probabilities))
                    .is_ok()) {
         orchestrator->on_result(id, probabilities.data(), probabilities.size(), r->queue_us() / 1000.0,
                                 r->compute_us() / 1000.0);
@@ -279,8 +301,13 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
       if (m.links[w]->info().model_digest == digest) holders.push_back(w);
     }
     if (holders.size() > 1) {
-      m.segments = std::make_shared<SegmentCatalog>(
+      auto catalog = std::make_shared<SegmentCatalog>(
           segment_catalog(*options.local_model, holders, static_cast<int>(holders[0])));
+      // Fluid's high-accuracy mode over the same devices, where the model splits that way
+      // (and the master's engine narrows: shoal's CPU kernels).
+      auto partition = partition_setup(*options.local_model, holders);
+      if (partition.is_ok()) catalog->partition = std::move(partition.value());
+      m.segments = std::move(catalog);
     }
   }
   const WorkerInfo& first = m.links[0]->info();

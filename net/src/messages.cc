@@ -159,6 +159,23 @@ Status result_share_output(const wire::InferResult& result, size_t i, size_t cou
   return decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), out, count);
 }
 
+Status result_share_outputs(const wire::InferResult& result, size_t count, std::vector<float>* out) {
+  out->resize(count);
+  size_t at = 0;
+  for (size_t i = 0; result.outputs() && i < result.outputs()->size(); ++i) {
+    const wire::Tensor* t = result.outputs()->Get(i);
+    if (t->encoding() > wire::TensorEncoding::MAX) return Status(StatusCode::kCorrupt, "a share's output in an unknown encoding");
+    const size_t n = t->data()->size() / encoded_bytes(t->encoding(), 1);
+    if (n > count - at) break;
+    SHOAL_RETURN_IF_ERROR(decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), out->data() + at, n));
+    at += n;
+  }
+  if (at != count || !result.outputs()) {
+    return Status(StatusCode::kCorrupt, "a share's outputs hold other than the " + std::to_string(count) + " values asked");
+  }
+  return Status::ok();
+}
+
 Status await_reply(Connection& c, uint64_t id, wire::MessageType type, int timeout_ms, Frame* reply) {
   const auto sent_at = std::chrono::steady_clock::now();
   for (;;) {

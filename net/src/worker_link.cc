@@ -6,6 +6,12 @@
 #include "shoal/version.h"
 
 namespace shoal::net {
+namespace {
+
+// What a request's budget travels as: microseconds, at most about 71 minutes.
+uint32_t budget_us(double budget_ms) { return static_cast<uint32_t>(std::min(std::max(0.0, budget_ms) * 1000.0, 4.0e9)); }
+
+}  // namespace
 
 WorkerLink::WorkerLink(std::string address, Dialer& dialer, LinkOptions options)
     : address_(std::move(address)), dialer_(dialer), options_(std::move(options)) {}
@@ -69,8 +75,13 @@ Status WorkerLink::send_segment(uint64_t id, uint32_t subnet, double budget_ms, 
                                 const uint8_t* image, size_t size) {
   const std::shared_ptr<Connection> c = current();
   if (!c) return Status(StatusCode::kIo, address_ + " is down");
-  const double us = std::min(std::max(0.0, budget_ms) * 1000.0, 4.0e9);
-  return send_segment_request(*c, id, subnet, static_cast<uint32_t>(us), segment, image, size, options_.reply_top_k);
+  return send_segment_request(*c, id, subnet, budget_us(budget_ms), segment, image, size, options_.reply_top_k);
+}
+
+Status WorkerLink::send_share(uint64_t id, uint32_t subnet, double budget_ms, const ShareRequest& share) {
+  const std::shared_ptr<Connection> c = current();
+  if (!c) return Status(StatusCode::kIo, address_ + " is down");
+  return send_share_request(*c, id, subnet, budget_us(budget_ms), share);
 }
 
 Status WorkerLink::send_heartbeat(uint64_t id) {

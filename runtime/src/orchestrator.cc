@@ -39,6 +39,7 @@ struct Orchestrator::Input {
   uint32_t hedges = 0;
   double plan_us = 0;
   std::function<void(Prediction&&)> done;
+  std::unique_ptr<PartitionExecutor> gather;  // its shares' tensors, whole (fluid-ha)
 };
 
 Orchestrator::Orchestrator(const Clock& clock, UnitSender& sender, std::vector<WorkerRole> roles, uint32_t classes,
@@ -73,6 +74,49 @@ Status Orchestrator::set_policy(const std::string& name, const PolicyParams& par
   if (!policy.is_ok()) return policy.status();
   policy_ = std::move(policy.value());
   return Status::ok();
+}
+
+bool Orchestrator::share_ready(Input& in, const Unit& u) {
+  const PartitionSetup* p = segments_ ? segments_->partition.get() : nullptr;
+  if (!p || u.subnet != p->plan.subnet || static_cast<size_t>(u.share_stage) >= p->plan.stages.size()) return false;
+  const size_t stage = static_cast<size_t>(u.share_stage);
+  if (u.part >= p->plan.stages[stage].ranges.size() || u.worker != p->workers[u.part] ||
+      u.share_last != (stage + 1 == p->plan.stages.size())) {
+    return false;
+  }
+  for (size_t k = 0; k < stage; ++k) {  // every part of every earlier stage gathered
+    size_t done = 0;
+    for (const InputState::Sent& s : in.state.units_) {
+      done += s.state == UnitState::kDone && s.unit.share() && static_cast<size_t>(s.unit.share_stage) == k;
+    }
+    if (done != p->plan.stages[k].ranges.size()) return false;
+  }
+  if (in.gather) return true;
+  if (stage != 0) return false;
+  if (!spare_gathers_.empty()) {
+    in.gather = std::move(spare_gathers_.back());
+    spare_gathers_.pop_back();
+  } else {
+    in.gather = std::make_unique<PartitionExecutor>(*p->model, p->plan);
+  }
+  const TensorShape shape = p->model->shape(p->model->fb().input());
+  gather_image_.count = 1, gather_image_.h = shape.h, gather_image_.w = shape.w, gather_image_.c = shape.c;
+  gather_image_.pixels = in.image;
+  return image_to_input(gather_image_, 0, *p->model, Fit::kExact, &gather_input_).is_ok() &&
+         in.gather->begin(gather_input_.data(), gather_input_.size()).is_ok();
+}
+
+bool Orchestrator::place_share(Input& in, const Unit& u, const float* slices, size_t count) {
+  if (!in.gather) return false;
+  const size_t stage = static_cast<size_t>(u.share_stage);
+  const size_t outputs = in.gather->plan().stages[stage].outputs.size();
+  size_t at = 0;
+  for (size_t i = 0; i < outputs; ++i) {
+    const size_t n = in.gather->slice_size(stage, u.part, i);
+    if (at + n > count || !in.gather->place(stage, u.part, i, slices + at, n).is_ok()) return false;
+    at += n;
+  }
+  return at == count;
 }
 
 int Orchestrator::local_worker() const {
@@ -235,13 +279,19 @@ void Orchestrator::flush(Input& in) {
               in.state.units_[feed].unit.to == u.from && in.state.units_[feed].unit.subnet == u.subnet;
       if (valid) tensor = &in.state.units_[feed].output;
     }
+    const PartitionSetup* partition = cat ? cat->partition.get() : nullptr;
+    if (valid && u.share()) valid = !u.segment() && share_ready(in, u);
     if (!valid || !latency_.alive(u.worker)) {
       in.state.units_.back().state = UnitState::kFailed;
       ++counters_.failures;
       continue;
     }
-    const double share = u.segment() ? cat->share(u.subnet, u.from, u.to) : 1.0;
+    const size_t stage = u.share() ? static_cast<size_t>(u.share_stage) : 0;
+    const double share = u.segment() ? cat->share(u.subnet, u.from, u.to)
+                         : u.share() ? partition->shares[stage][u.part]
+                                     : 1.0;
     const double predicted = u.segment() ? predict_segment_ms(latency_, *cat, u.worker, u.subnet, u.from, u.to, now)
+                             : u.share() ? latency_.compute_ms(u.worker, u.subnet) * share + latency_.backlog_ms(u.worker, now)
                                          : latency_.predict_ms(u.worker, u.subnet, now);
     const double pessimistic = latency_.pessimistic_ms(u.worker, u.subnet, now);  // both before it is reserved
     const uint64_t id = request_id(in.seq, index);
@@ -250,8 +300,17 @@ void Orchestrator::flush(Input& in) {
     sent = {in.seq, index, u.worker, u.subnet, now, reserved};
     sent.share = share;
     sent.expected = u.to == 0 ? classes_ : cat->values_out(u.subnet, u.to);
+    size_t bytes_in = u.from != 0 ? cat->bytes_in(u.subnet, u.from) : in.image.size();
+    if (u.share()) {
+      sent.expected = 0;
+      for (size_t i = 0; i < partition->plan.stages[stage].outputs.size(); ++i) {
+        sent.expected += in.gather->slice_size(stage, u.part, i);
+      }
+      bytes_in = 0;
+      for (uint32_t t : partition->plan.stages[stage].inputs) bytes_in += in.gather->whole(t).size() * sizeof(float);
+    }
     sent.insurance = u.stage == kInsuranceStage;
-    if (!sender_.send(id, u, in.image, tensor, in.state.remaining_ms(now))) {
+    if (!sender_.send(id, u, in.image, tensor, u.share() ? in.gather.get() : nullptr, in.state.remaining_ms(now))) {
       outstanding_.erase(id);
       latency_.done(u.worker, reserved, now);
       in.state.units_.back().state = UnitState::kFailed;
@@ -263,7 +322,6 @@ void Orchestrator::flush(Input& in) {
     sent_order_[u.worker].push_back(id);
     // A worker that never answers is marked down and its list cleared; until then, a cap.
     if (sent_order_[u.worker].size() > kMaxSentOrder) sent_order_[u.worker].pop_front();
-    const size_t bytes_in = u.from != 0 ? cat->bytes_in(u.subnet, u.from) : in.image.size();
     o.bytes = bytes_in + o.expected * sizeof(float) + 160;  // two headers, tables, MACs
     if (u.worker < counters_.work.size()) counters_.work[u.worker].bytes += o.bytes;
     // One timer per unit: when it fires unanswered, it arms the one that forgets the request.
@@ -271,7 +329,8 @@ void Orchestrator::flush(Input& in) {
                                                  : std::max(in.state.deadline_,
                                                             now + us_from_ms(options_.presume_lost_factor * predicted));
     o.presume_lost = add_timer(lost_at, id, TimerKind::kPresumeLost);
-    if (in.policy && u.stage >= kFirstStage && !u.segment() && options_.hedge_factor > 0 && !std::isinf(predicted)) {
+    if (in.policy && u.stage >= kFirstStage && !u.segment() && !u.share() && options_.hedge_factor > 0 &&
+        !std::isinf(predicted)) {
       // At hedge_factor times the prediction, but no later than the last moment a second try
       // could still come back (a unit predicted late in the budget would otherwise never be
       // hedged), and not before it is due.
@@ -437,9 +496,16 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   } else if (now > in->second->state.deadline_) {
     unit.state = UnitState::kLate;
     ++counters_.late_replies;
+  } else if (unit.unit.share() && !place_share(input, unit.unit, probabilities, count)) {
+    unit.state = UnitState::kFailed;  // slices of the wrong sizes
+    ++counters_.failures;
   } else {
     unit.state = UnitState::kDone;
-    unit.output.assign(probabilities, probabilities + count);
+    if (unit.unit.share_last) {
+      unit.output = input.gather->output();
+    } else {
+      unit.output.assign(probabilities, probabilities + count);
+    }
     // A straggler and its hedges (and theirs: a chain): the first to answer counts, the others
     // are not waited for (their replies will be counted late).
     auto& units = in->second->state.units_;
@@ -566,6 +632,7 @@ void Orchestrator::finish(Input& in, Outcome fallback) {
   }
   auto done = std::move(in.done);
   for (const auto& key : in.timers) timers_.erase(key);
+  if (in.gather) spare_gathers_.push_back(std::move(in.gather));
   inputs_.erase(in.seq);  // `in` is gone from here on; its pending units will reply late
   if (done) done(std::move(p));
 }

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "shoal/latency_model.h"
+#include "shoal/segments.h"
 
 namespace shoal {
 
@@ -17,8 +18,10 @@ const std::vector<PolicyInfo>& policy_registry() {
        make_cascade_policy},
       {"fluid-ht", "each input to one worker, the one whose queue empties first (Fluid high-throughput)",
        make_fluid_ht_policy},
-      {"adaptive", "adaensemble while the cluster keeps up, fluid-ht when load would outgrow it",
+      {"adaptive", "adaensemble (fluid-ha with --local-model) while the cluster keeps up, fluid-ht when load would outgrow it",
        make_adaptive_policy},
+      {"fluid-ha", "every layer's channels of the master's model shared between it and the workers that hold it (Fluid high-accuracy)",
+       make_fluid_ha_policy, true},
       {"disnet", "the master's model cut into layer blocks over the devices that hold it, sized to their speed (DISNET)",
        make_disnet_policy, true},
       {"split", "the master's model from this device up to a cut, a worker after it; cut, worker and width per input",
@@ -95,6 +98,42 @@ Plan throughput_unit(const PlanContext& ctx, const InputState& input) {
   if (pick < 0) return {};
   const uint32_t w = static_cast<uint32_t>(pick);
   return {{w, static_cast<uint32_t>(best_subnet_on(ctx, w, budget)), kFirstStage, ctx.allocator.roles()[w].member}};
+}
+
+Plan partition_stage(const PlanContext& ctx, const InputState& input) {
+  const PartitionSetup* p = ctx.segments ? ctx.segments->partition.get() : nullptr;
+  if (!p) return {};
+  int last = -1;
+  size_t done = 0, failed = 0;
+  for (size_t i = 0; i < input.units(); ++i) {
+    const Unit& u = input.unit(i);
+    if (!u.share()) continue;
+    if (u.share_stage > last) last = u.share_stage, done = failed = 0;
+    if (u.share_stage != last) continue;
+    done += input.state(i) == UnitState::kDone;
+    failed += input.state(i) == UnitState::kFailed || input.state(i) == UnitState::kLate;
+  }
+  const size_t next = static_cast<size_t>(last + 1);
+  if (failed > 0 || next >= p->plan.stages.size()) return {};
+  if (last >= 0 && done < p->plan.stages[static_cast<size_t>(last)].ranges.size()) return {};
+  Plan plan;
+  for (uint16_t part = 0; part < p->plan.stages[next].ranges.size(); ++part) {
+    const uint32_t w = p->workers[part];
+    if (!ctx.latency.alive(w)) return {};
+    Unit u{w, p->plan.subnet, kFirstStage, -1};
+    u.share_stage = static_cast<int16_t>(next);
+    u.part = part;
+    u.share_last = next + 1 == p->plan.stages.size();
+    plan.push_back(u);
+  }
+  return plan;
+}
+
+void continue_partition(const PlanContext& ctx, InputState& input) {
+  if (input.pending() > input.pending_in(kInsuranceStage) || input.top_stage() >= kFirstStage) return;
+  Plan next = partition_stage(ctx, input);
+  if (next.empty()) next = throughput_unit(ctx, input);
+  for (const Unit& u : next) input.send(u);
 }
 
 }  // namespace shoal

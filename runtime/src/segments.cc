@@ -22,6 +22,27 @@ std::vector<SplitPoint> split_points(const Model& model, uint32_t subnet) {
   return points;
 }
 
+Result<std::shared_ptr<const PartitionSetup>> partition_setup(const Model& model, std::vector<uint32_t> workers) {
+  uint32_t widest = 0;
+  for (uint32_t s = 1; s < model.fb().subnets()->size(); ++s) {
+    if (model.cost(s).macs > model.cost(widest).macs) widest = s;
+  }
+  auto plan = plan_channel_partition(model, widest, std::vector<double>(workers.size(), 1.0));
+  if (!plan.is_ok()) return plan.status();
+  auto setup = std::make_shared<PartitionSetup>();
+  setup->model = &model;
+  setup->plan = std::move(plan.value());
+  setup->workers = std::move(workers);
+  const double total = static_cast<double>(std::max<uint64_t>(1, model.cost(widest).macs));
+  for (const PartitionStage& st : setup->plan.stages) {
+    uint64_t macs = 0;
+    for (uint32_t n = st.first_node; n < st.end_node; ++n) macs += model.node_cost(widest, n).macs;
+    const size_t parts = st.ranges.size();
+    setup->shares.emplace_back(parts, static_cast<double>(macs) / total / static_cast<double>(parts));
+  }
+  return std::shared_ptr<const PartitionSetup>(std::move(setup));
+}
+
 bool SegmentCatalog::holds(uint32_t worker) const {
   return std::find(workers.begin(), workers.end(), worker) != workers.end();
 }

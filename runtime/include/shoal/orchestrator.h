@@ -26,6 +26,7 @@
 
 #include "shoal/allocator.h"
 #include "shoal/clock.h"
+#include "shoal/dataset.h"
 #include "shoal/energy.h"
 #include "shoal/latency_model.h"
 #include "shoal/policy.h"
@@ -79,9 +80,10 @@ class UnitSender {
  public:
   virtual ~UnitSender() = default;
   // False when it cannot be sent (the worker is gone); the unit then counts as failed. A
-  // segment that starts at a cut sends `tensor` (its feed's output) instead of the image.
+  // segment that starts at a cut sends `tensor` (its feed's output) instead of the image; a
+  // share sends its stage's inputs, whole, from `gathered` (plan().stages[unit.share_stage]).
   virtual bool send(uint64_t request_id, const Unit& unit, const std::vector<uint8_t>& image,
-                    const std::vector<float>* tensor, double budget_ms) = 0;
+                    const std::vector<float>* tensor, const PartitionExecutor* gathered, double budget_ms) = 0;
 };
 
 struct OrchestratorOptions {
@@ -144,12 +146,13 @@ class Orchestrator {
   Status set_policy(const std::string& name, const PolicyParams& params);
 
   uint64_t submit(Submission submission);
-  // How many values request `id`'s result must hold: the classes, or a segment's tensor (0:
-  // not a request in flight).
+  // How many values request `id`'s result must hold: the classes, a segment's tensor, or a
+  // share's slices back to back (0: not a request in flight).
   size_t expected_values(uint64_t request_id) const;
   // `queue_ms` and `compute_ms` as the worker reports them (compute_ms < 0: not reported);
   // what is left of the round trip is the network's (latency_model.h's LinkEstimate).
-  // `values` are the probabilities, or the tensor a segment stopped at.
+  // `values` are the probabilities, the tensor a segment stopped at, or a share's slices of
+  // its stage's outputs, in order, back to back.
   void on_result(uint64_t request_id, const float* probabilities, size_t count, double queue_ms,
                  double compute_ms = -1);
   void on_failure(uint64_t request_id);
@@ -202,6 +205,11 @@ class Orchestrator {
   void insure(Input& in);
   void hedge(Input& in, uint32_t index);
   int local_worker() const;
+  // For a share: whether it may go now (its stage's earlier stages all gathered, the parts as
+  // the catalog's partition has them), starting the input's gathering at stage 0.
+  bool share_ready(Input& in, const Unit& u);
+  // A share's slices (its stage's outputs back to back) placed in the input's gathered tensors.
+  bool place_share(Input& in, const Unit& u, const float* slices, size_t count);
   PlanContext context(const Input& in) const;
   // How late this orchestrator's timers have fired (the most over the last 64): what must
   // start by a time to finish by a deadline (insurance, a last-chance hedge) starts that
@@ -223,6 +231,9 @@ class Orchestrator {
   std::shared_ptr<Allocator> allocator_;
   std::shared_ptr<Policy> policy_;
   std::shared_ptr<const SegmentCatalog> segments_;
+  std::vector<std::unique_ptr<PartitionExecutor>> spare_gathers_;  // from finished inputs, reused
+  Images gather_image_;            // an input's image, as image_to_input takes it
+  std::vector<float> gather_input_;
   std::unordered_map<uint64_t, std::unique_ptr<Input>> inputs_;
   std::unordered_map<uint64_t, Outstanding> outstanding_;
   // Per worker: request ids in the order sent, until answered or overtaken.

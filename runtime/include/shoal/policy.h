@@ -26,6 +26,10 @@ inline constexpr uint32_t kFirstStage = 1;
 // image) to cut `to` (0: the probabilities), cuts numbered from 1 as in the segment catalog
 // (segments.h). A segment that starts at a cut takes the tensor the unit numbered `feed` (of
 // the same input) stopped at; one that stops at a cut hands its tensor on and is never fused.
+// Or a share of the catalog's channel partition (fluid-ha): part `part` of partition stage
+// `share_stage`, fed with the tensors the orchestrator gathered from the earlier stages'
+// parts; only the last stage's (`share_last`, one part, on the partition's first worker)
+// gives probabilities.
 struct Unit {
   uint32_t worker = 0;
   uint32_t subnet = 0;  // index into that worker's subnets
@@ -33,8 +37,12 @@ struct Unit {
   int member = -1;      // the profile's member the worker serves (filled in when sent)
   uint16_t from = 0, to = 0;
   int16_t feed = -1;
+  int16_t share_stage = -1;  // -1: not a share
+  uint16_t part = 0;
+  bool share_last = false;
   bool segment() const { return from != 0 || to != 0; }
-  bool final() const { return to == 0; }  // its result is probabilities
+  bool share() const { return share_stage >= 0; }
+  bool final() const { return share() ? share_last : to == 0; }  // its result is probabilities
 };
 using Plan = std::vector<Unit>;
 

@@ -51,6 +51,7 @@ std::unique_ptr<Policy> make_dynamic_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_static_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_cascade_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_fluid_ht_policy(const PolicySetup& setup);
+std::unique_ptr<Policy> make_fluid_ha_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_adaptive_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_disnet_policy(const PolicySetup& setup);
 std::unique_ptr<Policy> make_split_policy(const PolicySetup& setup);
@@ -62,6 +63,13 @@ bool policy_needs_segments(const std::string& name);
 int best_subnet_on(const PlanContext& ctx, uint32_t w, double budget_ms);
 // fluid-ht's choice: one unit on the live, untried worker whose queue empties first.
 Plan throughput_unit(const PlanContext& ctx, const InputState& input);
+// fluid-ha's next step: the parts of the catalog's channel partition's first stage for an
+// input that has sent none, of the next stage once every part of the last is back; empty
+// when there is no partition, a part failed or its worker is down, or all stages went.
+Plan partition_stage(const PlanContext& ctx, const InputState& input);
+// fluid-ha's update: the next stage once the last is gathered; once a part has failed, the
+// whole network on one device instead (throughput_unit), while time is left.
+void continue_partition(const PlanContext& ctx, InputState& input);
 
 }  // namespace shoal
 

@@ -9,8 +9,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "shoal/channel_partition.h"
 #include "shoal/clock.h"
 #include "shoal/model.h"
 
@@ -30,6 +32,20 @@ struct SplitPoint {
 // Model::cut_tensors() with the work on each side, in graph order.
 std::vector<SplitPoint> split_points(const Model& model, uint32_t subnet);
 
+// Fluid's high-accuracy mode over the workers holding the model (fluid-ha): every layer's
+// channels of `plan.subnet` shared between them, part p on workers[p]; part 0 (the master's
+// own engine) also runs the last stage, whole.
+struct PartitionSetup {
+  const Model* model = nullptr;  // outlives the catalog (the master's own)
+  ChannelPartition plan;
+  std::vector<uint32_t> workers;            // per part
+  std::vector<std::vector<double>> shares;  // per stage, per part: its share of the subnet's MACs
+};
+
+// The partition of `model`'s widest subnet into equal shares over `workers` (part 0 the
+// master's engine); fails, saying why, where it cannot be split that way.
+Result<std::shared_ptr<const PartitionSetup>> partition_setup(const Model& model, std::vector<uint32_t> workers);
+
 struct SegmentCatalog {
   std::vector<uint32_t> workers;             // holding the model; the master's own engine first
   int local = -1;                            // the master's own engine among them (-1: none)
@@ -37,6 +53,7 @@ struct SegmentCatalog {
   std::vector<uint64_t> macs;                // per subnet, the whole network
   size_t image_bytes = 0;
   double bytes_per_value = 4;                // a cut tensor on the wire: f32 4, f16 2, int8 1
+  std::shared_ptr<const PartitionSetup> partition;  // null: none (fluid-ha then runs on one device)
 
   uint32_t subnets() const { return static_cast<uint32_t>(macs.size()); }
   uint16_t cuts() const { return points.empty() ? 0 : static_cast<uint16_t>(points[0].size()); }

@@ -86,6 +86,9 @@ Status send_share_result(Connection& c, uint64_t id, const EncodedTensor* const*
 // Output `i` of a share's result decoded into `count` floats; kCorrupt when it is missing or
 // does not hold that many.
 Status result_share_output(const wire::InferResult& result, size_t i, size_t count, float* out, float* max_error = nullptr);
+// All of a share's outputs decoded back to back into `count` floats; kCorrupt unless they
+// hold exactly that many.
+Status result_share_outputs(const wire::InferResult& result, size_t count, std::vector<float>* out);
 // The reply to request `id` into `reply`, passing over replies to earlier requests (that the
 // caller gave up on); an Error reply becomes its Status, another kind of message kCorrupt.
 Status await_reply(Connection& c, uint64_t id, wire::MessageType type, int timeout_ms, Frame* reply);

@@ -44,6 +44,8 @@ class WorkerLink {
   // tensor at cut segment.to (result_tensor), or its probabilities when segment.to is 0.
   Status send_segment(uint64_t id, uint32_t subnet, double budget_ms, const SegmentRequest& segment,
                       const uint8_t* image = nullptr, size_t size = 0);
+  // A share of a channel partition (net/messages.h): the reply's `outputs` are its slices.
+  Status send_share(uint64_t id, uint32_t subnet, double budget_ms, const ShareRequest& share);
   Status send_heartbeat(uint64_t id);
   // Ends the connection as if the worker had gone (on_closed follows): for a worker that
   // stopped answering while TCP still stands.
