@@ -326,7 +326,7 @@ TEST(Allocator, MembersRunOnTheirSoonestReplica) {
 
 TEST(Policies, RegistryNamesEveryPolicyOnceAndRefusesOthers) {
   const std::vector<std::string> names = policy_names();
-  EXPECT_EQ(names, (std::vector<std::string>{"adaensemble", "dynamic", "static", "cascade", "fluid-ht", "adaptive", "disnet", "split"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"adaensemble", "dynamic", "static", "cascade", "fluid-ht", "adaptive", "fluid-ha", "disnet", "split"}));
   std::mt19937 rng(5);
   const RandomProfile r = random_profile(rng, 2, 4, 20, 2);
   auto profile = std::make_shared<EnsembleProfile>(EnsembleProfile::measure(r.probs, r.macs, r.labels, 4).value());
