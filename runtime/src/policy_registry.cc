@@ -1,5 +1,7 @@
 #include "shoal/policy_registry.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "shoal/latency_model.h"
@@ -127,6 +129,26 @@ Plan partition_stage(const PlanContext& ctx, const InputState& input) {
     plan.push_back(u);
   }
   return plan;
+}
+
+double predict_partition_ms(const PlanContext& ctx) {
+  const PartitionSetup* p = ctx.segments ? ctx.segments->partition.get() : nullptr;
+  if (!p) return std::numeric_limits<double>::infinity();
+  double total = 0;
+  for (size_t k = 0; k < p->plan.stages.size(); ++k) {
+    double slowest = 0;
+    for (size_t part = 0; part < p->plan.stages[k].ranges.size(); ++part) {
+      const uint32_t w = p->workers[part];
+      const double whole = ctx.latency.compute_ms(w, p->plan.subnet);
+      if (std::isinf(whole)) continue;
+      double ms = whole * p->shares[k][part];
+      if (static_cast<int>(w) != ctx.segments->local) ms += std::max(0.0, ctx.latency.link(w).rtt_ms);
+      if (k == 0) ms += ctx.latency.backlog_ms(w, ctx.now);
+      slowest = std::max(slowest, ms);
+    }
+    total += slowest;
+  }
+  return total;
 }
 
 void continue_partition(const PlanContext& ctx, InputState& input) {

@@ -67,6 +67,12 @@ Plan throughput_unit(const PlanContext& ctx, const InputState& input);
 // input that has sent none, of the next stage once every part of the last is back; empty
 // when there is no partition, a part failed or its worker is down, or all stages went.
 Plan partition_stage(const PlanContext& ctx, const InputState& input);
+// How long the whole partition is predicted to take from now: per stage, its slowest part
+// (its share of the subnet's round trip on its worker, plus the link's round trip for a
+// worker other than the master), the first behind its worker's backlog. A part whose worker
+// never ran the subnet counts nothing, so the partition is tried and measured. Infinity
+// without a partition.
+double predict_partition_ms(const PlanContext& ctx);
 // fluid-ha's update: the next stage once the last is gathered; once a part has failed, the
 // whole network on one device instead (throughput_unit), while time is left.
 void continue_partition(const PlanContext& ctx, InputState& input);

@@ -25,6 +25,7 @@ class Adaptive final : public Policy {
   void start(const PlanContext& ctx, InputState& input) override {
     const double budget = input.remaining_ms(ctx.now);
     Plan plan = partition_stage(ctx, input);
+    if (predict_partition_ms(ctx) > budget) plan.clear();
     const bool partition = !plan.empty();
     if (!partition) plan = ctx.allocator.best(ctx.latency, ctx.now, budget, &input.tried_workers());
     uint32_t alive = 0;
