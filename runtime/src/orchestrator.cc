@@ -503,7 +503,7 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
     unit.state = UnitState::kDone;
     if (unit.unit.share_last) {
       unit.output = input.gather->output();
-    } else {
+    } else if (!unit.unit.share()) {  // a share's slices are in the input's gathered tensors
       unit.output.assign(probabilities, probabilities + count);
     }
     // A straggler and its hedges (and theirs: a chain): the first to answer counts, the others
