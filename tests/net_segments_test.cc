@@ -89,6 +89,18 @@ TEST(TensorEncoding, EachEncodingSaysHowFarItMovedTheValues) {
   EXPECT_EQ(decode_tensor(wire::TensorEncoding::Int8, 0, bytes.data(), 4, out.data(), 4).code(), StatusCode::kCorrupt);
   EXPECT_EQ(decode_tensor(wire::TensorEncoding::Int8, NAN, bytes.data(), 4, out.data(), 4).code(), StatusCode::kCorrupt);
   EXPECT_EQ(decode_tensor(static_cast<wire::TensorEncoding>(9), 1, bytes.data(), 4, out.data(), 4).code(), StatusCode::kCorrupt);
+  // Non-finite values, as sent or as an int8 scale makes them, are refused, naming the value.
+  const float bad[4] = {1.0f, NAN, 2.0f, 3.0f}, inf[4] = {1.0f, 2.0f, 3.0f, INFINITY};
+  for (const float* v : {bad, inf}) {
+    std::memcpy(bytes.data(), v, 16);
+    const Status st = decode_tensor(wire::TensorEncoding::F32, 1, bytes.data(), 16, out.data(), 4);
+    EXPECT_EQ(st.code(), StatusCode::kCorrupt);
+    EXPECT_NE(st.message().find("finite"), std::string::npos) << st.message();
+  }
+  std::vector<uint8_t> big(4, 127);
+  EXPECT_EQ(decode_tensor(wire::TensorEncoding::Int8, 3e38f, big.data(), 4, out.data(), 4).code(), StatusCode::kCorrupt);
+  const uint8_t half_inf[2] = {0x00, 0x7c};
+  EXPECT_EQ(decode_tensor(wire::TensorEncoding::F16, 1, half_inf, 2, out.data(), 1).code(), StatusCode::kCorrupt);
   EXPECT_FALSE(parse_tensor_encoding("bf16").is_ok());
 }
 
@@ -261,6 +273,12 @@ TEST_F(Segments, AMalformedSegmentIsRefusedAndThePeerStillServed) {
   EncodedTensor zero_scale;
   encode_tensor(head.data(), head.size(), wire::TensorEncoding::Int8, &zero_scale);
   zero_scale.scale = 0;
+  EncodedTensor huge_scale = zero_scale;  // every value past the largest float
+  huge_scale.scale = 3e38f;
+  std::fill(huge_scale.data.begin(), huge_scale.data.end(), uint8_t{100});
+  EncodedTensor not_a_number = sent;
+  const float nan = NAN;
+  std::memcpy(not_a_number.data.data() + 4, &nan, 4);
   struct Case {
     const char* what;
     SegmentRequest segment;
@@ -274,6 +292,8 @@ TEST_F(Segments, AMalformedSegmentIsRefusedAndThePeerStillServed) {
       {"image too", {number(cut), 0, &sent}, true, "no image"},
       {"short tensor", {number(cut), 0, &short_one}, false, "holds"},
       {"int8 scale 0", {number(cut), 0, &zero_scale}, false, "scale"},
+      {"int8 scale 3e38", {number(cut), 0, &huge_scale}, false, "finite"},
+      {"a NaN", {number(cut), 0, &not_a_number}, false, "finite"},
       {"unknown output encoding", {0, number(cut), nullptr, static_cast<wire::TensorEncoding>(7)}, true, "encoding"},
   };
   uint64_t id = 200;

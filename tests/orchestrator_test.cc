@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <map>
 
@@ -155,6 +156,29 @@ TEST(Orchestrator, AnswersWhenEveryMemberHasReplied) {
   EXPECT_EQ(p.used.size(), 3u);
   EXPECT_DOUBLE_EQ(p.latency_ms, 6.0);
   EXPECT_NEAR(p.probabilities[2], 2.0 / 3.0, 1e-6);
+}
+
+// A worker's NaN or infinity is a failed unit, never fused: the others' answer stands.
+TEST(Orchestrator, ANonFiniteResultIsAFailureAndNeverFused) {
+  Harness h(3);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(10.0);
+  ASSERT_EQ(h.script.sent.size(), 3u);
+  h.run_until(5.0);
+  std::vector<float> nan = one_hot(1), inf = one_hot(1);
+  nan[0] = NAN;
+  inf[1] = INFINITY;
+  h.orch.on_result(h.script.sent[0].id, nan.data(), nan.size(), 0, 1.0);
+  h.orch.on_result(h.script.sent[1].id, inf.data(), inf.size(), 0, 1.0);
+  const std::vector<float> good = one_hot(3);
+  h.orch.on_result(h.script.sent[2].id, good.data(), good.size(), 0, 1.0);
+  ASSERT_TRUE(h.answers.count(t));
+  const Prediction& p = h.answers[t];
+  EXPECT_EQ(p.outcome, Outcome::kAnswered);
+  EXPECT_EQ(p.label, 3);
+  EXPECT_EQ(p.used.size(), 1u);
+  for (float v : p.probabilities) EXPECT_TRUE(std::isfinite(v));
+  EXPECT_EQ(h.orch.counters().failures, 2u);
 }
 
 TEST(Orchestrator, LateRepliesAreDroppedCountedAndStillTeachTheLatencyModel) {

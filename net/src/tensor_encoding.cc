@@ -111,6 +111,14 @@ Status decode_tensor(wire::TensorEncoding encoding, float scale, const uint8_t* 
     default:
       if (count) std::memcpy(out, data, 4 * count);
   }
+  // A peer's NaN or infinity (or an int8 scale so large that the values overflow) would run
+  // through every layer after it and come back as NaN probabilities.
+  for (size_t i = 0; i < count; ++i) {
+    if (!std::isfinite(out[i])) {
+      return Status(StatusCode::kCorrupt, "tensor value " + std::to_string(i) + " is " + std::to_string(out[i]) +
+                                              ": a peer's tensors must be finite");
+    }
+  }
   return Status::ok();
 }
 

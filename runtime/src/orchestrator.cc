@@ -475,7 +475,9 @@ void Orchestrator::unit_ended(uint64_t id, const float* probabilities, size_t co
   timers_.erase(o.forget);
   if (!o.released) latency_.done(o.worker, o.reserved_ms, now);
   if (compute_ms > 0 && o.worker < counters_.work.size()) counters_.work[o.worker].compute_ms += compute_ms;
-  const bool ok = probabilities && count == o.expected;
+  // A result with NaN or infinity in it (a faulty or hostile worker) is a failure: never fused.
+  const bool ok = probabilities && count == o.expected &&
+                  std::all_of(probabilities, probabilities + count, [](float v) { return std::isfinite(v); });
   const double round_trip = std::max(0.0, ms_from_us(now - o.sent) - queue_ms);
   if (ok) learn_from_reply(latency_, segments_.get(), o.worker, o.subnet, o.share, round_trip, compute_ms, o.bytes);
   if (!ok || compute_ms < 0) ++counters_.failures;
