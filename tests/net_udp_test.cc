@@ -4,6 +4,8 @@
 // session; a master over UDP notices a killed worker through its heartbeats.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -98,6 +100,51 @@ TEST_F(Udp, LargeFramesAreFragmentedAndReassembled) {
   std::vector<uint8_t> huge((1u << 20) + 1);
   const Status st = write_frame(*a, wire::MessageType::InferRequest, 1, huge.data(), huge.size());
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.to_string();
+}
+
+// A peer that leaves frames one fragment short pins nothing past the reassembly timeout, even
+// if it never sends again (the reader drops them on their own timer, not at the next
+// fragment), and a frame larger than the reader takes is never reassembled at all.
+TEST(UdpReassembly, PartialFramesAreDroppedOnTimeAndBoundedByTheLargestFrameTaken) {
+  UdpLimits limits;
+  limits.reassembly_timeout_ms = 100;
+  auto [a, b] = datagram_pair(limits);
+  ASSERT_TRUE(a && b);
+  // Three of four fragments of frame 7, each 1000 bytes.
+  for (uint16_t i = 0; i < 3; ++i) {
+    std::vector<uint8_t> d(12 + 1000, 0x5A);
+    const uint8_t head[12] = {'S', 'H', 'O', 'F', 7, 0, 0, 0, static_cast<uint8_t>(i), 0, 4, 0};
+    std::copy(head, head + 12, d.begin());
+    ASSERT_TRUE(a->write_all(d.data(), d.size()).is_ok());
+  }
+  std::atomic<bool> reading{true};
+  std::thread reader([&, conn = b.get()] {
+    Frame f;
+    EXPECT_EQ(read_frame(*conn, Limits{}, &f, 1500).code(), StatusCode::kTimeout);
+    reading = false;
+  });
+  bool held = false;
+  for (int i = 0; i < 40 && !held; ++i) {  // the reader takes the fragments in
+    held = b->partial_bytes() == 3000;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(held) << b->partial_bytes();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // four timeouts, and nothing more arrives
+  EXPECT_TRUE(reading) << "the reader still waits for a frame";
+  EXPECT_EQ(b->partial_bytes(), 0u) << "dropped on its own timeout";
+  reader.join();
+
+  // The reader takes frames of up to 8 KB: a 20 KB frame is never reassembled, an 8 KB one is.
+  ConnectionLimits small;
+  small.max_frame_bytes = 8 * 1024;
+  b->set_limits(small);
+  std::vector<uint8_t> big(20 * 1024, 1), fits(7 * 1024, 2);
+  ASSERT_TRUE(write_frame(*a, wire::MessageType::InferRequest, 1, big.data(), big.size()).is_ok());
+  ASSERT_TRUE(write_frame(*a, wire::MessageType::InferRequest, 2, fits.data(), fits.size()).is_ok());
+  Frame f;
+  ASSERT_TRUE(read_frame(*b, Limits{}, &f, 2000).is_ok());
+  EXPECT_EQ(f.header.request_id, 2u) << "the frame over the limit never came together";
+  EXPECT_EQ(b->partial_bytes(), 0u);
 }
 
 // With a key every fragment carries a MAC of its own: a forged fragment that claims a place in

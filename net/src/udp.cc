@@ -166,8 +166,14 @@ class DatagramConnection final : public Connection {
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
     std::vector<uint8_t>& d = spare_;
     for (bool first = true;; first = false) {  // the first wait whole (ms_until rounds down)
-      const int wait = !has_deadline ? -1 : first ? timeout_ms : ms_until(deadline);
-      SHOAL_RETURN_IF_ERROR(port_->receive(&d, wait, &arrived_));
+      int wait = !has_deadline ? -1 : first ? timeout_ms : ms_until(deadline);
+      // Partial frames are dropped on their own timeout, not when this peer next sends one.
+      const int until_stale = sweep();
+      const bool for_sweep = until_stale >= 0 && (wait < 0 || until_stale < wait);
+      if (for_sweep) wait = until_stale;
+      const Status got = port_->receive(&d, wait, &arrived_);
+      if (got.code() == StatusCode::kTimeout && for_sweep) continue;
+      SHOAL_RETURN_IF_ERROR(got);
       if (d.size() >= 4 && std::memcmp(d.data(), kMagic, 4) == 0) {
         message_.swap(d);
         return Status::ok();
@@ -199,8 +205,11 @@ class DatagramConnection final : public Connection {
 
   Status flush(int) override { return Status::ok(); }  // nothing is ever queued
   void shutdown() override { port_->shutdown(); }
-  void set_limits(const ConnectionLimits&) override {}
+  void set_limits(const ConnectionLimits& limits) override {
+    if (limits.max_frame_bytes > 0) limits_.max_frame = std::min(limits_.max_frame, limits.max_frame_bytes);
+  }
   bool overflowed() const override { return false; }
+  size_t partial_bytes() const override { return partial_bytes_.load(); }
 
  private:
   struct Partial {
@@ -215,13 +224,29 @@ class DatagramConnection final : public Connection {
     return st.is_ok() ? st : Status(st.code(), "connection to " + peer() + " closed: " + st.message());
   }
 
+  // Drops the partial frames that took too long; the milliseconds until the next of them
+  // would (-1: none left).
+  int sweep() {
+    const auto now = Clock::now();
+    const auto timeout = std::chrono::milliseconds(limits_.reassembly_timeout_ms);
+    int next = -1;
+    for (auto it = partial_.begin(); it != partial_.end();) {
+      if (now - it->second.started > timeout) {
+        partial_bytes_ -= it->second.bytes;
+        it = partial_.erase(it);
+        continue;
+      }
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(it->second.started + timeout - now).count() + 1;
+      next = next < 0 ? static_cast<int>(left) : std::min(next, static_cast<int>(left));
+      ++it;
+    }
+    return next;
+  }
+
   // Adds a fragment; true when it completed a frame, now in message_.
   bool reassemble(const std::vector<uint8_t>& d) {
     const auto now = Clock::now();
-    for (auto it = partial_.begin(); it != partial_.end();) {  // what took too long is dropped
-      const bool stale = now - it->second.started > std::chrono::milliseconds(limits_.reassembly_timeout_ms);
-      it = stale ? partial_.erase(it) : std::next(it);
-    }
+    sweep();
     const size_t mac = key().empty() ? 0 : kMacBytes;
     if (d.size() <= kFragmentHeader + mac) return false;
     const size_t body = d.size() - mac;  // header and chunk
@@ -236,6 +261,7 @@ class DatagramConnection final : public Connection {
       if (partial_.size() >= limits_.max_partial) {  // the oldest gives way
         auto oldest = std::min_element(partial_.begin(), partial_.end(),
                                        [](const auto& a, const auto& b) { return a.second.started < b.second.started; });
+        partial_bytes_ -= oldest->second.bytes;
         partial_.erase(oldest);
       }
       it = partial_.emplace(number, Partial{}).first;
@@ -247,7 +273,9 @@ class DatagramConnection final : public Connection {
     if (p.count != count || !p.chunks[index].empty()) return false;
     p.chunks[index].assign(d.begin() + kFragmentHeader, d.begin() + static_cast<std::ptrdiff_t>(body));
     p.bytes += p.chunks[index].size();
+    partial_bytes_ += p.chunks[index].size();
     if (++p.have < p.count) return false;
+    partial_bytes_ -= p.bytes;
     message_.clear();
     message_.reserve(p.bytes);
     for (const auto& c : p.chunks) message_.insert(message_.end(), c.begin(), c.end());
@@ -264,6 +292,7 @@ class DatagramConnection final : public Connection {
   std::vector<uint8_t> spare_;    // the next one is received here, then swapped in
   size_t at_ = 0;
   std::map<uint32_t, Partial> partial_;
+  std::atomic<size_t> partial_bytes_{0};  // the chunks in partial_
 };
 
 }  // namespace

@@ -230,7 +230,9 @@ void WorkerServer::serve(std::unique_ptr<Connection> connection) {
   auto peer = std::make_shared<Peer>();
   peer->connection = std::move(connection);
   peer->connection->set_key(impl_->options.key);
-  peer->connection->set_limits(impl_->options.connection);
+  ConnectionLimits limits = impl_->options.connection;  // nothing larger than a request it takes is reassembled
+  limits.max_frame_bytes = kHeaderBytes + impl_->request_limits.max_payload_bytes + kMacBytes;
+  peer->connection->set_limits(limits);
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->stopping) return;
   auto& peers = impl_->peers;

@@ -33,6 +33,10 @@ struct FrameSecurity {
 
 struct ConnectionLimits {
   size_t max_queued_bytes = 4u << 20;  // output waiting for a slow reader
+  // The largest frame (header, payload and MAC) the reader will take (0: the transport's own
+  // limit). A datagram connection reassembles nothing larger: a peer cannot make it hold
+  // more than the reader would accept.
+  size_t max_frame_bytes = 0;
 };
 
 // One peer's frames travel over a Connection: a byte stream (TCP, socketpairs), or datagrams
@@ -59,6 +63,8 @@ class Connection {
   virtual void set_limits(const ConnectionLimits& limits) = 0;
   // Whether it was shut down because the peer did not read (write_all's kBusy).
   virtual bool overflowed() const = 0;
+  // Bytes held for frames not yet whole (a datagram connection's reassembly; any thread).
+  virtual size_t partial_bytes() const { return 0; }
 
   // True only when certainly nothing unread has arrived (a stream looks at its buffer and
   // its socket, without waiting); false when something has, or when it cannot tell. A
