@@ -54,6 +54,11 @@ TEST_F(Bounds, PeersPastTheCapAreTurnedAwayAndTheOthersServed) {
   start(options);
   auto a = testing::shake_hands(*server_);
   auto b = testing::shake_hands(*server_);
+  for (Connection* proven : {a.get(), b.get()}) {  // a peer holds a slot once a frame of its verified
+    ASSERT_TRUE(write_frame(*proven, wire::MessageType::Heartbeat, 1, nullptr, 0).is_ok());
+    Frame beat;
+    ASSERT_TRUE(read_frame(*proven, Limits{}, &beat, 2000).is_ok());
+  }
   auto c = testing::raw_connection(*server_);
   const Result<WorkerInfo> refused = dial_handshake(*c, WorkerInfo{}, 2000);
   ASSERT_FALSE(refused.is_ok());
@@ -72,6 +77,31 @@ TEST_F(Bounds, PeersPastTheCapAreTurnedAwayAndTheOthersServed) {
     if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(served);
+}
+
+// Peers that never prove the key (a recorded Hello replayed, or a handshake and then silence;
+// connections that never send a byte) hold no slot: they wait in a pool of their own, the
+// oldest giving way, so an honest master arriving among 80 of them is served at once, where
+// 32 of them used to fill every slot for a minute.
+TEST_F(Bounds, PeersThatNeverProveTheKeyCannotKeepAMasterOut) {
+  WorkerOptions options;
+  options.key = "the cluster's key";
+  start(options);
+  std::vector<std::unique_ptr<Connection>> idle;
+  for (int i = 0; i < 40; ++i) idle.push_back(testing::shake_hands(*server_, options.key));  // and then nothing
+  for (int i = 0; i < 40; ++i) idle.push_back(testing::raw_connection(*server_, options.key));  // not even a Hello
+  const auto t = steady_clock::now();
+  auto honest = testing::shake_hands(*server_, options.key);
+  ASSERT_TRUE(send_infer_request(*honest, 1, testing::subnet_number(*model_, "w1.0"), 1'000'000, image_.data(),
+                                 image_.size()).is_ok());
+  Frame f;
+  ASSERT_TRUE(read_frame(*honest, Limits{}, &f, 2000).is_ok());
+  EXPECT_EQ(f.header.type, wire::MessageType::InferResult);
+  EXPECT_LT(ms_since(t), 500.0);
+  EXPECT_EQ(server_->counters().peers_refused.load(), 0u);
+  // All from one address: each newcomer took the place of the oldest of the 4 it may have
+  // proving at once.
+  EXPECT_EQ(server_->counters().peers_displaced.load(), 80u + 1u - 4u) << "the oldest gave way";
 }
 
 TEST_F(Bounds, AFloodingPeerThatNeverReadsCannotStarveAnother) {

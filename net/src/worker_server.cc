@@ -69,7 +69,20 @@ struct Job {
 struct Peer {
   std::unique_ptr<Connection> connection;
   std::deque<Job> jobs;
+  std::string source;   // its address without the port
+  bool proven = false;  // a frame of its under the session key has verified (under the lock)
 };
+
+// Until a peer proves it holds the key (a frame under its session key verifies), it holds no
+// slot: connections in their handshake have a pool of their own, and a new one takes the
+// place of the oldest of its source (kProvingPerSource of them), or of all (kProving), so
+// silent connections or a recorded Hello replayed many times cannot keep anyone else out.
+constexpr size_t kProving = 16, kProvingPerSource = 4;
+
+std::string source_of(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
 
 }  // namespace
 
@@ -89,6 +102,8 @@ struct WorkerServer::Impl {
   // Peers being served, to shut down on stop(); their threads are detached and counted.
   std::vector<std::weak_ptr<Peer>> peers;
   uint32_t peer_threads = 0;
+  uint32_t proven = 0;                       // peers that proved the key: what max_peers counts
+  std::deque<std::weak_ptr<Peer>> proving;  // the others, oldest first
   std::condition_variable peers_done;
   std::thread compute;
   Listener* listener = nullptr;
@@ -129,6 +144,11 @@ struct WorkerServer::Impl {
   bool run_or_queue(const std::shared_ptr<Peer>& peer, Job job);
   bool admit(const std::shared_ptr<Peer>& peer, Job job);
   void forget(const std::shared_ptr<Peer>& peer);
+  // The first frame under the session key verified: the peer takes a slot, or is told Busy
+  // when every slot is taken (false).
+  bool prove(const std::shared_ptr<Peer>& peer);
+  // Makes room for one more connection in its handshake (under the lock).
+  void make_room_to_prove(const std::string& source);
 };
 
 Result<std::unique_ptr<WorkerServer>> WorkerServer::create(const Model& model, const WorkerOptions& options) {
@@ -233,19 +253,22 @@ void WorkerServer::serve(std::unique_ptr<Connection> connection) {
   ConnectionLimits limits = impl_->options.connection;  // nothing larger than a request it takes is reassembled
   limits.max_frame_bytes = kHeaderBytes + impl_->request_limits.max_payload_bytes + kMacBytes;
   peer->connection->set_limits(limits);
+  peer->source = source_of(peer->connection->peer());
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->stopping) return;
   auto& peers = impl_->peers;
   peers.erase(std::remove_if(peers.begin(), peers.end(), [](const auto& w) { return w.expired(); }), peers.end());
-  if (impl_->peer_threads >= impl_->options.max_peers) {
+  if (impl_->proven >= impl_->options.max_peers) {
     // Answered as the reply to its Hello would be (sequence 0, under the pre-shared key).
     ++impl_->counters.peers_refused;
     (void)send_error(*peer->connection, 0, wire::ErrorCode::Busy,
                      "this worker serves " + std::to_string(impl_->options.max_peers) + " peers at most; try later");
     return;
   }
+  impl_->make_room_to_prove(peer->source);
   ++impl_->counters.connections;
   peers.push_back(peer);
+  impl_->proving.push_back(peer);
   ++impl_->peer_threads;
   std::thread([impl = impl_.get(), peer] {
     impl->peer_loop(peer);
@@ -280,6 +303,40 @@ Status WorkerServer::run(Listener& listener) {
   return Status::ok();
 }
 
+void WorkerServer::Impl::make_room_to_prove(const std::string& source) {
+  proving.erase(std::remove_if(proving.begin(), proving.end(), [](const auto& w) { return w.expired(); }), proving.end());
+  size_t same = 0;
+  for (const auto& w : proving) {
+    const auto p = w.lock();  // a peer's thread may let go of it at any time
+    same += p && p->source == source;
+  }
+  if (same < kProvingPerSource && proving.size() < kProving) return;
+  for (auto it = proving.begin(); it != proving.end(); ++it) {
+    const auto oldest = it->lock();
+    if (!oldest || (same >= kProvingPerSource && oldest->source != source)) continue;
+    oldest->connection->shutdown();  // its thread ends
+    ++counters.peers_displaced;
+    proving.erase(it);
+    return;
+  }
+}
+
+bool WorkerServer::Impl::prove(const std::shared_ptr<Peer>& peer) {
+  std::lock_guard<std::mutex> lock(mu);
+  proving.erase(std::remove_if(proving.begin(), proving.end(),
+                               [&](const auto& w) { return w.expired() || w.lock() == peer; }),
+                proving.end());
+  if (proven >= options.max_peers) {
+    ++counters.peers_refused;
+    (void)send_error(*peer->connection, 0, wire::ErrorCode::Busy,
+                     "this worker serves " + std::to_string(options.max_peers) + " peers at most; try later");
+    return false;
+  }
+  peer->proven = true;
+  ++proven;
+  return true;
+}
+
 void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
   Connection& c = *peer->connection;
   if (!accept_handshake(c, info, options.handshake_timeout_ms).is_ok()) {
@@ -296,7 +353,9 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
   Clock::time_point ran_since{};  // unstamped: the last request that ran on this thread
   bool probe = false;
   for (;;) {
-    const Status st = read_frame(c, request_limits, &frame, probe ? 0 : options.idle_timeout_ms);
+    // Until its first frame verifies, a peer gets the handshake's time, not the idle timeout.
+    const int wait = probe ? 0 : peer->proven ? options.idle_timeout_ms : options.handshake_timeout_ms;
+    const Status st = read_frame(c, request_limits, &frame, wait);
     if (probe && st.code() == StatusCode::kTimeout) {
       probe = false;  // nothing was waiting
       ran_since = {};
@@ -323,6 +382,7 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
       if (c.overflowed()) ++counters.peers_dropped;  // it did not read its replies
       break;
     }
+    if (!peer->proven && !prove(peer)) break;
     const uint64_t id = frame.header.request_id;
     switch (frame.header.type) {
       case wire::MessageType::InferRequest: {
@@ -539,6 +599,7 @@ bool WorkerServer::Impl::admit(const std::shared_ptr<Peer>& peer, Job job) {
 
 void WorkerServer::Impl::forget(const std::shared_ptr<Peer>& peer) {
   std::lock_guard<std::mutex> lock(mu);  // its reader has ended: drop what it queued
+  if (peer->proven) --proven;
   queued -= static_cast<uint32_t>(peer->jobs.size());
   peer->jobs.clear();
   const auto it = std::find(turn.begin(), turn.end(), peer);

@@ -47,6 +47,8 @@ struct WorkerOptions {
 struct WorkerCounters {
   std::atomic<uint64_t> served{0}, expired{0}, malformed{0}, rejected{0}, busy{0}, connections{0},
       peers_refused{0}, peers_dropped{0};
+  // Connections that had not yet proven the key, closed to make room for newer ones.
+  std::atomic<uint64_t> peers_displaced{0};
 };
 
 class WorkerServer {
