@@ -489,6 +489,28 @@ TEST(Orchestrator, ALoneStragglerIsSentAgainToItsOwnWorker) {
   EXPECT_EQ(h.answers[t].hedges, 1u);
 }
 
+// An ensemble whose last member's request was lost (UDP): once the others have answered, the
+// straggler is sent again to its own worker at its hedge time, and the input is answered then
+// with every member, not at the deadline.
+TEST(Orchestrator, AnEnsemblesLostLastMemberIsSentAgainNotWaitedForUntilTheDeadline) {
+  Harness h(3);
+  ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());
+  const uint64_t t = h.submit(40.0);
+  ASSERT_EQ(h.script.sent.size(), 3u);  // each 6 ms: hedged at 12 ms
+  h.run_until(6.0);
+  h.reply(h.script.sent[0], 2);
+  h.reply(h.script.sent[1], 2);  // the third's request is lost
+  h.run_until(12.0);
+  ASSERT_EQ(h.script.sent.size(), 4u) << "the lost member was not sent again";
+  EXPECT_EQ(h.script.sent[3].unit.worker, h.script.sent[2].unit.worker) << "its own worker: the same member";
+  h.run_until(18.0);
+  h.reply(h.script.sent[3], 1);
+  ASSERT_TRUE(h.answers.count(t));
+  EXPECT_DOUBLE_EQ(h.answers[t].latency_ms, 18.0) << "not the 40 ms deadline";
+  EXPECT_EQ(h.answers[t].used.size(), 3u);
+  EXPECT_EQ(h.answers[t].hedges, 1u);
+}
+
 TEST(Orchestrator, AStragglerAnsweringAfterItsHedgeIsNotFusedTwice) {
   Harness h(2);
   ASSERT_TRUE(h.orch.set_policy("adaensemble", {}).is_ok());

@@ -401,7 +401,10 @@ void Orchestrator::insure(Input& in) {
 
 void Orchestrator::hedge(Input& in, uint32_t index) {
   if (index >= in.state.units_.size() || in.state.units_[index].state != UnitState::kPending) return;
-  if (in.state.top_stage() >= kFirstStage) return;  // something answered already
+  // Once another unit has answered, the input is waiting only for this one (an ensemble's
+  // last member): it goes to its own worker again, not to a new member, so what is fused
+  // stays what the policy chose; a lost request would otherwise hold the input to its deadline.
+  const bool answered = in.state.top_stage() >= kFirstStage;
   const PlanContext ctx = context(in);
   const double budget = in.state.remaining_ms(ctx.now);
   // Another replica of the straggler's member if one fits, else the most accurate worker whose
@@ -410,7 +413,7 @@ void Orchestrator::hedge(Input& in, uint32_t index) {
   const int member = in.state.units_[index].unit.member;
   int pick = -1, pick_s = 0;
   double pick_key = -1;
-  for (uint32_t w = 0; w < roles_.size(); ++w) {
+  for (uint32_t w = 0; w < roles_.size() && !answered; ++w) {
     if (roles_[w].local || !latency_.alive(w) || in.state.tried(w)) continue;
     bool member_in_use = false;
     for (const auto& u : in.state.units_) member_in_use = member_in_use || (u.unit.member >= 0 && u.unit.member == roles_[w].member);
