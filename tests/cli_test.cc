@@ -48,6 +48,29 @@ TEST(Cli, HelpOnEveryCommand) {
   EXPECT_TRUE(has(unknown, "unknown command"));
 }
 
+// Inputs that cannot be right are refused before any work, each saying what to do.
+TEST(Cli, BadInputsAreRefusedUpFront) {
+  const std::string model = std::string(SHOAL_SOURCE_DIR) + "/models/resnet8-slim-s1.shoal";
+  EXPECT_TRUE(has(shoal("run " + kDir), "is a folder; give a model file")) << shoal("run " + kDir).output;
+  EXPECT_TRUE(has(shoal("run " + model + " --limit 0"), "--limit takes a whole number, 1 or more"));
+  EXPECT_TRUE(has(shoal("run " + model + " --limit 2.5"), "--limit takes a whole number, 1 or more"));
+  EXPECT_TRUE(has(shoal("run " + model + " --limit 5 --limit 6"), "--limit is given twice"));
+  EXPECT_TRUE(has(shoal("split " + model + " --worker 127.0.0.1:9 --limit 0"), "1 or more"));
+  const Outcome zero = shoal("master --workers 127.0.0.1:9 --deadline 10,0");
+  EXPECT_NE(zero.code, 0);
+  EXPECT_TRUE(has(zero, "a deadline is a time in milliseconds above 0")) << zero.output;
+  // Labels of another dataset (a class 12 for a 10-class model).
+  const std::string labels = kDir + "/labels-of-another-dataset.idx";
+  const uint8_t idx[] = {0, 0, 8, 1, 0, 0, 0, 3, 4, 12, 1};
+  std::FILE* f = std::fopen(labels.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(idx, 1, sizeof(idx), f);
+  std::fclose(f);
+  const Outcome other = shoal("run " + model + " --labels " + labels + " --limit 3");
+  EXPECT_NE(other.code, 0);
+  EXPECT_TRUE(has(other, "label 12 (image 1) is not one of the model's 10 classes")) << other.output;
+}
+
 TEST(Cli, SynthInspectRun) {
   const std::string model = kDir + "cli-fluid.shoal";
   const Outcome synth = shoal("synth --arch fluid-cnn --seed 3 -o " + model);

@@ -16,8 +16,9 @@ namespace shoal::cli {
 namespace {
 
 int run_demo(const Args& args) {
-  auto limit = args.number("--limit", 500), rate = args.number("--rate", 0), concurrency = args.number("--concurrency", 1);
-  if (!limit.is_ok() || limit.value() < 1) return fail("demo", "--limit takes a number of test images");
+  auto limit = args.count("--limit", 500);
+  if (!limit.is_ok()) return fail("demo", limit.status());
+  auto rate = args.number("--rate", 0), concurrency = args.number("--concurrency", 1);
   if (!rate.is_ok() || !concurrency.is_ok() || concurrency.value() < 1) {
     return fail("demo", "--rate takes inputs per second, --concurrency a count of 1 or more");
   }
@@ -84,8 +85,8 @@ int run_demo(const Args& args) {
   const double full = cluster.value()->fastest_full_width_ms();
   const std::vector<double> deadlines = {1.5 * full, full, 0.5 * full};
   const std::string dataset = kFashionMnistDir;
-  auto images = read_idx_images(dataset + "/t10k-images-idx3-ubyte.gz", static_cast<uint32_t>(limit.value()));
-  auto labels = read_idx_labels(dataset + "/t10k-labels-idx1-ubyte.gz", static_cast<uint32_t>(limit.value()));
+  auto images = read_idx_images(dataset + "/t10k-images-idx3-ubyte.gz", limit.value());
+  auto labels = read_idx_labels(dataset + "/t10k-labels-idx1-ubyte.gz", limit.value());
   if (!images.is_ok() || !labels.is_ok()) return fail("demo", images.is_ok() ? labels.status() : images.status());
   print_cluster(master, cluster.value()->names);  // as calibrated, before any run leaves a backlog
   drop_unrunnable(args.get("--policy", "all"), master, &policies.value());

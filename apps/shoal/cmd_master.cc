@@ -1,5 +1,6 @@
 // shoal master: deadline-aware ensemble inference over workers.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <thread>
 
@@ -59,22 +60,30 @@ int run_master(const Args& args) {
   } else {
     return fail("master", "needs --deadline MS (or deadline_ms in the cluster file)");
   }
+  for (double d : deadlines) {
+    if (!(d > 0) || !std::isfinite(d)) {
+      return fail("master", "a deadline is a time in milliseconds above 0, not " + std::to_string(d) +
+                                "; try the fastest worker's latency (shoal profile) or more");
+    }
+  }
   std::vector<double> alphas = {0.8};
   if (args.has("--alpha")) {
     auto parsed = parse_numbers(args.get("--alpha"), "--alpha");
     if (!parsed.is_ok()) return fail("master", parsed.status());
     alphas = parsed.value();
   }
-  auto limit = args.number("--limit", 0), latency_images = args.number("--calibrate", 20);
+  auto limit = args.count("--limit", 0);
+  if (!limit.is_ok()) return fail("master", limit.status());
+  auto latency_images = args.number("--calibrate", 20);
   auto accuracy_images = args.number("--accuracy-images", kValidationImages);
   auto target = args.number("--static-target", cluster.static_target_ms);
   auto rate = args.number("--rate", 0), concurrency = args.number("--concurrency", 1);
   auto priorities = args.number("--priorities", 1), slowdown = args.number("--local-slowdown", 1.0);
-  for (const auto* n : {&limit, &latency_images, &accuracy_images, &target, &rate, &concurrency, &priorities, &slowdown}) {
+  for (const auto* n : {&latency_images, &accuracy_images, &target, &rate, &concurrency, &priorities, &slowdown}) {
     if (!n->is_ok()) return fail("master", n->status());
   }
   if (concurrency.value() < 1 || priorities.value() < 1) return fail("master", "--concurrency and --priorities take 1 or more");
-  auto test_set = labelled_images_option(args, static_cast<uint32_t>(limit.value()));
+  auto test_set = labelled_images_option(args, limit.value());
   if (!test_set.is_ok()) return fail("master", test_set.status());
 
   net::MasterOptions options;
@@ -138,6 +147,8 @@ int run_master(const Args& args) {
     master = net::Master::connect(options);
   }
   if (!master.is_ok()) return fail("master", master.status());
+  Status fits = labels_fit(test_set->labels, master.value()->classes());
+  if (!fits.is_ok()) return fail("master", fits);
   const bool json = args.has("--json");
   const bool from_file = args.has("--profile");
   Status st = calibrate_on_validation(*master.value(), static_cast<uint32_t>(latency_images.value()),

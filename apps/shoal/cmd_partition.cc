@@ -76,12 +76,14 @@ int run_partition(const Args& args) {
   if (!plan.is_ok()) return fail("partition", plan.status());
   auto encoding = net::parse_tensor_encoding(args.get("--encoding", "f32"));
   if (!encoding.is_ok()) return fail("partition", encoding.status());
-  auto limit = args.number("--limit", 200);
-  if (!limit.is_ok() || limit.value() < 1) return fail("partition", "--limit takes a whole number of images, 1 or more");
-  auto test_set = labelled_images_option(args, static_cast<uint32_t>(limit.value()));
+  auto limit = args.count("--limit", 200);
+  if (!limit.is_ok()) return fail("partition", limit.status());
+  auto test_set = labelled_images_option(args, limit.value());
   if (!test_set.is_ok()) return fail("partition", test_set.status());
   const Images* images = &test_set->images;
   const std::vector<uint8_t>* labels = &test_set->labels;
+  const Status classes_fit = labels_fit(*labels, model->shape(model->fb().output()).c);
+  if (!classes_fit.is_ok()) return fail("partition", classes_fit);
 
   auto kernels = backend_option(args);
   if (!kernels.is_ok()) return fail("partition", kernels.status());

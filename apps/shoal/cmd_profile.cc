@@ -34,10 +34,10 @@ int profile(const Args& args) {
   if (!labels.is_ok()) return fail(name, labels.status());
   if (labels.value().size() != images.value().count) return fail(name, "the image and label files hold different counts");
   const uint32_t first = split == "validation" ? validation_first(images.value().count) : 0;
-  auto limit = args.number("--limit", 0);
+  auto limit = args.count("--limit", 0);
   if (!limit.is_ok()) return fail(name, limit.status());
   uint32_t count = images.value().count - first;
-  if (limit.value() > 0) count = std::min(count, static_cast<uint32_t>(limit.value()));
+  if (limit.value() > 0) count = std::min(count, limit.value());
   const bool json = args.has("--json");
 
   auto outputs = run_members(files, images.value(), first, count, json || args.has("--quiet"));

@@ -90,15 +90,14 @@ class PredictionsFile {
 int run_run(const Args& args) {
   auto model = Model::from_file(args.positional()[0]);
   if (!model.is_ok()) return fail("run", model.status());
-  auto limit = args.number("--limit", 0);
+  auto limit = args.count("--limit", 0);
+  if (!limit.is_ok()) return fail("run", limit.status());
   auto warmup = args.number("--warmup", 3);
-  if (!limit.is_ok() || !warmup.is_ok() || limit.value() < 0 || warmup.value() < 0) {
-    return fail("run", "--limit and --warmup take a whole number of images");
-  }
+  if (!warmup.is_ok() || warmup.value() < 0) return fail("run", "--warmup takes a whole number of images");
   auto subnets = pick_subnets(model.value(), args.get("--subnet", "all"));
   if (!subnets.is_ok()) return fail("run", subnets.status());
   const std::string dir = kFashionMnistDir;
-  const uint32_t n_limit = static_cast<uint32_t>(limit.value());
+  const uint32_t n_limit = limit.value();
   auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), n_limit);
   if (!images.is_ok()) return fail("run", images.status());
   if (images->count == 0) return fail("run", "the image file holds no images");
@@ -113,6 +112,8 @@ int run_run(const Args& args) {
       return fail("run", "there are " + std::to_string(images->count) + " images but " +
                              std::to_string(labels.size()) + " labels; pass matching files");
     }
+    const Status classes_fit = labels_fit(labels, model->shape(model->fb().output()).c);
+    if (!classes_fit.is_ok()) return fail("run", classes_fit);
   }
   const Fit fit = args.has("--resize") ? Fit::kResize : Fit::kExact;
   std::vector<float> input;

@@ -52,8 +52,8 @@ int run_split(const Args& args) {
   if (!model.is_ok()) return fail("split", model.status());
   const fb::Model& m = model->fb();
   if (!args.has("--worker")) return fail("split", "--worker HOST:PORT is required: a `shoal worker` serving the same model file");
-  auto limit = args.number("--limit", 200);
-  if (!limit.is_ok() || limit.value() < 1) return fail("split", "--limit takes a whole number of images, 1 or more");
+  auto limit = args.count("--limit", 200);
+  if (!limit.is_ok()) return fail("split", limit.status());
   // What to try: subnets, cuts, encodings.
   std::vector<uint32_t> subnets;
   const std::string subnet_spec = args.get("--subnet", m.subnets()->Get(m.subnets()->size() - 1)->name()->str());
@@ -83,10 +83,12 @@ int run_split(const Args& args) {
     if (!e.is_ok()) return fail("split", e.status());
     encodings.push_back(e.value());
   }
-  auto test_set = labelled_images_option(args, static_cast<uint32_t>(limit.value()));
+  auto test_set = labelled_images_option(args, limit.value());
   if (!test_set.is_ok()) return fail("split", test_set.status());
   const Images* images = &test_set->images;
   const std::vector<uint8_t>* labels = &test_set->labels;
+  const Status classes_fit = labels_fit(*labels, model->shape(model->fb().output()).c);
+  if (!classes_fit.is_ok()) return fail("split", classes_fit);
 
   auto kernels = backend_option(args);
   if (!kernels.is_ok()) return fail("split", kernels.status());

@@ -37,6 +37,17 @@ Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit) 
   return LabelledImages{std::move(images.value()), std::move(labels.value())};
 }
 
+Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes) {
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] >= classes) {
+      return Status(StatusCode::kInvalidArgument, "label " + std::to_string(labels[i]) + " (image " + std::to_string(i) +
+                                                      ") is not one of the model's " + std::to_string(classes) +
+                                                      " classes: are --labels for this model's dataset?");
+    }
+  }
+  return Status::ok();
+}
+
 namespace {
 sigset_t stop_signal_set() {
   sigset_t set;

@@ -26,6 +26,9 @@ struct LabelledImages {
   std::vector<uint8_t> labels;
 };
 Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit);
+// kInvalidArgument, naming the first, when a label is not one of `classes` (a label file of
+// another dataset would score 0 % without a word).
+Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes);
 
 // The most probable class (the first of a tie).
 inline uint32_t top_class(const std::vector<float>& probabilities) {

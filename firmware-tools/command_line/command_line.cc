@@ -23,6 +23,16 @@ Result<double> Args::number(const std::string& name, double fallback) const {
   return v;
 }
 
+Result<uint32_t> Args::count(const std::string& name, uint32_t fallback) const {
+  if (!has(name)) return fallback;
+  auto v = number(name, 0);
+  if (!v.is_ok()) return v.status();
+  if (!(v.value() >= 1) || v.value() > 4e9 || v.value() != static_cast<double>(static_cast<uint32_t>(v.value()))) {
+    return Status(StatusCode::kInvalidArgument, name + " takes a whole number, 1 or more, not '" + get(name) + "'");
+  }
+  return static_cast<uint32_t>(v.value());
+}
+
 Result<Args> Command::parse(int argc, char** argv) const {
   Args args;
   for (int i = 0; i < argc; ++i) {
@@ -52,6 +62,10 @@ Result<Args> Command::parse(int argc, char** argv) const {
       value = argv[++i];
     } else if (!option->value && inline_value) {
       return Status(StatusCode::kInvalidArgument, name + " takes no value");
+    }
+    if (args.values_.count(name)) {
+      return Status(StatusCode::kInvalidArgument,
+                    name + " is given twice; give it once" + (option->value ? " (a list takes commas: 1,2,3)" : ""));
     }
     args.values_[name] = value;
   }

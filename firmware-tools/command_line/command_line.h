@@ -28,6 +28,9 @@ class Args {
   std::string get(const std::string& name, const std::string& fallback = "") const;
   // Numbers with a plain-language error naming the option.
   Result<double> number(const std::string& name, double fallback) const;
+  // A count given with the option must be a whole number of at least 1 (`fallback`, which
+  // may be 0 for "all", when the option is absent).
+  Result<uint32_t> count(const std::string& name, uint32_t fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

@@ -4,11 +4,18 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/stat.h>
+
 #include "shoal/model.h"
 
 namespace shoal {
 
 Result<Model> Model::from_file(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return Status(StatusCode::kInvalidArgument, "'" + path + "' is " + (S_ISDIR(st.st_mode) ? "a folder" : "not a file") +
+                                                    "; give a model file (.shoal)");
+  }
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) {
     return Status(errno == ENOENT ? StatusCode::kNotFound : StatusCode::kIo,
