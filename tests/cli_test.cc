@@ -1,12 +1,18 @@
 // The real `shoal` binary, run as a user would: help, synth, inspect, run, and its errors.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "sanitizers.h"
@@ -214,6 +220,54 @@ TEST(Cli, DemoRunsWithRandomMembersWhenNoneAreGiven) {
   EXPECT_TRUE(has(o, "random-weight models")) << o.output;
   EXPECT_TRUE(has(o, "all workers stopped")) << o.output;
   EXPECT_TRUE(has(shoal("demo --members a.shoal,b.shoal --limit 3"), "--members takes 4 model files"));
+}
+
+// SIGTERM (a `kill`, a service manager) stops the demo's four workers and removes its folder.
+TEST(Cli, ASignalStopsTheDemosWorkersAndRemovesItsFolder) {
+  SKIP_UNDER_SANITIZERS();
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t demo = fork();
+  ASSERT_GE(demo, 0);
+  if (demo == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    execl(SHOAL_BINARY, SHOAL_BINARY, "demo", "--limit", "5000", "--policy", "static", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::FILE* from = fdopen(out[0], "r");
+  std::vector<pid_t> workers;
+  std::string folder;
+  char line[1024];
+  while (workers.size() < 4 && std::fgets(line, sizeof(line), from)) {
+    const std::string text = line;
+    const size_t pid = text.find(" pid ");
+    if (pid != std::string::npos) workers.push_back(static_cast<pid_t>(std::atoi(text.c_str() + pid + 5)));
+    const size_t at = text.find("written to ");
+    if (at != std::string::npos) folder = text.substr(at + 11, text.find(',', at) - at - 11);
+  }
+  ASSERT_EQ(workers.size(), 4u);
+  ASSERT_FALSE(folder.empty());
+  struct stat st;
+  EXPECT_EQ(stat(folder.c_str(), &st), 0) << folder;
+  ASSERT_EQ(kill(demo, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(demo, &status, 0), demo);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+  std::fclose(from);
+  for (pid_t w : workers) {  // reparented, they are reaped once they end
+    bool gone = false;
+    for (int i = 0; i < 300 && !gone; ++i) {
+      gone = kill(w, 0) != 0 && errno == ESRCH;
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(gone) << "worker " << w << " still runs";
+  }
+  EXPECT_NE(stat(folder.c_str(), &st), 0) << folder << " is still there";
+  for (pid_t w : workers) {  // should this fail, it leaves nothing running for the next test
+    if (kill(w, 0) == 0) kill(w, SIGKILL);
+  }
 }
 
 TEST(Cli, ErrorsSayWhatToDo) {

@@ -10,6 +10,7 @@
 #include "ensemble_eval.h"
 #include "shoal/architectures.h"
 #include "shoal/backend.h"
+#include "shoal/net/worker_process.h"
 #include "shoal/policy_registry.h"
 
 namespace shoal::cli {
@@ -41,6 +42,11 @@ int run_demo(const Args& args) {
   } temp;
   if (!temp.made) return fail("demo", "cannot make a temporary directory in /tmp");
   const char* dir = temp.path;
+  // Stopped by a signal, it stops its workers and removes the folder all the same.
+  std::vector<std::string> ours;
+  for (uint32_t i = 0; i < 4; ++i) ours.push_back(std::string(dir) + "/member" + std::to_string(i) + ".shoal");
+  ours.push_back(dir);
+  net::clean_up_on_signal(ours);
 
   const std::vector<std::string> trained =
       args.has("--members") ? split_list(args.get("--members")) : std::vector<std::string>{};
@@ -48,7 +54,8 @@ int run_demo(const Args& args) {
   if (trained.empty()) {
     std::printf("shoal demo: 4 workers on loopback, each its own process and member (%s)\n", arch.c_str());
     std::printf("NOTE: no --members given, so members are random-weight models from 'shoal synth' and\n"
-                "accuracy is at chance level; latency, deadlines, misses and choices are real.\n");
+                "accuracy is at chance level; latency, deadlines, misses and choices are real.\n"
+                "(they are written to %s, which is removed however the demo ends)\n", dir);
   } else {
     std::printf("shoal demo: 4 workers on loopback, each its own process and trained member\n");
   }

@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "experiment.h"
+#include "shoal/net/worker_process.h"
 
 namespace shoal::cli {
 
@@ -91,6 +92,7 @@ int experiment(const Args& args) {
     for (const Experiment& e : kExperiments) names += std::string(names.empty() ? "" : ", ") + e.name;
     return fail(name, "no experiment '" + which + "'; there are " + names + " (or all)");
   }
+  net::clean_up_on_signal({});  // its worker processes stop with it
   ExperimentSetup setup;
   setup.models = args.get("--models", setup.models);
   setup.out = args.get("--out", setup.out);

@@ -5,9 +5,61 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 
 namespace shoal::net {
+namespace {
+
+// The worker processes running, for a signal handler to stop (a fixed table: no allocation).
+constexpr size_t kMaxChildren = 256;
+std::atomic<pid_t> g_children[kMaxChildren];
+
+void remember(pid_t pid) {
+  for (auto& slot : g_children) {
+    pid_t empty = 0;
+    if (slot.compare_exchange_strong(empty, pid)) return;
+  }
+}
+
+void forget(pid_t pid) {
+  for (auto& slot : g_children) {
+    pid_t mine = pid;
+    if (slot.compare_exchange_strong(mine, 0)) return;
+  }
+}
+
+constexpr size_t kMaxPaths = 16, kMaxPath = 512;
+char g_paths[kMaxPaths][kMaxPath];
+size_t g_path_count = 0;
+
+void on_signal(int sig) {
+  for (auto& slot : g_children) {
+    const pid_t pid = slot.load();
+    if (pid > 0) ::kill(pid, SIGTERM);
+  }
+  for (size_t i = 0; i < g_path_count; ++i) {
+    if (::unlink(g_paths[i]) != 0) ::rmdir(g_paths[i]);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+}  // namespace
+
+void clean_up_on_signal(const std::vector<std::string>& paths) {
+  g_path_count = 0;
+  for (const std::string& p : paths) {
+    if (g_path_count == kMaxPaths || p.size() >= kMaxPath) break;
+    std::memcpy(g_paths[g_path_count], p.c_str(), p.size() + 1);
+    ++g_path_count;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
 
 std::string self_executable() {
   char path[4096];
@@ -39,6 +91,7 @@ Result<WorkerProcess> WorkerProcess::start(const std::string& binary, const std:
     _exit(127);
   }
   close(out[1]);
+  remember(pid);
   WorkerProcess p;
   p.pid_ = pid;
   std::string line;
@@ -74,6 +127,7 @@ void WorkerProcess::kill_now() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
+  forget(pid_);
   pid_ = -1;
 }
 
@@ -81,6 +135,7 @@ void WorkerProcess::stop() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
   waitpid(pid_, nullptr, 0);
+  forget(pid_);
   pid_ = -1;
 }
 

@@ -40,6 +40,12 @@ class WorkerProcess {
 // This executable's path, to start more of itself.
 std::string self_executable();
 
+// From now on SIGINT and SIGTERM stop every worker process this process has running, remove
+// `paths` (files, then folders, in the order given), and end the process as the signal would:
+// a command that starts workers leaves nothing behind however it is stopped. Call once, from
+// the main thread; the handler does only what a signal handler may.
+void clean_up_on_signal(const std::vector<std::string>& paths);
+
 }  // namespace shoal::net
 
 #endif  // SHOAL_NET_WORKER_PROCESS_H_
