@@ -18,14 +18,14 @@ WorkerLink::WorkerLink(std::string address, Dialer& dialer, LinkOptions options)
 
 WorkerLink::~WorkerLink() { close(); }
 
-Status WorkerLink::open(OnFrame on_frame, OnClosed on_closed) {
+Status WorkerLink::open(OnFrame on_frame, OnClosed on_closed, int handshake_timeout_ms) {
   auto dialled = dialer_.dial(address_, options_.connect_timeout_ms);
   if (!dialled.is_ok()) return dialled.status();
   std::shared_ptr<Connection> connection(std::move(dialled.value()));
   connection->set_key(options_.key);
   WorkerInfo hello;
   hello.software = "shoal " SHOAL_VERSION;
-  auto info = dial_handshake(*connection, hello, options_.handshake_timeout_ms);
+  auto info = dial_handshake(*connection, hello, handshake_timeout_ms > 0 ? handshake_timeout_ms : options_.handshake_timeout_ms);
   if (!info.is_ok()) return info.status();
   if (info->subnets.empty()) return Status(StatusCode::kInvalidArgument, address_ + " serves no subnets");
   if (!info_.subnets.empty()) {  // a reconnect: the worker must serve what it served

@@ -36,7 +36,9 @@ class WorkerLink {
 
   // Connects and shakes hands; on success the reader runs, calling on_frame for each frame
   // and on_closed once when the connection ends (not when close() ends it).
-  Status open(OnFrame on_frame, OnClosed on_closed);
+  // `handshake_timeout_ms` > 0 overrides the link's own, for a retry that should give up
+  // soon (over UDP a Hello sent while the worker was down is simply lost).
+  Status open(OnFrame on_frame, OnClosed on_closed, int handshake_timeout_ms = 0);
   bool up() const;
   // `subnet` is its index in info().subnets.
   Status send_request(uint64_t id, uint32_t subnet, double budget_ms, const uint8_t* image, size_t size);
