@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "shoal/net/cluster.h"
@@ -60,6 +61,10 @@ class Cluster : public ::testing::Test {
     ASSERT_TRUE(images.is_ok() && labels.is_ok());
     images_ = std::move(images.value());
     labels_ = std::move(labels.value());
+    options_.on_event = [this](const WorkerEvent& e) {
+      std::lock_guard<std::mutex> lock(events_mu_);
+      events_.push_back(e);
+    };
     auto master = Master::connect(options_);
     ASSERT_TRUE(master.is_ok()) << master.status().to_string();
     master_ = std::move(master.value());
@@ -88,12 +93,19 @@ class Cluster : public ::testing::Test {
     return false;
   }
 
+  std::vector<WorkerEvent> events() {
+    std::lock_guard<std::mutex> lock(events_mu_);
+    return events_;
+  }
+
   MasterOptions options_;
   std::vector<std::string> paths_;
   std::vector<WorkerProcess> workers_;
   Images images_;
   std::vector<uint8_t> labels_;
   std::unique_ptr<Master> master_;
+  std::mutex events_mu_;
+  std::vector<WorkerEvent> events_;  // as the master told them
 };
 
 PolicyParams fixed_for(double ms) {
@@ -153,6 +165,11 @@ TEST_F(Cluster, AStoppedWorkerIsMarkedDownByHeartbeatsAndUsedAfterItContinues) {
   EXPECT_GE(master_->counters().silent_drops, 1u);
   ASSERT_EQ(::kill(workers_[0].pid(), SIGCONT), 0);
   EXPECT_TRUE(used_again_within_5s(0)) << "the continued worker was never used again";
+  const std::vector<WorkerEvent> told = events();
+  ASSERT_GE(told.size(), 2u);
+  EXPECT_EQ(told[0].kind, WorkerEvent::Kind::kDown);
+  EXPECT_EQ(told[0].why, "no reply to 3 heartbeats");
+  EXPECT_EQ(told.back().kind, WorkerEvent::Kind::kBack);
 }
 
 TEST_F(Cluster, RestartedWorkerIsUsedAgain) {
@@ -168,6 +185,15 @@ TEST_F(Cluster, RestartedWorkerIsUsedAgain) {
   EXPECT_TRUE(used_again_within_5s(1)) << "the restarted worker was never used again";
   EXPECT_TRUE(master_->alive(1));
   EXPECT_EQ(master_->counters().reconnects, 1u);
+  // Told as it happened: down (its connection closed), then back.
+  const std::vector<WorkerEvent> told = events();
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0].kind, WorkerEvent::Kind::kDown);
+  EXPECT_EQ(told[0].worker, 1u);
+  EXPECT_EQ(told[0].address, options_.addresses[1]);
+  EXPECT_EQ(told[0].why, "its connection closed");
+  EXPECT_EQ(told[1].kind, WorkerEvent::Kind::kBack);
+  EXPECT_EQ(told[1].worker, 1u);
 }
 
 TEST(ClusterFile, ParsesAndExplainsMistakes) {

@@ -98,6 +98,25 @@ int run_master(const Args& args) {
   auto top_k = args.number("--top-k", 0);
   if (!top_k.is_ok() || top_k.value() < 0) return fail("master", "--top-k takes a number of classes, 0 for all");
   options.reply_top_k = static_cast<uint32_t>(top_k.value());
+  // Workers going down and coming back, on stderr as it happens (a JSON line each with --json).
+  const auto started = std::chrono::steady_clock::now();
+  const bool json_events = args.has("--json");
+  const std::vector<std::string> names = cluster.names;
+  options.on_event = [started, json_events, names](const net::WorkerEvent& e) {
+    const double at_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::string name = e.worker < names.size() ? names[e.worker] : e.address;
+    if (json_events) {
+      Json j;
+      j.begin_object().field("event", std::string("worker ") + net::worker_event_name(e.kind)).field("at_s", at_s)
+          .field("worker", name).field("address", e.address);
+      if (!e.why.empty()) j.field("why", e.why);
+      j.end_object();
+      std::fprintf(stderr, "%s\n", j.str().c_str());
+    } else {
+      std::fprintf(stderr, "shoal master: [%.1f s] worker %s (%s) %s%s%s\n", at_s, name.c_str(), e.address.c_str(),
+                   net::worker_event_name(e.kind), e.why.empty() ? "" : ": ", e.why.c_str());
+    }
+  };
   Result<Model> local = Status(StatusCode::kNotFound, "");
   if (args.has("--local-model")) {
     local = Model::from_file(args.get("--local-model"));

@@ -41,6 +41,7 @@ struct Master::Impl final : UnitSender {
   std::vector<EncodedTensor> share_inputs;  // a share request's, reused
   std::vector<const EncodedTensor*> share_views;
   uint64_t disconnects = 0, reconnects = 0, silent_drops = 0;
+  std::vector<bool> dropped_for_silence;  // per worker: the heartbeat thread dropped it (under mu)
   bool stopping = false;
   std::thread timer, reconnector, heartbeat;
 
@@ -127,6 +128,14 @@ struct Master::Impl final : UnitSender {
     ++disconnects;
     orchestrator->on_worker_down(w);
     poke_timer();
+    const bool silent = dropped_for_silence[w];
+    dropped_for_silence[w] = false;
+    tell(WorkerEvent::Kind::kDown, w,
+         silent ? "no reply to " + std::to_string(options.down_after_heartbeats) + " heartbeats" : "its connection closed");
+  }
+
+  void tell(WorkerEvent::Kind kind, uint32_t w, std::string why) {  // under mu
+    if (options.on_event) options.on_event(WorkerEvent{kind, w, links[w]->address(), std::move(why)});
   }
 
   Status open(uint32_t w, int handshake_timeout_ms = 0) {
@@ -166,6 +175,7 @@ struct Master::Impl final : UnitSender {
         if (now - last_heard[w] > silent_limit) {
           ++silent_drops;
           dropped_silent[w] = last_heard[w];
+          dropped_for_silence[w] = true;
           links[w]->drop();
         } else if (beat) {
           heartbeat_sent[w] = {++id, now};
@@ -210,12 +220,15 @@ struct Master::Impl final : UnitSender {
           up[w] = true;
           ++reconnects;
           orchestrator->on_worker_up(w);
+          tell(WorkerEvent::Kind::kBack, w, "");
         }
       }
     }
   }
 
 };
+
+const char* worker_event_name(WorkerEvent::Kind kind) { return kind == WorkerEvent::Kind::kDown ? "down" : "back"; }
 
 Master::Master(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -262,6 +275,7 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
     m.is_local.push_back(true);
   }
   m.up.assign(m.links.size(), false);
+  m.dropped_for_silence.assign(m.links.size(), false);
   m.last_heard.assign(m.links.size(), 0);
   m.heartbeat_sent.assign(m.links.size(), {0, 0});
   std::unique_ptr<Master> master(new Master(std::move(impl)));

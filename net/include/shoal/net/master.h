@@ -27,6 +27,16 @@
 
 namespace shoal::net {
 
+// What happened to a worker, as it happened (MasterOptions::on_event).
+struct WorkerEvent {
+  enum class Kind : uint8_t { kDown, kBack };
+  Kind kind = Kind::kDown;
+  uint32_t worker = 0;
+  std::string address;
+  std::string why;  // kDown: its connection closed, or it stopped answering heartbeats
+};
+const char* worker_event_name(WorkerEvent::Kind kind);  // "down", "back"
+
 struct MasterOptions {
   std::vector<std::string> addresses;  // HOST:PORT per worker
   LatencyOptions latency;
@@ -45,6 +55,9 @@ struct MasterOptions {
   // model's.
   const Model* local_model = nullptr;
   WorkerOptions local;
+  // Called as a worker goes down or comes back, on the master's threads and under its lock
+  // (as prediction callbacks are): hand the event on, do not call the Master from it.
+  std::function<void(const WorkerEvent&)> on_event;
 };
 
 struct MasterCounters {
