@@ -104,6 +104,54 @@ TEST_F(Bounds, PeersThatNeverProveTheKeyCannotKeepAMasterOut) {
   EXPECT_EQ(server_->counters().peers_displaced.load(), 80u + 1u - 4u) << "the oldest gave way";
 }
 
+// The worker tells, as it happens, who it serves, who leaves and who it refuses, and why.
+TEST_F(Bounds, EachPeerServedLeftOrRefusedIsToldWithWhy) {
+  std::mutex mu;
+  std::vector<PeerEvent> told;
+  WorkerOptions options;
+  options.key = "the cluster's key";
+  options.handshake_timeout_ms = 300;
+  options.on_event = [&](const PeerEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    told.push_back(e);
+  };
+  start(options);
+  auto wait_for = [&](size_t n) {
+    for (int i = 0; i < 300; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (told.size() >= n) return told;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    return told;
+  };
+  auto honest = testing::shake_hands(*server_, options.key);
+  ASSERT_TRUE(write_frame(*honest, wire::MessageType::Heartbeat, 1, nullptr, 0).is_ok());
+  Frame beat;
+  ASSERT_TRUE(read_frame(*honest, Limits{}, &beat, 2000).is_ok());
+  auto events = wait_for(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, PeerEvent::Kind::kServing);
+  honest.reset();
+  events = wait_for(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].kind, PeerEvent::Kind::kLeft);
+  EXPECT_EQ(events[1].why, "it closed the connection");
+  auto stranger = testing::raw_connection(*server_, "another key");
+  EXPECT_FALSE(dial_handshake(*stranger, WorkerInfo{}, 2000).is_ok());
+  events = wait_for(3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].kind, PeerEvent::Kind::kRefused);
+  EXPECT_NE(events[2].why.find("handshake failed"), std::string::npos) << events[2].why;
+  auto silent = testing::shake_hands(*server_, options.key);  // and never a frame under the key
+  events = wait_for(4);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[3].kind, PeerEvent::Kind::kRefused);
+  EXPECT_NE(events[3].why.find("never proved the key"), std::string::npos) << events[3].why;
+}
+
 TEST_F(Bounds, AFloodingPeerThatNeverReadsCannotStarveAnother) {
   WorkerOptions options;
   options.max_queued = 8;

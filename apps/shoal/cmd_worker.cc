@@ -35,6 +35,11 @@ int run_worker(const Args& args) {
   auto threads = threads_option(args);
   if (!threads.is_ok()) return fail("worker", threads.status());
   options.threads = threads.value();
+  // Masters served, leaving and refused, on stderr as it happens.
+  options.on_event = [](const net::PeerEvent& e) {
+    std::fprintf(stderr, "shoal worker: %s %s%s%s\n", net::peer_event_name(e.kind), e.peer.c_str(),
+                 e.why.empty() ? "" : ": ", e.why.c_str());
+  };
   auto server = net::WorkerServer::create(model.value(), options);
   if (!server.is_ok()) return fail("worker", server.status());
   auto transport = net::parse_transport(args.get("--transport", "tcp"));

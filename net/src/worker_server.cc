@@ -147,6 +147,9 @@ struct WorkerServer::Impl {
   // The first frame under the session key verified: the peer takes a slot, or is told Busy
   // when every slot is taken (false).
   bool prove(const std::shared_ptr<Peer>& peer);
+  void tell(PeerEvent::Kind kind, const Connection& c, std::string why) const {
+    if (options.on_event) options.on_event(PeerEvent{kind, c.peer(), std::move(why)});
+  }
   // Makes room for one more connection in its handshake (under the lock).
   void make_room_to_prove(const std::string& source);
 };
@@ -234,6 +237,15 @@ WorkerServer::~WorkerServer() {
 }
 
 const WorkerCounters& WorkerServer::counters() const { return impl_->counters; }
+
+const char* peer_event_name(PeerEvent::Kind kind) {
+  switch (kind) {
+    case PeerEvent::Kind::kServing: return "serving";
+    case PeerEvent::Kind::kLeft: return "left";
+    case PeerEvent::Kind::kRefused: return "refused";
+  }
+  return "?";
+}
 
 void WorkerServer::stop() {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -339,8 +351,10 @@ bool WorkerServer::Impl::prove(const std::shared_ptr<Peer>& peer) {
 
 void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
   Connection& c = *peer->connection;
-  if (!accept_handshake(c, info, options.handshake_timeout_ms).is_ok()) {
+  const auto shaken = accept_handshake(c, info, options.handshake_timeout_ms);
+  if (!shaken.is_ok()) {
     ++counters.peers_dropped;
+    tell(PeerEvent::Kind::kRefused, c, "handshake failed: " + shaken.status().message());
     return c.shutdown();
   }
   Frame frame;
@@ -352,6 +366,7 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
   // arrived when that run started, or when the frame before them did if earlier.
   Clock::time_point ran_since{};  // unstamped: the last request that ran on this thread
   bool probe = false;
+  std::string left_because = "the server stopped";
   for (;;) {
     // Until its first frame verifies, a peer gets the handshake's time, not the idle timeout.
     const int wait = probe ? 0 : peer->proven ? options.idle_timeout_ms : options.handshake_timeout_ms;
@@ -380,9 +395,20 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
         (void)c.flush(100);
       }
       if (c.overflowed()) ++counters.peers_dropped;  // it did not read its replies
+      left_because = c.overflowed()                       ? "it did not read its replies"
+                     : st.code() == StatusCode::kTimeout ? "silent for " + std::to_string(wait / 1000) + " s"
+                     : st.code() == StatusCode::kIo      ? "it closed the connection"
+                                                          : st.message();
+      if (!peer->proven) tell(PeerEvent::Kind::kRefused, c, "never proved the key: " + left_because);
       break;
     }
-    if (!peer->proven && !prove(peer)) break;
+    if (!peer->proven) {
+      if (!prove(peer)) {
+        tell(PeerEvent::Kind::kRefused, c, "every one of its " + std::to_string(options.max_peers) + " slots is taken");
+        break;
+      }
+      tell(PeerEvent::Kind::kServing, c, "");
+    }
     const uint64_t id = frame.header.request_id;
     switch (frame.header.type) {
       case wire::MessageType::InferRequest: {
@@ -412,6 +438,7 @@ void WorkerServer::Impl::peer_loop(const std::shared_ptr<Peer>& peer) {
                              " messages after the handshake");
     }
   }
+  if (peer->proven) tell(PeerEvent::Kind::kLeft, c, left_because);
   c.shutdown();
 }
 

@@ -17,6 +17,7 @@
 #define SHOAL_NET_WORKER_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,15 @@
 #include "shoal/net/frame.h"
 
 namespace shoal::net {
+
+// What happened to a peer, as it happened (WorkerOptions::on_event).
+struct PeerEvent {
+  enum class Kind : uint8_t { kServing, kLeft, kRefused };
+  Kind kind = Kind::kServing;
+  std::string peer;  // its address
+  std::string why;   // kLeft and kRefused: what ended it (a wrong key, every slot taken, silence)
+};
+const char* peer_event_name(PeerEvent::Kind kind);  // "serving", "left", "refused"
 
 struct WorkerOptions {
   std::string member;    // this member's name in Hello (default: the model's name)
@@ -42,6 +52,10 @@ struct WorkerOptions {
   int handshake_timeout_ms = 2000;
   int idle_timeout_ms = 60000;           // a peer silent this long is dropped (masters heartbeat)
   ConnectionLimits connection;
+  // Called on the peer's thread as a master proves the key and is served, leaves, or is
+  // refused (a failed handshake: a wrong key, a replay, silence; every slot taken). Not under
+  // the server's lock; it may not call the server.
+  std::function<void(const PeerEvent&)> on_event;
 };
 
 struct WorkerCounters {
