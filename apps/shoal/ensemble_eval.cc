@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "command.h"
 #include "shoal/net/calibrator.h"
 #include "shoal/policy_registry.h"
 
@@ -123,7 +124,13 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
     const auto start = std::chrono::steady_clock::now();
     double arrival_s = 0;
     uint32_t submitted = 0;
+    Progress progress(quiet);  // each row as it goes, with the time it has left
     for (uint32_t i = 0; i < images.count && !stop_requested; ++i, ++submitted) {
+      const double spent_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      char row[160];
+      std::snprintf(row, sizeof(row), "%s at %.2f ms deadline, about %.0f s left", run.policy.c_str(), run.deadline_ms,
+                    i ? spent_s / i * (images.count - i) : 0.0);
+      progress.update(row, i, images.count);
       if (load.rate > 0) {
         arrival_s += gap(rng);
         std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -146,6 +153,7 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return in_flight == 0; });
     }
+    progress.done();
     cell.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const net::MasterCounters after = master.counters();
     cell.late_replies = after.orchestrator.late_replies - before.orchestrator.late_replies;

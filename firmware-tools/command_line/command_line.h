@@ -65,7 +65,7 @@ class Progress {
     std::fprintf(stderr, tty_ ? "\r  %s: %u/%u images " : "  %s: %u/%u images\n", subnet.c_str(), done, total);
   }
   void done() {
-    if (tty_) std::fprintf(stderr, "\r%60s\r", "");
+    if (tty_) std::fprintf(stderr, "\r%100s\r", "");
   }
 
  private:
