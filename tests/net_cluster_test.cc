@@ -365,28 +365,38 @@ TEST_F(Split, EveryCutWithARealWorkerKeepsTheWholeNetworksAnswers) {
   EXPECT_GE(count("\"agreement\":1,"), cut_count + 3) << out;  // every f32 row, auto, the worker's whole run, the local one
 }
 
+// A master of the worker at `address` holding `model` itself (workers serving the same file
+// run parts of it), calibrated from image `first` of `images` on: its latency on
+// `latency_images`, its accuracy on `accuracy_images`.
+void connect_calibrated(const std::string& address, const Model* model, const Images& images, uint32_t first,
+                        uint32_t latency_images, uint32_t accuracy_images, std::unique_ptr<Master>* master) {
+  MasterOptions options;
+  options.addresses = {address};
+  options.local_model = model;
+  auto connected = Master::connect(options);
+  ASSERT_TRUE(connected.is_ok()) << connected.status().to_string();
+  *master = std::move(connected.value());
+  ASSERT_NE((*master)->segments(), nullptr) << "the worker serves the master's model file";
+  auto labels = read_idx_labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz", first + accuracy_images);
+  ASSERT_TRUE(labels.is_ok());
+  ASSERT_TRUE(calibrate_latency(**master, images, first, latency_images).is_ok());
+  auto profile = measure_accuracy(**master, images, labels.value(), first, accuracy_images);
+  ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
+  (*master)->set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+}
+
 // DISNET and split as master policies over a real worker process that serves the master's
 // own model: every answer is the whole network's at the subnet used, as this process's
 // engine gives it (cut tensors travel as f32: to the bit), and DISNET chains a block here
 // and a block on the worker.
 TEST_F(Split, DisnetAndSplitPoliciesAnswerAsTheWholeNetwork) {
-  MasterOptions options;
-  options.addresses = {worker_->address()};
-  options.local_model = model_.get();
-  auto master = Master::connect(options);
-  ASSERT_TRUE(master.is_ok()) << master.status().to_string();
-  ASSERT_NE(master.value()->segments(), nullptr) << "the worker serves the master's model file";
-  auto labels = read_idx_labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz", 120);
-  ASSERT_TRUE(labels.is_ok());
-  ASSERT_TRUE(calibrate_latency(*master.value(), images_, 100, 5).is_ok());
-  auto profile = measure_accuracy(*master.value(), images_, labels.value(), 100, 20);
-  ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
-  master.value()->set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+  std::unique_ptr<Master> master;
+  ASSERT_NO_FATAL_FAILURE(connect_calibrated(worker_->address(), model_.get(), images_, 100, 5, 20, &master));
   std::vector<float> in, want(10);
   for (const char* policy : {"disnet", "split"}) {
-    ASSERT_TRUE(master.value()->set_policy(policy).is_ok()) << policy;
+    ASSERT_TRUE(master->set_policy(policy).is_ok()) << policy;
     for (uint32_t i = 0; i < 30; ++i) {
-      const Prediction p = master.value()->infer(images_.image(i), 500.0);
+      const Prediction p = master->infer(images_.image(i), 500.0);
       ASSERT_EQ(p.outcome, Outcome::kAnswered) << policy << " image " << i;
       ASSERT_FALSE(p.used.empty());
       const uint32_t subnet = p.used.back().subnet;
@@ -545,25 +555,15 @@ TEST_F(Partition, FluidHighAccuracyAsAMasterPolicyEqualsW10OnOneDevice) {
   const std::string path = SHOAL_SOURCE_DIR "/models/fluid/fluid-cnn-fluid-s2.shoal";
   Cluster c = start(path, 1);
   ASSERT_EQ(c.workers.size(), 1u);
-  MasterOptions options;
-  options.addresses = {c.workers[0].address()};
-  options.local_model = c.model.get();
-  auto master = Master::connect(options);
-  ASSERT_TRUE(master.is_ok()) << master.status().to_string();
-  ASSERT_NE(master.value()->segments(), nullptr);
-  ASSERT_NE(master.value()->segments()->partition, nullptr) << "the Fluid model splits into halves";
-  auto labels = read_idx_labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz", 100);
-  ASSERT_TRUE(labels.is_ok());
-  ASSERT_TRUE(calibrate_latency(*master.value(), images_, 60, 3).is_ok());
-  auto profile = measure_accuracy(*master.value(), images_, labels.value(), 60, 10);
-  ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
-  master.value()->set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+  std::unique_ptr<Master> master;
+  ASSERT_NO_FATAL_FAILURE(connect_calibrated(c.workers[0].address(), c.model.get(), images_, 60, 3, 10, &master));
+  ASSERT_NE(master->segments()->partition, nullptr) << "the Fluid model splits into halves";
   const uint32_t w10 = c.model->find_subnet("w1.0").value();
   std::vector<float> in, want(10);
   for (const char* policy : {"fluid-ha", "adaptive"}) {
-    ASSERT_TRUE(master.value()->set_policy(policy).is_ok()) << policy;
+    ASSERT_TRUE(master->set_policy(policy).is_ok()) << policy;
     for (uint32_t i = 0; i < 20; ++i) {
-      const Prediction p = master.value()->infer(images_.image(i), 1000.0);
+      const Prediction p = master->infer(images_.image(i), 1000.0);
       ASSERT_EQ(p.outcome, Outcome::kAnswered) << policy << " image " << i;
       EXPECT_STREQ(p.mode, "high accuracy") << policy;
       ASSERT_FALSE(p.used.empty());
@@ -574,11 +574,11 @@ TEST_F(Partition, FluidHighAccuracyAsAMasterPolicyEqualsW10OnOneDevice) {
       for (size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(p.probabilities[k], want[k], 1e-5f) << policy << " image " << i;
     }
   }
-  ASSERT_TRUE(master.value()->set_policy("fluid-ha").is_ok());
+  ASSERT_TRUE(master->set_policy("fluid-ha").is_ok());
   c.workers[0].kill_now();
   uint32_t answered = 0;
   for (uint32_t i = 20; i < 30; ++i) {
-    const Prediction p = master.value()->infer(images_.image(i), 300.0);
+    const Prediction p = master->infer(images_.image(i), 300.0);
     answered += p.outcome == Outcome::kAnswered || p.outcome == Outcome::kInsured;
   }
   EXPECT_GE(answered, 8u) << "the master's own engine insures what the partition cannot finish";

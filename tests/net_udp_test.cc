@@ -59,6 +59,15 @@ class Udp : public ::testing::Test {
     EXPECT_TRUE(info.is_ok()) << info.status().to_string();
     return std::move(c.value());
   }
+  // A master of this worker over UDP, with its key, heartbeating at the tests' pace.
+  MasterOptions master_options() const {
+    MasterOptions options;
+    options.addresses = {address_};
+    options.dialer = &udp_dialer();
+    options.key = key_;
+    options.heartbeat_ms = kTestHeartbeatMs;
+    return options;
+  }
   static Frame read(Connection& c) {
     Frame f;
     const Status st = read_frame(c, Limits{}, &f, 2000);
@@ -216,11 +225,7 @@ TEST_F(Udp, ReplayedAndForeignDatagramsAreDroppedAndTheSessionLives) {
 }
 
 TEST_F(Udp, AMasterOverUdpNoticesAStoppedWorkerByItsHeartbeats) {
-  MasterOptions options;
-  options.addresses = {address_};
-  options.dialer = &udp_dialer();
-  options.key = key_;
-  options.heartbeat_ms = kTestHeartbeatMs;
+  MasterOptions options = master_options();
   options.reply_top_k = 3;  // small replies: the master fills in the rest
   auto master = Master::connect(options);
   ASSERT_TRUE(master.is_ok()) << master.status().to_string();
@@ -253,12 +258,7 @@ TEST_F(Udp, AMasterOverUdpNoticesAStoppedWorkerByItsHeartbeats) {
 // over TCP (TCP refuses a connection at once; over UDP a Hello to a stopped worker is lost,
 // and the master's retry gives up after half its 300 ms period, not after a second).
 TEST_F(Udp, AMasterOverUdpUsesAWorkerThatComesBackWithinAPeriodOrTwo) {
-  MasterOptions options;
-  options.addresses = {address_};
-  options.dialer = &udp_dialer();
-  options.key = key_;
-  options.heartbeat_ms = kTestHeartbeatMs;
-  auto master = Master::connect(options);
+  auto master = Master::connect(master_options());
   ASSERT_TRUE(master.is_ok()) << master.status().to_string();
   const uint16_t port = listener_->port();
   server_->stop();

@@ -70,11 +70,7 @@ struct Master::Impl final : UnitSender {
       encode_tensor(whole.data(), whole.size(), wire::TensorEncoding::F32, &share_inputs[i]);
       share_views.push_back(&share_inputs[i]);
     }
-    ShareRequest share;
-    share.first_node = st.first_node, share.end_node = st.end_node;
-    share.ranges = st.ranges[u.part].data(), share.groups = st.ranges[u.part].size();
-    share.input_tensors = st.inputs.data(), share.inputs = share_views.data(), share.input_count = st.inputs.size();
-    share.output_tensors = st.outputs.data(), share.output_count = st.outputs.size();
+    const ShareRequest share = share_request(st, u.part, share_views.data(), wire::TensorEncoding::F32);
     return link.send_share(id, u.subnet, budget_ms, share).is_ok();
   }
 

@@ -107,6 +107,17 @@ Status result_tensor(const wire::InferResult& result, size_t count, std::vector<
   return decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), out->data(), count);
 }
 
+ShareRequest share_request(const PartitionStage& stage, size_t part, const EncodedTensor* const* inputs,
+                           wire::TensorEncoding output_encoding) {
+  ShareRequest share;
+  share.first_node = stage.first_node, share.end_node = stage.end_node;
+  share.ranges = stage.ranges[part].data(), share.groups = stage.ranges[part].size();
+  share.input_tensors = stage.inputs.data(), share.inputs = inputs, share.input_count = stage.inputs.size();
+  share.output_tensors = stage.outputs.data(), share.output_count = stage.outputs.size();
+  share.output_encoding = output_encoding;
+  return share;
+}
+
 Status send_share_request(Connection& c, uint64_t id, uint32_t subnet, uint32_t budget_us, const ShareRequest& share) {
   auto& fbb = builder();
   auto pixels = fbb.CreateVector(static_cast<const uint8_t*>(nullptr), 0);
@@ -165,9 +176,9 @@ Status result_share_outputs(const wire::InferResult& result, size_t count, std::
   for (size_t i = 0; result.outputs() && i < result.outputs()->size(); ++i) {
     const wire::Tensor* t = result.outputs()->Get(i);
     if (t->encoding() > wire::TensorEncoding::MAX) return Status(StatusCode::kCorrupt, "a share's output in an unknown encoding");
-    const size_t n = t->data()->size() / encoded_bytes(t->encoding(), 1);
+    const size_t n = t->data()->size() / encoded_bytes(t->encoding(), 1);  // its own size: the sizes are the caller's to check
     if (n > count - at) break;
-    SHOAL_RETURN_IF_ERROR(decode_tensor(t->encoding(), t->scale(), t->data()->data(), t->data()->size(), out->data() + at, n));
+    SHOAL_RETURN_IF_ERROR(result_share_output(result, i, n, out->data() + at));
     at += n;
   }
   if (at != count || !result.outputs()) {

@@ -169,13 +169,7 @@ Status PartitionRunner::run(const Images& images, uint32_t index, wire::TensorEn
       }
       for (size_t w = 0; w < workers_.size(); ++w) {
         if (!workers_[w]) continue;
-        ShareRequest share;
-        share.first_node = st.first_node, share.end_node = st.end_node;
-        const std::vector<fb::GroupRange>& ranges = st.ranges[w + first_remote_];
-        share.ranges = ranges.data(), share.groups = ranges.size();
-        share.input_tensors = st.inputs.data(), share.inputs = encoded_views_.data(), share.input_count = st.inputs.size();
-        share.output_tensors = st.outputs.data(), share.output_count = st.outputs.size();
-        share.output_encoding = encoding;
+        const ShareRequest share = share_request(st, w + first_remote_, encoded_views_.data(), encoding);
         ids[w] = next_id_++;
         const Status sent = send_share_request(*workers_[w], ids[w], worker_subnet_[w], budget_us, share);
         if (!sent.is_ok()) {

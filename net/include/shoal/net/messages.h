@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/channel_partition.h"
 #include "shoal/model.h"
 #include "shoal/net/frame.h"
 #include "shoal/net/tensor_encoding.h"
@@ -80,6 +81,9 @@ struct ShareRequest {
   size_t output_count = 0;
   wire::TensorEncoding output_encoding = wire::TensorEncoding::F32;
 };
+// Part `part` of partition stage `stage`, from its inputs (encoded, in the stage's order).
+ShareRequest share_request(const PartitionStage& stage, size_t part, const EncodedTensor* const* inputs,
+                           wire::TensorEncoding output_encoding);
 Status send_share_request(Connection& c, uint64_t id, uint32_t subnet, uint32_t budget_us, const ShareRequest& share);
 Status send_share_result(Connection& c, uint64_t id, const EncodedTensor* const* outputs, size_t count,
                          uint32_t compute_us, uint32_t queue_us);
