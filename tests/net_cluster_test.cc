@@ -26,6 +26,7 @@
 #include "shoal/net/split_runner.h"
 #include "shoal/net/transport.h"
 #include "shoal/policy_registry.h"
+#include "free_port.h"
 #include "sanitizers.h"
 #include "test_models.h"
 #include "shoal/net/worker_process.h"
@@ -662,6 +663,97 @@ TEST_F(Partition, AdaptingThisDeviceComputesAloneWhileAWorkerCostsMoreThanItSave
   EXPECT_TRUE(r.value()->alone());
   EXPECT_GE(alone, 45u) << "of 60: alone from the first inputs, the partition retried now and then";
   EXPECT_LT(alone, 60u) << "the partition is retried";
+}
+
+// A device that is off when the master starts: the master starts with the one that is up,
+// answers every input with it, and plans the other within a second of it coming up (its new
+// member measured in the background by a ProfileKeeper, as `shoal master` does).
+TEST(ClusterJoin, AMasterStartsWithWhoeverIsUpAndPlansALateWorkerWithinASecond) {
+  const double bound_ms = SHOAL_UNDER_SANITIZERS ? 10000 : 1000;
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::vector<std::string> paths;
+  for (int i = 0; i < 2; ++i) {
+    const std::vector<uint8_t> bytes = serialize_model(testing::synth_spec("fluid-cnn", 60 + i));
+    paths.push_back(::testing::TempDir() + test + "-" + std::to_string(getpid()) + "-member" + std::to_string(i) + ".shoal");
+    std::ofstream(paths.back(), std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  struct Cleanup {
+    std::vector<std::string>& paths;
+    ~Cleanup() {
+      for (const std::string& p : paths) std::remove(p.c_str());
+    }
+  } cleanup{paths};
+  auto up = WorkerProcess::start(SHOAL_BINARY, {"--model", paths[0], "--member", "member0"});
+  ASSERT_TRUE(up.is_ok()) << up.status().to_string();
+  const uint16_t later_port = testing::free_port();
+  auto images = read_idx_images(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz", 200);
+  auto labels = read_idx_labels(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz", 200);
+  ASSERT_TRUE(images.is_ok() && labels.is_ok());
+
+  std::mutex mu;
+  std::vector<WorkerEvent> events;
+  MasterOptions options;
+  options.addresses = {up->address(), "127.0.0.1:" + std::to_string(later_port)};
+  options.on_event = [&](const WorkerEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(e);
+  };
+  auto master = Master::connect(options);
+  ASSERT_TRUE(master.is_ok()) << master.status().to_string();
+  Master& m = *master.value();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].kind, WorkerEvent::Kind::kWaiting);
+    EXPECT_EQ(events[0].worker, 1u);
+  }
+  EXPECT_FALSE(m.joined(1));
+  EXPECT_EQ(m.member_of(1), -1);
+  ASSERT_TRUE(calibrate_latency(m, images.value(), 150, 5).is_ok());
+  auto profile = measure_accuracy(m, images.value(), labels.value(), 150, 20);
+  ASSERT_TRUE(profile.is_ok()) << profile.status().to_string();
+  m.set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+  ASSERT_TRUE(m.set_policy("adaensemble").is_ok());
+  std::vector<std::string> profiled;
+  ProfileKeeper keeper(m, images.value(), labels.value(), 150, 20, [&](const Status& st, const std::vector<std::string>& added) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (st.is_ok()) profiled.insert(profiled.end(), added.begin(), added.end());
+  });
+
+  uint32_t answered = 0, inputs = 0;
+  for (; inputs < 20; ++inputs) {
+    const Prediction p = m.infer(images->image(inputs), kDeadlineMs);
+    answered += p.outcome == Outcome::kAnswered;
+    for (const Unit& u : p.used) EXPECT_EQ(u.worker, 0u);
+  }
+  auto later = WorkerProcess::start(SHOAL_BINARY, {"--model", paths[1], "--member", "member1"}, later_port);
+  ASSERT_TRUE(later.is_ok()) << later.status().to_string();
+  const auto came_up = std::chrono::steady_clock::now();
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
+  double used_after_ms = -1;
+  while (used_after_ms < 0 && ms_since(came_up) < bound_ms + 4000) {
+    const Prediction p = m.infer(images->image(inputs % 100), kDeadlineMs);
+    ++inputs;
+    answered += p.outcome == Outcome::kAnswered;
+    for (const Unit& u : p.used) {
+      if (u.worker == 1) used_after_ms = ms_since(came_up);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::printf("the late worker was used %.0f ms after it came up\n", used_after_ms);
+  EXPECT_GE(used_after_ms, 0) << "the late worker was never used";
+  EXPECT_LT(used_after_ms, bound_ms);
+  EXPECT_EQ(answered, inputs) << "every input answered by its deadline, before and after the join";
+  EXPECT_TRUE(m.joined(1));
+  EXPECT_EQ(m.counters().joins, 1u);
+  EXPECT_TRUE(m.unprofiled_members().empty());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(profiled, std::vector<std::string>{"member1"});
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].kind, WorkerEvent::Kind::kJoined);
+  EXPECT_NE(events[1].why.find("member1"), std::string::npos) << events[1].why;
 }
 
 }  // namespace

@@ -60,26 +60,29 @@ TEST(ProfileFile, WorkersMapToMembersInAnotherOrderWithFewerSubnetsAndReplicas) 
   const AccuracyProfile p = random_profile(rng);
   // Worker 0 serves member2's w3 and w0; workers 1 and 2 serve member0 whole (replicas);
   // member1 is not served.
-  auto roles = roles_for_workers(p, {{"member2", "m", {"w3", "w0"}, {4, 1}},
-                                     {"member0", "m", {"w0", "w1"}, {1, 2}},
-                                     {"x", "member0", {"w1"}, {2}}});  // matched by model name
-  ASSERT_TRUE(roles.is_ok()) << roles.status().message();
-  ASSERT_EQ(roles->size(), 3u);
-  EXPECT_EQ(roles.value()[0].member, 2);
-  EXPECT_EQ(roles.value()[0].profile_subnet, (std::vector<int>{3, 0}));
-  EXPECT_EQ(roles.value()[1].member, 0);
-  EXPECT_EQ(roles.value()[1].profile_subnet, (std::vector<int>{0, 1}));
-  EXPECT_EQ(roles.value()[2].member, 0);
-  EXPECT_EQ(roles.value()[2].profile_subnet, (std::vector<int>{1}));
+  std::vector<WorkerRole> roles;
+  for (const ServedModel& w : std::vector<ServedModel>{{"member2", "m", {"w3", "w0"}, {4, 1}},
+                                                        {"member0", "m", {"w0", "w1"}, {1, 2}},
+                                                        {"x", "member0", {"w1"}, {2}}}) {  // matched by model name
+    auto role = role_for_worker(p, w);
+    ASSERT_TRUE(role.is_ok()) << role.status().message();
+    roles.push_back(role.value());
+  }
+  EXPECT_EQ(roles[0].member, 2);
+  EXPECT_EQ(roles[0].profile_subnet, (std::vector<int>{3, 0}));
+  EXPECT_EQ(roles[1].member, 0);
+  EXPECT_EQ(roles[1].profile_subnet, (std::vector<int>{0, 1}));
+  EXPECT_EQ(roles[2].member, 0);
+  EXPECT_EQ(roles[2].profile_subnet, (std::vector<int>{1}));
 }
 
 TEST(ProfileFile, ErrorsSayWhatIsWrong) {
   std::mt19937 rng(3);
   const AccuracyProfile p = random_profile(rng);
-  auto missing = roles_for_workers(p, {{"other-model", "other-model", {"w0"}, {1}}});
+  auto missing = role_for_worker(p, {"other-model", "other-model", {"w0"}, {1}});
   ASSERT_FALSE(missing.is_ok());
   EXPECT_NE(missing.status().message().find("no member 'other-model'"), std::string::npos);
-  auto subnet = roles_for_workers(p, {{"member0", "m", {"w9"}, {1}}});
+  auto subnet = role_for_worker(p, {"member0", "m", {"w9"}, {1}});
   ASSERT_FALSE(subnet.is_ok());
   EXPECT_NE(subnet.status().message().find("no subnet 'w9'"), std::string::npos);
 

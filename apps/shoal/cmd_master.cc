@@ -98,24 +98,32 @@ int run_master(const Args& args) {
   auto top_k = args.number("--top-k", 0);
   if (!top_k.is_ok() || top_k.value() < 0) return fail("master", "--top-k takes a number of classes, 0 for all");
   options.reply_top_k = static_cast<uint32_t>(top_k.value());
-  // Workers going down and coming back, on stderr as it happens (a JSON line each with --json).
+  // Workers waiting, joining, going down and coming back, and the profile growing as they
+  // join, on stderr as it happens (a JSON line each with --json).
   const auto started = std::chrono::steady_clock::now();
   const bool json_events = args.has("--json");
   const std::vector<std::string> names = cluster.names;
-  options.on_event = [started, json_events, names](const net::WorkerEvent& e) {
+  auto event = [started, json_events](const std::string& what, const std::string& who, const std::string& address,
+                                      const std::string& why) {
     const double at_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const std::string name = e.worker < names.size() ? names[e.worker] : e.address;
     if (json_events) {
       Json j;
-      j.begin_object().field("event", std::string("worker ") + net::worker_event_name(e.kind)).field("at_s", at_s)
-          .field("worker", name).field("address", e.address);
-      if (!e.why.empty()) j.field("why", e.why);
+      j.begin_object().field("event", what).field("at_s", at_s);
+      if (!who.empty()) j.field("worker", who).field("address", address);
+      if (!why.empty()) j.field("why", why);
       j.end_object();
       std::fprintf(stderr, "%s\n", j.str().c_str());
+    } else if (who.empty()) {
+      std::fprintf(stderr, "shoal master: [%.1f s] %s%s%s\n", at_s, what.c_str(), why.empty() ? "" : ": ", why.c_str());
     } else {
-      std::fprintf(stderr, "shoal master: [%.1f s] worker %s (%s) %s%s%s\n", at_s, name.c_str(), e.address.c_str(),
-                   net::worker_event_name(e.kind), e.why.empty() ? "" : ": ", e.why.c_str());
+      const std::string at = who == address ? "" : " (" + address + ")";
+      std::fprintf(stderr, "shoal master: [%.1f s] %s%s %s%s%s\n", at_s, who.c_str(), at.c_str(), what.c_str(),
+                   why.empty() ? "" : ": ", why.c_str());
     }
+  };
+  options.on_event = [event, names](const net::WorkerEvent& e) {
+    event(std::string("worker ") + net::worker_event_name(e.kind), e.worker < names.size() ? names[e.worker] : e.address,
+          e.address, e.why);
   };
   Result<Model> local = Status(StatusCode::kNotFound, "");
   if (args.has("--local-model")) {
@@ -161,7 +169,7 @@ int run_master(const Args& args) {
   if (!wait_for.is_ok()) return fail("master", wait_for.status());
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait_for.value() * 1000));
   auto master = net::Master::connect(options);
-  while (!master.is_ok() && std::chrono::steady_clock::now() < give_up) {  // peers still starting
+  while (!master.is_ok() && std::chrono::steady_clock::now() < give_up) {  // no peer up yet
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     master = net::Master::connect(options);
   }
@@ -170,8 +178,19 @@ int run_master(const Args& args) {
   if (!fits.is_ok()) return fail("master", fits);
   const bool json = args.has("--json");
   const bool from_file = args.has("--profile");
-  Status st = calibrate_on_validation(*master.value(), static_cast<uint32_t>(latency_images.value()),
-                                      from_file ? 0 : static_cast<uint32_t>(accuracy_images.value()), json);
+  // Measured here: a worker that joins later with a member of its own is measured on the same
+  // images in the background, and planned once it is.
+  std::unique_ptr<net::ProfileKeeper> keeper;
+  Status st = calibrate_on_validation(
+      *master.value(), static_cast<uint32_t>(latency_images.value()),
+      from_file ? 0 : static_cast<uint32_t>(accuracy_images.value()), json, from_file ? nullptr : &keeper,
+      [event](const Status& measured, const std::vector<std::string>& added) {
+        std::string members;
+        for (const std::string& m : added) members += (members.empty() ? "" : ", ") + m;
+        event("profile", "", "",
+              measured.is_ok() ? "measured with " + members + ": planned from now"
+                               : "could not measure " + members + " yet: " + measured.message());
+      });
   if (!st.is_ok()) return fail("master", st);
   if (from_file) {
     st = use_profile_file(*master.value(), args.get("--profile"), json);
@@ -212,14 +231,14 @@ int run_master(const Args& args) {
   std::fprintf(stderr,
                "shoal master: %llu inputs: %llu answered, %llu insured, %llu missed, %llu shed, %llu too short, "
                "%llu no worker; %llu late replies, %llu hedges, %llu presumed lost; %llu disconnects "
-               "(%llu silent), %llu reconnects\n",
+               "(%llu silent), %llu reconnects, %llu joined late\n",
                static_cast<unsigned long long>(c.orchestrator.submitted), static_cast<unsigned long long>(c.orchestrator.answered),
                static_cast<unsigned long long>(c.orchestrator.insured), static_cast<unsigned long long>(c.orchestrator.missed),
                static_cast<unsigned long long>(c.orchestrator.shed), static_cast<unsigned long long>(c.orchestrator.too_short),
                static_cast<unsigned long long>(c.orchestrator.no_worker), static_cast<unsigned long long>(c.orchestrator.late_replies),
                static_cast<unsigned long long>(c.orchestrator.hedges), static_cast<unsigned long long>(c.orchestrator.presumed_lost),
                static_cast<unsigned long long>(c.disconnects), static_cast<unsigned long long>(c.silent_drops),
-               static_cast<unsigned long long>(c.reconnects));
+               static_cast<unsigned long long>(c.reconnects), static_cast<unsigned long long>(c.joins));
   return 0;
 }
 
@@ -265,7 +284,7 @@ const Command kMaster = {
      {"--local-model", "FILE", "a member the master runs itself: insurance, and disnet's and split's model"},
      {"--local-slowdown", "F", "stretch its compute time by F, to emulate a slower master (default 1)"},
      {"--serve", "HOST:PORT", "also serve the --local-model to other masters here (every node a master and a worker)"},
-     {"--wait-for-workers", "S", "retry connecting for up to S seconds while workers start (default 0)"},
+     {"--wait-for-workers", "S", "wait up to S seconds for the first worker to answer (default 0); the rest join when they come up"},
      {"--backend", "NAME", "kernels of the master's own engine (default: the fastest this CPU runs)"},
      {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k)"},
      {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k)"},

@@ -34,7 +34,8 @@ net::Progress progress_line(const char* what, bool quiet) {
 
 }  // namespace
 
-Status calibrate_on_validation(net::Master& master, uint32_t latency_images, uint32_t accuracy_images, bool quiet) {
+Status calibrate_on_validation(net::Master& master, uint32_t latency_images, uint32_t accuracy_images, bool quiet,
+                               std::unique_ptr<net::ProfileKeeper>* keeper, net::ProfileKeeper::Told told) {
   const std::string dir = kFashionMnistDir;
   auto images = read_idx_images(dir + "/train-images-idx3-ubyte.gz");
   if (!images.is_ok()) return images.status();
@@ -54,6 +55,10 @@ Status calibrate_on_validation(net::Master& master, uint32_t latency_images, uin
                                        progress_line("accuracy", quiet));
   if (!profile.is_ok()) return profile.status();
   master.set_profile(std::make_shared<EnsembleProfile>(std::move(profile.value())));
+  if (keeper) {
+    *keeper = std::make_unique<net::ProfileKeeper>(master, images.value(), labels.value(), first, accuracy_images,
+                                                   std::move(told));
+  }
   return Status::ok();
 }
 
@@ -182,7 +187,11 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
       cell.hedges += p.hedges;
       cell.narrowed += p.narrowed;
       if (*p.mode) ++cell.modes[p.mode];
-      for (const Unit& u : p.used) ++cell.usage[u.worker][u.subnet];
+      for (const Unit& u : p.used) {  // a worker that joined during the row gets its row now
+        auto& row = cell.usage[u.worker];
+        if (u.subnet >= row.size()) row.resize(u.subnet + 1, 0);
+        ++row[u.subnet];
+      }
     }
     cell.latency = summarize(latency);
     cell.plan_us = summarize(plan_us);
@@ -200,9 +209,13 @@ void print_cluster(const net::Master& master, const std::vector<std::string>& na
   const auto predicted = master.predictions();
   std::printf("workers and predicted latency after calibration (ms, margins included) per subnet:\n");
   for (uint32_t w = 0; w < master.workers(); ++w) {
-    const net::WorkerInfo& info = master.worker(w);
+    const net::WorkerInfo info = master.worker(w);
+    if (info.subnets.empty()) {
+      std::printf("  %-10s not up yet: used once it answers\n", names[w].c_str());
+      continue;
+    }
     std::printf("  %-10s member %-16s", names[w].c_str(), info.member.c_str());
-    for (uint32_t s = 0; s < info.subnets.size(); ++s) {
+    for (uint32_t s = 0; s < info.subnets.size() && s < predicted[w].size(); ++s) {
       std::printf(" %s %.2f", info.subnets[s].name.c_str(), predicted[w][s]);
     }
     const LinkEstimate link = master.links()[w];

@@ -5,10 +5,12 @@
 #define SHOAL_APPS_ENSEMBLE_EVAL_H_
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "json.h"
+#include "shoal/net/calibrator.h"
 #include "shoal/net/master.h"
 #include "shoal/dataset.h"
 #include "shoal/energy.h"
@@ -56,7 +58,11 @@ struct Cell {
 
 // Latency of every worker and subnet on a few validation images, then accuracy of every
 // member and subnet on `accuracy_images` of them (0: none; the default is the whole split).
-Status calibrate_on_validation(net::Master& master, uint32_t latency_images, uint32_t accuracy_images, bool quiet);
+// With `keeper` (and accuracy images), also keeps the profile whole as workers join, on the
+// same images (net::ProfileKeeper), telling `told`.
+Status calibrate_on_validation(net::Master& master, uint32_t latency_images, uint32_t accuracy_images, bool quiet,
+                               std::unique_ptr<net::ProfileKeeper>* keeper = nullptr,
+                               net::ProfileKeeper::Told told = nullptr);
 
 // Reads a profile file ('shoal profile accuracy') and gives its accuracies to the master.
 Status use_profile_file(net::Master& master, const std::string& path, bool quiet);

@@ -20,14 +20,22 @@ struct Master::Impl final : UnitSender {
   std::unique_ptr<WorkerServer> local_server;
   std::vector<std::unique_ptr<WorkerLink>> links;
   std::vector<bool> is_local;
-  std::vector<std::string> members;
-  std::vector<int> member_of;
-  std::vector<std::vector<std::string>> member_subnets;
-  std::vector<WorkerRole> roles;  // as built from the workers' Hellos
-  uint32_t classes = 0;
+  uint32_t classes = 0;    // set once, at connect
   size_t image_bytes = 0;
 
   mutable std::mutex mu;  // everything below
+  WorkerInfo shape;                      // the first worker's: input shape and classes
+  std::vector<WorkerInfo> infos;         // per worker, from its first handshake (none yet: no subnets)
+  std::vector<std::string> members;      // grow as workers join, never reorder
+  std::vector<int> member_of;
+  std::vector<std::vector<std::string>> member_subnets;
+  std::vector<WorkerRole> roles;         // members numbered as `members`
+  // The members and subnets the accuracy profile numbers (its table aside), to place a worker
+  // that joins; null: no profile yet.
+  std::unique_ptr<AccuracyProfile> profiled;
+  std::vector<bool> refused;             // answered with other inputs or classes: never dialled again
+  std::vector<uint32_t> dial_failures;   // per worker never up yet: failed dials in a row
+  std::vector<TimeUs> next_dial;         // ...and when to dial it next
   std::condition_variable timer_cv;  // the timer thread's alone
   std::condition_variable stop_cv;   // the heartbeat and reconnect threads wait on it for stopping
   TimeUs timer_wakes_at = kNever;    // when the sleeping timer thread wakes (0: it is awake)
@@ -40,7 +48,7 @@ struct Master::Impl final : UnitSender {
   EncodedTensor encoded;             // a segment request's input tensor
   std::vector<EncodedTensor> share_inputs;  // a share request's, reused
   std::vector<const EncodedTensor*> share_views;
-  uint64_t disconnects = 0, reconnects = 0, silent_drops = 0;
+  uint64_t disconnects = 0, reconnects = 0, silent_drops = 0, joins = 0;
   std::vector<bool> dropped_for_silence;  // per worker: the heartbeat thread dropped it (under mu)
   bool stopping = false;
   std::thread timer, reconnector, heartbeat;
@@ -196,35 +204,186 @@ struct Master::Impl final : UnitSender {
     }
   }
 
+  // A worker's role as its Hello says (under mu): its member numbered as `members`, which
+  // it extends with a new member or subnet; the master's own engine is insurance only.
+  WorkerRole role_from_hello(uint32_t w) {
+    const WorkerInfo& info = infos[w];
+    WorkerRole role;
+    role.local = is_local[w];
+    for (const SubnetSummary& s : info.subnets) role.macs.push_back(s.macs);
+    if (role.local) {
+      role.profile_subnet.assign(info.subnets.size(), -1);
+      return role;
+    }
+    auto it = std::find(members.begin(), members.end(), info.member);
+    if (it == members.end()) {
+      members.push_back(info.member);
+      member_subnets.emplace_back();
+      it = members.end() - 1;
+    }
+    role.member = static_cast<int>(it - members.begin());
+    auto& names = member_subnets[static_cast<size_t>(role.member)];
+    for (const SubnetSummary& s : info.subnets) {
+      auto at = std::find(names.begin(), names.end(), s.name);
+      if (at == names.end()) at = names.insert(names.end(), s.name);
+      role.profile_subnet.push_back(static_cast<int>(at - names.begin()));
+    }
+    return role;
+  }
+
+  // The roles as the profile numbers them (under mu): a worker whose member or a subnet the
+  // profile lacks is not planned (member -1). Returns why, for each such worker.
+  std::vector<std::string> profiled_roles(std::vector<WorkerRole>* out) const {
+    std::vector<std::string> why(roles.size());
+    *out = roles;
+    if (!profiled) return why;
+    for (uint32_t w = 0; w < roles.size(); ++w) {
+      if (is_local[w] || infos[w].subnets.empty()) continue;
+      auto role = role_for_worker(*profiled, served(w));
+      if (role.is_ok()) {
+        (*out)[w] = std::move(role.value());
+      } else {
+        (*out)[w].member = -1;
+        why[w] = role.status().message();
+      }
+    }
+    return why;
+  }
+
+  ServedModel served(uint32_t w) const {
+    const WorkerInfo& info = infos[w];
+    ServedModel s{info.member, info.model_name, {}, {}};
+    for (const SubnetSummary& sub : info.subnets) s.subnets.push_back(sub.name), s.macs.push_back(sub.macs);
+    return s;
+  }
+
+  // Whether worker w's inputs and classes are the master's (under mu).
+  bool same_shape(uint32_t w) const {
+    const WorkerInfo& i = infos[w];
+    return i.input_h == shape.input_h && i.input_w == shape.input_w && i.input_c == shape.input_c &&
+           i.classes == shape.classes;
+  }
+
+  // Worker w's first handshake came after the start (under mu): it becomes a member of the
+  // plans, its latency measured by a few probes of every subnet it serves.
+  void join(uint32_t w) {
+    constexpr int kProbes = 3;
+    constexpr double kProbeBudgetMs = 2000;
+    roles[w] = role_from_hello(w);
+    member_of[w] = roles[w].member;
+    std::vector<WorkerRole> planned;
+    const std::string lacking = profiled_roles(&planned)[w];
+    orchestrator->set_roles(std::move(planned));
+    orchestrator->on_worker_up(w);
+    up[w] = true;
+    ++joins;
+    const std::vector<uint8_t> blank(size_t{shape.input_h} * shape.input_w * shape.input_c, 0);
+    for (int k = 0; k < kProbes; ++k) {
+      for (uint32_t s = 0; s < infos[w].subnets.size(); ++s) {
+        Submission probe;
+        probe.image = blank;
+        probe.budget_ms = kProbeBudgetMs;
+        probe.fixed = {{w, s, kFirstStage}};
+        probe.done = [](Prediction&&) {};
+        orchestrator->submit(std::move(probe));
+      }
+    }
+    poke_timer();
+    std::string what = "serves " + infos[w].member + " at";
+    for (const SubnetSummary& sub : infos[w].subnets) what += " " + sub.name;
+    tell(WorkerEvent::Kind::kJoined, w,
+         lacking.empty() ? what : what + "; not planned until the accuracy profile has it: " + lacking);
+  }
+
+  // A dialled worker answered (under mu): it joins, comes back, or is refused (false: close it).
+  bool answered(uint32_t w) {
+    const bool first = infos[w].subnets.empty();
+    if (first) {
+      infos[w] = links[w]->info();
+      if (!same_shape(w)) {
+        const WorkerInfo& i = infos[w];
+        refused[w] = true;
+        tell(WorkerEvent::Kind::kRefused, w,
+             "it takes " + std::to_string(i.input_h) + "x" + std::to_string(i.input_w) + "x" + std::to_string(i.input_c) +
+                 " inputs and " + std::to_string(i.classes) + " classes, the others " + std::to_string(shape.input_h) +
+                 "x" + std::to_string(shape.input_w) + "x" + std::to_string(shape.input_c) + " and " +
+                 std::to_string(shape.classes));
+        infos[w] = WorkerInfo{};
+        return false;
+      }
+      join(w);
+      return true;
+    }
+    up[w] = true;
+    ++reconnects;
+    orchestrator->on_worker_up(w);
+    tell(WorkerEvent::Kind::kBack, w, "");
+    return true;
+  }
+
+  void dial_failed(uint32_t w, TimeUs now) {  // under mu
+    if (!infos[w].subnets.empty()) return;     // was up: dialled every round
+    const int64_t backoff_ms = std::min<int64_t>(int64_t{options.reconnect_ms} << std::min<uint32_t>(dial_failures[w], 16),
+                                                 std::max(options.reconnect_ms, options.join_backoff_max_ms));
+    ++dial_failures[w];
+    next_dial[w] = now + us_from_ms(static_cast<double>(backoff_ms));
+  }
+
   void reconnect_loop() {
     // A retry gives up within half a period: over UDP nothing refuses a connection, and a
     // Hello sent while the worker was down waits out the whole handshake timeout (a restarted
     // worker was used again only after 0.8 s, against 0.2 s over TCP). Rounds start a period
-    // apart, however long the retries in one took.
+    // apart, however long the retries in one took; the dials of one round run side by side,
+    // so a device that is off (a connect that times out) delays nobody else.
     const int retry_ms = std::min(options.handshake_timeout_ms, std::max(50, options.reconnect_ms / 2));
     const auto period = std::chrono::milliseconds(options.reconnect_ms);
     std::unique_lock<std::mutex> lock(mu);
     auto next_round = std::chrono::steady_clock::now() + period;
     while (!stop_cv.wait_until(lock, next_round, [&] { return stopping; })) {
       next_round = std::max(next_round + period, std::chrono::steady_clock::now() + period / 4);
-      for (uint32_t w = 0; w < links.size() && !stopping; ++w) {
-        if (up[w]) continue;
-        lock.unlock();
-        const bool opened = open(w, retry_ms).is_ok();
-        lock.lock();
-        if (opened && !stopping) {
-          up[w] = true;
-          ++reconnects;
-          orchestrator->on_worker_up(w);
-          tell(WorkerEvent::Kind::kBack, w, "");
+      const TimeUs now = steady_clock().now();
+      std::vector<uint32_t> due;
+      for (uint32_t w = 0; w < links.size(); ++w) {
+        if (!up[w] && !refused[w] && now >= next_dial[w]) due.push_back(w);
+      }
+      if (due.empty()) continue;
+      lock.unlock();
+      std::vector<char> opened(due.size(), 0);
+      {
+        std::vector<std::thread> dials;
+        for (size_t k = 0; k < due.size(); ++k) {
+          dials.emplace_back([this, &opened, &due, k, retry_ms] { opened[k] = open(due[k], retry_ms).is_ok(); });
+        }
+        for (std::thread& t : dials) t.join();
+      }
+      std::vector<uint32_t> to_close;
+      lock.lock();
+      for (size_t k = 0; k < due.size(); ++k) {
+        if (stopping) break;
+        if (!opened[k]) {
+          dial_failed(due[k], steady_clock().now());
+        } else if (!answered(due[k])) {
+          to_close.push_back(due[k]);
         }
       }
+      if (to_close.empty()) continue;
+      lock.unlock();
+      for (uint32_t w : to_close) links[w]->close();
+      lock.lock();
     }
   }
-
 };
 
-const char* worker_event_name(WorkerEvent::Kind kind) { return kind == WorkerEvent::Kind::kDown ? "down" : "back"; }
+const char* worker_event_name(WorkerEvent::Kind kind) {
+  switch (kind) {
+    case WorkerEvent::Kind::kWaiting: return "waiting";
+    case WorkerEvent::Kind::kJoined: return "joined";
+    case WorkerEvent::Kind::kRefused: return "refused";
+    case WorkerEvent::Kind::kDown: return "down";
+    case WorkerEvent::Kind::kBack: return "back";
+  }
+  return "?";
+}
 
 Master::Master(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -270,55 +429,53 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
     m.links.push_back(std::make_unique<WorkerLink>(kLocalAddress, m.local_network, local_options));
     m.is_local.push_back(true);
   }
-  m.up.assign(m.links.size(), false);
-  m.dropped_for_silence.assign(m.links.size(), false);
-  m.last_heard.assign(m.links.size(), 0);
-  m.heartbeat_sent.assign(m.links.size(), {0, 0});
+  const size_t n = m.links.size();
+  m.up.assign(n, false);
+  m.dropped_for_silence.assign(n, false);
+  m.last_heard.assign(n, 0);
+  m.heartbeat_sent.assign(n, {0, 0});
+  m.infos.assign(n, WorkerInfo{});
+  m.member_of.assign(n, -1);
+  m.roles.assign(n, WorkerRole{});
+  m.refused.assign(n, false);
+  m.dial_failures.assign(n, 0);
+  m.next_dial.assign(n, 0);
   std::unique_ptr<Master> master(new Master(std::move(impl)));
-  for (uint32_t w = 0; w < m.links.size(); ++w) {
-    const Status st = m.open(w);
-    if (!st.is_ok()) return Status(st.code(), "worker " + m.links[w]->address() + ": " + st.message());
-    const WorkerInfo& info = m.links[w]->info();
-    const WorkerInfo& first = m.links[0]->info();
-    if (info.input_h != first.input_h || info.input_w != first.input_w || info.input_c != first.input_c ||
-        info.classes != first.classes) {
-      return Status(StatusCode::kInvalidArgument, "worker " + m.links[w]->address() + " takes other inputs or classes than " +
-                                                      m.links[0]->address());
-    }
-    {
-      std::lock_guard<std::mutex> lock(m.mu);
-      m.up[w] = true;
-    }
-    WorkerRole role;
-    role.local = m.is_local[w];
-    for (const SubnetSummary& s : info.subnets) role.macs.push_back(s.macs);
-    if (role.local) {
-      role.profile_subnet.assign(info.subnets.size(), -1);
-    } else {
-      auto it = std::find(m.members.begin(), m.members.end(), info.member);
-      if (it == m.members.end()) {
-        m.members.push_back(info.member);
-        m.member_subnets.emplace_back();
-        it = m.members.end() - 1;
-      }
-      role.member = static_cast<int>(it - m.members.begin());
-      auto& names = m.member_subnets[static_cast<size_t>(role.member)];
-      for (const SubnetSummary& s : info.subnets) {
-        auto at = std::find(names.begin(), names.end(), s.name);
-        if (at == names.end()) at = names.insert(names.end(), s.name);
-        role.profile_subnet.push_back(static_cast<int>(at - names.begin()));
-      }
-    }
-    m.member_of.push_back(role.member);
-    m.roles.push_back(std::move(role));
+  // Every worker dialled side by side: one that is off costs its connect timeout once, not
+  // once per worker after it.
+  std::vector<Status> opened(n);
+  {
+    std::vector<std::thread> dials;
+    for (uint32_t w = 0; w < n; ++w) dials.emplace_back([&m, &opened, w] { opened[w] = m.open(w); });
+    for (std::thread& t : dials) t.join();
   }
-  m.classes = m.links[0]->info().classes;
+  std::string failures;
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    for (uint32_t w = 0; w < n; ++w) {
+      if (!opened[w].is_ok()) {
+        failures += (failures.empty() ? "" : "; ") + m.links[w]->address() + ": " + opened[w].message();
+        continue;
+      }
+      m.infos[w] = m.links[w]->info();
+      if (m.shape.subnets.empty()) m.shape = m.infos[w];
+      if (!m.same_shape(w)) {
+        return Status(StatusCode::kInvalidArgument, "worker " + m.links[w]->address() +
+                                                        " takes other inputs or classes than " + m.links[0]->address());
+      }
+      m.up[w] = true;
+      m.roles[w] = m.role_from_hello(w);
+      m.member_of[w] = m.roles[w].member;
+    }
+    if (m.shape.subnets.empty()) return Status(opened[0].code(), "no worker answered: " + failures);
+  }
   if (options.local_model) {
-    // Workers serving the master's own model file can run any segment of it (disnet, split).
+    // Workers serving the master's own model file can run any segment of it (disnet, split):
+    // those up at the start.
     const std::string digest = model_digest(*options.local_model);
-    std::vector<uint32_t> holders = {static_cast<uint32_t>(m.links.size() - 1)};
-    for (uint32_t w = 0; w + 1 < m.links.size(); ++w) {
-      if (m.links[w]->info().model_digest == digest) holders.push_back(w);
+    std::vector<uint32_t> holders = {static_cast<uint32_t>(n - 1)};
+    for (uint32_t w = 0; w + 1 < n; ++w) {
+      if (m.up[w] && m.infos[w].model_digest == digest) holders.push_back(w);
     }
     if (holders.size() > 1) {
       auto catalog = std::make_shared<SegmentCatalog>(
@@ -330,15 +487,20 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
       m.segments = std::move(catalog);
     }
   }
-  const WorkerInfo& first = m.links[0]->info();
-  m.image_bytes = size_t{first.input_h} * first.input_w * first.input_c;
+  m.classes = m.shape.classes;
+  m.image_bytes = size_t{m.shape.input_h} * m.shape.input_w * m.shape.input_c;
   {
     std::lock_guard<std::mutex> lock(m.mu);
     m.orchestrator = std::make_unique<Orchestrator>(steady_clock(), m, m.roles, m.classes, options.latency,
                                                     options.orchestration);
     m.orchestrator->set_segments(m.segments);
-    for (uint32_t w = 0; w < m.links.size(); ++w) {
-      if (!m.up[w]) m.orchestrator->on_worker_down(w);  // died while the others were connecting
+    for (uint32_t w = 0; w < n; ++w) {
+      if (m.up[w]) continue;
+      m.orchestrator->on_worker_down(w);  // not up yet, or died while the others were connecting
+      if (m.infos[w].subnets.empty()) {
+        m.dial_failed(w, steady_clock().now());
+        m.tell(WorkerEvent::Kind::kWaiting, w, opened[w].message() + "; dialling it in the background");
+      }
     }
   }
   m.timer = std::thread([&m] { m.timer_loop(); });
@@ -348,14 +510,49 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
 }
 
 size_t Master::workers() const { return impl_->links.size(); }
-const WorkerInfo& Master::worker(uint32_t w) const { return impl_->links[w]->info(); }
 const std::string& Master::address(uint32_t w) const { return impl_->links[w]->address(); }
 bool Master::local(uint32_t w) const { return impl_->is_local[w]; }
 uint32_t Master::classes() const { return impl_->classes; }
 size_t Master::image_bytes() const { return impl_->image_bytes; }
-const std::vector<std::string>& Master::members() const { return impl_->members; }
-int Master::member_of(uint32_t w) const { return impl_->member_of[w]; }
-const std::vector<std::string>& Master::member_subnets(uint32_t m) const { return impl_->member_subnets[m]; }
+uint32_t Master::input_h() const { return impl_->shape.input_h; }  // set once, at connect
+uint32_t Master::input_w() const { return impl_->shape.input_w; }
+uint32_t Master::input_c() const { return impl_->shape.input_c; }
+
+WorkerInfo Master::worker(uint32_t w) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->infos[w];
+}
+
+bool Master::joined(uint32_t w) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return !impl_->infos[w].subnets.empty();
+}
+
+std::vector<std::string> Master::members() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->members;
+}
+
+int Master::member_of(uint32_t w) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->member_of[w];
+}
+
+std::vector<std::string> Master::member_subnets(uint32_t m) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->member_subnets[m];
+}
+
+std::vector<std::string> Master::unprofiled_members() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<std::string> out;
+  for (const std::string& name : impl_->members) {
+    const bool has = impl_->profiled && std::any_of(impl_->profiled->members.begin(), impl_->profiled->members.end(),
+                                                    [&](const ProfileMember& p) { return p.name == name; });
+    if (!has) out.push_back(name);
+  }
+  return out;
+}
 
 bool Master::alive(uint32_t w) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -364,25 +561,38 @@ bool Master::alive(uint32_t w) const {
 
 void Master::set_profile(std::shared_ptr<const EnsembleProfile> profile) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->orchestrator->set_profile(std::move(profile), impl_->roles);
+  Impl& m = *impl_;
+  // What it was measured over: the members and subnets as they were (they only grow at the end).
+  auto names = std::make_unique<AccuracyProfile>();
+  for (uint32_t k = 0; k < profile->members() && k < m.members.size(); ++k) {
+    ProfileMember pm;
+    pm.name = m.members[k];
+    pm.subnets.assign(m.member_subnets[k].begin(),
+                      m.member_subnets[k].begin() + std::min<size_t>(profile->subnets(k), m.member_subnets[k].size()));
+    names->members.push_back(std::move(pm));
+  }
+  m.profiled = std::move(names);
+  std::vector<WorkerRole> roles;
+  (void)m.profiled_roles(&roles);
+  m.orchestrator->set_profile(std::move(profile), std::move(roles));
 }
 
 Status Master::use_profile(const AccuracyProfile& profile) {
-  std::vector<ServedModel> served;
-  for (uint32_t w = 0; w < workers(); ++w) {
-    if (local(w)) continue;
-    const WorkerInfo& info = worker(w);
-    ServedModel s{info.member, info.model_name, {}, {}};
-    for (const SubnetSummary& sub : info.subnets) s.subnets.push_back(sub.name), s.macs.push_back(sub.macs);
-    served.push_back(std::move(s));
-  }
-  auto roles = roles_for_workers(profile, served);
-  if (!roles.is_ok()) return roles.status();
-  for (uint32_t w = 0; w < workers(); ++w) {
-    if (local(w)) roles->insert(roles->begin() + w, impl_->roles[w]);
-  }
   std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->orchestrator->set_profile(std::make_shared<EnsembleProfile>(profile.table), std::move(roles.value()));
+  Impl& m = *impl_;
+  for (uint32_t w = 0; w < m.links.size(); ++w) {
+    if (m.is_local[w] || m.infos[w].subnets.empty()) continue;
+    auto role = role_for_worker(profile, m.served(w));
+    if (!role.is_ok()) {
+      return Status(StatusCode::kInvalidArgument,
+                    "worker " + m.links[w]->address() + ": " + role.status().message() + " (profile every worker's model together)");
+    }
+  }
+  m.profiled = std::make_unique<AccuracyProfile>();
+  m.profiled->members = profile.members;
+  std::vector<WorkerRole> roles;
+  (void)m.profiled_roles(&roles);
+  m.orchestrator->set_profile(std::make_shared<EnsembleProfile>(profile.table), std::move(roles));
   return Status::ok();
 }
 
@@ -483,7 +693,13 @@ std::vector<std::vector<double>> Master::predictions() const {
 
 MasterCounters Master::counters() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return {impl_->orchestrator->counters(), impl_->disconnects, impl_->reconnects, impl_->silent_drops};
+  MasterCounters c;
+  c.orchestrator = impl_->orchestrator->counters();
+  c.disconnects = impl_->disconnects;
+  c.reconnects = impl_->reconnects;
+  c.joins = impl_->joins;
+  c.silent_drops = impl_->silent_drops;
+  return c;
 }
 
 }  // namespace shoal::net

@@ -7,15 +7,17 @@
 namespace shoal {
 
 LatencyModel::LatencyModel(const std::vector<uint32_t>& subnets, LatencyOptions options) : options_(options) {
-  for (uint32_t n : subnets) {
-    Worker w;
-    w.round_trip_ms.assign(n, std::numeric_limits<double>::infinity());
-    w.deviation_ms.assign(n, 0.0);
-    w.best_ms.assign(n, std::numeric_limits<double>::infinity());
-    w.aged_at.assign(n, 0);
-    w.fresh.assign(n, true);
-    workers_.push_back(std::move(w));
-  }
+  workers_.resize(subnets.size());
+  for (uint32_t w = 0; w < subnets.size(); ++w) set_subnets(w, subnets[w]);
+}
+
+void LatencyModel::set_subnets(uint32_t w, uint32_t n) {
+  Worker& k = workers_[w];
+  k.round_trip_ms.assign(n, std::numeric_limits<double>::infinity());
+  k.deviation_ms.assign(n, 0.0);
+  k.best_ms.assign(n, std::numeric_limits<double>::infinity());
+  k.aged_at.assign(n, 0);
+  k.fresh.assign(n, true);
 }
 
 void LatencyModel::set_alive(uint32_t w, bool alive, TimeUs now) {

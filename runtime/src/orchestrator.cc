@@ -63,9 +63,18 @@ Orchestrator::~Orchestrator() = default;
 
 void Orchestrator::set_profile(std::shared_ptr<const EnsembleProfile> profile, std::vector<WorkerRole> roles,
                                AllocatorOptions options) {
-  if (roles.size() == roles_.size()) roles_ = std::move(roles);
   profile_ = std::move(profile);
-  allocator_ = std::make_shared<Allocator>(profile_, roles_, options);
+  allocator_options_ = options;
+  set_roles(roles.size() == roles_.size() ? std::move(roles) : roles_);
+}
+
+void Orchestrator::set_roles(std::vector<WorkerRole> roles) {
+  if (roles.size() != roles_.size()) return;
+  for (uint32_t w = 0; w < roles.size(); ++w) {
+    if (roles[w].macs.size() != roles_[w].macs.size()) latency_.set_subnets(w, static_cast<uint32_t>(roles[w].macs.size()));
+  }
+  roles_ = std::move(roles);
+  if (profile_) allocator_ = std::make_shared<Allocator>(profile_, roles_, allocator_options_);
 }
 
 Status Orchestrator::set_policy(const std::string& name, const PolicyParams& params) {

@@ -60,35 +60,29 @@ Result<AccuracyProfile> read_profile(const std::string& path) {
   return out;
 }
 
-Result<std::vector<WorkerRole>> roles_for_workers(const AccuracyProfile& profile,
-                                                  const std::vector<ServedModel>& workers) {
-  std::vector<WorkerRole> roles;
-  for (const ServedModel& w : workers) {
-    auto named = [&](const std::string& name) {
-      size_t m = 0;
-      while (m < profile.members.size() && profile.members[m].name != name) ++m;
-      return m;
-    };
-    size_t m = named(w.member);
-    if (m == profile.members.size()) m = named(w.model);
-    if (m == profile.members.size()) {
-      return Status(StatusCode::kInvalidArgument, "the profile has no member '" + w.member +
-                                                      "' (profile every worker's model together)");
-    }
-    const ProfileMember& pm = profile.members[m];
-    WorkerRole role;
-    role.member = static_cast<int>(m);
-    role.macs = w.macs;
-    for (const std::string& s : w.subnets) {
-      const auto it = std::find(pm.subnets.begin(), pm.subnets.end(), s);
-      if (it == pm.subnets.end()) {
-        return Status(StatusCode::kInvalidArgument, "the profile has no subnet '" + s + "' of '" + pm.name + "'");
-      }
-      role.profile_subnet.push_back(static_cast<int>(it - pm.subnets.begin()));
-    }
-    roles.push_back(std::move(role));
+Result<WorkerRole> role_for_worker(const AccuracyProfile& profile, const ServedModel& w) {
+  auto named = [&](const std::string& name) {
+    size_t m = 0;
+    while (m < profile.members.size() && profile.members[m].name != name) ++m;
+    return m;
+  };
+  size_t m = named(w.member);
+  if (m == profile.members.size()) m = named(w.model);
+  if (m == profile.members.size()) {
+    return Status(StatusCode::kNotFound, "the profile has no member '" + w.member + "'");
   }
-  return roles;
+  const ProfileMember& pm = profile.members[m];
+  WorkerRole role;
+  role.member = static_cast<int>(m);
+  role.macs = w.macs;
+  for (const std::string& s : w.subnets) {
+    const auto it = std::find(pm.subnets.begin(), pm.subnets.end(), s);
+    if (it == pm.subnets.end()) {
+      return Status(StatusCode::kNotFound, "the profile has no subnet '" + s + "' of '" + pm.name + "'");
+    }
+    role.profile_subnet.push_back(static_cast<int>(it - pm.subnets.begin()));
+  }
+  return role;
 }
 
 }  // namespace shoal

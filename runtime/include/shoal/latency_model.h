@@ -50,6 +50,8 @@ class LatencyModel {
   size_t workers() const { return workers_.size(); }
   uint32_t subnets(uint32_t w) const { return static_cast<uint32_t>(workers_[w].round_trip_ms.size()); }
   bool alive(uint32_t w) const { return workers_[w].alive; }
+  // Worker w now serves n subnets, none of them observed yet (a worker that joined late).
+  void set_subnets(uint32_t w, uint32_t n);
   void set_alive(uint32_t w, bool alive, TimeUs now);
 
   // The smoothed round trip without queueing, margins included; infinity until observed.

@@ -132,10 +132,14 @@ class Orchestrator {
   uint32_t classes() const { return classes_; }
 
   // The accuracy profile over the members that WorkerRole::member indexes, with new roles
-  // where the profile indexes members differently (empty: keep them; their subnet counts
-  // must not change). Policies need one; inputs in flight keep the allocator they started with.
+  // where the profile indexes members differently (empty: keep them). Policies need one;
+  // inputs in flight keep the allocator they started with.
   void set_profile(std::shared_ptr<const EnsembleProfile> profile, std::vector<WorkerRole> roles = {},
                    AllocatorOptions options = {});
+  // New roles for the same workers, under the same profile: a worker that joined late (its
+  // role was empty until its handshake). A worker whose subnet count changes starts with no
+  // latency estimates. Ignored unless there is one role per worker.
+  void set_roles(std::vector<WorkerRole> roles);
   std::shared_ptr<const EnsembleProfile> profile() const { return profile_; }
   // The model the master and some workers share, for the segment policies (null: none).
   void set_segments(std::shared_ptr<const SegmentCatalog> segments) { segments_ = std::move(segments); }
@@ -229,6 +233,7 @@ class Orchestrator {
   LatencyModel latency_;
   std::shared_ptr<const EnsembleProfile> profile_;
   std::shared_ptr<Allocator> allocator_;
+  AllocatorOptions allocator_options_;
   std::shared_ptr<Policy> policy_;
   std::shared_ptr<const SegmentCatalog> segments_;
   std::vector<std::unique_ptr<PartitionExecutor>> spare_gathers_;  // from finished inputs, reused

@@ -36,11 +36,10 @@ struct ServedModel {
   std::vector<std::string> subnets;
   std::vector<uint64_t> macs;
 };
-// Each worker's role against the profile: which member it serves (matched by member name,
-// else model name; workers serving the same member are replicas of it) and where each of
-// its subnets is. Fails, saying which, when a worker's member or subnet is not in the profile.
-Result<std::vector<WorkerRole>> roles_for_workers(const AccuracyProfile& profile,
-                                                  const std::vector<ServedModel>& workers);
+// One worker's role against the profile: which member it serves (matched by member name,
+// else model name; workers serving the same member are replicas of it) and where each of its
+// subnets is; kNotFound, saying which, when its member or a subnet is not in the profile.
+Result<WorkerRole> role_for_worker(const AccuracyProfile& profile, const ServedModel& worker);
 
 }  // namespace shoal
 

@@ -1,15 +1,19 @@
 // The master: connects to its workers (and, optionally, runs a member of its own as
 // insurance), and feeds the orchestrator (runtime/orchestrator.h), which decides, collects
 // and fuses. Many inputs may be in flight: submit() returns at once and the callback gets
-// the answer; infer() is submit-and-wait. A worker that dies is marked down at once (its
-// units fail, and the inputs re-plan on the others), and is reconnected when it comes back.
+// the answer; infer() is submit-and-wait. It starts with whoever is up: one worker (or its own
+// engine) answering is enough; the others are dialled in the background, with backoff, and
+// join the plans when their handshake completes (their latency measured by a few probes, their
+// member planned when the accuracy profile has it). A worker that dies is marked down at once
+// (its units fail, and the inputs re-plan on the others), and is reconnected when it comes back.
 // Heartbeats go to every worker each `heartbeat_ms`; a worker from which nothing has come for
 // `down_after_heartbeats` periods (stalled, partitioned: TCP may never close) is marked down
 // the same way, and used again once it answers a new handshake. Sending never blocks.
 //
 // Threads: one reader per link, one timer thread (deadlines, hedges, insurance), one that
-// heartbeats, one that reconnects. All of them, and submit(), take one lock around the orchestrator. Callbacks
-// run under it: hand the Prediction to your own thread and do not call the Master from them.
+// heartbeats, one that dials (its dials run side by side). All of them, and submit(), take one
+// lock around the orchestrator. Callbacks run under it: hand the Prediction to your own thread
+// and do not call the Master from them.
 #ifndef SHOAL_NET_MASTER_H_
 #define SHOAL_NET_MASTER_H_
 
@@ -29,13 +33,19 @@ namespace shoal::net {
 
 // What happened to a worker, as it happened (MasterOptions::on_event).
 struct WorkerEvent {
-  enum class Kind : uint8_t { kDown, kBack };
+  enum class Kind : uint8_t {
+    kWaiting,  // not up when the master started: dialled in the background (why: the dial's error)
+    kJoined,   // its first handshake, later than the start (why: what it serves, and whether planned)
+    kRefused,  // it answered, but takes other inputs or classes than the others: never used
+    kDown,     // why: its connection closed, or it stopped answering heartbeats
+    kBack,
+  };
   Kind kind = Kind::kDown;
   uint32_t worker = 0;
   std::string address;
-  std::string why;  // kDown: its connection closed, or it stopped answering heartbeats
+  std::string why;
 };
-const char* worker_event_name(WorkerEvent::Kind kind);  // "down", "back"
+const char* worker_event_name(WorkerEvent::Kind kind);  // "waiting", "joined", "refused", "down", "back"
 
 struct MasterOptions {
   std::vector<std::string> addresses;  // HOST:PORT per worker
@@ -43,7 +53,8 @@ struct MasterOptions {
   OrchestratorOptions orchestration;
   int connect_timeout_ms = 2000;
   int handshake_timeout_ms = 1000;
-  int reconnect_ms = 300;
+  int reconnect_ms = 300;               // a worker that was up and went down: dialled this often
+  int join_backoff_max_ms = 800;       // one never up yet: from reconnect_ms, doubling up to this
   uint32_t reply_top_k = 0;            // workers reply with the k most probable classes only (0: all)
   int heartbeat_ms = 100;              // 0: no heartbeats (a silent worker is then noticed only by TCP)
   int down_after_heartbeats = 3;
@@ -63,31 +74,44 @@ struct MasterOptions {
 struct MasterCounters {
   OrchestratorCounters orchestrator;
   uint64_t disconnects = 0, reconnects = 0;
+  uint64_t joins = 0;         // workers whose first handshake came after the start
   uint64_t silent_drops = 0;  // of the disconnects: workers that stopped answering heartbeats
 };
 
 class Master {
  public:
-  // Connects to every worker and checks they agree on input shape and classes.
+  // Connects to every worker it can (side by side) and starts once one of them, or its own
+  // engine, answers; the workers must agree on input shape and classes. Fails, naming each
+  // worker and why, when none answers.
   static Result<std::unique_ptr<Master>> connect(const MasterOptions& options);
   ~Master();
 
-  // Workers in the order given, then the master's own engine (local(w)) if it has one.
+  // Workers in the order given, then the master's own engine (local(w)) if it has one. A
+  // worker that has not joined yet has an empty WorkerInfo (no subnets) and member -1.
   size_t workers() const;
-  const WorkerInfo& worker(uint32_t w) const;
+  WorkerInfo worker(uint32_t w) const;
+  bool joined(uint32_t w) const;
   const std::string& address(uint32_t w) const;
   bool local(uint32_t w) const;
   bool alive(uint32_t w) const;
   uint32_t classes() const;
+  uint32_t input_h() const;
+  uint32_t input_w() const;
+  uint32_t input_c() const;
   size_t image_bytes() const;
-  // The distinct members the (remote) workers serve, in order of first appearance; workers
-  // serving the same one are its replicas. member_of(w) is -1 for the master's own engine.
-  const std::vector<std::string>& members() const;
+  // The distinct members the (remote) workers serve, in order of first appearance (growing as
+  // workers join); workers serving the same one are its replicas. member_of(w) is -1 for the
+  // master's own engine and a worker that has not joined.
+  std::vector<std::string> members() const;
   int member_of(uint32_t w) const;
   // Every subnet name a member is served at, over its replicas (what a profile measures).
-  const std::vector<std::string>& member_subnets(uint32_t member) const;
+  std::vector<std::string> member_subnets(uint32_t member) const;
+  // Members that serving workers have and the accuracy profile lacks (a worker that joined with
+  // a new one): they are not planned until a profile has them (measure, then set_profile).
+  std::vector<std::string> unprofiled_members() const;
 
-  // Accuracy over members(), each at member_subnets() (as the calibrator measures it).
+  // Accuracy over members(), each at member_subnets(), as they were when it was measured (as
+  // the calibrator measures it).
   void set_profile(std::shared_ptr<const EnsembleProfile> profile);
   // A profile file's ('shoal profile accuracy'); every worker's member and subnets must be in it.
   Status use_profile(const AccuracyProfile& profile);
