@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "command.h"
-#include "json.h"
+#include "shoal/json.h"
 #include "shoal/bench_layers.h"
 #include "shoal/engine.h"
 #include "shoal/machine.h"

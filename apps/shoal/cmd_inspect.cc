@@ -3,7 +3,7 @@
 #include <string>
 
 #include "command.h"
-#include "json.h"
+#include "shoal/json.h"
 #include "shoal/engine.h"
 #include "shoal/model.h"
 #include "shoal/net/tensor_encoding.h"

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "command.h"
-#include "json.h"
+#include "shoal/json.h"
 #include "link_scenario.h"
 #include "shoal/channel_partition.h"
 #include "shoal/dataset.h"

@@ -7,7 +7,7 @@
 #include <map>
 
 #include "command.h"
-#include "json.h"
+#include "shoal/json.h"
 #include "member_outputs.h"
 #include "svg_chart.h"
 #include "shoal/dataset.h"

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "command.h"
-#include "json.h"
+#include "shoal/json.h"
 #include "shoal/dataset.h"
 #include "shoal/engine.h"
 #include "shoal/stats.h"

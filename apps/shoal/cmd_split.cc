@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "command.h"
-#include "json.h"
+#include "shoal/json.h"
 #include "link_scenario.h"
 #include "shoal/dataset.h"
 #include "shoal/engine.h"

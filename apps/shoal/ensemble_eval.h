@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
+#include "shoal/json.h"
 #include "shoal/net/calibrator.h"
 #include "shoal/net/master.h"
 #include "shoal/dataset.h"

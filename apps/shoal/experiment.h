@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
+#include "shoal/json.h"
 #include "shoal/dataset.h"
 #include "shoal/stats.h"
 #include "shoal/status.h"

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "command.h"
-#include "json.h"
+#include "shoal/json.h"
 #include "shoal/net/fault_network.h"
 #include "shoal/net/transport.h"
 

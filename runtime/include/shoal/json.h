@@ -1,12 +1,13 @@
-// A small JSON writer for --json output: values are written in order, commas handled.
-#ifndef SHOAL_APPS_JSON_H_
-#define SHOAL_APPS_JSON_H_
+// A small JSON writer (--json output, a master's /status): values are written in order,
+// commas handled, strings escaped.
+#ifndef SHOAL_JSON_H_
+#define SHOAL_JSON_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace shoal::cli {
+namespace shoal {
 
 class Json {
  public:
@@ -33,6 +34,6 @@ class Json {
   bool after_key_ = false;
 };
 
-}  // namespace shoal::cli
+}  // namespace shoal
 
-#endif  // SHOAL_APPS_JSON_H_
+#endif  // SHOAL_JSON_H_

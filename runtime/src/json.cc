@@ -1,9 +1,9 @@
-#include "json.h"
+#include "shoal/json.h"
 
 #include <cmath>
 #include <cstdio>
 
-namespace shoal::cli {
+namespace shoal {
 
 void Json::separate() {
   if (after_key_) {
@@ -71,4 +71,4 @@ Json& Json::value(bool v) {
   return *this;
 }
 
-}  // namespace shoal::cli
+}  // namespace shoal
