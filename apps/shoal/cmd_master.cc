@@ -7,6 +7,8 @@
 #include "command.h"
 #include "ensemble_eval.h"
 #include "shoal/net/cluster.h"
+#include "shoal/net/http_server.h"
+#include "shoal/net/monitor.h"
 #include "shoal/net/transport.h"
 #include "shoal/net/worker_server.h"
 #include "shoal/policy_registry.h"
@@ -176,6 +178,14 @@ int run_master(const Args& args) {
   if (!master.is_ok()) return fail("master", master.status());
   Status fits = labels_fit(test_set->labels, master.value()->classes());
   if (!fits.is_ok()) return fail("master", fits);
+  std::unique_ptr<net::HttpServer> http;
+  if (args.has("--http")) {
+    auto started = net::HttpServer::start(args.get("--http"), cluster.key, net::master_monitor(*master.value(), cluster.names));
+    if (!started.is_ok()) return fail("master", started.status());
+    http = std::move(started.value());
+    std::fprintf(stderr, "shoal master: health and metrics on http://%s/ (/metrics, /status, /health)\n",
+                 http->address().c_str());
+  }
   const bool json = args.has("--json");
   const bool from_file = args.has("--profile");
   // Measured here: a worker that joins later with a member of its own is measured on the same
@@ -263,7 +273,8 @@ const Command kMaster = {
     "run inputs through workers under a deadline, choosing widths per input, fusing what arrives",
     "shoal master (--workers HOST:PORT,... | --cluster FILE.json) --deadline MS[,MS...]\n"
     "       [--policy NAME[,NAME...]|all] [--alpha A[,A...]] [--rate R | --concurrency N]\n"
-    "       [--profile FILE] [--local-model FILE [--serve HOST:PORT]] [--images IDX --labels IDX] [--limit N] [--json]",
+    "       [--profile FILE] [--local-model FILE [--serve HOST:PORT]] [--images IDX --labels IDX] [--limit N] [--json]\n"
+    "       [--http HOST:PORT]",
     kMasterDescription.c_str(),
     {{"--workers", "LIST", "worker addresses, comma-separated"},
      {"--transport", "NAME", "tcp (default) or udp, as the workers'"},
@@ -284,6 +295,7 @@ const Command kMaster = {
      {"--local-model", "FILE", "a member the master runs itself: insurance, and disnet's and split's model"},
      {"--local-slowdown", "F", "stretch its compute time by F, to emulate a slower master (default 1)"},
      {"--serve", "HOST:PORT", "also serve the --local-model to other masters here (every node a master and a worker)"},
+     {"--http", "HOST:PORT", "serve /metrics (Prometheus), /status (JSON) and a live page at / (loopback, or with the key)"},
      {"--wait-for-workers", "S", "wait up to S seconds for the first worker to answer (default 0); the rest join when they come up"},
      {"--backend", "NAME", "kernels of the master's own engine (default: the fastest this CPU runs)"},
      {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k)"},

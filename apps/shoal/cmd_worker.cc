@@ -3,7 +3,9 @@
 #include <cstdio>
 
 #include "command.h"
+#include "shoal/net/http_server.h"
 #include "shoal/net/key_file.h"
+#include "shoal/net/monitor.h"
 #include "shoal/net/transport.h"
 #include "shoal/net/worker_server.h"
 
@@ -50,6 +52,14 @@ int run_worker(const Args& args) {
   const Status allowed = server.value()->may_serve_on(*listener.value());
   if (!allowed.is_ok()) return fail("worker", allowed);
   on_stop_signal([s = server.value().get()](int) { s->stop(); });
+  std::unique_ptr<net::HttpServer> http;
+  if (args.has("--http")) {
+    auto started = net::HttpServer::start(args.get("--http"), key, net::worker_monitor(*server.value()));
+    if (!started.is_ok()) return fail("worker", started.status());
+    http = std::move(started.value());
+    std::fprintf(stderr, "shoal worker: health and metrics on http://%s/ (/metrics, /status, /health)\n",
+                 http->address().c_str());
+  }
 
   std::printf("listening on %s:%u\n", listen.substr(0, listen.rfind(':')).c_str(), listener.value()->port());
   std::fflush(stdout);
@@ -72,7 +82,8 @@ int run_worker(const Args& args) {
 const Command kWorker = {
     "worker",
     "serve a model's subnets to masters over TCP or UDP",
-    "shoal worker --model MODEL [--listen HOST:PORT] [--transport tcp|udp] [--key-file FILE] [--slowdown F] [--member NAME]",
+    "shoal worker --model MODEL [--listen HOST:PORT] [--transport tcp|udp] [--key-file FILE] [--slowdown F] [--member NAME]\n"
+    "       [--http HOST:PORT]",
     "Serves inference requests for any subnet of MODEL. Requests wait in one queue for the\n"
     "engine; one whose deadline passes while waiting is answered 'expired' instead of run.\n"
     "Prints 'listening on HOST:PORT' on stdout once ready (port 0 picks a free port).\n"
@@ -89,7 +100,8 @@ const Command kWorker = {
      {"--threads", "N", "threads per inference (default 1)"},
      {"--slowdown", "F", "stretch compute time F times, to emulate a slower device (default 1)"},
      {"--member", "NAME", "this member's name in the ensemble (default: the model's name)"},
-     {"--subnets", "LIST", "serve only these subnets, by name or width (a Fluid device: lower50 or upper50; default all)"}},
+     {"--subnets", "LIST", "serve only these subnets, by name or width (a Fluid device: lower50 or upper50; default all)"},
+     {"--http", "HOST:PORT", "serve /metrics (Prometheus), /status (JSON) and a live page at / (loopback, or with --key-file)"}},
     run_worker,
 };
 

@@ -146,13 +146,18 @@ Result<std::vector<Cell>> evaluate(net::Master& master, const Images& images, co
         if (load.rate <= 0) cv.wait(lock, [&] { return in_flight < std::max(1u, load.concurrency); });
         ++in_flight;
       }
-      const int priority = static_cast<int>(i % std::max(1u, load.priorities));
-      master.submit(images.image(i), run.deadline_ms, priority, [&, i](Prediction&& p) {
+      Submission input;
+      input.image.assign(images.image(i), images.image(i) + master.image_bytes());
+      input.budget_ms = run.deadline_ms;
+      input.priority = static_cast<int>(i % std::max(1u, load.priorities));
+      input.truth = i < labels.size() ? labels[i] : -1;  // the master's status counts it right or wrong
+      input.done = [&, i](Prediction&& p) {
         std::lock_guard<std::mutex> lock(mu);
         results[i] = std::move(p);
         --in_flight;
         cv.notify_all();
-      });
+      };
+      master.submit(std::move(input));
     }
     {
       std::unique_lock<std::mutex> lock(mu);

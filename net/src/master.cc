@@ -34,6 +34,10 @@ struct Master::Impl final : UnitSender {
   // that joins; null: no profile yet.
   std::unique_ptr<AccuracyProfile> profiled;
   std::vector<bool> refused;             // answered with other inputs or classes: never dialled again
+  std::vector<ResourceReport> reports;   // per worker: its last heartbeat's
+  std::vector<bool> reported;
+  std::vector<TimeUs> changed_at;        // when it last went up or down (the start, until then)
+  TimeUs started = 0;
   std::vector<uint32_t> dial_failures;   // per worker never up yet: failed dials in a row
   std::vector<TimeUs> next_dial;         // ...and when to dial it next
   std::condition_variable timer_cv;  // the timer thread's alone
@@ -104,6 +108,8 @@ struct Master::Impl final : UnitSender {
     } else if (frame.header.type == wire::MessageType::Heartbeat) {
       const Result<ResourceReport> r = parse_heartbeat(frame);
       if (!r.is_ok()) return;
+      reports[w] = r.value();
+      reported[w] = true;
       if (heartbeat_sent[w].first == id) {
         orchestrator->latency().observe_link_rtt(
             w, std::max(0.0, ms_from_us(last_heard[w] - heartbeat_sent[w].second) - r->service_us / 1000.0));
@@ -129,6 +135,7 @@ struct Master::Impl final : UnitSender {
     std::lock_guard<std::mutex> lock(mu);
     if (!up[w] || !orchestrator) return;
     up[w] = false;
+    changed_at[w] = steady_clock().now();
     ++disconnects;
     orchestrator->on_worker_down(w);
     poke_timer();
@@ -276,6 +283,7 @@ struct Master::Impl final : UnitSender {
     orchestrator->set_roles(std::move(planned));
     orchestrator->on_worker_up(w);
     up[w] = true;
+    changed_at[w] = steady_clock().now();
     ++joins;
     const std::vector<uint8_t> blank(size_t{shape.input_h} * shape.input_w * shape.input_c, 0);
     for (int k = 0; k < kProbes; ++k) {
@@ -315,6 +323,7 @@ struct Master::Impl final : UnitSender {
       return true;
     }
     up[w] = true;
+    changed_at[w] = steady_clock().now();
     ++reconnects;
     orchestrator->on_worker_up(w);
     tell(WorkerEvent::Kind::kBack, w, "");
@@ -439,6 +448,10 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
   m.roles.assign(n, WorkerRole{});
   m.refused.assign(n, false);
   m.dial_failures.assign(n, 0);
+  m.reports.assign(n, ResourceReport{});
+  m.reported.assign(n, false);
+  m.started = steady_clock().now();
+  m.changed_at.assign(n, m.started);
   m.next_dial.assign(n, 0);
   std::unique_ptr<Master> master(new Master(std::move(impl)));
   // Every worker dialled side by side: one that is off costs its connect timeout once, not
@@ -689,6 +702,39 @@ std::vector<std::vector<double>> Master::predictions() const {
     for (uint32_t s = 0; s < l.subnets(w); ++s) out[w].push_back(l.predict_ms(w, s, now));
   }
   return out;
+}
+
+MasterStatus Master::status() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const Impl& m = *impl_;
+  const LatencyModel& l = m.orchestrator->latency();
+  const TimeUs now = steady_clock().now();
+  MasterStatus s;
+  s.uptime_s = ms_from_us(now - m.started) / 1000.0;
+  for (uint32_t w = 0; w < m.links.size(); ++w) {
+    WorkerState ws;
+    ws.info = m.infos[w];
+    ws.local = m.is_local[w];
+    ws.joined = !m.infos[w].subnets.empty();
+    ws.up = m.up[w];
+    ws.refused = m.refused[w];
+    ws.for_s = ms_from_us(now - m.changed_at[w]) / 1000.0;
+    ws.reported = m.reported[w];
+    ws.report = m.reports[w];
+    ws.link = l.link(w);
+    for (uint32_t k = 0; k < l.subnets(w); ++k) ws.predicted_ms.push_back(l.predict_ms(w, k, now));
+    ws.in_flight = l.in_flight(w);
+    const auto& work = m.orchestrator->counters().work;
+    if (w < work.size()) ws.work = work[w];
+    s.workers.push_back(std::move(ws));
+  }
+  s.counters.orchestrator = m.orchestrator->counters();
+  s.counters.disconnects = m.disconnects;
+  s.counters.reconnects = m.reconnects;
+  s.counters.joins = m.joins;
+  s.counters.silent_drops = m.silent_drops;
+  s.outcomes = m.orchestrator->stats();
+  return s;
 }
 
 MasterCounters Master::counters() const {

@@ -93,6 +93,7 @@ struct WorkerServer::Impl {
   std::unique_ptr<Engine> engine;
   WorkerInfo info;
   WorkerCounters counters;
+  const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   std::mutex mu;
   std::condition_variable cv;
@@ -237,6 +238,26 @@ WorkerServer::~WorkerServer() {
 }
 
 const WorkerCounters& WorkerServer::counters() const { return impl_->counters; }
+
+WorkerStatus WorkerServer::status() const {
+  WorkerStatus s;
+  s.info = impl_->info;
+  s.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->started).count();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    s.peers = impl_->proven;
+    s.proving = static_cast<uint32_t>(std::count_if(impl_->proving.begin(), impl_->proving.end(),
+                                                    [](const auto& p) { return !p.expired(); }));
+    s.queued = impl_->queued;
+    for (uint32_t model_subnet : impl_->hello_subnets) s.took_ms.push_back(impl_->took_ms[model_subnet]);
+  }
+  s.report = read_resource_report(s.queued);
+  const WorkerCounters& c = impl_->counters;
+  s.served = c.served, s.expired = c.expired, s.malformed = c.malformed, s.rejected = c.rejected, s.busy = c.busy;
+  s.connections = c.connections, s.peers_refused = c.peers_refused, s.peers_dropped = c.peers_dropped;
+  s.peers_displaced = c.peers_displaced;
+  return s;
+}
 
 const char* peer_event_name(PeerEvent::Kind kind) {
   switch (kind) {

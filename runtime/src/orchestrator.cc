@@ -13,24 +13,13 @@ constexpr size_t kMaxSentOrder = 4096;  // per worker: request ids kept in the o
 uint64_t request_id(uint64_t input, uint32_t index) { return input << 8 | index; }
 }  // namespace
 
-const char* outcome_name(Outcome o) {
-  switch (o) {
-    case Outcome::kAnswered: return "answered";
-    case Outcome::kInsured: return "insured";
-    case Outcome::kDeadlineTooShort: return "deadline too short";
-    case Outcome::kShed: return "shed";
-    case Outcome::kMissed: return "missed";
-    case Outcome::kNoWorker: return "no worker";
-    case Outcome::kBusy: return "busy";
-  }
-  return "?";
-}
-
 struct Orchestrator::Input {
   uint64_t seq = 0;
   InputState state;
   std::vector<uint8_t> image;
   std::shared_ptr<Policy> policy;        // null for fixed plans
+  bool fixed = false;                    // a fixed plan (calibration): not in the stats
+  int truth = -1;                        // its true class, where the submitter knows it
   std::shared_ptr<Allocator> allocator;  // the one the input started with
   bool keep_members = false, narrowed = false, insured = false;
   bool insure_when_free = false;  // insurance was due while the master's engine ran this input's part
@@ -155,6 +144,8 @@ uint64_t Orchestrator::submit(Submission s) {
   in.state.tried_.assign(roles_.size(), false);
   in.image = std::move(s.image);
   in.keep_members = s.keep_members;
+  in.fixed = !s.fixed.empty();
+  in.truth = s.truth;
   in.done = std::move(s.done);
   in.allocator = allocator_;
   const uint64_t seq = in.seq;
@@ -264,6 +255,7 @@ void Orchestrator::answer_now(Input& in, Outcome outcome) {
     case Outcome::kBusy: ++counters_.busy; break;
     default: break;
   }
+  if (!in.fixed) stats_.record(p.policy, outcome, -1, in.truth, 0, 0);
   if (in.done) in.done(std::move(p));
 }
 
@@ -644,6 +636,7 @@ void Orchestrator::finish(Input& in, Outcome fallback) {
     case Outcome::kNoWorker: ++counters_.no_worker; break;
     default: break;
   }
+  if (!in.fixed) stats_.record(p.policy, p.outcome, p.label, in.truth, p.latency_ms, p.hedges);
   auto done = std::move(in.done);
   for (const auto& key : in.timers) timers_.erase(key);
   if (in.gather) spare_gathers_.push_back(std::move(in.gather));

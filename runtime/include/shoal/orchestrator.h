@@ -29,22 +29,12 @@
 #include "shoal/dataset.h"
 #include "shoal/energy.h"
 #include "shoal/latency_model.h"
+#include "shoal/outcomes.h"
 #include "shoal/policy.h"
 #include "shoal/policy_registry.h"
 #include "shoal/segments.h"
 
 namespace shoal {
-
-enum class Outcome : uint8_t {
-  kAnswered,          // the policy's members answered in time
-  kInsured,           // only the master's own insurance run answered in time
-  kDeadlineTooShort,  // shorter than any worker (or the master) could ever answer: said at once
-  kShed,              // a lower priority class, dropped at once because the cluster is overloaded
-  kMissed,            // nothing answered by the deadline
-  kNoWorker,          // no live worker to plan on, and no insurance
-  kBusy,              // too many inputs in flight
-};
-const char* outcome_name(Outcome outcome);
 
 struct Prediction {
   uint64_t ticket = 0;
@@ -72,6 +62,7 @@ struct Submission {
   Plan fixed;                 // non-empty: run exactly these units (calibration); no policy,
                               // no hedges, no insurance
   bool keep_members = false;  // fill Prediction::member_probabilities
+  int truth = -1;             // its true class where known: counted in stats() as right or wrong
   std::function<void(Prediction&&)> done;  // called once, from inside the orchestrator
 };
 
@@ -168,6 +159,8 @@ class Orchestrator {
 
   size_t in_flight() const { return inputs_.size(); }
   const OrchestratorCounters& counters() const { return counters_; }
+  // Per policy, the inputs it was given (fixed plans aside), as they were answered.
+  const OutcomeStats& stats() const { return stats_; }
 
  private:
   struct Input;
@@ -251,6 +244,7 @@ class Orchestrator {
   uint64_t local_answers_ = 0;
   uint64_t next_seq_ = 1;
   OrchestratorCounters counters_;
+  OutcomeStats stats_;
 };
 
 }  // namespace shoal

@@ -78,6 +78,26 @@ struct MasterCounters {
   uint64_t silent_drops = 0;  // of the disconnects: workers that stopped answering heartbeats
 };
 
+// A worker as the master sees it now (Master::status): what /status and /metrics show.
+struct WorkerState {
+  WorkerInfo info;             // from its first handshake (empty until it joins)
+  bool local = false, joined = false, up = false, refused = false;
+  double for_s = 0;            // how long it has been up, or down (or waiting, since the start)
+  bool reported = false;       // a heartbeat has said how it is:
+  ResourceReport report;       // its load, memory, temperature, clock and queue
+  LinkEstimate link;
+  std::vector<double> predicted_ms;  // per subnet: how long a request would take now
+  uint32_t in_flight = 0;
+  WorkerWork work;             // its compute and bytes so far
+};
+
+struct MasterStatus {
+  double uptime_s = 0;
+  std::vector<WorkerState> workers;
+  MasterCounters counters;
+  OutcomeStats outcomes;       // per policy: inputs, misses, accuracy where labelled, latency
+};
+
 class Master {
  public:
   // Connects to every worker it can (side by side) and starts once one of them, or its own
@@ -132,6 +152,7 @@ class Master {
   // The measured network to each worker (heartbeat round trips, request transfer times).
   std::vector<LinkEstimate> links() const;
   MasterCounters counters() const;
+  MasterStatus status() const;
 
  private:
   struct Impl;

@@ -25,6 +25,7 @@
 #include "shoal/model.h"
 #include "shoal/net/connection.h"
 #include "shoal/net/frame.h"
+#include "shoal/net/messages.h"
 
 namespace shoal::net {
 
@@ -65,6 +66,19 @@ struct WorkerCounters {
   std::atomic<uint64_t> peers_displaced{0};
 };
 
+// A worker as it is now (WorkerServer::status): what /status and /metrics show.
+struct WorkerStatus {
+  WorkerInfo info;         // what its Hello says: member, model, subnets
+  double uptime_s = 0;
+  uint32_t peers = 0;      // masters that proved the key, served now
+  uint32_t proving = 0;    // connections still in their handshake
+  uint32_t queued = 0;     // requests waiting for the engine, all masters'
+  ResourceReport report;   // load, memory, temperature, clock, as heartbeats send it
+  std::vector<double> took_ms;  // per subnet it serves: its smoothed time (-1: not run yet)
+  uint64_t served = 0, expired = 0, malformed = 0, rejected = 0, busy = 0, connections = 0, peers_refused = 0,
+           peers_dropped = 0, peers_displaced = 0;
+};
+
 class WorkerServer {
  public:
   // `model` must outlive the server.
@@ -82,6 +96,7 @@ class WorkerServer {
   Status may_serve_on(const Listener& listener) const;
   void stop();
   const WorkerCounters& counters() const;
+  WorkerStatus status() const;
 
  private:
   struct Impl;
