@@ -2,8 +2,6 @@
 // loopback, and clients that never finish or come too many keep nobody else from an answer.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,42 +11,16 @@
 
 #include "shoal/net/http_server.h"
 #include "shoal/net/monitor.h"
+#include "http_get.h"
 
 namespace shoal::net {
 namespace {
 
-int dial(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return fd;
-}
-
-// Sends `request` as it is and reads the whole response (the server closes after it).
-std::string round_trip(uint16_t port, const std::string& request) {
-  const int fd = dial(port);
-  EXPECT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
-
-std::string get(uint16_t port, const std::string& target, const std::string& headers = "") {
-  return round_trip(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
-}
-
-int status_of(const std::string& response) { return response.size() > 12 ? std::stoi(response.substr(9, 3)) : -1; }
-std::string body_of(const std::string& response) {
-  const size_t at = response.find("\r\n\r\n");
-  return at == std::string::npos ? "" : response.substr(at + 4);
-}
+using testing::http_body;
+using testing::http_dial;
+using testing::http_get;
+using testing::http_round_trip;
+using testing::http_status;
 
 std::unique_ptr<HttpServer> serve(const std::string& address = "127.0.0.1:0", const std::string& key = "") {
   auto s = HttpServer::start(address, key, monitor_handler([] { return std::string("m 1\n"); },
@@ -60,25 +32,25 @@ std::unique_ptr<HttpServer> serve(const std::string& address = "127.0.0.1:0", co
 TEST(HttpServer, RoutesTheMonitorsPages) {
   auto server = serve();
   ASSERT_TRUE(server);
-  const std::string metrics = get(server->port(), "/metrics");
-  EXPECT_EQ(status_of(metrics), 200);
+  const std::string metrics = http_get(server->port(), "/metrics");
+  EXPECT_EQ(http_status(metrics), 200);
   EXPECT_NE(metrics.find("text/plain; version=0.0.4"), std::string::npos);
-  EXPECT_EQ(body_of(metrics), "m 1\n");
-  const std::string status = get(server->port(), "/status");
+  EXPECT_EQ(http_body(metrics), "m 1\n");
+  const std::string status = http_get(server->port(), "/status");
   EXPECT_NE(status.find("application/json"), std::string::npos);
-  EXPECT_EQ(body_of(status), "{\"role\":\"test\"}");
-  EXPECT_EQ(body_of(get(server->port(), "/health")), "ok\n");
-  const std::string page = get(server->port(), "/");
-  EXPECT_EQ(status_of(page), 200);
+  EXPECT_EQ(http_body(status), "{\"role\":\"test\"}");
+  EXPECT_EQ(http_body(http_get(server->port(), "/health")), "ok\n");
+  const std::string page = http_get(server->port(), "/");
+  EXPECT_EQ(http_status(page), 200);
   EXPECT_NE(page.find("<!doctype html>"), std::string::npos);
   EXPECT_EQ(page.find("src=\"http"), std::string::npos) << "nothing from outside";
-  EXPECT_EQ(status_of(get(server->port(), "/nothing")), 404);
-  EXPECT_EQ(status_of(round_trip(server->port(), "POST /metrics HTTP/1.1\r\n\r\n")), 405);
-  EXPECT_EQ(status_of(round_trip(server->port(), "hello\r\n\r\n")), 400);
-  EXPECT_EQ(status_of(round_trip(server->port(), "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n")), 431);
-  const std::string head = round_trip(server->port(), "HEAD /metrics HTTP/1.1\r\n\r\n");
-  EXPECT_EQ(status_of(head), 200);
-  EXPECT_EQ(body_of(head), "");
+  EXPECT_EQ(http_status(http_get(server->port(), "/nothing")), 404);
+  EXPECT_EQ(http_status(http_round_trip(server->port(), "POST /metrics HTTP/1.1\r\n\r\n")), 405);
+  EXPECT_EQ(http_status(http_round_trip(server->port(), "hello\r\n\r\n")), 400);
+  EXPECT_EQ(http_status(http_round_trip(server->port(), "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n")), 431);
+  const std::string head = http_round_trip(server->port(), "HEAD /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(http_status(head), 200);
+  EXPECT_EQ(http_body(head), "");
 }
 
 TEST(HttpServer, BeyondLoopbackOnlyWithTheKeyAndEveryRequestCarriesIt) {
@@ -88,11 +60,11 @@ TEST(HttpServer, BeyondLoopbackOnlyWithTheKeyAndEveryRequestCarriesIt) {
   const std::string key = "s3cret+key/with=signs";
   auto server = serve("0.0.0.0:0", key);
   ASSERT_TRUE(server);
-  EXPECT_EQ(status_of(get(server->port(), "/metrics")), 401);
-  EXPECT_EQ(status_of(get(server->port(), "/metrics", "Authorization: Bearer wrong\r\n")), 401);
-  EXPECT_EQ(status_of(get(server->port(), "/metrics", "authorization: Bearer " + key + "\r\n")), 200);
-  EXPECT_EQ(status_of(get(server->port(), "/status?key=s3cret%2Bkey%2Fwith%3Dsigns")), 200);
-  EXPECT_EQ(status_of(get(server->port(), "/status?key=s3cret")), 401);
+  EXPECT_EQ(http_status(http_get(server->port(), "/metrics")), 401);
+  EXPECT_EQ(http_status(http_get(server->port(), "/metrics", "Authorization: Bearer wrong\r\n")), 401);
+  EXPECT_EQ(http_status(http_get(server->port(), "/metrics", "authorization: Bearer " + key + "\r\n")), 200);
+  EXPECT_EQ(http_status(http_get(server->port(), "/status?key=s3cret%2Bkey%2Fwith%3Dsigns")), 200);
+  EXPECT_EQ(http_status(http_get(server->port(), "/status?key=s3cret")), 401);
 }
 
 TEST(HttpServer, SilentAndSurplusClientsKeepNobodyElseFromAnAnswer) {
@@ -101,17 +73,17 @@ TEST(HttpServer, SilentAndSurplusClientsKeepNobodyElseFromAnAnswer) {
   // Every slot held by a client that sends half a request and then nothing...
   std::vector<int> silent;
   for (size_t i = 0; i < HttpServer::kMaxClients + 4; ++i) {
-    silent.push_back(dial(server->port()));
+    silent.push_back(http_dial(server->port()));
     (void)send(silent.back(), "GET /metr", 9, MSG_NOSIGNAL);
   }
   // ...is given up within the request timeout, after which an honest client is answered.
   const auto start = std::chrono::steady_clock::now();
   std::string answered;
-  while (status_of(answered) != 200 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
-    answered = get(server->port(), "/health");
+  while (http_status(answered) != 200 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    answered = http_get(server->port(), "/health");
   }
   const double waited_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_EQ(status_of(answered), 200);
+  EXPECT_EQ(http_status(answered), 200);
   EXPECT_LT(waited_ms, HttpServer::kRequestTimeoutMs + 1500.0);
   for (int fd : silent) {  // each was closed by the server (reset where it had unread bytes), not left open
     char c;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -21,12 +22,15 @@
 #include "shoal/net/calibrator.h"
 #include "shoal/net/fault_network.h"
 #include "shoal/net/handshake.h"
+#include "shoal/net/http_server.h"
+#include "shoal/net/monitor.h"
 #include "shoal/net/master.h"
 #include "shoal/net/partition_runner.h"
 #include "shoal/net/split_runner.h"
 #include "shoal/net/transport.h"
 #include "shoal/policy_registry.h"
 #include "free_port.h"
+#include "http_get.h"
 #include "sanitizers.h"
 #include "test_models.h"
 #include "shoal/net/worker_process.h"
@@ -663,6 +667,88 @@ TEST_F(Partition, AdaptingThisDeviceComputesAloneWhileAWorkerCostsMoreThanItSave
   EXPECT_TRUE(r.value()->alone());
   EXPECT_GE(alone, 45u) << "of 60: alone from the first inputs, the partition retried now and then";
   EXPECT_LT(alone, 60u) << "the partition is retried";
+}
+
+// A sample's value in Prometheus text (`name{labels}` exactly; -1 when absent).
+double metric(const std::string& text, const std::string& sample) {
+  const size_t at = text.find("\n" + sample + " ");
+  return at == std::string::npos ? -1 : std::atof(text.c_str() + at + sample.size() + 2);
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// What `shoal master --http` serves, read by a scraper while inputs flow, and what a worker
+// shows when it goes down; and a worker process's own (`shoal worker --http`).
+TEST_F(Cluster, HealthAndMetricsAreServedWhileInputsFlow) {
+  ASSERT_TRUE(master_->set_policy("adaensemble").is_ok());
+  const std::vector<std::string> names = {"pi5", "xavier", "nano"};
+  auto http = HttpServer::start("127.0.0.1:0", "", master_monitor(*master_, names));
+  ASSERT_TRUE(http.is_ok()) << http.status().to_string();
+  const uint16_t port = http.value()->port();
+  constexpr uint32_t kInputs = 400;
+  std::atomic<bool> done{false};
+  uint32_t right = 0;  // as the predictions say: what the status must count
+  std::thread inputs([&] {
+    for (uint32_t i = 0; i < kInputs; ++i) {
+      Submission s;
+      s.image.assign(images_.image(i % 200), images_.image(i % 200) + master_->image_bytes());
+      s.budget_ms = kDeadlineMs;
+      s.truth = labels_[i % 200];
+      right += master_->run(std::move(s)).label == labels_[i % 200];
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // long enough for several scrapes
+    }
+    done = true;
+  });
+  std::vector<double> answered;
+  while (!done) {
+    const std::string r = testing::http_get(port, "/metrics");
+    EXPECT_EQ(testing::http_status(r), 200);
+    answered.push_back(metric(testing::http_body(r), "shoal_master_answered_total{policy=\"adaensemble\"}"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  inputs.join();
+  ASSERT_GE(answered.size(), 3u);
+  for (size_t k = 1; k < answered.size(); ++k) EXPECT_GE(answered[k], answered[k - 1]) << "a counter never goes back";
+  EXPECT_GT(answered.back(), answered.front()) << "the scrapes saw inputs flow";
+
+  const std::string text = testing::http_body(testing::http_get(port, "/metrics"));
+  const std::string policy = "{policy=\"adaensemble\"}";
+  EXPECT_EQ(metric(text, "shoal_master_inputs_total" + policy), kInputs);
+  EXPECT_EQ(metric(text, "shoal_master_answered_total" + policy), kInputs);
+  EXPECT_EQ(metric(text, "shoal_master_labelled_total" + policy), kInputs);
+  EXPECT_EQ(metric(text, "shoal_master_correct_total" + policy), right);
+  EXPECT_EQ(metric(text, "shoal_master_latency_seconds_count" + policy), kInputs);
+  EXPECT_EQ(metric(text, "shoal_master_latency_seconds_bucket{policy=\"adaensemble\",le=\"+Inf\"}"), kInputs);
+  for (const std::string& name : names) {
+    EXPECT_EQ(metric(text, "shoal_master_worker_up{worker=\"" + name + "\"}"), 1) << name;
+    EXPECT_GT(metric(text, "shoal_master_worker_link_rtt_seconds{worker=\"" + name + "\"}"), 0) << name;
+  }
+  std::string status = testing::http_body(testing::http_get(port, "/status"));
+  EXPECT_EQ(count_of(status, "\"state\":\"up\""), 3u) << status;
+  for (const std::string& name : names) EXPECT_NE(status.find("\"name\":\"" + name + "\""), std::string::npos) << name;
+  EXPECT_NE(status.find("\"name\":\"adaensemble\",\"inputs\":400"), std::string::npos) << status;
+
+  workers_[2].kill_now();
+  const auto killed = std::chrono::steady_clock::now();
+  while (status.find("\"name\":\"nano\",\"state\":\"down\"") == std::string::npos &&
+         std::chrono::steady_clock::now() - killed < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    status = testing::http_body(testing::http_get(port, "/status"));
+  }
+  EXPECT_NE(status.find("\"name\":\"nano\",\"state\":\"down\""), std::string::npos) << status;
+  EXPECT_EQ(metric(testing::http_body(testing::http_get(port, "/metrics")), "shoal_master_worker_up{worker=\"nano\"}"), 0);
+
+  const uint16_t worker_port = testing::free_port();
+  auto worker = WorkerProcess::start(SHOAL_BINARY, {"--model", paths_[0], "--http", "127.0.0.1:" + std::to_string(worker_port)});
+  ASSERT_TRUE(worker.is_ok()) << worker.status().to_string();
+  const std::string own = testing::http_body(testing::http_get(worker_port, "/metrics"));
+  EXPECT_EQ(metric(own, "shoal_worker_requests_total{result=\"served\"}"), 0) << own;
+  EXPECT_EQ(metric(own, "shoal_worker_peers"), 0) << own;
+  EXPECT_NE(testing::http_body(testing::http_get(worker_port, "/status")).find("\"role\":\"worker\""), std::string::npos);
 }
 
 // A device that is off when the master starts: the master starts with the one that is up,

@@ -734,6 +734,7 @@ MasterStatus Master::status() const {
   s.counters.joins = m.joins;
   s.counters.silent_drops = m.silent_drops;
   s.outcomes = m.orchestrator->stats();
+  s.timeline = s.outcomes.timeline(now);
   return s;
 }
 

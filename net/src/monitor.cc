@@ -196,6 +196,10 @@ std::string master_status_json(const MasterStatus& s, const std::vector<std::str
     histogram_json(j, p.latency);
     j.end_object();
   }
+  j.end_array().key("timeline").begin_array();  // a second each, the last one now
+  for (const SecondOutcomes& t : s.timeline) {
+    j.begin_array().value(t.inputs).value(t.misses).value(t.labelled).value(t.correct).end_array();
+  }
   j.end_array().end_object();
   return j.str();
 }

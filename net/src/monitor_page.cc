@@ -12,7 +12,7 @@ const std::string& monitor_page() {
 body{font:14px system-ui,sans-serif;margin:1.2em;color:#222;background:#fafafa}
 h1{font-size:1.3em;margin:0 0 .2em} h2{font-size:1.05em;margin:1.2em 0 .4em}
 #summary{color:#555} table{border-collapse:collapse;background:#fff}
-th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;font-variant-numeric:tabular-nums}
+th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:#eee;font-weight:600} .dot{display:inline-block;width:.7em;height:.7em;border-radius:50%;margin-right:.4em}
 .up{background:#2a9d4b}.down{background:#d33}.waiting{background:#e9a100}.refused{background:#777}
 .charts{display:flex;flex-wrap:wrap;gap:1.5em} .chart{background:#fff;border:1px solid #ddd}
@@ -20,16 +20,15 @@ th{background:#eee;font-weight:600} .dot{display:inline-block;width:.7em;height:
 </style></head><body>
 <h1 id="title">shoal</h1><div id="summary">connecting...</div><div id="error"></div>
 <h2 id="workers-title">Workers</h2><table id="workers"></table>
-<div class="charts">
+<div class="charts" id="charts">
 <div><h2>Latency (answered inputs)</h2><svg id="histogram" class="chart" width="420" height="200"></svg></div>
-<div><h2>Accuracy and misses, per second</h2><svg id="timeline" class="chart" width="420" height="200"></svg>
+<div><h2>Accuracy and misses (5 s windows)</h2><svg id="timeline" class="chart" width="420" height="200"></svg>
 <div class="small"><span style="color:#1f6feb">&#9632; accuracy</span> &nbsp; <span style="color:#d33">&#9632; misses</span></div></div>
 </div>
 <h2 id="policies-title">Policies</h2><table id="policies"></table>
 <script>
 "use strict";
 const query = location.search;  // carries ?key=... beyond loopback
-const history = [];             // {t, correct, labelled, misses}
 const NS = "http://www.w3.org/2000/svg";
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -83,15 +82,19 @@ function drawHistogram(bounds, counts) {
   }
   g.appendChild(svg("text", {x: W / 2, y: H - 4, "font-size": 11, "text-anchor": "middle", fill: "#444"}, "ms, at most"));
 }
-function drawTimeline() {
+// timeline: [inputs, misses, labelled, correct] per second, oldest first, the last still filling.
+function drawTimeline(timeline) {
   const g = document.getElementById("timeline");
   g.replaceChildren();
   const W = 420, H = 200, left = 36, bottom = 24, top = 12;
-  const points = [];
-  for (let i = 1; i < history.length; i++) {
-    const a = history[i - 1], b = history[i], dt = Math.max(0.001, b.t - a.t);
-    const labelled = b.labelled - a.labelled;
-    points.push({acc: labelled > 0 ? (b.correct - a.correct) / labelled : null, misses: (b.misses - a.misses) / dt});
+  let first = timeline.findIndex(t => t[0] > 0);
+  if (first < 0) first = timeline.length - 1;
+  const secs = timeline.slice(first, timeline.length - 1);
+  const points = [];  // each over the 5 seconds up to it: a few inputs a second make no rate
+  for (let i = 0; i < secs.length; i++) {
+    let misses = 0, labelled = 0, correct = 0, n = 0;
+    for (let k = Math.max(0, i - 4); k <= i; k++, n++) { misses += secs[k][1]; labelled += secs[k][2]; correct += secs[k][3]; }
+    points.push({acc: labelled > 0 ? correct / labelled : null, misses: misses / n});
   }
   const most = Math.max(1, ...points.map(p => p.misses));
   // Accuracy from the nearest 10 % under its lowest to 100 %, so a few points show.
@@ -125,21 +128,15 @@ function showMaster(s) {
                                w.load >= 0 ? w.load.toFixed(2) : "", w.temperature_c >= 0 ? w.temperature_c.toFixed(0) + " \u00b0C" : "",
                                w.queue === undefined ? "" : w.queue, ms(w.rtt_ms), w.in_flight],
                               {"data-worker": w.name, "data-state": w.state})));
-  let correct = 0, labelled = 0, misses = 0;
   const bounds = s.policies.length ? s.policies[0].latency.bounds_ms : [];
   const counts = bounds.map(() => 0).concat([0]);
-  for (const p of s.policies) {
-    correct += p.correct; labelled += p.labelled; misses += p.misses;
-    p.latency.counts.forEach((n, i) => counts[i] += n);
-  }
-  history.push({t: s.uptime_s, correct, labelled, misses});
-  if (history.length > 121) history.shift();
+  for (const p of s.policies) p.latency.counts.forEach((n, i) => counts[i] += n);
   fill(document.getElementById("policies"), ["policy", "inputs", "answered", "insured", "misses", "accuracy", "mean latency", "hedges"],
        s.policies.map(p => row([p.name, p.inputs, p.answered, p.insured, p.misses,
                                 p.labelled ? (100 * p.correct / p.labelled).toFixed(2) + " %" : "",
                                 p.latency.count ? ms(p.latency.sum_ms / p.latency.count) : "", p.hedges])));
   if (bounds.length) drawHistogram(bounds, counts);
-  drawTimeline();
+  drawTimeline(s.timeline);
 }
 function showWorker(s) {
   document.getElementById("title").textContent = "shoal worker: " + s.member;
@@ -152,9 +149,7 @@ function showWorker(s) {
        s.subnets.map(k => row([k.name, k.width, ms(k.took_ms), s.queue, s.load >= 0 ? s.load.toFixed(2) : "",
                                s.temperature_c >= 0 ? s.temperature_c.toFixed(0) + " \u00b0C" : ""], {"data-subnet": k.name})));
   document.getElementById("policies-title").textContent = "";
-  history.push({t: s.uptime_s, correct: 0, labelled: 0, misses: c.expired + c.busy});
-  if (history.length > 121) history.shift();
-  drawTimeline();
+  document.getElementById("charts").style.display = "none";  // a master's: inputs and their answers
 }
 async function poll() {
   try {

@@ -255,7 +255,7 @@ void Orchestrator::answer_now(Input& in, Outcome outcome) {
     case Outcome::kBusy: ++counters_.busy; break;
     default: break;
   }
-  if (!in.fixed) stats_.record(p.policy, outcome, -1, in.truth, 0, 0);
+  if (!in.fixed) stats_.record(p.policy, outcome, -1, in.truth, 0, 0, clock_.now());
   if (in.done) in.done(std::move(p));
 }
 
@@ -636,7 +636,7 @@ void Orchestrator::finish(Input& in, Outcome fallback) {
     case Outcome::kNoWorker: ++counters_.no_worker; break;
     default: break;
   }
-  if (!in.fixed) stats_.record(p.policy, p.outcome, p.label, in.truth, p.latency_ms, p.hedges);
+  if (!in.fixed) stats_.record(p.policy, p.outcome, p.label, in.truth, p.latency_ms, p.hedges, now);
   auto done = std::move(in.done);
   for (const auto& key : in.timers) timers_.erase(key);
   if (in.gather) spare_gathers_.push_back(std::move(in.gather));

@@ -24,7 +24,8 @@ void LatencyHistogram::add(double ms) {
   sum_ms_ += ms;
 }
 
-void OutcomeStats::record(const char* policy, Outcome outcome, int label, int truth, double latency_ms, uint32_t hedges) {
+void OutcomeStats::record(const char* policy, Outcome outcome, int label, int truth, double latency_ms, uint32_t hedges,
+                          int64_t now_us) {
   auto it = policies_.find(policy);
   if (it == policies_.end()) it = policies_.emplace(policy, PolicyOutcomes{}).first;  // once per policy
   PolicyOutcomes& p = it->second;
@@ -38,6 +39,26 @@ void OutcomeStats::record(const char* policy, Outcome outcome, int label, int tr
     ++p.labelled;
     p.correct += label == truth;
   }
+  const int64_t second = now_us / 1000000;
+  SecondOutcomes& s = seconds_[static_cast<size_t>(second % static_cast<int64_t>(kSeconds))];
+  if (s.second != second) s = SecondOutcomes{second};
+  ++s.inputs;
+  s.misses += !has_label(outcome);
+  if (truth >= 0) {
+    ++s.labelled;
+    s.correct += label == truth;
+  }
+}
+
+std::vector<SecondOutcomes> OutcomeStats::timeline(int64_t now_us) const {
+  const int64_t last = now_us / 1000000;
+  std::vector<SecondOutcomes> out;
+  out.reserve(kSeconds);
+  for (int64_t second = last - static_cast<int64_t>(kSeconds) + 1; second <= last; ++second) {
+    const SecondOutcomes& s = seconds_[static_cast<size_t>(((second % static_cast<int64_t>(kSeconds)) + kSeconds) % kSeconds)];
+    out.push_back(s.second == second ? s : SecondOutcomes{second});
+  }
+  return out;
 }
 
 }  // namespace shoal

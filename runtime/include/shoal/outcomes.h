@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace shoal {
 
@@ -49,14 +50,25 @@ struct PolicyOutcomes {
   LatencyHistogram latency;            // of inputs answered with a label
 };
 
+// Every policy's inputs in one second (of the clock the stats are given).
+struct SecondOutcomes {
+  int64_t second = -1;  // since the clock's epoch (-1: nothing recorded in it)
+  uint64_t inputs = 0, misses = 0, labelled = 0, correct = 0;
+};
+
 class OutcomeStats {
  public:
-  // `truth` is the input's true class, -1 when unknown; `label` what it was answered.
-  void record(const char* policy, Outcome outcome, int label, int truth, double latency_ms, uint32_t hedges);
+  static constexpr size_t kSeconds = 120;  // the timeline kept
+  // `truth` is the input's true class, -1 when unknown; `label` what it was answered; `now`
+  // when (in microseconds of any steady clock), for the timeline.
+  void record(const char* policy, Outcome outcome, int label, int truth, double latency_ms, uint32_t hedges, int64_t now_us);
   const std::map<std::string, PolicyOutcomes>& policies() const { return policies_; }
+  // The last kSeconds seconds up to the one holding `now_us`, oldest first, empty ones zero.
+  std::vector<SecondOutcomes> timeline(int64_t now_us) const;
 
  private:
   std::map<std::string, PolicyOutcomes> policies_;
+  std::array<SecondOutcomes, kSeconds> seconds_{};  // a ring: second s at s % kSeconds
 };
 
 }  // namespace shoal

@@ -96,6 +96,7 @@ struct MasterStatus {
   std::vector<WorkerState> workers;
   MasterCounters counters;
   OutcomeStats outcomes;       // per policy: inputs, misses, accuracy where labelled, latency
+  std::vector<SecondOutcomes> timeline;  // the last 2 minutes, a second each, the last one now
 };
 
 class Master {
