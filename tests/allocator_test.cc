@@ -64,6 +64,11 @@ double direct_accuracy(const RandomProfile& r, const Config& c, uint32_t classes
   return double(correct) / r.labels.size();
 }
 
+// The paper's allocator, without the anchor (allocator.h), as brute force and the pairwise
+// model define the best plan.
+constexpr AllocatorOptions kPaper = {EnsembleProfile::kDefaultExactLimit, false, false};
+constexpr AllocatorOptions kPaperGreedy = {EnsembleProfile::kDefaultExactLimit, true, false};
+
 // One worker per member, unless `workers` asks for replicas (worker w serves member w % members).
 std::vector<WorkerRole> roles_for(const EnsembleProfile& p, uint32_t workers = 0) {
   std::vector<WorkerRole> roles;
@@ -193,7 +198,7 @@ TEST(Allocator, ExactAgreesWithBruteForce) {
     const RandomProfile r = random_profile(rng, members, 4, 30);
     auto profile = std::make_shared<EnsembleProfile>(EnsembleProfile::measure(r.probs, r.macs, r.labels, 4).value());
     const auto roles = roles_for(*profile);
-    const Allocator a(profile, roles);
+    const Allocator a(profile, roles, kPaper);
     ASSERT_TRUE(a.exact());
     const LatencyModel l = random_latency(rng, roles, 0.2);
     const double budget = (rng() % 120) / 10.0;
@@ -220,7 +225,7 @@ void greedy_gap(uint32_t members, uint32_t workers, int trials, uint32_t seed) {
         EnsembleProfile::measure(r.probs, r.macs, r.labels, 10, /*exact_limit=*/1u << 20).value());
     ASSERT_TRUE(profile->exact());
     const auto roles = roles_for(*profile, workers);
-    const Allocator greedy(profile, roles, {EnsembleProfile::kDefaultExactLimit, true});
+    const Allocator greedy(profile, roles, kPaperGreedy);
     const LatencyModel l = random_latency(rng, roles, 0.1);
     const double budget = 2.0 + (rng() % 200) / 10.0;
     const double best = brute_force(*profile, roles, l, budget);
@@ -267,7 +272,7 @@ TEST(Allocator, GreedyWithinOnePointOfExactOnTheShippedMembers) {
   double worst = 0;
   for (uint32_t workers : {4u, 8u, 16u, 64u}) {
     const auto roles = roles_for(*profile, workers);
-    const Allocator exact(profile, roles), greedy(profile, roles, {EnsembleProfile::kDefaultExactLimit, true});
+    const Allocator exact(profile, roles, kPaper), greedy(profile, roles, kPaperGreedy);
     ASSERT_TRUE(exact.exact());
     for (int trial = 0; trial < 200; ++trial) {
       const LatencyModel l = random_latency(rng, roles, 0.1);
@@ -289,7 +294,7 @@ TEST(Allocator, SixtyFourDistinctMembersPlanWithoutATable) {
   auto profile = std::make_shared<EnsembleProfile>(EnsembleProfile::measure(r.probs, r.macs, r.labels, 10).value());
   EXPECT_FALSE(profile->exact());  // 5^64 configurations: singles and pairs only
   const auto roles = roles_for(*profile);
-  const Allocator a(profile, roles);
+  const Allocator a(profile, roles, kPaper);
   for (int trial = 0; trial < 50; ++trial) {
     const LatencyModel l = random_latency(rng, roles, 0.1);
     const double budget = 1.0 + (rng() % 200) / 10.0;
@@ -321,6 +326,49 @@ TEST(Allocator, MembersRunOnTheirSoonestReplica) {
   plan = a.best(l, 0, 100.0);
   for (const Unit& u : plan) {
     if (roles[u.worker].member == 0) { EXPECT_EQ(u.worker, 2u); }
+  }
+}
+
+// Both members' wide subnets predicted just inside the budget on jittery workers, their
+// narrow ones steady and quick: the paper's plan takes only wide ones (missed whole when they
+// are late together), the anchored plan keeps one whose pessimistic prediction fits; exact
+// and greedy.
+TEST(Allocator, APlanKeepsOneUnitWhosePessimisticPredictionFits) {
+  std::mt19937 rng(5);
+  const RandomProfile r = random_profile(rng, 2, 4, 200, 2);
+  auto profile = std::make_shared<EnsembleProfile>(EnsembleProfile::measure(r.probs, r.macs, r.labels, 4).value());
+  const auto roles = roles_for(*profile);
+  LatencyOptions o;
+  o.margin_ms = 0, o.margin_fraction = 0;
+  LatencyModel l({2, 2}, o);
+  for (int k = 0; k < 20; ++k) {
+    for (uint32_t w = 0; w < 2; ++w) {
+      l.observe(w, 0, 2.0);
+      l.observe(w, 1, k % 2 ? 11.0 : 7.0);  // mean 9, deviation about 2: pessimistic about 17
+    }
+  }
+  const double budget = 10.0;
+  ASSERT_LT(l.predict_ms(0, 1, 0), budget);
+  ASSERT_GT(l.pessimistic_ms(0, 1, 0), budget);
+  ASSERT_LT(l.pessimistic_ms(0, 0, 0), budget);
+  for (bool greedy : {false, true}) {
+    const Plan paper = Allocator(profile, roles, greedy ? kPaperGreedy : kPaper).best(l, 0, budget);
+    AllocatorOptions anchored;
+    anchored.force_greedy = greedy;
+    const Allocator a(profile, roles, anchored);
+    const Plan plan = a.best(l, 0, budget);
+    auto anchored_in = [&](const Plan& p) {
+      bool any = false;
+      for (const Unit& u : p) any = any || l.pessimistic_ms(u.worker, u.subnet, 0) <= budget;
+      return any;
+    };
+    ASSERT_FALSE(paper.empty());
+    EXPECT_FALSE(anchored_in(paper)) << "the paper's plan: only wide units (greedy " << greedy << ")";
+    ASSERT_FALSE(plan.empty());
+    EXPECT_TRUE(anchored_in(plan)) << "greedy " << greedy;
+    EXPECT_LE(a.accuracy(plan), a.accuracy(paper));
+    // With a budget the pessimistic predictions fit too, the anchor costs nothing.
+    EXPECT_DOUBLE_EQ(a.accuracy(a.best(l, 0, 20.0)), a.accuracy(Allocator(profile, roles, kPaper).best(l, 0, 20.0)));
   }
 }
 

@@ -4,14 +4,25 @@
 #include <limits>
 
 namespace shoal {
+namespace {
+
+// The profile's pairwise model of an ensemble of n units: their singles' sum and their
+// pairs' gains' sum.
+double pairwise_model(const EnsembleProfile& p, uint32_t n, double sum_single, double sum_gain) {
+  return n <= 1 ? sum_single : sum_single / n + p.pair_scale(n) * sum_gain / (double(n) * (n - 1) / 2);
+}
+
+}  // namespace
 
 Allocator::Allocator(std::shared_ptr<const EnsembleProfile> profile, std::vector<WorkerRole> roles,
                      AllocatorOptions options)
     : profile_(std::move(profile)), roles_(std::move(roles)) {
   exact_ = !options.force_greedy && profile_->exact() && profile_->size() <= options.exact_limit;
+  anchor_ = options.anchor;
   uint32_t units = 0;
   for (uint32_t m = 0; m < profile_->members(); ++m) units += profile_->subnets(m);
   unit_ms_.resize(units);
+  unit_safe_ms_.resize(units);
   unit_worker_.resize(units);
   unit_subnet_.resize(units);
   chosen_.resize(profile_->members());
@@ -23,6 +34,7 @@ bool Allocator::usable(const LatencyModel& latency, uint32_t w, const std::vecto
 
 void Allocator::place(const LatencyModel& latency, TimeUs now, const std::vector<bool>* skip) const {
   std::fill(unit_ms_.begin(), unit_ms_.end(), std::numeric_limits<double>::infinity());
+  std::fill(unit_safe_ms_.begin(), unit_safe_ms_.end(), std::numeric_limits<double>::infinity());
   for (uint32_t w = 0; w < roles_.size(); ++w) {
     const WorkerRole& r = roles_[w];
     if (r.member < 0 || !usable(latency, w, skip)) continue;
@@ -32,6 +44,7 @@ void Allocator::place(const LatencyModel& latency, TimeUs now, const std::vector
       const double ms = latency.predict_ms(w, s, now);
       if (ms < unit_ms_[u]) {
         unit_ms_[u] = ms;
+        unit_safe_ms_[u] = latency.pessimistic_ms(w, s, now);
         unit_worker_[u] = static_cast<int>(w);
         unit_subnet_[u] = static_cast<int>(s);
       }
@@ -46,23 +59,34 @@ Plan Allocator::best(const LatencyModel& latency, TimeUs now, double budget_ms, 
 
 Plan Allocator::exact_best(double budget_ms) const {
   const uint32_t members = static_cast<uint32_t>(profile_->members());
+  // The first ranked configuration that fits with an anchor; else the first that fits.
+  size_t fits = profile_->size();
   for (size_t rank = 0; rank < profile_->size(); ++rank) {
     const int8_t* c = profile_->ranked_choices(rank);
-    bool ok = true;
+    bool ok = true, anchored = false;
     for (uint32_t m = 0; m < members && ok; ++m) {
-      ok = c[m] < 0 || unit_ms_[profile_->unit(m, static_cast<uint32_t>(c[m]))] <= budget_ms;
-    }
-    if (!ok) continue;
-    Plan plan;
-    for (uint32_t m = 0; m < members; ++m) {
       if (c[m] < 0) continue;
       const uint32_t u = profile_->unit(m, static_cast<uint32_t>(c[m]));
-      plan.push_back({static_cast<uint32_t>(unit_worker_[u]), static_cast<uint32_t>(unit_subnet_[u]), kFirstStage,
-                      static_cast<int>(m)});
+      ok = unit_ms_[u] <= budget_ms;
+      anchored = anchored || unit_safe_ms_[u] <= budget_ms;
     }
-    return plan;
+    if (!ok) continue;
+    if (fits == profile_->size()) fits = rank;
+    if (anchored || !anchor_) {
+      fits = rank;
+      break;
+    }
   }
-  return {};
+  if (fits == profile_->size()) return {};
+  const int8_t* c = profile_->ranked_choices(fits);
+  Plan plan;
+  for (uint32_t m = 0; m < members; ++m) {
+    if (c[m] < 0) continue;
+    const uint32_t u = profile_->unit(m, static_cast<uint32_t>(c[m]));
+    plan.push_back({static_cast<uint32_t>(unit_worker_[u]), static_cast<uint32_t>(unit_subnet_[u]), kFirstStage,
+                    static_cast<int>(m)});
+  }
+  return plan;
 }
 
 Plan Allocator::greedy_best(double budget_ms) const {
@@ -79,9 +103,7 @@ Plan Allocator::greedy_best(double budget_ms) const {
     }
     return g;
   };
-  auto model = [&](uint32_t n, double a, double g) {
-    return n == 1 ? a : a / n + p.pair_scale(n) * g / (double(n) * (n - 1) / 2);
-  };
+  auto model = [&](uint32_t n, double a, double g) { return pairwise_model(p, n, a, g); };
   for (;;) {
     double best = value + 1e-9;
     int best_m = -1, best_s = -1;
@@ -113,6 +135,7 @@ Plan Allocator::greedy_best(double budget_ms) const {
     chosen_[m] = best_s;
     value = best;
   }
+  if (anchor_) anchor_greedy(budget_ms);
   Plan plan;
   for (uint32_t m = 0; m < members; ++m) {
     if (chosen_[m] < 0) continue;
@@ -121,6 +144,42 @@ Plan Allocator::greedy_best(double budget_ms) const {
                     static_cast<int>(m)});
   }
   return plan;
+}
+
+void Allocator::anchor_greedy(double budget_ms) const {
+  const EnsembleProfile& p = *profile_;
+  const uint32_t members = static_cast<uint32_t>(p.members());
+  for (uint32_t m = 0; m < members; ++m) {
+    if (chosen_[m] >= 0 && unit_safe_ms_[p.unit(m, static_cast<uint32_t>(chosen_[m]))] <= budget_ms) return;
+  }
+  // The pairwise model's accuracy of the choice with member m at subnet s.
+  auto modelled = [&](uint32_t m, int s) {
+    double sum_a = 0, sum_g = 0;
+    uint32_t n = 0;
+    for (uint32_t a = 0; a < members; ++a) {
+      const int sa = a == m ? s : chosen_[a];
+      if (sa < 0) continue;
+      const uint32_t ua = p.unit(a, static_cast<uint32_t>(sa));
+      sum_a += p.single_of_unit(ua);
+      ++n;
+      for (uint32_t b = a + 1; b < members; ++b) {
+        const int sb = b == m ? s : chosen_[b];
+        if (sb >= 0) sum_g += p.gain(ua, p.unit(b, static_cast<uint32_t>(sb)));
+      }
+    }
+    return pairwise_model(p, n, sum_a, sum_g);
+  };
+  double best = -1;
+  int best_m = -1, best_s = -1;
+  for (uint32_t m = 0; m < members; ++m) {
+    for (uint32_t s = 0; s < p.subnets(m); ++s) {
+      const uint32_t u = p.unit(m, s);
+      if (unit_safe_ms_[u] > budget_ms || unit_ms_[u] > budget_ms) continue;
+      const double v = modelled(m, static_cast<int>(s));
+      if (v > best) best = v, best_m = static_cast<int>(m), best_s = static_cast<int>(s);
+    }
+  }
+  if (best_m >= 0) chosen_[static_cast<size_t>(best_m)] = best_s;
 }
 
 Plan Allocator::fastest(const LatencyModel& latency, TimeUs now, const std::vector<bool>* skip) const {

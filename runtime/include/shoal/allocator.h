@@ -3,8 +3,15 @@
 // worker. Exact where the profile measured every configuration: the ranked list is scanned
 // for the first that fits, with each member placed on its replica that would answer soonest.
 // Otherwise greedy on the profile's pairwise model: add or widen the unit that raises the
-// modelled accuracy most, until nothing does. Scratch is kept between calls, so a decision
-// allocates only the plan it returns; not thread-safe (one owner).
+// modelled accuracy most, until nothing does.
+//
+// The latency tail: an ensemble whose every unit is predicted just inside the budget is missed
+// whole when its workers are slow together (they often share a cause: a loaded network, a
+// busy master). So a plan keeps an anchor: at least one unit whose pessimistic prediction
+// (mean plus four deviations, latency_model.h) fits, the most accurate plan with one being
+// chosen over a more accurate plan without; only when no plan has one does it go without.
+// Scratch is kept between calls, so a decision allocates only the plan it returns; not
+// thread-safe (one owner).
 #ifndef SHOAL_ALLOCATOR_H_
 #define SHOAL_ALLOCATOR_H_
 
@@ -21,6 +28,7 @@ struct AllocatorOptions {
   // Exact search when the profile is exact and has at most this many configurations.
   uint64_t exact_limit = EnsembleProfile::kDefaultExactLimit;
   bool force_greedy = false;  // for comparing the two
+  bool anchor = true;         // keep one unit whose pessimistic prediction fits (see above)
 };
 
 class Allocator {
@@ -48,12 +56,18 @@ class Allocator {
   void place(const LatencyModel& latency, TimeUs now, const std::vector<bool>* skip) const;
   Plan exact_best(double budget_ms) const;
   Plan greedy_best(double budget_ms) const;
+  // Gives a greedy choice an anchor where it has none: the member whose anchor unit keeps the
+  // modelled accuracy highest takes it.
+  void anchor_greedy(double budget_ms) const;
 
   std::shared_ptr<const EnsembleProfile> profile_;
   std::vector<WorkerRole> roles_;
   bool exact_;
-  // Per profile unit (member, subnet): the soonest prediction over its replicas, and where.
+  bool anchor_;
+  // Per profile unit (member, subnet): the soonest prediction over its replicas, and where;
+  // and that replica's pessimistic prediction.
   mutable std::vector<double> unit_ms_;
+  mutable std::vector<double> unit_safe_ms_;
   mutable std::vector<int> unit_worker_;
   mutable std::vector<int> unit_subnet_;  // the worker's own subnet index
   mutable std::vector<int> chosen_;       // greedy: subnet per member, -1 unused
