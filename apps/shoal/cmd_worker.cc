@@ -1,8 +1,10 @@
 // shoal worker: serve one model's subnets to masters over TCP or UDP.
 
+#include <chrono>
 #include <cstdio>
 
 #include "command.h"
+#include "shoal/json.h"
 #include "shoal/net/http_server.h"
 #include "shoal/net/key_file.h"
 #include "shoal/net/monitor.h"
@@ -37,10 +39,20 @@ int run_worker(const Args& args) {
   auto threads = threads_option(args);
   if (!threads.is_ok()) return fail("worker", threads.status());
   options.threads = threads.value();
-  // Masters served, leaving and refused, on stderr as it happens.
-  options.on_event = [](const net::PeerEvent& e) {
-    std::fprintf(stderr, "shoal worker: %s %s%s%s\n", net::peer_event_name(e.kind), e.peer.c_str(),
-                 e.why.empty() ? "" : ": ", e.why.c_str());
+  // Masters served, leaving and refused, on stderr as it happens (a JSON line each with --json).
+  const auto started = std::chrono::steady_clock::now();
+  options.on_event = [json = args.has("--json"), started](const net::PeerEvent& e) {
+    if (json) {
+      Json j;
+      j.begin_object().field("event", std::string("peer ") + net::peer_event_name(e.kind))
+          .field("at_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())
+          .field("peer", e.peer);
+      if (!e.why.empty()) j.field("why", e.why);
+      std::fprintf(stderr, "%s\n", j.end_object().str().c_str());
+    } else {
+      std::fprintf(stderr, "shoal worker: %s %s%s%s\n", net::peer_event_name(e.kind), e.peer.c_str(),
+                   e.why.empty() ? "" : ": ", e.why.c_str());
+    }
   };
   auto server = net::WorkerServer::create(model.value(), options);
   if (!server.is_ok()) return fail("worker", server.status());
@@ -101,6 +113,7 @@ const Command kWorker = {
      {"--slowdown", "F", "stretch compute time F times, to emulate a slower device (default 1)"},
      {"--member", "NAME", "this member's name in the ensemble (default: the model's name)"},
      {"--subnets", "LIST", "serve only these subnets, by name or width (a Fluid device: lower50 or upper50; default all)"},
+     {"--json", nullptr, "print each master served, leaving or refused as a JSON line on stderr"},
      {"--http", "HOST:PORT", "serve /metrics (Prometheus), /status (JSON) and a live page at / (loopback, or with --key-file)"}},
     run_worker,
 };

@@ -18,7 +18,8 @@ Allocator::Allocator(std::shared_ptr<const EnsembleProfile> profile, std::vector
                      AllocatorOptions options)
     : profile_(std::move(profile)), roles_(std::move(roles)) {
   exact_ = !options.force_greedy && profile_->exact() && profile_->size() <= options.exact_limit;
-  anchor_ = options.anchor;
+  anchor_ = options.anchor_share > 0;
+  anchor_share_ = options.anchor_share;
   uint32_t units = 0;
   for (uint32_t m = 0; m < profile_->members(); ++m) units += profile_->subnets(m);
   unit_ms_.resize(units);
@@ -59,19 +60,23 @@ Plan Allocator::best(const LatencyModel& latency, TimeUs now, double budget_ms, 
 
 Plan Allocator::exact_best(double budget_ms) const {
   const uint32_t members = static_cast<uint32_t>(profile_->members());
-  // The first ranked configuration that fits with an anchor; else the first that fits.
+  // The first ranked configuration that fits with an anchor and no more units than the first
+  // that fits (an anchor replaces a unit, it adds no load); else the first that fits.
   size_t fits = profile_->size();
+  uint32_t most_units = members;
   for (size_t rank = 0; rank < profile_->size(); ++rank) {
     const int8_t* c = profile_->ranked_choices(rank);
     bool ok = true, anchored = false;
+    uint32_t units = 0;
     for (uint32_t m = 0; m < members && ok; ++m) {
       if (c[m] < 0) continue;
       const uint32_t u = profile_->unit(m, static_cast<uint32_t>(c[m]));
       ok = unit_ms_[u] <= budget_ms;
-      anchored = anchored || unit_safe_ms_[u] <= budget_ms;
+      anchored = anchored || unit_safe_ms_[u] <= anchor_share_ * budget_ms;
+      ++units;
     }
-    if (!ok) continue;
-    if (fits == profile_->size()) fits = rank;
+    if (!ok || units > most_units) continue;
+    if (fits == profile_->size()) fits = rank, most_units = units;
     if (anchored || !anchor_) {
       fits = rank;
       break;
@@ -150,7 +155,7 @@ void Allocator::anchor_greedy(double budget_ms) const {
   const EnsembleProfile& p = *profile_;
   const uint32_t members = static_cast<uint32_t>(p.members());
   for (uint32_t m = 0; m < members; ++m) {
-    if (chosen_[m] >= 0 && unit_safe_ms_[p.unit(m, static_cast<uint32_t>(chosen_[m]))] <= budget_ms) return;
+    if (chosen_[m] >= 0 && unit_safe_ms_[p.unit(m, static_cast<uint32_t>(chosen_[m]))] <= anchor_share_ * budget_ms) return;
   }
   // The pairwise model's accuracy of the choice with member m at subnet s.
   auto modelled = [&](uint32_t m, int s) {
@@ -171,10 +176,13 @@ void Allocator::anchor_greedy(double budget_ms) const {
   };
   double best = -1;
   int best_m = -1, best_s = -1;
+  bool any = false;
+  for (uint32_t m = 0; m < members; ++m) any = any || chosen_[m] >= 0;
   for (uint32_t m = 0; m < members; ++m) {
+    if (any && chosen_[m] < 0) continue;  // an anchor replaces a unit: it adds no load
     for (uint32_t s = 0; s < p.subnets(m); ++s) {
       const uint32_t u = p.unit(m, s);
-      if (unit_safe_ms_[u] > budget_ms || unit_ms_[u] > budget_ms) continue;
+      if (unit_safe_ms_[u] > anchor_share_ * budget_ms || unit_ms_[u] > budget_ms) continue;
       const double v = modelled(m, static_cast<int>(s));
       if (v > best) best = v, best_m = static_cast<int>(m), best_s = static_cast<int>(s);
     }

@@ -7,9 +7,12 @@
 //
 // The latency tail: an ensemble whose every unit is predicted just inside the budget is missed
 // whole when its workers are slow together (they often share a cause: a loaded network, a
-// busy master). So a plan keeps an anchor: at least one unit whose pessimistic prediction
-// (mean plus four deviations, latency_model.h) fits, the most accurate plan with one being
-// chosen over a more accurate plan without; only when no plan has one does it go without.
+// busy host). So a plan keeps an anchor: one of its units has a pessimistic prediction (mean
+// plus four deviations, latency_model.h) that fits in half the budget. The most accurate plan
+// with an anchor and no more units than the most accurate plan without is chosen (an anchor
+// replaces a unit: it adds no load); only when there is none does a plan go without. Half,
+// because the tail of a shared host is heavier than four deviations (the README has the
+// measurements).
 // Scratch is kept between calls, so a decision allocates only the plan it returns; not
 // thread-safe (one owner).
 #ifndef SHOAL_ALLOCATOR_H_
@@ -28,7 +31,9 @@ struct AllocatorOptions {
   // Exact search when the profile is exact and has at most this many configurations.
   uint64_t exact_limit = EnsembleProfile::kDefaultExactLimit;
   bool force_greedy = false;  // for comparing the two
-  bool anchor = true;         // keep one unit whose pessimistic prediction fits (see above)
+  // Keep one unit whose pessimistic prediction fits in this share of the budget (see above;
+  // 0: the paper's plan, no anchor).
+  double anchor_share = 0.5;
 };
 
 class Allocator {
@@ -56,14 +61,15 @@ class Allocator {
   void place(const LatencyModel& latency, TimeUs now, const std::vector<bool>* skip) const;
   Plan exact_best(double budget_ms) const;
   Plan greedy_best(double budget_ms) const;
-  // Gives a greedy choice an anchor where it has none: the member whose anchor unit keeps the
-  // modelled accuracy highest takes it.
+  // Gives a greedy choice an anchor where it has none: of its chosen members, the one whose
+  // anchor unit keeps the modelled accuracy highest takes it.
   void anchor_greedy(double budget_ms) const;
 
   std::shared_ptr<const EnsembleProfile> profile_;
   std::vector<WorkerRole> roles_;
   bool exact_;
   bool anchor_;
+  double anchor_share_;
   // Per profile unit (member, subnet): the soonest prediction over its replicas, and where;
   // and that replica's pessimistic prediction.
   mutable std::vector<double> unit_ms_;
