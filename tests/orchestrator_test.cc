@@ -85,7 +85,11 @@ OrchestratorOptions warm_engine() {
 struct Harness {
   explicit Harness(uint32_t members, bool local = false, OrchestratorOptions options = warm_engine())
       : script(clock), orch(clock, script, roles_for(members, local), kClasses, zero_margins(), options) {
-    orch.set_profile(profile_for(members));
+    // The paper's plan, without the anchor (allocator.h; its own test is there): these tests
+    // script which units a plan sends.
+    AllocatorOptions paper;
+    paper.anchor_share = 0;
+    orch.set_profile(profile_for(members), {}, paper);
     // Every worker: 2 ms narrow, 6 ms wide, steady (replies seen many times: no deviation
     // left); the master's own engine 1 ms narrow, seen once (its deviation still half of it).
     for (uint32_t w = 0; w < orch.latency().workers(); ++w) {
