@@ -30,7 +30,7 @@ Allocator::Allocator(std::shared_ptr<const EnsembleProfile> profile, std::vector
 }
 
 bool Allocator::usable(const LatencyModel& latency, uint32_t w, const std::vector<bool>* skip) const {
-  return !roles_[w].local && latency.alive(w) && !(skip && w < skip->size() && (*skip)[w]);
+  return roles_[w].planned() && latency.alive(w) && !(skip && w < skip->size() && (*skip)[w]);
 }
 
 void Allocator::place(const LatencyModel& latency, TimeUs now, const std::vector<bool>* skip) const {

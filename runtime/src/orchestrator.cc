@@ -184,7 +184,7 @@ uint64_t Orchestrator::submit(Submission s) {
       double shortest = std::numeric_limits<double>::infinity();
       Plan narrow;
       for (uint32_t w = 0; w < roles_.size(); ++w) {
-        if (roles_[w].local || !latency_.alive(w)) continue;
+        if (!roles_[w].planned() || !latency_.alive(w)) continue;
         shortest = std::min(shortest, latency_.backlog_ms(w, now));
         const uint32_t k = in.allocator->narrowest(w);
         if (narrow.empty() || latency_.predict_ms(w, k, now) < latency_.predict_ms(narrow[0].worker, narrow[0].subnet, now)) {
@@ -415,7 +415,7 @@ void Orchestrator::hedge(Input& in, uint32_t index) {
   int pick = -1, pick_s = 0;
   double pick_key = -1;
   for (uint32_t w = 0; w < roles_.size() && !answered; ++w) {
-    if (roles_[w].local || !latency_.alive(w) || in.state.tried(w)) continue;
+    if (!roles_[w].planned() || !latency_.alive(w) || in.state.tried(w)) continue;
     bool member_in_use = false;
     for (const auto& u : in.state.units_) member_in_use = member_in_use || (u.unit.member >= 0 && u.unit.member == roles_[w].member);
     if (member_in_use && roles_[w].member != member) continue;

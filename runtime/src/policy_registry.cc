@@ -91,7 +91,7 @@ Plan throughput_unit(const PlanContext& ctx, const InputState& input) {
   int pick = -1;
   double soonest = std::numeric_limits<double>::infinity();
   for (uint32_t w = 0; w < ctx.allocator.workers(); ++w) {
-    if (ctx.allocator.roles()[w].local || !ctx.latency.alive(w) || input.tried(w)) continue;
+    if (!ctx.allocator.roles()[w].planned() || !ctx.latency.alive(w) || input.tried(w)) continue;
     // Ties (idle workers) go to the one fastest at its narrowest subnet.
     const double key = ctx.latency.backlog_ms(w, ctx.now) +
                        1e-3 * ctx.latency.compute_ms(w, ctx.allocator.narrowest(w));

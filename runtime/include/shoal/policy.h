@@ -53,6 +53,9 @@ struct WorkerRole {
   std::vector<int> profile_subnet;
   std::vector<uint64_t> macs;
   bool local = false;  // the master's own engine: insurance only, never planned by a policy
+  // Whether a policy may plan on it: not the master's own engine, and serving a member the
+  // profile has (a worker not joined yet, or whose member is not profiled yet, has -1).
+  bool planned() const { return !local && member >= 0; }
 };
 
 enum class UnitState : uint8_t { kPending, kDone, kFailed, kLate };

@@ -31,7 +31,7 @@ class Adaptive final : public Policy {
     uint32_t alive = 0;
     double backlog = 0;
     for (uint32_t w = 0; w < ctx.allocator.workers(); ++w) {
-      if (ctx.allocator.roles()[w].local || !ctx.latency.alive(w)) continue;
+      if (!ctx.allocator.roles()[w].planned() || !ctx.latency.alive(w)) continue;
       ++alive;
       backlog += ctx.latency.backlog_ms(w, ctx.now);
     }

@@ -19,7 +19,7 @@ class Cascade final : public Policy {
     uint32_t subnet = 0;
     double soonest = 0;
     for (uint32_t w = 0; w < ctx.allocator.workers(); ++w) {
-      if (ctx.allocator.roles()[w].local || !ctx.latency.alive(w) || input.tried(w)) continue;
+      if (!ctx.allocator.roles()[w].planned() || !ctx.latency.alive(w) || input.tried(w)) continue;
       const uint32_t s = ctx.allocator.narrowest(w);
       const double ms = ctx.latency.predict_ms(w, s, ctx.now);
       if (pick < 0 || ms < soonest) pick = static_cast<int>(w), subnet = s, soonest = ms;

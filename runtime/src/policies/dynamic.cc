@@ -27,7 +27,7 @@ class Dynamic final : public Policy {
 std::unique_ptr<Policy> make_dynamic_policy(const PolicySetup& setup) {
   int best = -1;
   for (uint32_t w = 0; w < setup.allocator.workers(); ++w) {
-    if (setup.allocator.roles()[w].local || !setup.latency.alive(w)) continue;
+    if (!setup.allocator.roles()[w].planned() || !setup.latency.alive(w)) continue;
     const double full = setup.latency.compute_ms(w, setup.allocator.widest(w));
     if (best < 0 || full < setup.latency.compute_ms(static_cast<uint32_t>(best),
                                                    setup.allocator.widest(static_cast<uint32_t>(best)))) {

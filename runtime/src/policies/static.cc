@@ -29,7 +29,7 @@ std::unique_ptr<Policy> make_static_policy(const PolicySetup& setup) {
   Plan fixed;
   const Allocator& a = setup.allocator;
   for (uint32_t w = 0; w < a.workers(); ++w) {
-    if (a.roles()[w].local) continue;
+    if (!a.roles()[w].planned()) continue;
     int best = -1;
     for (uint32_t s = 0; s < setup.latency.subnets(w); ++s) {
       if (setup.latency.compute_ms(w, s) <= setup.params.static_target_ms &&
