@@ -180,9 +180,9 @@ int run_master(const Args& args) {
   if (!fits.is_ok()) return fail("master", fits);
   std::unique_ptr<net::HttpServer> http;
   if (args.has("--http")) {
-    auto started = net::HttpServer::start(args.get("--http"), cluster.key, net::master_monitor(*master.value(), cluster.names));
-    if (!started.is_ok()) return fail("master", started.status());
-    http = std::move(started.value());
+    auto serving_http = net::HttpServer::start(args.get("--http"), cluster.key, net::master_monitor(*master.value(), cluster.names));
+    if (!serving_http.is_ok()) return fail("master", serving_http.status());
+    http = std::move(serving_http.value());
     std::fprintf(stderr, "shoal master: health and metrics on http://%s/ (/metrics, /status, /health)\n",
                  http->address().c_str());
   }

@@ -66,9 +66,9 @@ int run_worker(const Args& args) {
   on_stop_signal([s = server.value().get()](int) { s->stop(); });
   std::unique_ptr<net::HttpServer> http;
   if (args.has("--http")) {
-    auto started = net::HttpServer::start(args.get("--http"), key, net::worker_monitor(*server.value()));
-    if (!started.is_ok()) return fail("worker", started.status());
-    http = std::move(started.value());
+    auto serving_http = net::HttpServer::start(args.get("--http"), key, net::worker_monitor(*server.value()));
+    if (!serving_http.is_ok()) return fail("worker", serving_http.status());
+    http = std::move(serving_http.value());
     std::fprintf(stderr, "shoal worker: health and metrics on http://%s/ (/metrics, /status, /health)\n",
                  http->address().c_str());
   }

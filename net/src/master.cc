@@ -20,14 +20,11 @@ struct Master::Impl final : UnitSender {
   std::unique_ptr<WorkerServer> local_server;
   std::vector<std::unique_ptr<WorkerLink>> links;
   std::vector<bool> is_local;
-  uint32_t classes = 0;    // set once, at connect
-  size_t image_bytes = 0;
 
   mutable std::mutex mu;  // everything below
-  WorkerInfo shape;                      // the first worker's: input shape and classes
+  WorkerInfo shape;                      // the first worker's: input shape and classes (set once, at connect)
   std::vector<WorkerInfo> infos;         // per worker, from its first handshake (none yet: no subnets)
   std::vector<std::string> members;      // grow as workers join, never reorder
-  std::vector<int> member_of;
   std::vector<std::vector<std::string>> member_subnets;
   std::vector<WorkerRole> roles;         // members numbered as `members`
   // The members and subnets the accuracy profile numbers (its table aside), to place a worker
@@ -96,7 +93,7 @@ struct Master::Impl final : UnitSender {
       const size_t expected = orchestrator->expected_values(id);
       if (r && (r->output()    ? result_tensor(*r, expected, &probabilities)
                 : r->outputs() ? result_share_outputs(*r, expected, &probabilities)
-                               : result_probabilities(*r, classes, &probabilities))
+                               : result_probabilities(*r, shape.classes, &probabilities))
                    .is_ok()) {
         orchestrator->on_result(id, probabilities.data(), probabilities.size(), r->queue_us() / 1000.0,
                                 r->compute_us() / 1000.0);
@@ -271,13 +268,31 @@ struct Master::Impl final : UnitSender {
            i.classes == shape.classes;
   }
 
+  // What is wrong with worker w's shape, when same_shape(w) is false.
+  std::string other_shape(uint32_t w) const {
+    auto text = [](const WorkerInfo& i) {
+      return std::to_string(i.input_h) + "x" + std::to_string(i.input_w) + "x" + std::to_string(i.input_c) + " inputs and " +
+             std::to_string(i.classes) + " classes";
+    };
+    return "it takes " + text(infos[w]) + ", the others " + text(shape);
+  }
+
+  MasterCounters counters() const {  // under mu
+    MasterCounters c;
+    c.orchestrator = orchestrator->counters();
+    c.disconnects = disconnects;
+    c.reconnects = reconnects;
+    c.joins = joins;
+    c.silent_drops = silent_drops;
+    return c;
+  }
+
   // Worker w's first handshake came after the start (under mu): it becomes a member of the
   // plans, its latency measured by a few probes of every subnet it serves.
   void join(uint32_t w) {
     constexpr int kProbes = 3;
     constexpr double kProbeBudgetMs = 2000;
     roles[w] = role_from_hello(w);
-    member_of[w] = roles[w].member;
     std::vector<WorkerRole> planned;
     const std::string lacking = profiled_roles(&planned)[w];
     orchestrator->set_roles(std::move(planned));
@@ -309,13 +324,8 @@ struct Master::Impl final : UnitSender {
     if (first) {
       infos[w] = links[w]->info();
       if (!same_shape(w)) {
-        const WorkerInfo& i = infos[w];
         refused[w] = true;
-        tell(WorkerEvent::Kind::kRefused, w,
-             "it takes " + std::to_string(i.input_h) + "x" + std::to_string(i.input_w) + "x" + std::to_string(i.input_c) +
-                 " inputs and " + std::to_string(i.classes) + " classes, the others " + std::to_string(shape.input_h) +
-                 "x" + std::to_string(shape.input_w) + "x" + std::to_string(shape.input_c) + " and " +
-                 std::to_string(shape.classes));
+        tell(WorkerEvent::Kind::kRefused, w, other_shape(w));
         infos[w] = WorkerInfo{};
         return false;
       }
@@ -444,7 +454,6 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
   m.last_heard.assign(n, 0);
   m.heartbeat_sent.assign(n, {0, 0});
   m.infos.assign(n, WorkerInfo{});
-  m.member_of.assign(n, -1);
   m.roles.assign(n, WorkerRole{});
   m.refused.assign(n, false);
   m.dial_failures.assign(n, 0);
@@ -473,12 +482,10 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
       m.infos[w] = m.links[w]->info();
       if (m.shape.subnets.empty()) m.shape = m.infos[w];
       if (!m.same_shape(w)) {
-        return Status(StatusCode::kInvalidArgument, "worker " + m.links[w]->address() +
-                                                        " takes other inputs or classes than " + m.links[0]->address());
+        return Status(StatusCode::kInvalidArgument, "worker " + m.links[w]->address() + ": " + m.other_shape(w));
       }
       m.up[w] = true;
       m.roles[w] = m.role_from_hello(w);
-      m.member_of[w] = m.roles[w].member;
     }
     if (m.shape.subnets.empty()) return Status(opened[0].code(), "no worker answered: " + failures);
   }
@@ -500,11 +507,9 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
       m.segments = std::move(catalog);
     }
   }
-  m.classes = m.shape.classes;
-  m.image_bytes = size_t{m.shape.input_h} * m.shape.input_w * m.shape.input_c;
   {
     std::lock_guard<std::mutex> lock(m.mu);
-    m.orchestrator = std::make_unique<Orchestrator>(steady_clock(), m, m.roles, m.classes, options.latency,
+    m.orchestrator = std::make_unique<Orchestrator>(steady_clock(), m, m.roles, m.shape.classes, options.latency,
                                                     options.orchestration);
     m.orchestrator->set_segments(m.segments);
     for (uint32_t w = 0; w < n; ++w) {
@@ -525,9 +530,10 @@ Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
 size_t Master::workers() const { return impl_->links.size(); }
 const std::string& Master::address(uint32_t w) const { return impl_->links[w]->address(); }
 bool Master::local(uint32_t w) const { return impl_->is_local[w]; }
-uint32_t Master::classes() const { return impl_->classes; }
-size_t Master::image_bytes() const { return impl_->image_bytes; }
-uint32_t Master::input_h() const { return impl_->shape.input_h; }  // set once, at connect
+// The shape is set once, at connect, before any other thread runs.
+uint32_t Master::classes() const { return impl_->shape.classes; }
+size_t Master::image_bytes() const { return size_t{impl_->shape.input_h} * impl_->shape.input_w * impl_->shape.input_c; }
+uint32_t Master::input_h() const { return impl_->shape.input_h; }
 uint32_t Master::input_w() const { return impl_->shape.input_w; }
 uint32_t Master::input_c() const { return impl_->shape.input_c; }
 
@@ -548,7 +554,7 @@ std::vector<std::string> Master::members() const {
 
 int Master::member_of(uint32_t w) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->member_of[w];
+  return impl_->roles[w].member;
 }
 
 std::vector<std::string> Master::member_subnets(uint32_t m) const {
@@ -630,7 +636,7 @@ uint64_t Master::submit(Submission submission) {
 
 uint64_t Master::submit(const uint8_t* image, double budget_ms, int priority, std::function<void(Prediction&&)> done) {
   Submission s;
-  s.image.assign(image, image + impl_->image_bytes);
+  s.image.assign(image, image + image_bytes());
   s.budget_ms = budget_ms;
   s.priority = priority;
   s.done = std::move(done);
@@ -680,7 +686,7 @@ Prediction Master::run(Submission submission) {
 
 Prediction Master::infer(const uint8_t* image, double budget_ms, int priority) {
   Submission s;
-  s.image.assign(image, image + impl_->image_bytes);
+  s.image.assign(image, image + image_bytes());
   s.budget_ms = budget_ms;
   s.priority = priority;
   return run(std::move(s));
@@ -728,11 +734,7 @@ MasterStatus Master::status() const {
     if (w < work.size()) ws.work = work[w];
     s.workers.push_back(std::move(ws));
   }
-  s.counters.orchestrator = m.orchestrator->counters();
-  s.counters.disconnects = m.disconnects;
-  s.counters.reconnects = m.reconnects;
-  s.counters.joins = m.joins;
-  s.counters.silent_drops = m.silent_drops;
+  s.counters = m.counters();
   s.outcomes = m.orchestrator->stats();
   s.timeline = s.outcomes.timeline(now);
   return s;
@@ -740,13 +742,7 @@ MasterStatus Master::status() const {
 
 MasterCounters Master::counters() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  MasterCounters c;
-  c.orchestrator = impl_->orchestrator->counters();
-  c.disconnects = impl_->disconnects;
-  c.reconnects = impl_->reconnects;
-  c.joins = impl_->joins;
-  c.silent_drops = impl_->silent_drops;
-  return c;
+  return impl_->counters();
 }
 
 }  // namespace shoal::net

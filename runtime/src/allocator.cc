@@ -4,21 +4,11 @@
 #include <limits>
 
 namespace shoal {
-namespace {
-
-// The profile's pairwise model of an ensemble of n units: their singles' sum and their
-// pairs' gains' sum.
-double pairwise_model(const EnsembleProfile& p, uint32_t n, double sum_single, double sum_gain) {
-  return n <= 1 ? sum_single : sum_single / n + p.pair_scale(n) * sum_gain / (double(n) * (n - 1) / 2);
-}
-
-}  // namespace
 
 Allocator::Allocator(std::shared_ptr<const EnsembleProfile> profile, std::vector<WorkerRole> roles,
                      AllocatorOptions options)
     : profile_(std::move(profile)), roles_(std::move(roles)) {
   exact_ = !options.force_greedy && profile_->exact() && profile_->size() <= options.exact_limit;
-  anchor_ = options.anchor_share > 0;
   anchor_share_ = options.anchor_share;
   uint32_t units = 0;
   for (uint32_t m = 0; m < profile_->members(); ++m) units += profile_->subnets(m);
@@ -38,7 +28,7 @@ void Allocator::place(const LatencyModel& latency, TimeUs now, const std::vector
   std::fill(unit_safe_ms_.begin(), unit_safe_ms_.end(), std::numeric_limits<double>::infinity());
   for (uint32_t w = 0; w < roles_.size(); ++w) {
     const WorkerRole& r = roles_[w];
-    if (r.member < 0 || !usable(latency, w, skip)) continue;
+    if (!usable(latency, w, skip)) continue;
     for (uint32_t s = 0; s < r.profile_subnet.size(); ++s) {
       if (r.profile_subnet[s] < 0) continue;
       const uint32_t u = profile_->unit(static_cast<uint32_t>(r.member), static_cast<uint32_t>(r.profile_subnet[s]));
@@ -72,12 +62,12 @@ Plan Allocator::exact_best(double budget_ms) const {
       if (c[m] < 0) continue;
       const uint32_t u = profile_->unit(m, static_cast<uint32_t>(c[m]));
       ok = unit_ms_[u] <= budget_ms;
-      anchored = anchored || unit_safe_ms_[u] <= anchor_share_ * budget_ms;
+      anchored = anchored || anchors(u, budget_ms);
       ++units;
     }
     if (!ok || units > most_units) continue;
     if (fits == profile_->size()) fits = rank, most_units = units;
-    if (anchored || !anchor_) {
+    if (anchored || anchor_share_ <= 0) {
       fits = rank;
       break;
     }
@@ -108,7 +98,9 @@ Plan Allocator::greedy_best(double budget_ms) const {
     }
     return g;
   };
-  auto model = [&](uint32_t n, double a, double g) { return pairwise_model(p, n, a, g); };
+  auto model = [&](uint32_t n, double a, double g) {
+    return n == 1 ? a : a / n + p.pair_scale(n) * g / (double(n) * (n - 1) / 2);
+  };
   for (;;) {
     double best = value + 1e-9;
     int best_m = -1, best_s = -1;
@@ -140,7 +132,28 @@ Plan Allocator::greedy_best(double budget_ms) const {
     chosen_[m] = best_s;
     value = best;
   }
-  if (anchor_) anchor_greedy(budget_ms);
+  // An anchor (allocator.h) where the choice has none: of its chosen members, the one whose
+  // anchor unit keeps the modelled accuracy highest takes it (an anchor adds no unit).
+  bool anchored = anchor_share_ <= 0;
+  for (uint32_t m = 0; m < members && !anchored; ++m) {
+    anchored = chosen_[m] >= 0 && anchors(p.unit(m, static_cast<uint32_t>(chosen_[m])), budget_ms);
+  }
+  if (!anchored) {
+    double best = -1;
+    int best_m = -1, best_s = -1;
+    for (uint32_t m = 0; m < members; ++m) {
+      if (chosen_[m] < 0) continue;
+      const uint32_t old_u = p.unit(m, static_cast<uint32_t>(chosen_[m]));
+      const double old_g = gains_with(old_u, m);
+      for (uint32_t s = 0; s < p.subnets(m); ++s) {
+        const uint32_t u = p.unit(m, s);
+        if (!anchors(u, budget_ms) || unit_ms_[u] > budget_ms) continue;
+        const double v = model(k, sum_a - p.single_of_unit(old_u) + p.single_of_unit(u), sum_g - old_g + gains_with(u, m));
+        if (v > best) best = v, best_m = static_cast<int>(m), best_s = static_cast<int>(s);
+      }
+    }
+    if (best_m >= 0) chosen_[static_cast<size_t>(best_m)] = best_s;
+  }
   Plan plan;
   for (uint32_t m = 0; m < members; ++m) {
     if (chosen_[m] < 0) continue;
@@ -149,45 +162,6 @@ Plan Allocator::greedy_best(double budget_ms) const {
                     static_cast<int>(m)});
   }
   return plan;
-}
-
-void Allocator::anchor_greedy(double budget_ms) const {
-  const EnsembleProfile& p = *profile_;
-  const uint32_t members = static_cast<uint32_t>(p.members());
-  for (uint32_t m = 0; m < members; ++m) {
-    if (chosen_[m] >= 0 && unit_safe_ms_[p.unit(m, static_cast<uint32_t>(chosen_[m]))] <= anchor_share_ * budget_ms) return;
-  }
-  // The pairwise model's accuracy of the choice with member m at subnet s.
-  auto modelled = [&](uint32_t m, int s) {
-    double sum_a = 0, sum_g = 0;
-    uint32_t n = 0;
-    for (uint32_t a = 0; a < members; ++a) {
-      const int sa = a == m ? s : chosen_[a];
-      if (sa < 0) continue;
-      const uint32_t ua = p.unit(a, static_cast<uint32_t>(sa));
-      sum_a += p.single_of_unit(ua);
-      ++n;
-      for (uint32_t b = a + 1; b < members; ++b) {
-        const int sb = b == m ? s : chosen_[b];
-        if (sb >= 0) sum_g += p.gain(ua, p.unit(b, static_cast<uint32_t>(sb)));
-      }
-    }
-    return pairwise_model(p, n, sum_a, sum_g);
-  };
-  double best = -1;
-  int best_m = -1, best_s = -1;
-  bool any = false;
-  for (uint32_t m = 0; m < members; ++m) any = any || chosen_[m] >= 0;
-  for (uint32_t m = 0; m < members; ++m) {
-    if (any && chosen_[m] < 0) continue;  // an anchor replaces a unit: it adds no load
-    for (uint32_t s = 0; s < p.subnets(m); ++s) {
-      const uint32_t u = p.unit(m, s);
-      if (unit_safe_ms_[u] > anchor_share_ * budget_ms || unit_ms_[u] > budget_ms) continue;
-      const double v = modelled(m, static_cast<int>(s));
-      if (v > best) best = v, best_m = static_cast<int>(m), best_s = static_cast<int>(s);
-    }
-  }
-  if (best_m >= 0) chosen_[static_cast<size_t>(best_m)] = best_s;
 }
 
 Plan Allocator::fastest(const LatencyModel& latency, TimeUs now, const std::vector<bool>* skip) const {

@@ -61,14 +61,12 @@ class Allocator {
   void place(const LatencyModel& latency, TimeUs now, const std::vector<bool>* skip) const;
   Plan exact_best(double budget_ms) const;
   Plan greedy_best(double budget_ms) const;
-  // Gives a greedy choice an anchor where it has none: of its chosen members, the one whose
-  // anchor unit keeps the modelled accuracy highest takes it.
-  void anchor_greedy(double budget_ms) const;
+  // Whether profile unit u, where it is placed, would anchor a plan (see above).
+  bool anchors(uint32_t u, double budget_ms) const { return unit_safe_ms_[u] <= anchor_share_ * budget_ms; }
 
   std::shared_ptr<const EnsembleProfile> profile_;
   std::vector<WorkerRole> roles_;
   bool exact_;
-  bool anchor_;
   double anchor_share_;
   // Per profile unit (member, subnet): the soonest prediction over its replicas, and where;
   // and that replica's pessimistic prediction.
