@@ -1,6 +1,7 @@
 # `cmake --install`: headers, the three static libraries, shoalConfig.cmake (find_package)
-# with the targets shoal::core, shoal::runtime and shoal::net, shoal.pc (pkg-config), and the
-# shoal tool where it was built.
+# with the targets shoal::core, shoal::runtime and shoal::net, shoal.pc and shoal-core.pc
+# (pkg-config), the shoal tool where it was built, and with SHOAL_SHARED libshoal.so
+# (shoal::shared, shoal-c.pc: the C APIs alone).
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY core/include/ runtime/include/ net/include/ kernels/include/
@@ -16,6 +17,10 @@ set_target_properties(shoal_net PROPERTIES EXPORT_NAME net)
 set_target_properties(shoal_schema PROPERTIES EXPORT_NAME schema)
 install(TARGETS shoal_core shoal_runtime shoal_net shoal_schema EXPORT shoalTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+if(SHOAL_SHARED)
+  set_target_properties(shoal_shared PROPERTIES EXPORT_NAME shared)
+  install(TARGETS shoal_shared EXPORT shoalTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 if(TARGET shoal)
   install(TARGETS shoal shoal-worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
@@ -27,7 +32,9 @@ install(FILES ${PROJECT_BINARY_DIR}/shoalConfig.cmake ${PROJECT_BINARY_DIR}/shoa
               cmake/shoal_embed.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
 
-# pkg-config: `shoal` is everything (net, runtime, core), `shoal-core` the firmware core.
+# pkg-config: `shoal` is everything (net, runtime, core), `shoal-core` the firmware core, both
+# static and linked from C as they are (hence the C++ runtime and libm); `shoal-c` is
+# libshoal.so.
 set(SHOAL_PC_THREADS "")
 if(SHOAL_THREADS)
   set(SHOAL_PC_THREADS "-pthread")
@@ -43,3 +50,7 @@ configure_file(cmake/shoal.pc.in ${PROJECT_BINARY_DIR}/shoal.pc @ONLY)
 configure_file(cmake/shoal-core.pc.in ${PROJECT_BINARY_DIR}/shoal-core.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/shoal.pc ${PROJECT_BINARY_DIR}/shoal-core.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(SHOAL_SHARED)
+  configure_file(cmake/shoal-c.pc.in ${PROJECT_BINARY_DIR}/shoal-c.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/shoal-c.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()

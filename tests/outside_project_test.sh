@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds tests/outside/ (a user's project) against shoal three ways and runs it:
 #   1. find_package(shoal) on a copy installed with `cmake --install`,
-#   2. pkg-config (shoal-core.pc) for a C program, from the same installed copy,
+#   2. pkg-config (shoal-core.pc) for a C program, from the same installed copy, with the
+#      .pc's flags alone (it names the C++ runtime and libm the static core needs),
 #   3. add_subdirectory on the source tree (what FetchContent does).
 # usage: outside_project_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
@@ -28,7 +29,7 @@ cmake -DMODEL="$model" -DNAME=resnet8_slim_s1 -DOUT_C="$work/resnet8_slim_s1.c" 
   -P "$work/prefix/lib/cmake/shoal/shoal_embed.cmake"
 # shellcheck disable=SC2046
 cc -std=c11 -O1 -o "$work/c_api" "$src/tests/c_api_test.c" "$work/resnet8_slim_s1.c" -I"$work" \
-  $(pkg-config --cflags shoal-core) $(pkg-config --libs --static shoal-core) -lstdc++ -lm
+  $(pkg-config --cflags --libs shoal-core)
 "$work/c_api" | tail -n 1
 
 echo "== add_subdirectory(shoal)"

@@ -1,6 +1,7 @@
 /* shoal's C API: load a model, create an engine (in memory of your own if you like), look
  * up a subnet, run it. For C firmware and for bindings from other languages; C++ callers
- * can use shoal/engine.h directly. Part of shoal::core (link -lshoal_core).
+ * can use shoal/engine.h directly. Part of shoal::core (pkg-config shoal-core) and of libshoal,
+ * the shared library (pkg-config shoal-c), with the cluster API (shoal_cluster.h).
  *
  *   shoal_model* model;
  *   shoal_error err;
@@ -8,7 +9,7 @@
  *   size_t need;
  *   shoal_engine_required_bytes(model, NULL, &need, &err);   // fits in your static arena?
  *   shoal_engine* engine;
- *   shoal_engine_create(model, NULL, arena, sizeof(arena), &engine, &err);
+ *   shoal_engine_create(model, NULL, 1, arena, sizeof(arena), &engine, &err);   // 1 thread
  *   uint32_t half;
  *   shoal_model_find_subnet(model, "0.5", &half, &err);
  *   shoal_engine_run(engine, half, image, shoal_model_input_floats(model, half),
@@ -52,6 +53,8 @@ typedef struct shoal_engine shoal_engine;
 
 /* "ok", "invalid argument", "corrupt", ... */
 const char* shoal_status_string(shoal_status status);
+/* This library's version, "0.1.0". */
+const char* shoal_version(void);
 
 /* Checks `size` bytes of a .shoal model. With copy = 0 they are used in place and must be
  * 64-byte aligned and outlive the model (a const array from `shoal embed`); with copy != 0
@@ -69,6 +72,14 @@ shoal_status shoal_model_find_subnet(const shoal_model* model, const char* name_
  * index past the end. */
 size_t shoal_model_input_floats(const shoal_model* model, uint32_t subnet);
 size_t shoal_model_output_floats(const shoal_model* model, uint32_t subnet);
+/* The image the model takes: height x width x channels (0s for a NULL model). */
+void shoal_model_input_shape(const shoal_model* model, uint32_t* height, uint32_t* width, uint32_t* channels);
+/* An image (height x width x channels bytes, row by row) as the model's input: (pixel / 255 -
+ * mean) / std with the model's own normalisation. Another size is an error unless resize != 0
+ * (nearest neighbour; a grey image's channel repeated). `out` receives
+ * shoal_model_input_floats floats. Allocates nothing. */
+shoal_status shoal_model_pack_image(const shoal_model* model, const uint8_t* pixels, uint32_t height, uint32_t width,
+                                    uint32_t channels, int resize, float* out, size_t out_count, shoal_error* err);
 
 /* Backends by name: NULL or "" is the fastest this CPU runs; "ref", "avx2", "avx512", "neon". */
 shoal_status shoal_engine_required_bytes(const shoal_model* model, const char* backend, size_t* bytes,

@@ -2,12 +2,14 @@
 // to one, and every entry checks its pointers before use.
 #include "shoal.h"
 
-#include <cstdio>
 #include <cstring>
 #include <new>
 
+#include "shoal/c_api_status.h"
 #include "shoal/engine.h"
 #include "shoal/model.h"
+#include "shoal/pack_image.h"
+#include "shoal/version.h"
 
 struct shoal_model {
   shoal::Model model;
@@ -19,25 +21,8 @@ struct shoal_engine {
 
 namespace {
 
-static_assert(static_cast<int>(shoal::StatusCode::kOutOfMemory) == SHOAL_OUT_OF_MEMORY, "shoal_status follows StatusCode");
-
-shoal_status fail(shoal_error* err, const shoal::Status& status) {
-  const auto code = static_cast<shoal_status>(status.code());
-  if (err) {
-    err->code = code;
-    std::snprintf(err->message, sizeof(err->message), "%s", status.to_string().c_str());
-  }
-  return code;
-}
-
-shoal_status fail(shoal_error* err, shoal_status code, const char* message) {
-  return fail(err, shoal::Status(static_cast<shoal::StatusCode>(code), message));
-}
-
-shoal_status ok(shoal_error* err) {
-  if (err) err->code = SHOAL_OK, err->message[0] = '\0';
-  return SHOAL_OK;
-}
+using shoal::c_api::fail;
+using shoal::c_api::ok;
 
 shoal_status find_backend(const char* name, const shoal::Backend** backend, shoal_error* err) {
   if (!name || !*name) {
@@ -59,6 +44,8 @@ const char* shoal_status_string(shoal_status status) {
   if (status < SHOAL_OK || status > SHOAL_OUT_OF_MEMORY) return "unknown";
   return shoal::status_code_name(static_cast<shoal::StatusCode>(status));
 }
+
+const char* shoal_version(void) { return SHOAL_VERSION; }
 
 shoal_status shoal_model_load(const void* data, size_t size, int copy, shoal_model** out, shoal_error* err) {
   if (!out) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_model_load: out is NULL");
@@ -97,6 +84,22 @@ size_t shoal_model_input_floats(const shoal_model* model, uint32_t subnet) {
 
 size_t shoal_model_output_floats(const shoal_model* model, uint32_t subnet) {
   return model ? model->model.packed_size(subnet, model->model.fb().output()) : 0;
+}
+
+void shoal_model_input_shape(const shoal_model* model, uint32_t* height, uint32_t* width, uint32_t* channels) {
+  const shoal::TensorShape s = model ? model->model.shape(model->model.fb().input()) : shoal::TensorShape{};
+  if (height) *height = model ? s.h : 0;
+  if (width) *width = model ? s.w : 0;
+  if (channels) *channels = model ? s.c : 0;
+}
+
+shoal_status shoal_model_pack_image(const shoal_model* model, const uint8_t* pixels, uint32_t height, uint32_t width,
+                                    uint32_t channels, int resize, float* out, size_t out_count, shoal_error* err) {
+  if (!model || !pixels || !out) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_model_pack_image: NULL argument");
+  const shoal::Status st = shoal::pack_image(model->model, pixels, height, width, channels, resize != 0, out,
+                                             out_count, "; pass resize = 1 to scale it");
+  if (!st.is_ok()) return fail(err, st);
+  return ok(err);
 }
 
 shoal_status shoal_engine_required_bytes(const shoal_model* model, const char* backend, size_t* bytes,

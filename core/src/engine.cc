@@ -63,7 +63,7 @@ Result<std::unique_ptr<Engine>> Engine::make(void* memory, size_t bytes, const M
     if (bytes < need) {
       return Status(StatusCode::kInvalidArgument, "the engine's memory holds " + std::to_string(bytes) +
                                                       " bytes; this model and backend need " + std::to_string(need) +
-                                                      " (Engine::required_bytes)");
+                                                      " (ask first: shoal_engine_required_bytes in C, Engine::required_bytes in C++)");
     }
   } else {
     engine->owned_ =
