@@ -449,12 +449,31 @@ TEST(LatencyModel, ASlowReplyAgesAwaySoTheWorkerIsTriedAgain) {
   l.age(us_from_ms(0));     // aging starts from here
   EXPECT_NEAR(l.compute_ms(0, 0), 404.0, 0.01);
   l.age(us_from_ms(1000));
-  EXPECT_NEAR(l.compute_ms(0, 0), 204.0, 0.01);  // the excess over the best (4 ms) halves per second
+  EXPECT_NEAR(l.compute_ms(0, 0), 204.0, 0.01);  // the excess over the recent median (4 ms) halves per second
   l.age(us_from_ms(8000));
   EXPECT_LT(l.compute_ms(0, 0), 6.0);
   l.observe(0, 0, 4.0);  // a reply: aging restarts from the next call
   l.age(us_from_ms(20000));
   EXPECT_LT(l.compute_ms(0, 0), 6.0);
+}
+
+// A subnet seldom used ages towards what its recent replies were, not towards the fastest it
+// ever was: measured idle at calibration, slow since under load, it stays predicted slow (and
+// unsure) however long it goes unused, instead of looking idle and certain again.
+TEST(LatencyModel, AgingGoesTowardsTheRecentRepliesNotTheIdleBest) {
+  LatencyOptions o;
+  o.margin_ms = 0, o.margin_fraction = 0, o.half_life_ms = 1000;
+  LatencyModel l({1}, o);
+  for (int i = 0; i < 3; ++i) l.observe(0, 0, 12.0);  // idle, at calibration
+  for (int i = 0; i < 30; ++i) l.observe(0, 0, 30.0 + 3.0 * (i % 3 - 1));  // under load: 27, 30, 33
+  l.age(us_from_ms(0));
+  l.age(us_from_ms(10000));  // ten half-lives without a reply
+  EXPECT_NEAR(l.compute_ms(0, 0), 30.0, 3.0);
+  EXPECT_GT(l.pessimistic_ms(0, 0, 0), 30.0 + 4 * 3.0);
+  l.observe(0, 0, 2030.0);  // one stall
+  l.age(us_from_ms(10000));
+  l.age(us_from_ms(20000));
+  EXPECT_NEAR(l.compute_ms(0, 0), 30.0, 3.0);  // forgotten: the recent median did not move
 }
 
 TEST(LatencyModel, HeartbeatReportsMakeALoadedWorkerSlowerAtOnce) {

@@ -15,7 +15,10 @@ void LatencyModel::set_subnets(uint32_t w, uint32_t n) {
   Worker& k = workers_[w];
   k.round_trip_ms.assign(n, std::numeric_limits<double>::infinity());
   k.deviation_ms.assign(n, 0.0);
-  k.best_ms.assign(n, std::numeric_limits<double>::infinity());
+  k.typical_ms.assign(n, std::numeric_limits<double>::infinity());
+  k.typical_dev_ms.assign(n, 0.0);
+  k.recent.assign(n, {});
+  k.seen.assign(n, 0);
   k.aged_at.assign(n, 0);
   k.fresh.assign(n, true);
 }
@@ -51,8 +54,10 @@ void LatencyModel::age(TimeUs now) {
       }
       if (now <= k.aged_at[s]) continue;
       const double keep = std::exp2(-ms_from_us(now - k.aged_at[s]) / options_.half_life_ms);
-      k.round_trip_ms[s] = k.best_ms[s] + (k.round_trip_ms[s] - k.best_ms[s]) * keep;
-      k.deviation_ms[s] *= keep;
+      k.round_trip_ms[s] = k.typical_ms[s] + (k.round_trip_ms[s] - k.typical_ms[s]) * keep;
+      if (k.typical_dev_ms[s] >= 0) {
+        k.deviation_ms[s] = k.typical_dev_ms[s] + (k.deviation_ms[s] - k.typical_dev_ms[s]) * keep;
+      }
       k.aged_at[s] = now;
     }
   }
@@ -106,7 +111,16 @@ void LatencyModel::observe(uint32_t w, uint32_t s, double ms) {
   Worker& k = workers_[w];
   ms /= k.slowness;  // estimates are kept as if at full speed; compute_ms scales them back
   k.fresh[s] = true;
-  k.best_ms[s] = std::min(k.best_ms[s], ms);
+  // What is typical of the recent replies, for aging: their median and median distance from
+  // it (times 1.25: about the mean distance, which deviation_ms smooths, for a normal tail).
+  k.recent[s][k.seen[s]++ % kRecent] = ms;
+  const size_t n = std::min<size_t>(k.seen[s], kRecent);
+  std::array<double, kRecent> v = k.recent[s];
+  std::nth_element(v.begin(), v.begin() + n / 2, v.begin() + n);
+  k.typical_ms[s] = v[n / 2];
+  for (size_t i = 0; i < n; ++i) v[i] = std::abs(v[i] - k.typical_ms[s]);
+  std::nth_element(v.begin(), v.begin() + n / 2, v.begin() + n);
+  k.typical_dev_ms[s] = n >= 4 ? 1.25 * v[n / 2] : -1;  // -1: too few to tell; aging keeps the deviation
   if (std::isinf(e)) {
     e = ms;
     d = ms / 2;  // as TCP starts its RTTVAR: unsure until more replies come

@@ -3,15 +3,21 @@
 // reports) with margins, plus the worker's backlog of work already sent. The backlog is
 // re-derived on every reply from what is still outstanding, so errors cannot accumulate.
 //
-// Estimates age: without a new reply, a subnet's excess over the fastest round trip it ever
-// had halves every `half_life_ms`, so a worker that was slow once (a stall, a retransmit) is
-// tried again and re-measured instead of being left out for good. Reports from the worker's
+// Estimates age: without a new reply, a subnet's estimate (mean and deviation) moves halfway
+// to what is typical of its recent replies every `half_life_ms`: the median of its last
+// kRecent round trips, and their median distance from it. So a worker that was slow once (a
+// stall, a retransmit) is tried again and re-measured instead of being left out for good,
+// while one that is slow now, because its host is loaded, stays predicted slow. (Aging towards
+// the fastest round trip ever seen, as this did before, made a seldom used subnet look idle
+// and certain: the allocator took it as the plan's anchor, it came back late, and the cycle
+// repeated every few seconds; the README has the numbers.) Reports from the worker's
 // heartbeats (its CPU load and clock speed, and how much work it has queued for others) make
 // it predicted slower at once, before late replies would teach it.
 // Also counts arrivals, for policies that adapt to load. Not thread-safe: one owner.
 #ifndef SHOAL_LATENCY_MODEL_H_
 #define SHOAL_LATENCY_MODEL_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -27,7 +33,7 @@ struct LatencyOptions {
   double deviation_smoothing = 0.25;  // weight of the newest |round trip - mean| (as TCP's RTTVAR)
   double deviations = 4;              // a pessimistic prediction adds this many deviations
   double rate_window_s = 1.0;    // arrivals are counted over about this long
-  double half_life_ms = 1000;    // an estimate's excess over its best decays this fast (0: never)
+  double half_life_ms = 1000;    // an estimate ages towards its recent typical this fast (0: never)
 };
 
 // The network between the master and a worker, as measured: the round trip of a small frame
@@ -83,11 +89,15 @@ class LatencyModel {
   double arrivals_per_s(TimeUs now) const;
 
  private:
+  static constexpr size_t kRecent = 16;
   struct Worker {
     // All three as if the worker ran at full speed (divided by its slowness when observed).
     std::vector<double> round_trip_ms;  // smoothed, infinity until observed
     std::vector<double> deviation_ms;   // smoothed |round trip - mean|
-    std::vector<double> best_ms;        // the fastest round trip seen
+    std::vector<double> typical_ms;     // the median of the last kRecent round trips
+    std::vector<double> typical_dev_ms; // their median distance from it, as a deviation (-1: under 4)
+    std::vector<std::array<double, kRecent>> recent;  // the last kRecent, oldest overwritten
+    std::vector<uint32_t> seen;         // round trips observed
     std::vector<TimeUs> aged_at;        // when age() last decayed it
     std::vector<bool> fresh;            // observed since the last age()
     double slowness = 1;                // as last reported
