@@ -373,6 +373,41 @@ TEST(Allocator, APlanKeepsOneUnitWhosePessimisticPredictionFits) {
   }
 }
 
+// When no unit is steady enough to anchor in half the budget, the plan still keeps one whose
+// pessimistic prediction fits the whole budget, rather than only units that may all be late.
+TEST(Allocator, WithoutAnAnchorAPlanKeepsAUnitThatFitsEvenPessimistically) {
+  std::mt19937 rng(5);
+  const RandomProfile r = random_profile(rng, 2, 4, 200, 2);
+  auto profile = std::make_shared<EnsembleProfile>(EnsembleProfile::measure(r.probs, r.macs, r.labels, 4).value());
+  const auto roles = roles_for(*profile);
+  LatencyOptions o;
+  o.margin_ms = 0, o.margin_fraction = 0;
+  LatencyModel l({2, 2}, o);
+  for (int k = 0; k < 20; ++k) {
+    for (uint32_t w = 0; w < 2; ++w) {
+      l.observe(w, 0, 6.0);                   // steady, but over half the budget
+      l.observe(w, 1, k % 2 ? 11.0 : 7.0);  // mean 9, pessimistic about 17
+    }
+  }
+  const double budget = 10.0;
+  ASSERT_GT(l.pessimistic_ms(0, 0, 0), budget / 2);
+  ASSERT_LT(l.pessimistic_ms(0, 0, 0), budget);
+  ASSERT_GT(l.pessimistic_ms(0, 1, 0), budget);
+  for (bool greedy : {false, true}) {
+    AllocatorOptions options;
+    options.force_greedy = greedy;
+    const Plan plan = Allocator(profile, roles, options).best(l, 0, budget);
+    ASSERT_FALSE(plan.empty());
+    bool safe = false;
+    for (const Unit& u : plan) safe = safe || l.pessimistic_ms(u.worker, u.subnet, 0) <= budget;
+    EXPECT_TRUE(safe) << "greedy " << greedy;
+    const Plan paper = Allocator(profile, roles, greedy ? kPaperGreedy : kPaper).best(l, 0, budget);
+    bool paper_safe = false;
+    for (const Unit& u : paper) paper_safe = paper_safe || l.pessimistic_ms(u.worker, u.subnet, 0) <= budget;
+    EXPECT_FALSE(paper_safe) << "the paper's plan: only wide units (greedy " << greedy << ")";
+  }
+}
+
 TEST(Policies, RegistryNamesEveryPolicyOnceAndRefusesOthers) {
   const std::vector<std::string> names = policy_names();
   EXPECT_EQ(names, (std::vector<std::string>{"adaensemble", "dynamic", "static", "cascade", "fluid-ht", "adaptive", "fluid-ha", "disnet", "split"}));

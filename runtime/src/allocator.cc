@@ -51,27 +51,29 @@ Plan Allocator::best(const LatencyModel& latency, TimeUs now, double budget_ms, 
 Plan Allocator::exact_best(double budget_ms) const {
   const uint32_t members = static_cast<uint32_t>(profile_->members());
   // The first ranked configuration that fits with an anchor and no more units than the first
-  // that fits (an anchor replaces a unit, it adds no load); else the first that fits.
-  size_t fits = profile_->size();
+  // that fits (an anchor replaces a unit, it adds no load); else the first with a unit whose
+  // pessimistic prediction fits the whole budget; else the first that fits.
+  const size_t none = profile_->size();
+  size_t fits = none, anchored = none, safe = none;
   uint32_t most_units = members;
-  for (size_t rank = 0; rank < profile_->size(); ++rank) {
+  for (size_t rank = 0; rank < profile_->size() && anchored == none; ++rank) {
     const int8_t* c = profile_->ranked_choices(rank);
-    bool ok = true, anchored = false;
+    bool ok = true, strong = false, weak = false;
     uint32_t units = 0;
     for (uint32_t m = 0; m < members && ok; ++m) {
       if (c[m] < 0) continue;
       const uint32_t u = profile_->unit(m, static_cast<uint32_t>(c[m]));
       ok = unit_ms_[u] <= budget_ms;
-      anchored = anchored || anchors(u, budget_ms);
+      strong = strong || anchors(u, anchor_share_ * budget_ms);
+      weak = weak || anchors(u, budget_ms);
       ++units;
     }
     if (!ok || units > most_units) continue;
-    if (fits == profile_->size()) fits = rank, most_units = units;
-    if (anchored || anchor_share_ <= 0) {
-      fits = rank;
-      break;
-    }
+    if (fits == none) fits = rank, most_units = units;
+    if (strong || anchor_share_ <= 0) anchored = rank;
+    if (weak && safe == none) safe = rank;
   }
+  fits = anchored != none ? anchored : safe != none ? safe : fits;
   if (fits == profile_->size()) return {};
   const int8_t* c = profile_->ranked_choices(fits);
   Plan plan;
@@ -133,12 +135,14 @@ Plan Allocator::greedy_best(double budget_ms) const {
     value = best;
   }
   // An anchor (allocator.h) where the choice has none: of its chosen members, the one whose
-  // anchor unit keeps the modelled accuracy highest takes it (an anchor adds no unit).
-  bool anchored = anchor_share_ <= 0;
-  for (uint32_t m = 0; m < members && !anchored; ++m) {
-    anchored = chosen_[m] >= 0 && anchors(p.unit(m, static_cast<uint32_t>(chosen_[m])), budget_ms);
-  }
-  if (!anchored) {
+  // anchor unit keeps the modelled accuracy highest takes it (an anchor adds no unit); where
+  // no unit can anchor, one whose pessimistic prediction fits the whole budget.
+  for (const double limit : {anchor_share_ * budget_ms, budget_ms}) {
+    bool anchored = anchor_share_ <= 0;
+    for (uint32_t m = 0; m < members && !anchored; ++m) {
+      anchored = chosen_[m] >= 0 && anchors(p.unit(m, static_cast<uint32_t>(chosen_[m])), limit);
+    }
+    if (anchored) break;
     double best = -1;
     int best_m = -1, best_s = -1;
     for (uint32_t m = 0; m < members; ++m) {
@@ -147,12 +151,15 @@ Plan Allocator::greedy_best(double budget_ms) const {
       const double old_g = gains_with(old_u, m);
       for (uint32_t s = 0; s < p.subnets(m); ++s) {
         const uint32_t u = p.unit(m, s);
-        if (!anchors(u, budget_ms) || unit_ms_[u] > budget_ms) continue;
+        if (!anchors(u, limit) || unit_ms_[u] > budget_ms) continue;
         const double v = model(k, sum_a - p.single_of_unit(old_u) + p.single_of_unit(u), sum_g - old_g + gains_with(u, m));
         if (v > best) best = v, best_m = static_cast<int>(m), best_s = static_cast<int>(s);
       }
     }
-    if (best_m >= 0) chosen_[static_cast<size_t>(best_m)] = best_s;
+    if (best_m >= 0) {
+      chosen_[static_cast<size_t>(best_m)] = best_s;
+      break;
+    }
   }
   Plan plan;
   for (uint32_t m = 0; m < members; ++m) {

@@ -10,9 +10,10 @@
 // busy host). So a plan keeps an anchor: one of its units has a pessimistic prediction (mean
 // plus four deviations, latency_model.h) that fits in half the budget. The most accurate plan
 // with an anchor and no more units than the most accurate plan without is chosen (an anchor
-// replaces a unit: it adds no load); only when there is none does a plan go without. Half,
-// because the tail of a shared host is heavier than four deviations (the README has the
-// measurements).
+// replaces a unit: it adds no load). Half, because the tail of a shared host is heavier than
+// four deviations (the README has the measurements). When no unit can anchor, the plan keeps
+// one whose pessimistic prediction fits the whole budget; only when there is none either does
+// it go without.
 // Scratch is kept between calls, so a decision allocates only the plan it returns; not
 // thread-safe (one owner).
 #ifndef SHOAL_ALLOCATOR_H_
@@ -61,8 +62,9 @@ class Allocator {
   void place(const LatencyModel& latency, TimeUs now, const std::vector<bool>* skip) const;
   Plan exact_best(double budget_ms) const;
   Plan greedy_best(double budget_ms) const;
-  // Whether profile unit u, where it is placed, would anchor a plan (see above).
-  bool anchors(uint32_t u, double budget_ms) const { return unit_safe_ms_[u] <= anchor_share_ * budget_ms; }
+  // Whether profile unit u, where it is placed, is predicted back within `limit_ms` even
+  // pessimistically: an anchor (see above) at anchor_share of the budget.
+  bool anchors(uint32_t u, double limit_ms) const { return unit_safe_ms_[u] <= limit_ms; }
 
   std::shared_ptr<const EnsembleProfile> profile_;
   std::vector<WorkerRole> roles_;
