@@ -494,7 +494,8 @@ TEST(LatencyModel, ASlowReplyAgesAwaySoTheWorkerIsTriedAgain) {
 
 // A subnet seldom used ages towards what its recent replies were, not towards the fastest it
 // ever was: measured idle at calibration, slow since under load, it stays predicted slow (and
-// unsure) however long it goes unused, instead of looking idle and certain again.
+// unsure) for seconds, instead of looking idle and certain again; only as those replies grow
+// old (ten times slower) is it tried again.
 TEST(LatencyModel, AgingGoesTowardsTheRecentRepliesNotTheIdleBest) {
   LatencyOptions o;
   o.margin_ms = 0, o.margin_fraction = 0, o.half_life_ms = 1000;
@@ -502,13 +503,18 @@ TEST(LatencyModel, AgingGoesTowardsTheRecentRepliesNotTheIdleBest) {
   for (int i = 0; i < 3; ++i) l.observe(0, 0, 12.0);  // idle, at calibration
   for (int i = 0; i < 30; ++i) l.observe(0, 0, 30.0 + 3.0 * (i % 3 - 1));  // under load: 27, 30, 33
   l.age(us_from_ms(0));
-  l.age(us_from_ms(10000));  // ten half-lives without a reply
+  l.age(us_from_ms(2000));  // two half-lives without a reply
   EXPECT_NEAR(l.compute_ms(0, 0), 30.0, 3.0);
-  EXPECT_GT(l.pessimistic_ms(0, 0, 0), 30.0 + 4 * 3.0);
-  l.observe(0, 0, 2030.0);  // one stall
-  l.age(us_from_ms(10000));
-  l.age(us_from_ms(20000));
-  EXPECT_NEAR(l.compute_ms(0, 0), 30.0, 3.0);  // forgotten: the recent median did not move
+  EXPECT_GT(l.pessimistic_ms(0, 0, 0), 30.0 + 4 * 2.5);
+  l.age(us_from_ms(60000));  // a minute
+  EXPECT_LT(l.compute_ms(0, 0), 13.0);
+  for (int i = 0; i < 16; ++i) l.observe(0, 0, 30.0 + 3.0 * (i % 3 - 1));
+  l.observe(0, 0, 230.0);  // one stall
+  l.age(us_from_ms(60000));
+  l.age(us_from_ms(65000));
+  // The stall is forgotten (five half-lives), the recent median not yet (half of one of its own).
+  EXPECT_GT(l.compute_ms(0, 0), 20.0);
+  EXPECT_LT(l.compute_ms(0, 0), 30.0);
 }
 
 TEST(LatencyModel, HeartbeatReportsMakeALoadedWorkerSlowerAtOnce) {

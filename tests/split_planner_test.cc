@@ -157,9 +157,10 @@ TEST_F(Planner, TheCutFollowsTheWorkersSpeedAndTheLink) {
   EXPECT_EQ(best_of_10(p, now), p.all_local());
 }
 
-// As the master's latency model does: an estimate not renewed ages towards the best it ever
-// was, so a worker measured slow once is tried again; and a probe that crosses the link fast
-// bounds its time per byte at once.
+// As the master's latency model does: an estimate not renewed ages (towards its recent
+// replies, and as they grow old towards the best it ever was), so a worker measured slow for
+// a while is tried again; and a probe that crosses the link fast bounds its time per byte at
+// once.
 TEST_F(Planner, ASideMeasuredSlowIsTriedAgainAsItsEstimateAges) {
   LatencyOptions options = exact();
   options.half_life_ms = 100;
@@ -171,7 +172,7 @@ TEST_F(Planner, ASideMeasuredSlowIsTriedAgainAsItsEstimateAges) {
   w.there = 20.0;  // one stall of the worker...
   for (int i = 0; i < 20; ++i) w.run(p, p.all_remote());
   EXPECT_EQ(p.choose(now), p.all_local()) << "...moves the work here";
-  now += us_from_ms(1000);  // ten half-lives later, without a word from the worker
+  now += us_from_ms(5000);  // fifty half-lives later, without a word from the worker
   EXPECT_EQ(p.choose(now), p.all_remote()) << "its estimate is back near its best: tried again";
 
   // The link measured slow, then a probe of 1 KiB that takes 0.1 ms: at most 0.1 ms per KiB.

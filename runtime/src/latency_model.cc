@@ -16,6 +16,7 @@ void LatencyModel::set_subnets(uint32_t w, uint32_t n) {
   k.round_trip_ms.assign(n, std::numeric_limits<double>::infinity());
   k.deviation_ms.assign(n, 0.0);
   k.typical_ms.assign(n, std::numeric_limits<double>::infinity());
+  k.best_ms.assign(n, std::numeric_limits<double>::infinity());
   k.typical_dev_ms.assign(n, 0.0);
   k.recent.assign(n, {});
   k.seen.assign(n, 0);
@@ -54,6 +55,11 @@ void LatencyModel::age(TimeUs now) {
       }
       if (now <= k.aged_at[s]) continue;
       const double keep = std::exp2(-ms_from_us(now - k.aged_at[s]) / options_.half_life_ms);
+      // The recent replies themselves grow old, ten times slower: what they say goes towards
+      // the fastest ever seen, so a worker slow for a while is tried again in the end.
+      const double keep_typical = std::exp2(-ms_from_us(now - k.aged_at[s]) / (kTypicalAgesSlower * options_.half_life_ms));
+      k.typical_ms[s] = k.best_ms[s] + (k.typical_ms[s] - k.best_ms[s]) * keep_typical;
+      if (k.typical_dev_ms[s] >= 0) k.typical_dev_ms[s] *= keep_typical;
       k.round_trip_ms[s] = k.typical_ms[s] + (k.round_trip_ms[s] - k.typical_ms[s]) * keep;
       if (k.typical_dev_ms[s] >= 0) {
         k.deviation_ms[s] = k.typical_dev_ms[s] + (k.deviation_ms[s] - k.typical_dev_ms[s]) * keep;
@@ -113,6 +119,7 @@ void LatencyModel::observe(uint32_t w, uint32_t s, double ms) {
   k.fresh[s] = true;
   // What is typical of the recent replies, for aging: their median and median distance from
   // it (times 1.25: about the mean distance, which deviation_ms smooths, for a normal tail).
+  k.best_ms[s] = std::min(k.best_ms[s], ms);
   k.recent[s][k.seen[s]++ % kRecent] = ms;
   const size_t n = std::min<size_t>(k.seen[s], kRecent);
   std::array<double, kRecent> v = k.recent[s];

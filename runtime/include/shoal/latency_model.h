@@ -6,11 +6,13 @@
 // Estimates age: without a new reply, a subnet's estimate (mean and deviation) moves halfway
 // to what is typical of its recent replies every `half_life_ms`: the median of its last
 // kRecent round trips, and their median distance from it. So a worker that was slow once (a
-// stall, a retransmit) is tried again and re-measured instead of being left out for good,
-// while one that is slow now, because its host is loaded, stays predicted slow. (Aging towards
-// the fastest round trip ever seen, as this did before, made a seldom used subnet look idle
-// and certain: the allocator took it as the plan's anchor, it came back late, and the cycle
-// repeated every few seconds; the README has the numbers.) Reports from the worker's
+// stall, a retransmit) is tried again and re-measured, while one that is slow now, because
+// its host is loaded, stays predicted slow; those recent replies themselves age ten times
+// slower towards the fastest round trip seen, so that one slow for a while is not left out
+// for good either. (Aging straight towards the fastest round trip, as this did before, made a
+// seldom used subnet look idle and certain within seconds: the allocator took it as the
+// plan's anchor, it came back late, and the cycle repeated; the README has the numbers.)
+// Reports from the worker's
 // heartbeats (its CPU load and clock speed, and how much work it has queued for others) make
 // it predicted slower at once, before late replies would teach it.
 // Also counts arrivals, for policies that adapt to load. Not thread-safe: one owner.
@@ -90,11 +92,13 @@ class LatencyModel {
 
  private:
   static constexpr size_t kRecent = 16;
+  static constexpr double kTypicalAgesSlower = 10;
   struct Worker {
     // All three as if the worker ran at full speed (divided by its slowness when observed).
     std::vector<double> round_trip_ms;  // smoothed, infinity until observed
     std::vector<double> deviation_ms;   // smoothed |round trip - mean|
-    std::vector<double> typical_ms;     // the median of the last kRecent round trips
+    std::vector<double> best_ms;        // the fastest round trip seen
+    std::vector<double> typical_ms;     // the median of the last kRecent round trips (aged)
     std::vector<double> typical_dev_ms; // their median distance from it, as a deviation (-1: under 4)
     std::vector<std::array<double, kRecent>> recent;  // the last kRecent, oldest overwritten
     std::vector<uint32_t> seen;         // round trips observed
