@@ -329,66 +329,70 @@ TEST(Allocator, MembersRunOnTheirSoonestReplica) {
   }
 }
 
+// Two members on two workers, each serving a steady narrow subnet (`narrow_ms`) and a
+// jittery wide one (7 or 11 ms: mean 9, deviation about 2, pessimistic about 17).
+struct SteadyAndJittery {
+  explicit SteadyAndJittery(double narrow_ms) : latency({2, 2}, exact_options()) {
+    std::mt19937 rng(5);
+    const RandomProfile r = random_profile(rng, 2, 4, 200, 2);
+    profile = std::make_shared<EnsembleProfile>(EnsembleProfile::measure(r.probs, r.macs, r.labels, 4).value());
+    roles = roles_for(*profile);
+    for (int k = 0; k < 20; ++k) {
+      for (uint32_t w = 0; w < 2; ++w) {
+        latency.observe(w, 0, narrow_ms);
+        latency.observe(w, 1, k % 2 ? 11.0 : 7.0);
+      }
+    }
+  }
+  static LatencyOptions exact_options() {
+    LatencyOptions o;
+    o.margin_ms = 0, o.margin_fraction = 0;
+    return o;
+  }
+  // Whether some unit of the plan is back within `limit_ms` even pessimistically.
+  bool holds_within(const Plan& plan, double limit_ms) const {
+    bool any = false;
+    for (const Unit& u : plan) any = any || latency.pessimistic_ms(u.worker, u.subnet, 0) <= limit_ms;
+    return any;
+  }
+  std::shared_ptr<EnsembleProfile> profile;
+  std::vector<WorkerRole> roles;
+  LatencyModel latency;
+};
+
 // Both members' wide subnets predicted just inside the budget on jittery workers, their
 // narrow ones steady and quick: the paper's plan takes only wide ones (missed whole when they
 // are late together), the anchored plan keeps one whose pessimistic prediction fits; exact
 // and greedy.
 TEST(Allocator, APlanKeepsOneUnitWhosePessimisticPredictionFits) {
-  std::mt19937 rng(5);
-  const RandomProfile r = random_profile(rng, 2, 4, 200, 2);
-  auto profile = std::make_shared<EnsembleProfile>(EnsembleProfile::measure(r.probs, r.macs, r.labels, 4).value());
-  const auto roles = roles_for(*profile);
-  LatencyOptions o;
-  o.margin_ms = 0, o.margin_fraction = 0;
-  LatencyModel l({2, 2}, o);
-  for (int k = 0; k < 20; ++k) {
-    for (uint32_t w = 0; w < 2; ++w) {
-      l.observe(w, 0, 2.0);
-      l.observe(w, 1, k % 2 ? 11.0 : 7.0);  // mean 9, deviation about 2: pessimistic about 17
-    }
-  }
+  const SteadyAndJittery c(2.0);
+  const LatencyModel& l = c.latency;
   const double budget = 10.0;
   ASSERT_LT(l.predict_ms(0, 1, 0), budget);
   ASSERT_GT(l.pessimistic_ms(0, 1, 0), budget);
   ASSERT_LT(l.pessimistic_ms(0, 0, 0), budget / 2);
   for (bool greedy : {false, true}) {
-    const Plan paper = Allocator(profile, roles, greedy ? kPaperGreedy : kPaper).best(l, 0, budget);
+    const Plan paper = Allocator(c.profile, c.roles, greedy ? kPaperGreedy : kPaper).best(l, 0, budget);
     AllocatorOptions anchored;
     anchored.force_greedy = greedy;
-    const Allocator a(profile, roles, anchored);
+    const Allocator a(c.profile, c.roles, anchored);
     const Plan plan = a.best(l, 0, budget);
-    auto anchored_in = [&](const Plan& p) {
-      bool any = false;
-      for (const Unit& u : p) any = any || l.pessimistic_ms(u.worker, u.subnet, 0) <= anchored.anchor_share * budget;
-      return any;
-    };
     ASSERT_FALSE(paper.empty());
-    EXPECT_FALSE(anchored_in(paper)) << "the paper's plan: only wide units (greedy " << greedy << ")";
+    EXPECT_FALSE(c.holds_within(paper, anchored.anchor_share * budget)) << "the paper's plan: only wide units (greedy " << greedy << ")";
     ASSERT_FALSE(plan.empty());
-    EXPECT_TRUE(anchored_in(plan)) << "greedy " << greedy;
+    EXPECT_TRUE(c.holds_within(plan, anchored.anchor_share * budget)) << "greedy " << greedy;
     EXPECT_LE(a.accuracy(plan), a.accuracy(paper));
     // With a budget that every pessimistic prediction fits with the headroom, the anchor
     // costs nothing.
-    EXPECT_DOUBLE_EQ(a.accuracy(a.best(l, 0, 40.0)), a.accuracy(Allocator(profile, roles, kPaper).best(l, 0, 40.0)));
+    EXPECT_DOUBLE_EQ(a.accuracy(a.best(l, 0, 40.0)), a.accuracy(Allocator(c.profile, c.roles, kPaper).best(l, 0, 40.0)));
   }
 }
 
 // When no unit is steady enough to anchor in half the budget, the plan still keeps one whose
 // pessimistic prediction fits the whole budget, rather than only units that may all be late.
 TEST(Allocator, WithoutAnAnchorAPlanKeepsAUnitThatFitsEvenPessimistically) {
-  std::mt19937 rng(5);
-  const RandomProfile r = random_profile(rng, 2, 4, 200, 2);
-  auto profile = std::make_shared<EnsembleProfile>(EnsembleProfile::measure(r.probs, r.macs, r.labels, 4).value());
-  const auto roles = roles_for(*profile);
-  LatencyOptions o;
-  o.margin_ms = 0, o.margin_fraction = 0;
-  LatencyModel l({2, 2}, o);
-  for (int k = 0; k < 20; ++k) {
-    for (uint32_t w = 0; w < 2; ++w) {
-      l.observe(w, 0, 6.0);                   // steady, but over half the budget
-      l.observe(w, 1, k % 2 ? 11.0 : 7.0);  // mean 9, pessimistic about 17
-    }
-  }
+  const SteadyAndJittery c(6.0);  // steady, but over half the budget
+  const LatencyModel& l = c.latency;
   const double budget = 10.0;
   ASSERT_GT(l.pessimistic_ms(0, 0, 0), budget / 2);
   ASSERT_LT(l.pessimistic_ms(0, 0, 0), budget);
@@ -396,15 +400,11 @@ TEST(Allocator, WithoutAnAnchorAPlanKeepsAUnitThatFitsEvenPessimistically) {
   for (bool greedy : {false, true}) {
     AllocatorOptions options;
     options.force_greedy = greedy;
-    const Plan plan = Allocator(profile, roles, options).best(l, 0, budget);
+    const Plan plan = Allocator(c.profile, c.roles, options).best(l, 0, budget);
     ASSERT_FALSE(plan.empty());
-    bool safe = false;
-    for (const Unit& u : plan) safe = safe || l.pessimistic_ms(u.worker, u.subnet, 0) <= budget;
-    EXPECT_TRUE(safe) << "greedy " << greedy;
-    const Plan paper = Allocator(profile, roles, greedy ? kPaperGreedy : kPaper).best(l, 0, budget);
-    bool paper_safe = false;
-    for (const Unit& u : paper) paper_safe = paper_safe || l.pessimistic_ms(u.worker, u.subnet, 0) <= budget;
-    EXPECT_FALSE(paper_safe) << "the paper's plan: only wide units (greedy " << greedy << ")";
+    EXPECT_TRUE(c.holds_within(plan, budget)) << "greedy " << greedy;
+    const Plan paper = Allocator(c.profile, c.roles, greedy ? kPaperGreedy : kPaper).best(l, 0, budget);
+    EXPECT_FALSE(c.holds_within(paper, budget)) << "the paper's plan: only wide units (greedy " << greedy << ")";
   }
 }
 

@@ -61,7 +61,8 @@ typedef struct shoal_cluster_config {
 /* Connects to every worker it can and returns once one answers; the others are dialled in the
  * background and join when they come up. Fails, naming each worker and why, when none does. */
 shoal_status shoal_cluster_connect(const shoal_cluster_config* config, shoal_cluster** out, shoal_error* err);
-/* Stops the cluster: inputs in flight are answered (missed) first. NULL is allowed. */
+/* Stops the cluster, after the inputs in flight: each is answered by its deadline (missed at
+ * worst) and its callback called. NULL is allowed. */
 void shoal_cluster_close(shoal_cluster* cluster);
 
 /* What every worker takes and gives: images of height x width x channels bytes, scores over

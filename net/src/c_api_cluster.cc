@@ -4,7 +4,9 @@
 #include "shoal_cluster.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -36,6 +38,10 @@ struct shoal_cluster {
   std::mutex names_mu;
   std::vector<std::vector<std::string>> subnet_names;
   bool all_joined = false;
+  // Inputs submitted whose callback has not returned yet: close waits for them.
+  std::mutex flight_mu;
+  std::condition_variable flight_cv;
+  uint64_t in_flight = 0;
 };
 
 namespace {
@@ -219,6 +225,11 @@ shoal_status shoal_cluster_connect(const shoal_cluster_config* config, shoal_clu
 
 void shoal_cluster_close(shoal_cluster* cluster) {
   if (!cluster) return;
+  {
+    // Every input is answered by its deadline (missed at worst), so this ends.
+    std::unique_lock<std::mutex> lock(cluster->flight_mu);
+    cluster->flight_cv.wait(lock, [cluster] { return cluster->in_flight == 0; });
+  }
   cluster->keeper.reset();
   cluster->master.reset();
   delete cluster;
@@ -331,10 +342,16 @@ shoal_status shoal_cluster_submit(shoal_cluster* cluster, const uint8_t* image, 
     return s;
   }
   refresh_names(cluster);
+  {
+    std::lock_guard<std::mutex> lock(cluster->flight_mu);
+    ++cluster->in_flight;
+  }
   const uint64_t t = cluster->master->submit(image, deadline_ms, priority, [cluster, done, user](shoal::Prediction&& p) {
     shoal_prediction out;
     fill(*cluster, p, &out);
     done(user, &out, p.probabilities.empty() ? nullptr : p.probabilities.data(), p.probabilities.size());
+    std::lock_guard<std::mutex> lock(cluster->flight_mu);
+    if (--cluster->in_flight == 0) cluster->flight_cv.notify_all();
   });
   if (ticket) *ticket = t;
   return ok(err);

@@ -142,6 +142,13 @@ class ClusterTest(unittest.TestCase):
             self.assertTrue(all(w == 0 for p in late[5:] for w, _ in p.used))
             self.assertFalse(c.workers()[1]["up"])
 
+            # Closed with inputs in flight: close returns once each has been answered.
+            last = []
+            for i in range(10):
+                c.submit(X[i], 50, last.append)
+            c.close()
+            self.assertEqual(len(last), 10)
+
     def test_no_worker_up_is_a_clear_error(self):
         with self.assertRaisesRegex(shoal.ShoalError, "127.0.0.1:1"):
             shoal.Cluster(["127.0.0.1:1"])
