@@ -72,6 +72,11 @@ class ModelTest(unittest.TestCase):
             shoal.Model(model_path("s1"), backend="gpu")
 
 
+# Far above what two idle workers take (about 1 ms): the suite runs other tests beside this one,
+# and what is checked here is what comes back, not how fast.
+DEADLINE_MS = 200
+
+
 class ClusterTest(unittest.TestCase):
     def setUp(self):
         self.workers = [reference.start_worker(SHOAL, model_path(m)) for m in ("s1", "s2")]
@@ -86,18 +91,18 @@ class ClusterTest(unittest.TestCase):
         with shoal.Cluster([a for _, a in self.workers], wait_s=3) as c:
             self.assertEqual((c.input_shape, c.classes), ((28, 28, 1), 10))
             with self.assertRaisesRegex(shoal.ShoalError, "calibrate first"):
-                c.infer(X[0], 50)
+                c.infer(X[0], DEADLINE_MS)
             c.calibrate(X[:calibrate], Y[:calibrate])
             workers = c.workers()
             self.assertEqual([w["member"] for w in workers], ["resnet8-slim-s1", "resnet8-slim-s2"])
             self.assertTrue(all(w["up"] and w["planned"] and len(w["subnets"]) == 4 for w in workers))
             # The shipped profile (5000 images) ranks ensembles first: answers fused from both.
             c.load_profile(os.path.join(MODELS, "resnet8-slim.shoalprof"), X[:calibrate])
-            answers = [c.infer(X[i], 50) for i in range(calibrate, calibrate + n)]
+            answers = [c.infer(X[i], DEADLINE_MS) for i in range(calibrate, calibrate + n)]
             ensembles = 0
             for i, p in zip(range(calibrate, calibrate + n), answers):
                 self.assertEqual(p.outcome, "answered", p)
-                self.assertLess(p.latency_ms, 50)
+                self.assertLess(p.latency_ms, DEADLINE_MS)
                 self.assertLess(reference.fused_error(p.probabilities.tolist(), p.used, refs, i), reference.TOLERANCE)
                 self.assertEqual(p.label, int(p.probabilities.argmax()))
                 ensembles += len(p.used) > 1
@@ -114,7 +119,7 @@ class ClusterTest(unittest.TestCase):
                     if len(got) == 40:
                         all_in.set()
 
-            tickets = [c.submit(X[i], 50, done) for i in range(40)]
+            tickets = [c.submit(X[i], DEADLINE_MS, done) for i in range(40)]
             self.assertTrue(all_in.wait(10))
             self.assertEqual(sorted(p.ticket for p in got), sorted(tickets))
             self.assertTrue(all(p.outcome == "answered" for p in got))
@@ -125,19 +130,19 @@ class ClusterTest(unittest.TestCase):
             status = c.status()
             self.assertEqual(len(status["workers"]), 2)
             with self.assertRaisesRegex(ValueError, "784 bytes"):
-                c.infer(X[0][:20], 50)
+                c.infer(X[0][:20], DEADLINE_MS)
             with self.assertRaisesRegex(shoal.ShoalError, "above 0"):
                 c.infer(X[0], 0)
             with self.assertRaisesRegex(shoal.ShoalError, "unknown policy"):
                 c.set_policy("fastest")
             c.set_policy("dynamic")
-            self.assertEqual(len(c.infer(X[0], 50).used), 1)
+            self.assertEqual(len(c.infer(X[0], DEADLINE_MS).used), 1)
 
             # A worker killed: the other answers alone, and the dead one shows as down.
             self.workers[1][0].kill()
             self.workers[1][0].wait()
             c.set_policy("adaensemble")
-            late = [c.infer(X[i], 50) for i in range(20)]
+            late = [c.infer(X[i], DEADLINE_MS) for i in range(20)]
             self.assertTrue(all(p.outcome == "answered" for p in late[5:]), late)
             self.assertTrue(all(w == 0 for p in late[5:] for w, _ in p.used))
             self.assertFalse(c.workers()[1]["up"])
@@ -145,7 +150,7 @@ class ClusterTest(unittest.TestCase):
             # Closed with inputs in flight: close returns once each has been answered.
             last = []
             for i in range(10):
-                c.submit(X[i], 50, last.append)
+                c.submit(X[i], DEADLINE_MS, last.append)
             c.close()
             self.assertEqual(len(last), 10)
 
