@@ -16,7 +16,7 @@
  *   shoal_cluster_calibrate(cluster, images, labels, 500, 20, &err);
  *   shoal_prediction p;
  *   float probabilities[10];
- *   shoal_cluster_infer(cluster, image, image_bytes, 30.0, probabilities, 10, &p, &err);
+ *   shoal_cluster_infer(cluster, image, image_bytes, 30.0, 0, probabilities, 10, &p, &err);  // 30 ms, priority 0
  *   if (p.outcome == SHOAL_ANSWERED) printf("class %d (%.2f) in %.1f ms\n", p.label, p.probability, p.latency_ms);
  *   shoal_cluster_close(cluster);
  *
