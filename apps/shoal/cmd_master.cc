@@ -88,12 +88,9 @@ int run_master(const Args& args) {
   auto test_set = labelled_images_option(args, limit.value());
   if (!test_set.is_ok()) return fail("master", test_set.status());
 
-  net::MasterOptions options;
-  options.addresses = cluster.addresses;
-  options.latency.margin_ms = cluster.margin_ms;
-  options.latency.margin_fraction = cluster.margin_fraction;
-  options.key = cluster.key;
-  options.dialer = &net::dialer_for(transport.value());
+  auto from_cluster = net::master_options(cluster);
+  if (!from_cluster.is_ok()) return fail("master", from_cluster.status());
+  net::MasterOptions options = from_cluster.value();
   auto heartbeat = args.number("--heartbeat", options.heartbeat_ms);
   if (!heartbeat.is_ok() || heartbeat.value() < 0) return fail("master", "--heartbeat takes milliseconds, 0 for none");
   options.heartbeat_ms = static_cast<int>(heartbeat.value());
@@ -169,12 +166,8 @@ int run_master(const Args& args) {
   } stop_serving{served, serving};
   auto wait_for = args.number("--wait-for-workers", 0);
   if (!wait_for.is_ok()) return fail("master", wait_for.status());
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait_for.value() * 1000));
+  options.wait_for_first_ms = static_cast<int>(wait_for.value() * 1000);
   auto master = net::Master::connect(options);
-  while (!master.is_ok() && std::chrono::steady_clock::now() < give_up) {  // no peer up yet
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    master = net::Master::connect(options);
-  }
   if (!master.is_ok()) return fail("master", master.status());
   Status fits = labels_fit(test_set->labels, master.value()->classes());
   if (!fits.is_ok()) return fail("master", fits);

@@ -63,10 +63,8 @@ Status calibrate_on_validation(net::Master& master, uint32_t latency_images, uin
 }
 
 Status use_profile_file(net::Master& master, const std::string& path, bool quiet) {
-  auto profile = read_profile(path);
+  auto profile = master.use_profile_file(path);
   if (!profile.is_ok()) return profile.status();
-  Status st = master.use_profile(profile.value());
-  if (!st.is_ok()) return Status(st.code(), path + ": " + st.message());
   if (!quiet) std::fprintf(stderr, "ensemble accuracy from %s (%u images of %s)\n", path.c_str(), profile->count, profile->images.c_str());
   return Status::ok();
 }

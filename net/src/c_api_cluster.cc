@@ -4,7 +4,6 @@
 #include "shoal_cluster.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -14,7 +13,6 @@
 #include <mutex>
 #include <new>
 #include <string>
-#include <thread>
 
 #include "shoal/c_api_status.h"
 #include "shoal/net/calibrator.h"
@@ -22,7 +20,6 @@
 #include "shoal/net/key_file.h"
 #include "shoal/net/master.h"
 #include "shoal/net/monitor.h"
-#include "shoal/net/transport.h"
 #include "shoal/policy_registry.h"
 
 struct shoal_cluster {
@@ -188,8 +185,8 @@ shoal_status shoal_cluster_connect(const shoal_cluster_config* config, shoal_clu
     cluster.key = key.value();
   }
   if (config->transport) cluster.transport = config->transport;
-  auto transport = shoal::net::parse_transport(cluster.transport);
-  if (!transport.is_ok()) return fail(err, transport.status());
+  auto options = shoal::net::master_options(cluster);
+  if (!options.is_ok()) return fail(err, options.status());
   if (config->policy) cluster.policy = config->policy;
   const Status known = shoal::check_policy_name(cluster.policy);
   if (!known.is_ok()) return fail(err, known);
@@ -198,25 +195,15 @@ shoal_status shoal_cluster_connect(const shoal_cluster_config* config, shoal_clu
   if (!handle) return fail(err, SHOAL_OUT_OF_MEMORY, "out of memory");
   handle->policy = cluster.policy;
   handle->names = cluster.names;
-  shoal::net::MasterOptions options;
-  options.addresses = cluster.addresses;
-  options.latency.margin_ms = cluster.margin_ms;
-  options.latency.margin_fraction = cluster.margin_fraction;
-  options.key = cluster.key;
-  options.dialer = &shoal::net::dialer_for(transport.value());
   if (config->local_model) {
     auto model = shoal::Model::from_file(config->local_model);
     if (!model.is_ok()) return fail(err, model.status());
     handle->local = std::make_unique<shoal::Model>(std::move(model.value()));
-    options.local_model = handle->local.get();
+    options->local_model = handle->local.get();
     handle->names.push_back("master");
   }
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(config->wait_ms);
-  auto master = shoal::net::Master::connect(options);
-  while (!master.is_ok() && std::chrono::steady_clock::now() < give_up) {  // no worker up yet
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    master = shoal::net::Master::connect(options);
-  }
+  options->wait_for_first_ms = static_cast<int>(std::min<unsigned>(config->wait_ms, std::numeric_limits<int>::max()));
+  auto master = shoal::net::Master::connect(options.value());
   if (!master.is_ok()) return fail(err, master.status());
   handle->master = std::move(master.value());
   *out = handle.release();
@@ -277,14 +264,12 @@ shoal_status shoal_cluster_load_profile(shoal_cluster* cluster, const char* prof
                                         uint32_t count, uint32_t latency_images, shoal_error* err) {
   if (const shoal_status s = check_cluster(cluster, "shoal_cluster_load_profile", err); s != SHOAL_OK) return s;
   if (!profile_path) return fail(err, SHOAL_INVALID_ARGUMENT, "shoal_cluster_load_profile: the profile path is NULL");
-  auto profile = shoal::read_profile(profile_path);
-  if (!profile.is_ok()) return fail(err, profile.status());
   auto held = caller_images(cluster, images, count, latency_images, "shoal_cluster_load_profile");
   if (!held.is_ok()) return fail(err, held.status());
+  auto profile = cluster->master->use_profile_file(profile_path);  // before the timing: a bad file fails at once
+  if (!profile.is_ok()) return fail(err, profile.status());
   Status st = shoal::net::calibrate_latency(*cluster->master, held.value(), 0, latency_images);
   if (!st.is_ok()) return fail(err, st);
-  st = cluster->master->use_profile(profile.value());
-  if (!st.is_ok()) return fail(err, Status(st.code(), std::string(profile_path) + ": " + st.message()));
   st = apply_policy(cluster);
   if (!st.is_ok()) return fail(err, st);
   return ok(err);

@@ -87,4 +87,16 @@ Result<ClusterConfig> load_cluster(const std::string& path) {
   return parse_cluster(text.str(), "cluster file '" + path + "'");
 }
 
+Result<MasterOptions> master_options(const ClusterConfig& cluster) {
+  auto transport = parse_transport(cluster.transport);
+  if (!transport.is_ok()) return transport.status();
+  MasterOptions options;
+  options.addresses = cluster.addresses;
+  options.latency.margin_ms = cluster.margin_ms;
+  options.latency.margin_fraction = cluster.margin_fraction;
+  options.key = cluster.key;
+  options.dialer = &dialer_for(transport.value());
+  return options;
+}
+
 }  // namespace shoal::net

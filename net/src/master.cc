@@ -421,6 +421,16 @@ Master::~Master() {
 }
 
 Result<std::unique_ptr<Master>> Master::connect(const MasterOptions& options) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.wait_for_first_ms);
+  auto master = connect_once(options);
+  while (!master.is_ok() && std::chrono::steady_clock::now() < give_up) {  // no worker up yet
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    master = connect_once(options);
+  }
+  return master;
+}
+
+Result<std::unique_ptr<Master>> Master::connect_once(const MasterOptions& options) {
   if (options.addresses.empty()) return Status(StatusCode::kInvalidArgument, "no workers given");
   auto impl = std::make_unique<Impl>();
   Impl& m = *impl;
@@ -594,6 +604,14 @@ void Master::set_profile(std::shared_ptr<const EnsembleProfile> profile) {
   std::vector<WorkerRole> roles;
   (void)m.profiled_roles(&roles);
   m.orchestrator->set_profile(std::move(profile), std::move(roles));
+}
+
+Result<AccuracyProfile> Master::use_profile_file(const std::string& path) {
+  auto profile = read_profile(path);
+  if (!profile.is_ok()) return profile.status();
+  const Status st = use_profile(profile.value());
+  if (!st.is_ok()) return Status(st.code(), path + ": " + st.message());
+  return profile;
 }
 
 Status Master::use_profile(const AccuracyProfile& profile) {

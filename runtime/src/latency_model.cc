@@ -59,9 +59,9 @@ void LatencyModel::age(TimeUs now) {
       // the fastest ever seen, so a worker slow for a while is tried again in the end.
       const double keep_typical = std::exp2(-ms_from_us(now - k.aged_at[s]) / (kTypicalAgesSlower * options_.half_life_ms));
       k.typical_ms[s] = k.best_ms[s] + (k.typical_ms[s] - k.best_ms[s]) * keep_typical;
-      if (k.typical_dev_ms[s] >= 0) k.typical_dev_ms[s] *= keep_typical;
       k.round_trip_ms[s] = k.typical_ms[s] + (k.round_trip_ms[s] - k.typical_ms[s]) * keep;
       if (k.typical_dev_ms[s] >= 0) {
+        k.typical_dev_ms[s] *= keep_typical;
         k.deviation_ms[s] = k.typical_dev_ms[s] + (k.deviation_ms[s] - k.typical_dev_ms[s]) * keep;
       }
       k.aged_at[s] = now;
@@ -117,9 +117,9 @@ void LatencyModel::observe(uint32_t w, uint32_t s, double ms) {
   Worker& k = workers_[w];
   ms /= k.slowness;  // estimates are kept as if at full speed; compute_ms scales them back
   k.fresh[s] = true;
+  k.best_ms[s] = std::min(k.best_ms[s], ms);
   // What is typical of the recent replies, for aging: their median and median distance from
   // it (times 1.25: about the mean distance, which deviation_ms smooths, for a normal tail).
-  k.best_ms[s] = std::min(k.best_ms[s], ms);
   k.recent[s][k.seen[s]++ % kRecent] = ms;
   const size_t n = std::min<size_t>(k.seen[s], kRecent);
   std::array<double, kRecent> v = k.recent[s];

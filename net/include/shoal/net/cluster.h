@@ -7,6 +7,7 @@
 
 #include "shoal/energy.h"
 #include "shoal/net/key_file.h"
+#include "shoal/net/master.h"
 #include "shoal/status.h"
 
 namespace shoal::net {
@@ -27,6 +28,10 @@ struct ClusterConfig {
 // Errors name the file and, for JSON that does not fit the schema, the line.
 Result<ClusterConfig> load_cluster(const std::string& path);
 Result<ClusterConfig> parse_cluster(const std::string& json, const std::string& origin);
+
+// What a master takes from a cluster description: its workers, margins, key and transport
+// (an unknown transport is an error). The rest of MasterOptions is left at its defaults.
+Result<MasterOptions> master_options(const ClusterConfig& cluster);
 
 }  // namespace shoal::net
 

@@ -55,6 +55,7 @@ struct MasterOptions {
   int handshake_timeout_ms = 1000;
   int reconnect_ms = 300;               // a worker that was up and went down: dialled this often
   int join_backoff_max_ms = 800;       // one never up yet: from reconnect_ms, doubling up to this
+  int wait_for_first_ms = 0;           // connect: keep trying this long for the first to answer (0: once)
   uint32_t reply_top_k = 0;            // workers reply with the k most probable classes only (0: all)
   int heartbeat_ms = 100;              // 0: no heartbeats (a silent worker is then noticed only by TCP)
   int down_after_heartbeats = 3;
@@ -103,7 +104,7 @@ class Master {
  public:
   // Connects to every worker it can (side by side) and starts once one of them, or its own
   // engine, answers; the workers must agree on input shape and classes. Fails, naming each
-  // worker and why, when none answers.
+  // worker and why, when none answers (within `wait_for_first_ms`).
   static Result<std::unique_ptr<Master>> connect(const MasterOptions& options);
   ~Master();
 
@@ -136,6 +137,8 @@ class Master {
   void set_profile(std::shared_ptr<const EnsembleProfile> profile);
   // A profile file's ('shoal profile accuracy'); every worker's member and subnets must be in it.
   Status use_profile(const AccuracyProfile& profile);
+  // The same from a file; errors name it. Returns what it read.
+  Result<AccuracyProfile> use_profile_file(const std::string& path);
   std::shared_ptr<const EnsembleProfile> profile() const;
   // The master's own model's cuts and the workers that serve the same file: what the segment
   // policies (disnet, split) run on; null when no worker serves the --local-model.
@@ -158,6 +161,7 @@ class Master {
  private:
   struct Impl;
   explicit Master(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<Master>> connect_once(const MasterOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 
