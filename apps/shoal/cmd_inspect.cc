@@ -75,7 +75,8 @@ void print_json(const Model& model) {
     const fb::Subnet* s = m.subnets()->Get(i);
     const SubnetCost cost = model.cost(i);
     j.begin_object().field("name", s->name()->str()).field("width", static_cast<double>(s->width()))
-        .field("affine_set", s->affine_set()).field("params", cost.params).field("macs", cost.macs);
+        .field("affine_set", s->affine_set()).field("trained", !s->untrained()).field("params", cost.params)
+        .field("macs", cost.macs);
     j.key("ranges").begin_array();
     for (const fb::GroupRange* r : *s->ranges()) j.begin_array().value(r->lo()).value(r->hi()).end_array();
     j.end_array();
@@ -97,9 +98,12 @@ void print_text(const Model& model) {
   const fb::Metadata* md = m.metadata();
   std::printf("model      %s (format version %u, %.1f KiB)\n", str(m.name()).c_str(), m.version(), model.size() / 1024.0);
   if (md) {
-    std::printf("arch       %s\ndataset    %s\nrecipe     %s (seed %llu, %u epochs)\n", str(md->architecture()).c_str(),
-                str(md->dataset()).c_str(), str(md->recipe()).c_str(),
-                static_cast<unsigned long long>(md->seed()), md->epochs());
+    std::printf("arch       %s\n", str(md->architecture()).c_str());
+    if (md->dataset() && md->dataset()->size()) std::printf("dataset    %s\n", md->dataset()->c_str());
+    if (md->recipe() && md->recipe()->size()) {
+      std::printf("recipe     %s (seed %llu, %u epochs)\n", md->recipe()->c_str(),
+                  static_cast<unsigned long long>(md->seed()), md->epochs());
+    }
     if (md->description() && md->description()->size()) std::printf("about      %s\n", md->description()->c_str());
     if (md->class_names() && md->class_names()->size()) {
       std::printf("classes    ");
@@ -108,8 +112,21 @@ void print_text(const Model& model) {
       }
       std::printf("\n");
     }
-    std::printf("input      %s %s, x = (pixel/255 - %.4f) / %.4f\n", str(m.tensors()->Get(m.input())->name()).c_str(),
-                shape_text(model, m.input()).c_str(), md->input_mean(), md->input_std());
+    std::string norm;
+    if (md->input_means() && md->input_stds()) {
+      auto list = [](const flatbuffers::Vector<float>* v) {
+        std::string t;
+        for (float f : *v) t += (t.empty() ? "" : ",") + std::to_string(f).substr(0, 6);
+        return t;
+      };
+      norm = "(pixel/255 - [" + list(md->input_means()) + "]) / [" + list(md->input_stds()) + "] per channel";
+    } else {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "(pixel/255 - %.4f) / %.4f", md->input_mean(), md->input_std());
+      norm = buf;
+    }
+    std::printf("input      %s %s, x = %s\n", str(m.tensors()->Get(m.input())->name()).c_str(),
+                shape_text(model, m.input()).c_str(), norm.c_str());
   }
   std::printf("\nchannel groups (%u)\n", m.groups()->size());
   for (const fb::ChannelGroup* g : *m.groups()) {
@@ -126,15 +143,15 @@ void print_text(const Model& model) {
     std::printf("  %-22s %-14s %-14s %s\n", str(n->name()).c_str(), fb::EnumNameOpType(n->op()),
                 shape_text(model, n->outputs()->Get(0)).c_str(), kernel.c_str());
   }
-  std::printf("\nsubnets (%u)\n  %-10s %6s %-18s %12s %14s %9s %9s\n", m.subnets()->size(), "name", "width",
-              "channels", "params", "MACs", "val acc", "test acc");
+  std::printf("\nsubnets (%u)\n  %-10s %6s %-18s %12s %14s %9s %9s  %s\n", m.subnets()->size(), "name", "width",
+              "channels", "params", "MACs", "val acc", "test acc", "trained");
   for (uint32_t i = 0; i < m.subnets()->size(); ++i) {
     const fb::Subnet* s = m.subnets()->Get(i);
     const SubnetCost cost = model.cost(i);
-    std::printf("  %-10s %6.3g %-18s %12llu %14llu %9s %9s\n", s->name()->c_str(), s->width(),
+    std::printf("  %-10s %6.3g %-18s %12llu %14llu %9s %9s  %s\n", s->name()->c_str(), s->width(),
                 ranges_text(m, s).c_str(), static_cast<unsigned long long>(cost.params),
                 static_cast<unsigned long long>(cost.macs), accuracy_text(s->val_accuracy()).c_str(),
-                accuracy_text(s->test_accuracy()).c_str());
+                accuracy_text(s->test_accuracy()).c_str(), s->untrained() ? "no (sliced from other widths)" : "yes");
   }
   // What Engine::required_bytes says: the memory a firmware author hands create_in.
   std::printf("\nengine memory (arena + packed weights; weights %s)\n",

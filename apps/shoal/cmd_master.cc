@@ -169,7 +169,7 @@ int run_master(const Args& args) {
   options.wait_for_first_ms = static_cast<int>(wait_for.value() * 1000);
   auto master = net::Master::connect(options);
   if (!master.is_ok()) return fail("master", master.status());
-  Status fits = labels_fit(test_set->labels, master.value()->classes());
+  Status fits = labels_fit(test_set->labels, master.value()->classes(), args);
   if (!fits.is_ok()) return fail("master", fits);
   std::unique_ptr<net::HttpServer> http;
   if (args.has("--http")) {

@@ -82,7 +82,7 @@ int run_partition(const Args& args) {
   if (!test_set.is_ok()) return fail("partition", test_set.status());
   const Images* images = &test_set->images;
   const std::vector<uint8_t>* labels = &test_set->labels;
-  const Status classes_fit = labels_fit(*labels, model->shape(model->fb().output()).c);
+  const Status classes_fit = labels_fit(*labels, model->shape(model->fb().output()).c, args);
   if (!classes_fit.is_ok()) return fail("partition", classes_fit);
 
   auto kernels = backend_option(args);

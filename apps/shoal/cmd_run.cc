@@ -112,7 +112,7 @@ int run_run(const Args& args) {
       return fail("run", "there are " + std::to_string(images->count) + " images but " +
                              std::to_string(labels.size()) + " labels; pass matching files");
     }
-    const Status classes_fit = labels_fit(labels, model->shape(model->fb().output()).c);
+    const Status classes_fit = labels_fit(labels, model->shape(model->fb().output()).c, args);
     if (!classes_fit.is_ok()) return fail("run", classes_fit);
   }
   const Fit fit = args.has("--resize") ? Fit::kResize : Fit::kExact;

@@ -87,7 +87,7 @@ int run_split(const Args& args) {
   if (!test_set.is_ok()) return fail("split", test_set.status());
   const Images* images = &test_set->images;
   const std::vector<uint8_t>* labels = &test_set->labels;
-  const Status classes_fit = labels_fit(*labels, model->shape(model->fb().output()).c);
+  const Status classes_fit = labels_fit(*labels, model->shape(model->fb().output()).c, args);
   if (!classes_fit.is_ok()) return fail("split", classes_fit);
 
   auto kernels = backend_option(args);

@@ -37,7 +37,13 @@ Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit) 
   return LabelledImages{std::move(images.value()), std::move(labels.value())};
 }
 
-Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes) {
+Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes, const Args& args) {
+  if (!args.has("--labels") && classes != kFashionMnistClasses) {
+    return Status(StatusCode::kInvalidArgument,
+                  "the model has " + std::to_string(classes) + " classes but the default labels (Fashion-MNIST's) have " +
+                      std::to_string(kFashionMnistClasses) + ": give its own data (--images with --labels), or --images "
+                      "alone for predictions without accuracy");
+  }
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] >= classes) {
       return Status(StatusCode::kInvalidArgument, "label " + std::to_string(labels[i]) + " (image " + std::to_string(i) +

@@ -27,8 +27,10 @@ struct LabelledImages {
 };
 Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit);
 // kInvalidArgument, naming the first, when a label is not one of `classes` (a label file of
-// another dataset would score 0 % without a word).
-Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes);
+// another dataset would score 0 % without a word), or when the labels are the default
+// (Fashion-MNIST's, no --labels) and the model does not have its 10 classes.
+inline constexpr uint32_t kFashionMnistClasses = 10;
+Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes, const Args& args);
 
 // The most probable class (the first of a tie).
 inline uint32_t top_class(const std::vector<float>& probabilities) {
@@ -56,6 +58,7 @@ extern const Command kProfile;
 extern const Command kSplit;
 extern const Command kPartition;
 extern const Command kExperiment;
+extern const Command kImport;
 
 }  // namespace shoal::cli
 

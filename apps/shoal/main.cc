@@ -12,7 +12,7 @@ namespace {
 const shoal::cli::Command* const kCommands[] = {
     &shoal::cli::kDemo, &shoal::cli::kMaster, &shoal::cli::kWorker,
     &shoal::cli::kInspect, &shoal::cli::kRun, &shoal::cli::kSplit, &shoal::cli::kPartition, &shoal::cli::kProfile, &shoal::cli::kExperiment, &shoal::cli::kBench,
-    &shoal::cli::kSynth, &shoal::cli::kPack, &shoal::cli::kEmbed};
+    &shoal::cli::kSynth, &shoal::cli::kImport, &shoal::cli::kPack, &shoal::cli::kEmbed};
 
 void print_usage() {
   std::printf(

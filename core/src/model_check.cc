@@ -38,6 +38,7 @@ class Checker {
     }
     SHOAL_RETURN_IF_ERROR(check_nodes());
     SHOAL_RETURN_IF_ERROR(check_subnets());
+    SHOAL_RETURN_IF_ERROR(check_normalisation());
     return check_concat_ranges();
   }
 
@@ -46,6 +47,25 @@ class Checker {
     return m_.groups()->Get(m_.tensors()->Get(tensor)->group())->capacity();
   }
   const fb::Tensor* tensor(uint32_t i) const { return m_.tensors()->Get(i); }
+
+  // Per-channel means and stds: absent or one per input channel, every std above 0.
+  Status check_normalisation() {
+    const fb::Metadata* md = m_.metadata();
+    if (!md) return Status::ok();
+    const uint32_t channels = capacity(m_.input());
+    for (const auto* v : {md->input_means(), md->input_stds()}) {
+      if (v && v->size() != channels) {
+        return corrupt("the metadata has " + std::to_string(v->size()) + " input means or stds for " +
+                       std::to_string(channels) + " input channels");
+      }
+    }
+    if (md->input_stds()) {
+      for (float s : *md->input_stds()) {
+        if (!(s > 0.0f)) return corrupt("an input std of " + std::to_string(s) + " (must be above 0)");
+      }
+    }
+    return Status::ok();
+  }
 
   Status check_groups() {
     if (m_.groups()->size() == 0) return corrupt("the model has no channel groups");

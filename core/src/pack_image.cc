@@ -1,6 +1,7 @@
 #include "shoal/pack_image.h"
 
 #include <string>
+#include <vector>
 
 namespace shoal {
 
@@ -23,14 +24,31 @@ Status pack_image(const Model& model, const uint8_t* pixels, uint32_t h, uint32_
                                                     " floats; the model's input has " + std::to_string(s.elements()));
   }
   const fb::Metadata* md = model.fb().metadata();
-  const float mean = md ? md->input_mean() : 0.0f;
-  const float inv_std = 1.0f / (md && md->input_std() > 0.0f ? md->input_std() : 1.0f);
-  // Every pixel value's input, computed once: 256 divisions instead of one per pixel (a
-  // worker converts every request's image; the values are the same as computed per pixel).
-  float value[256];
-  for (int v = 0; v < 256; ++v) value[v] = (static_cast<uint8_t>(v) / 255.0f - mean) * inv_std;
+  // Every channel's value of every pixel byte, computed once: 256 divisions per channel instead
+  // of one per pixel (a worker converts every request's image). Per-channel normalisation
+  // (checked at load: one mean and std per input channel) or one for all.
+  const bool per_channel = md && md->input_means() && md->input_stds();
+  const uint32_t tables = per_channel ? s.c : 1;
+  float stack_values[3][256];
+  std::vector<float> heap_values;
+  float* values = &stack_values[0][0];
+  if (tables > 3) {
+    heap_values.resize(size_t{tables} * 256);
+    values = heap_values.data();
+  }
+  for (uint32_t k = 0; k < tables; ++k) {
+    const float mean = per_channel ? md->input_means()->Get(k) : md ? md->input_mean() : 0.0f;
+    const float sd = per_channel ? md->input_stds()->Get(k) : md ? md->input_std() : 1.0f;
+    const float inv_std = 1.0f / (sd > 0.0f ? sd : 1.0f);
+    for (int v = 0; v < 256; ++v) values[k * 256 + v] = (static_cast<uint8_t>(v) / 255.0f - mean) * inv_std;
+  }
+  auto value = [&](uint32_t channel, uint8_t v) { return values[(per_channel ? channel : 0) * 256 + v]; };
   if (h == s.h && w == s.w && c == s.c) {  // the usual case: as it is
-    for (size_t i = 0, n = s.elements(); i < n; ++i) out[i] = value[pixels[i]];
+    if (!per_channel) {
+      for (size_t i = 0, n = s.elements(); i < n; ++i) out[i] = values[pixels[i]];
+      return Status::ok();
+    }
+    for (size_t i = 0, n = s.elements(); i < n; ++i) out[i] = value(static_cast<uint32_t>(i % s.c), pixels[i]);
     return Status::ok();
   }
   for (uint32_t y = 0; y < s.h; ++y) {
@@ -39,7 +57,7 @@ Status pack_image(const Model& model, const uint8_t* pixels, uint32_t h, uint32_
       const uint32_t sx = static_cast<uint32_t>(uint64_t{x} * w / s.w);
       for (uint32_t k = 0; k < s.c; ++k) {
         const uint8_t v = pixels[(size_t{sy} * w + sx) * c + (c == 1 ? 0 : k)];
-        out[(size_t{y} * s.w + x) * s.c + k] = value[v];
+        out[(size_t{y} * s.w + x) * s.c + k] = value(k, v);
       }
     }
   }

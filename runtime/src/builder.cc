@@ -26,7 +26,7 @@ std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
   for (const SubnetSpec& s : spec.subnets) {
     subnets.push_back(fb::CreateSubnetDirect(fbb, s.name.c_str(), s.width, &s.ranges, s.affine_set,
                                              s.val_accuracy, s.test_accuracy,
-                                             s.quantization.empty() ? nullptr : &s.quantization));
+                                             s.quantization.empty() ? nullptr : &s.quantization, s.untrained));
   }
   std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
   for (const std::vector<float>& b : spec.buffers) {
@@ -40,7 +40,8 @@ std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
   for (const std::string& c : md.class_names) class_names.push_back(fbb.CreateString(c));
   auto metadata = fb::CreateMetadataDirect(
       fbb, md.architecture.c_str(), md.dataset.c_str(), &class_names, md.recipe.c_str(), md.seed,
-      md.epochs, md.description.c_str(), md.input_mean, md.input_std);
+      md.epochs, md.description.c_str(), md.input_mean, md.input_std,
+      md.input_means.empty() ? nullptr : &md.input_means, md.input_stds.empty() ? nullptr : &md.input_stds);
   auto model = fb::CreateModelDirect(fbb, spec.version, spec.name.c_str(), &groups, &tensors, &nodes,
                                      spec.input, spec.output, &subnets, spec.affine_sets, &buffers,
                                      metadata, spec.weight_block);
@@ -78,7 +79,7 @@ ModelSpec model_spec(const Model& model) {
       for (const fb::Quantization* q : *s->quantization()) quantization.push_back(*q);
     }
     spec.subnets.push_back({s->name()->str(), s->width(), std::move(ranges), s->affine_set(), s->val_accuracy(),
-                            s->test_accuracy(), std::move(quantization)});
+                            s->test_accuracy(), std::move(quantization), s->untrained()});
   }
   spec.affine_sets = m.affine_sets();
   for (uint32_t b = 0; m.buffers() && b < m.buffers()->size(); ++b) {
@@ -94,6 +95,8 @@ ModelSpec model_spec(const Model& model) {
     }
     out.seed = md->seed(), out.epochs = md->epochs();
     out.input_mean = md->input_mean(), out.input_std = md->input_std();
+    if (md->input_means()) out.input_means.assign(md->input_means()->begin(), md->input_means()->end());
+    if (md->input_stds()) out.input_stds.assign(md->input_stds()->begin(), md->input_stds()->end());
   }
   spec.weight_block = m.weight_block();
   return spec;

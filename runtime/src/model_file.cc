@@ -38,7 +38,18 @@ Result<Model> Model::from_file(const std::string& path) {
   if (got != size) return Status(StatusCode::kIo, "short read from '" + path + "'");
   Result<Model> model = adopt(std::move(owned), nullptr, size);
   if (!model.is_ok()) {
-    return Status(model.status().code(), "model file '" + path + "': " + model.status().message());
+    // Another framework's file: say how to bring it in rather than only that it is not ours.
+    const size_t dot = path.rfind('.');
+    const std::string ext = dot == std::string::npos ? "" : path.substr(dot);
+    std::string hint;
+    if (ext == ".onnx") {
+      hint = " (an ONNX model: convert it once with `shoal import " + path + " -o MODEL.shoal`)";
+    } else if (ext == ".pt" || ext == ".pth") {
+      hint = " (a PyTorch file: export it with torch.onnx.export, then `shoal import FILE.onnx -o MODEL.shoal`)";
+    } else if (ext == ".tflite") {
+      hint = " (a TensorFlow Lite model: shoal imports ONNX; convert it with tf2onnx, then `shoal import`)";
+    }
+    return Status(model.status().code(), "model file '" + path + "': " + model.status().message() + hint);
   }
   return model;
 }

@@ -44,6 +44,7 @@ struct SubnetSpec {
   uint32_t affine_set = 0;
   float val_accuracy = -1.0f, test_accuracy = -1.0f;
   std::vector<fb::Quantization> quantization;  // one per tensor, or none (an F32 model)
+  bool untrained = false;  // sliced from other widths, never trained at this one
 };
 
 struct MetadataSpec {
@@ -52,6 +53,7 @@ struct MetadataSpec {
   uint64_t seed = 0;
   uint32_t epochs = 0;
   float input_mean = 0.0f, input_std = 1.0f;
+  std::vector<float> input_means, input_stds;  // per input channel (empty: the scalars)
 };
 
 struct ModelSpec {

@@ -220,6 +220,9 @@ class XnnpackBackend final : public Backend {
     const uint32_t pb = pad_after(p.in.h, p.out.h, w.kernel_h, w.stride_h, w.dilation_h, w.pad_top);
     const uint32_t pr = pad_after(p.in.w, p.out.w, w.kernel_w, w.stride_w, w.dilation_w, w.pad_left);
     if (!same_output(p.in, p.out, w, pb, pr)) return std::unique_ptr<Operator>();
+    // XNNPACK pools windows of at least two pixels: a 1x1 window (an adaptive pool whose input
+    // is already its output's size, in an imported network) stays on shoal's kernel.
+    if (w.kernel_h * w.kernel_w < 2) return std::unique_ptr<Operator>();
     if (kind == PoolKind::kMax) {
       if (xnn_create_max_pooling2d_nhwc_f32(w.pad_top, pr, pb, w.pad_left, w.kernel_h, w.kernel_w, w.stride_h,
                                             w.stride_w, w.dilation_h, w.dilation_w, channels, p.in.stride,
