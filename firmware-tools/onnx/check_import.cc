@@ -61,7 +61,9 @@ Result<Difference> compare(const Model& model, uint32_t subnet, const Backend& b
   const std::vector<float> x = data.input.as_floats(), y = data.output.as_floats();
   const std::vector<int64_t>& xd = data.input.dims;
   const bool image = xd.size() == 4;
-  if (!(image && xd[1] == in_c && xd[2] == in.h && xd[3] == in.w) && !(xd.size() == 2 && in.h * in.w == 1 && xd[1] == in_c)) {
+  const bool sequence = xd.size() == 3 && xd[1] == in_c && in.h == 1 && xd[2] == in.w;
+  if (!(image && xd[1] == in_c && xd[2] == in.h && xd[3] == in.w) && !sequence &&
+      !(xd.size() == 2 && in.h * in.w == 1 && xd[1] == in_c)) {
     std::string dims;
     for (int64_t d : xd) dims += (dims.empty() ? "" : "x") + std::to_string(d);
     return Status(StatusCode::kInvalidArgument, data.name + ": an input of " + dims + " for a model that takes " +

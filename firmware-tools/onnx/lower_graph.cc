@@ -21,6 +21,7 @@ struct Value {
   uint32_t tensor = 0;
   uint32_t c = 0, h = 0, w = 0;  // ONNX's channels and size
   bool vector = false;           // rank 2 ([N, C*H*W]): after Flatten, or a vector input
+  int rank = 4;                  // ONNX's: 4 (N, C, H, W), 3 (N, C, L: height 1) or 2 (vector)
   std::vector<uint32_t> perm;    // stored channel k holds ONNX channel perm[k]
   std::vector<Origin> origin;    // per stored channel
   uint32_t pad[4] = {0, 0, 0, 0};  // a pending Pad (top, left, bottom, right), folded into the next layer
@@ -102,6 +103,13 @@ class Lowering {
   std::vector<int64_t> attr_ints(const char* name) const {
     const auto* a = attr(name);
     return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : std::vector<int64_t>{};
+  }
+  // A 1-d layer's attribute (rank 3: N, C, L) as the 2-d one of height 1: kernel and stride 1
+  // along the height, pads [begin, end] as [0, begin, 0, end].
+  std::vector<int64_t> as_2d(std::vector<int64_t> v, bool pads) const {
+    if (v.size() == 1 && !pads) return {1, v[0]};
+    if (v.size() == 2 && pads) return {0, v[0], 0, v[1]};
+    return v;
   }
   std::string describe() const {
     std::string s = "node '" + (node_->name().empty() ? node_->output(0) : node_->name()) + "' (" + node_->op_type() +
@@ -244,12 +252,15 @@ Status Lowering::take_input() {
       return Status(StatusCode::kInvalidArgument,
                     out_.file + ": the graph leaves the input's height and width open; give them (--input-size HxW)");
     }
+  } else if (dims.size() == 3 && dims[1] > 0 && (dims[2] > 0 || options_.width)) {
+    v.c = static_cast<uint32_t>(dims[1]), v.h = 1, v.rank = 3;
+    v.w = options_.width ? options_.width : static_cast<uint32_t>(dims[2]);
   } else if (dims.size() == 2 && dims[1] > 0) {
-    v.c = static_cast<uint32_t>(dims[1]), v.h = v.w = 1, v.vector = true;
+    v.c = static_cast<uint32_t>(dims[1]), v.h = v.w = 1, v.vector = true, v.rank = 2;
   } else {
     return Status(StatusCode::kUnsupported,
                   out_.file + ": input '" + in.name() + "' has rank " + std::to_string(dims.size()) +
-                      "; shoal takes images (N, C, H, W) or vectors (N, C)");
+                      "; shoal takes images (N, C, H, W), sequences (N, C, L) or vectors (N, C)");
   }
   const uint32_t cls = new_class(v.c, true);
   v.tensor = new_tensor(in.name(), cls, v.h, v.w);
@@ -377,7 +388,7 @@ const char* const kAccepted =
 bool Lowering::pads_from(const Value& in, uint32_t kh, uint32_t kw, const std::vector<int64_t>& strides,
                          const std::vector<int64_t>& dilations, uint32_t pads[4]) {
   const std::string auto_pad = attr_string("auto_pad", "NOTSET");
-  std::vector<int64_t> p = attr_ints("pads");
+  std::vector<int64_t> p = as_2d(attr_ints("pads"), true);
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     p.assign(4, 0);
     const uint32_t size[2] = {in.h, in.w}, k[2] = {kh, kw};
@@ -416,9 +427,11 @@ void Lowering::lower_conv() {
   if (!w) return refuse("its weights are computed, not a constant");
   const Value x = *xp;
   if (x.vector) return refuse("its input is a vector");
-  if (w->dims.size() != 4) return refuse(std::to_string(w->dims.size() - 2) + "-d convolution (shoal's is 2-d)");
+  if (w->dims.size() != static_cast<size_t>(x.rank)) {
+    return refuse(std::to_string(w->dims.size() - 2) + "-d convolution (shoal's is 2-d, or 1-d on a sequence)");
+  }
   const uint32_t O = static_cast<uint32_t>(w->dims[0]), I = static_cast<uint32_t>(w->dims[1]);
-  const uint32_t kh = static_cast<uint32_t>(w->dims[2]), kw = static_cast<uint32_t>(w->dims[3]);
+  const uint32_t kh = x.rank == 3 ? 1 : static_cast<uint32_t>(w->dims[2]), kw = static_cast<uint32_t>(w->dims.back());
   const int64_t group = attr_int("group", 1);
   const bool depthwise = group > 1 && group == x.c && O == x.c && I == 1;
   if (group != 1 && !depthwise) {
@@ -427,10 +440,10 @@ void Lowering::lower_conv() {
                       : "grouped convolution with " + std::to_string(group) + " groups (shoal's are 1 or depthwise)");
   }
   if (!depthwise && I != x.c) return refuse("weights for " + std::to_string(I) + " input channels, input has " + std::to_string(x.c));
-  std::vector<int64_t> strides = attr_ints("strides"), dil = attr_ints("dilations");
+  std::vector<int64_t> strides = as_2d(attr_ints("strides"), false), dil = as_2d(attr_ints("dilations"), false);
   if (strides.empty()) strides = {1, 1};
   if (dil.empty()) dil = {1, 1};
-  const std::vector<int64_t> ks = attr_ints("kernel_shape");
+  const std::vector<int64_t> ks = as_2d(attr_ints("kernel_shape"), false);
   if (strides.size() != 2 || dil.size() != 2 || (!ks.empty() && (ks.size() != 2 || ks[0] != kh || ks[1] != kw))) {
     return refuse("strides, dilations or kernel_shape that do not fit a 2-d kernel");
   }
@@ -590,9 +603,10 @@ void Lowering::lower_pool(bool max) {
   if (x.vector) return refuse("its input is a vector");
   if (max && node_->output_size() > 1 && output_used(1)) return refuse("its Indices output is used");
   if (max && x.padded) return refuse("its input comes from a Pad (zeros are not max pooling's padding)");
-  const std::vector<int64_t> ks = attr_ints("kernel_shape");
-  if (ks.size() != 2) return refuse(std::to_string(ks.size()) + "-d pooling (shoal's is 2-d)");
-  std::vector<int64_t> strides = attr_ints("strides"), dil = attr_ints("dilations");
+  const size_t dims = attr_ints("kernel_shape").size();
+  if (dims != static_cast<size_t>(x.rank - 2)) return refuse(std::to_string(dims) + "-d pooling (shoal's is 2-d, or 1-d on a sequence)");
+  const std::vector<int64_t> ks = as_2d(attr_ints("kernel_shape"), false);
+  std::vector<int64_t> strides = as_2d(attr_ints("strides"), false), dil = as_2d(attr_ints("dilations"), false);
   if (strides.empty()) strides = {1, 1};
   if (!dil.empty() && (dil.size() != 2 || dil[0] != 1 || dil[1] != 1)) return refuse("dilated pooling");
   dil = {1, 1};
@@ -665,8 +679,8 @@ void Lowering::lower_add() {
     const uint64_t n = c.elements();
     size_t big = 0;
     for (int64_t d : c.dims) big += d > 1;
-    const bool channel_dim = c.dims.size() >= (x.vector ? 1 : 3) &&
-                             c.dims[c.dims.size() - (x.vector ? 1 : 3)] == static_cast<int64_t>(n);
+    const size_t from_end = static_cast<size_t>(x.rank - 1);  // the channel axis, counted from the last
+    const bool channel_dim = c.dims.size() >= from_end && c.dims[c.dims.size() - from_end] == static_cast<int64_t>(n);
     if (!(n == 1 || (n == x.c && big <= 1 && channel_dim))) {
       return refuse("adds a constant that is not one value per channel");
     }
@@ -675,7 +689,7 @@ void Lowering::lower_add() {
     for (uint32_t k = 0; k < x.c; ++k) shift[k] = v[n == 1 ? 0 : k];
     return affine(x, std::vector<float>(x.c, 1.0f), shift);
   }
-  if (a->c != b->c || a->h != b->h || a->w != b->w || a->vector != b->vector) {
+  if (a->c != b->c || a->h != b->h || a->w != b->w || a->rank != b->rank) {
     return refuse("inputs of different shapes (shoal adds tensors of one shape)");
   }
   if (a->perm != b->perm) return refuse("its inputs store their channels in different orders (one comes through a Concat)");
@@ -702,20 +716,20 @@ void Lowering::lower_concat() {
     if (!value(i)) return refuse("concatenates a constant with computed tensors");
     in.push_back(*value(i));
   }
-  const int64_t rank = in[0].vector ? 2 : 4;
+  const int64_t rank = in[0].rank;
   int64_t axis = attr_int("axis", 1);
   if (axis < 0) axis += rank;
   if (axis != 1) return refuse("concatenates along axis " + std::to_string(axis) + " (shoal concatenates channels)");
   std::vector<uint32_t> caps;
   for (const Value& v : in) {
-    if (v.h != in[0].h || v.w != in[0].w || v.vector != in[0].vector || v.padded) {
+    if (v.h != in[0].h || v.w != in[0].w || v.rank != in[0].rank || v.padded) {
       return refuse("inputs of different heights and widths");
     }
     if (v.vector && v.h * v.w > 1) return refuse("concatenates flattened feature maps");
     caps.push_back(v.c);
   }
   Value y;
-  y.h = in[0].h, y.w = in[0].w, y.vector = in[0].vector;
+  y.h = in[0].h, y.w = in[0].w, y.vector = in[0].vector, y.rank = in[0].rank;
   uint32_t total = 0;
   std::vector<uint32_t> offset;
   for (uint32_t c : caps) offset.push_back(total), total += c;
@@ -739,11 +753,10 @@ void Lowering::lower_flatten(int64_t axis) {
   const Value* x = value(0);
   if (!x) return lower_shape_arithmetic();
   if (x->padded) return refuse("its input comes from a Pad");
-  const int64_t rank = x->vector ? 2 : 4;
-  if (axis < 0) axis += rank;
+  if (axis < 0) axis += x->rank;
   if (axis != 1) return refuse("flattens at axis " + std::to_string(axis) + " (shoal keeps the batch apart: axis 1)");
   Value y = *x;
-  y.vector = true;
+  y.vector = true, y.rank = 2;
   alias(*x, std::move(y));
 }
 
@@ -756,8 +769,9 @@ void Lowering::lower_reshape() {
     std::vector<int64_t> axes = attr_ints("axes");
     if (constant(1)) axes = constant(1)->as_ints();
     std::set<int64_t> drop;
-    for (int64_t a : axes) drop.insert(a < 0 ? a + (x->vector ? 2 : 4) : a);
-    if (x->vector || drop != std::set<int64_t>{2, 3} || x->h != 1 || x->w != 1) {
+    for (int64_t a : axes) drop.insert(a < 0 ? a + x->rank : a);
+    const std::set<int64_t> spatial = x->rank == 3 ? std::set<int64_t>{2} : std::set<int64_t>{2, 3};
+    if (x->vector || drop != spatial || x->h != 1 || x->w != 1) {
       return refuse("squeezes other axes than a 1x1 map's height and width");
     }
     shape = {-1, x->c};
@@ -771,11 +785,11 @@ void Lowering::lower_reshape() {
     const bool batch = first == 1 || first == -1 || first == 0;
     if (batch && (second == static_cast<int64_t>(n) || (second == -1 && first != -1))) {
       Value y = *x;
-      y.vector = true;
+      y.vector = true, y.rank = 2;
       return alias(*x, std::move(y));
     }
   }
-  if (shape.size() == 4 && !x->vector && (shape[0] == 1 || shape[0] == -1 || shape[0] == 0) &&
+  if (shape.size() == 4 && x->rank == 4 && (shape[0] == 1 || shape[0] == -1 || shape[0] == 0) &&
       (shape[1] == x->c || shape[1] == 0) && (shape[2] == x->h || shape[2] == 0) && (shape[3] == x->w || shape[3] == 0)) {
     return alias(*x, *x);
   }
@@ -824,7 +838,7 @@ void Lowering::lower_gemm(bool matmul) {
     for (uint32_t o = 0; o < O; ++o) node.shift[o] = beta * cv[cv.size() == 1 ? 0 : o];
   }
   Value y;
-  y.c = O, y.h = y.w = 1, y.vector = true;
+  y.c = O, y.h = y.w = 1, y.vector = true, y.rank = 2;
   y.tensor = new_tensor(node_->output(0), new_class(O), 1, 1);
   node.node.outputs = {y.tensor};
   const uint32_t index = add_node(std::move(node));
@@ -836,7 +850,7 @@ void Lowering::lower_softmax() {
   const Value* xp = value(0);
   if (!xp) return refuse("its input is a constant");
   const Value x = *xp;
-  const int64_t rank = x.vector ? 2 : 4;
+  const int64_t rank = x.rank;
   int64_t axis = attr_int("axis", out_.opset < 13 ? 1 : -1);
   if (axis < 0) axis += rank;
   const bool spatial = x.h * x.w > 1;
@@ -870,7 +884,8 @@ void Lowering::lower_pad() {
     if (!input_name(3).empty()) return refuse("pads only some axes (the axes input)");
   }
   if (fill != 0.0f) return refuse("pads with " + std::to_string(fill) + " (shoal pads with zeros)");
-  if (x.vector || pads.size() != 8) return refuse("pads a tensor that is not a feature map (N, C, H, W)");
+  if (x.rank == 3 && pads.size() == 6) pads = {pads[0], pads[1], 0, pads[2], pads[3], pads[4], 0, pads[5]};
+  if (x.vector || pads.size() != 8) return refuse("pads a tensor that is not a feature map (N, C, H, W) or sequence");
   if (pads[0] || pads[1] || pads[4] || pads[5]) return refuse("pads the batch or channel axis");
   Value y = x;
   const int64_t add[4] = {pads[2], pads[3], pads[6], pads[7]};  // top, left, bottom, right
@@ -913,8 +928,9 @@ void Lowering::lower_shape_arithmetic() {
   if (op == "Shape") {
     const Value* x = value(0);
     if (!x) return refuse("the shape of a constant");
-    t.ints = x->vector ? std::vector<int64_t>{1, int64_t{x->c} * x->h * x->w}
-                       : std::vector<int64_t>{1, x->c, x->h, x->w};
+    t.ints = x->rank == 2   ? std::vector<int64_t>{1, int64_t{x->c} * x->h * x->w}
+             : x->rank == 3 ? std::vector<int64_t>{1, x->c, x->w}
+                            : std::vector<int64_t>{1, x->c, x->h, x->w};
     t.dims = {static_cast<int64_t>(t.ints.size())};
     uses_[x->tensor] -= 1;
   } else {

@@ -279,10 +279,17 @@ Result<ModelSpec> import_onnx(const std::vector<std::string>& files, const Impor
       return Status(StatusCode::kInvalidArgument, "give one mean and std, or one per input channel (" + std::to_string(channels) + ")");
     }
   }
-  spec.metadata.input_means = options.mean;
-  spec.metadata.input_stds = options.std;
   if (std::any_of(options.std.begin(), options.std.end(), [](float s) { return !(s > 0.0f); })) {
     return Status(StatusCode::kInvalidArgument, "a std must be above 0");
+  }
+  // One value for every channel goes in the scalar fields; per channel, in the lists.
+  const bool per_channel = options.mean.size() > 1 || options.std.size() > 1;
+  if (per_channel) {
+    spec.metadata.input_means = options.mean.size() > 1 ? options.mean : std::vector<float>(channels, options.mean.empty() ? 0.0f : options.mean[0]);
+    spec.metadata.input_stds = options.std.size() > 1 ? options.std : std::vector<float>(channels, options.std.empty() ? 1.0f : options.std[0]);
+  } else {
+    spec.metadata.input_mean = options.mean.empty() ? 0.0f : options.mean[0];
+    spec.metadata.input_std = options.std.empty() ? 1.0f : options.std[0];
   }
   return spec;
 }

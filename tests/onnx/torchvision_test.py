@@ -18,23 +18,25 @@ import numpy as np
 import torch
 import torchvision
 
-# name -> (constructor, input side)
+# name -> (constructor, input side, batch): the two largest run one input (the reference
+# kernels take seconds per VGG16 image), the others two (split into single inputs by shoal).
 NETWORKS = {
-    "resnet18": (lambda: torchvision.models.resnet18(weights=None), 224),
-    "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), 224),
-    "squeezenet1_1": (lambda: torchvision.models.squeezenet1_1(weights=None), 224),
-    "alexnet": (lambda: torchvision.models.alexnet(weights=None), 224),
-    "vgg16": (lambda: torchvision.models.vgg16(weights=None), 224),
-    "inception_v3": (lambda: torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True), 299),
+    "resnet18": (lambda: torchvision.models.resnet18(weights=None), 224, 2),
+    "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), 224, 2),
+    "squeezenet1_1": (lambda: torchvision.models.squeezenet1_1(weights=None), 224, 2),
+    "alexnet": (lambda: torchvision.models.alexnet(weights=None), 224, 2),
+    "vgg16": (lambda: torchvision.models.vgg16(weights=None), 224, 1),
+    "inception_v3": (lambda: torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True), 299, 1),
 }
+FASHION = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
 MEAN, STD = "0.485,0.456,0.406", "0.229,0.224,0.225"
 
 
 def check(shoal, work, name):
-    make, side = NETWORKS[name]
+    make, side, batch = NETWORKS[name]
     torch.manual_seed(1)
     net = make().eval()
-    x = torch.randn(2, 3, side, side)
+    x = torch.randn(batch, 3, side, side)
     with torch.no_grad():
         y = net(x)
     onnx_file = os.path.join(work, name + ".onnx")
@@ -59,6 +61,25 @@ def check(shoal, work, name):
     return ok
 
 
+def run_and_bench(shoal, work, name):
+    """The imported file as a user runs it: `shoal run` on every CPU backend, and `shoal bench`."""
+    model = os.path.join(work, name + ".shoal")
+    ok = True
+    for backend in ["ref", "avx2", "avx512", "neon", "xnnpack"]:
+        run = subprocess.run([shoal, "run", model, "--backend", backend, "--images", FASHION, "--limit", "2",
+                              "--resize", "--warmup", "0", "--json"], capture_output=True, text=True)
+        if "no backend" in run.stderr:
+            continue  # not on this CPU or not in this build
+        good = run.returncode == 0 and json.loads(run.stdout)
+        ok = ok and bool(good)
+        print(f"{'ok  ' if good else 'FAIL'} shoal run {name}.shoal --backend {backend}" + ("" if good else ": " + run.stderr))
+    bench = subprocess.run([shoal, "bench", model, "--threads", "1", "--repeat", "1", "--min-ms", "1", "--models-only",
+                            "--quiet", "--json"], capture_output=True, text=True)
+    good = bench.returncode == 0 and any(b.get("kind") == "model" for b in json.loads(bench.stdout)["benchmarks"])
+    print(f"{'ok  ' if good else 'FAIL'} shoal bench {name}.shoal" + ("" if good else ": " + bench.stderr))
+    return ok and good
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -68,6 +89,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     torch.set_num_threads(1)
     failed = [n for n in names if not check(shoal, work, n)]
+    if "resnet18" in names and "resnet18" not in failed and not run_and_bench(shoal, work, "resnet18"):
+        failed.append("resnet18 (run, bench)")
     if failed:
         print("failed:", ", ".join(failed))
         return 1
