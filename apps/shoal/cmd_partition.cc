@@ -78,7 +78,7 @@ int run_partition(const Args& args) {
   if (!encoding.is_ok()) return fail("partition", encoding.status());
   auto limit = args.count("--limit", 200);
   if (!limit.is_ok()) return fail("partition", limit.status());
-  auto test_set = labelled_images_option(args, limit.value());
+  auto test_set = labelled_images_option(args, limit.value(), &model.value());
   if (!test_set.is_ok()) return fail("partition", test_set.status());
   const Images* images = &test_set->images;
   const std::vector<uint8_t>* labels = &test_set->labels;

@@ -41,13 +41,13 @@ Result<std::vector<uint32_t>> pick_subnets(const Model& model, const std::string
 // --predictions FILE: one CSV row per subnet and image.
 class PredictionsFile {
  public:
-  static Result<std::unique_ptr<PredictionsFile>> open(const std::string& path, const Model& model,
+  // `names`: the class names (the model's, or --classes), or none.
+  static Result<std::unique_ptr<PredictionsFile>> open(const std::string& path, std::vector<std::string> names,
                                                        bool all_probabilities, uint32_t classes) {
     FILE* f = std::fopen(path.c_str(), "w");
     if (!f) return Status(StatusCode::kIo, "cannot write " + path + "; check the directory exists and is writable");
     auto p = std::unique_ptr<PredictionsFile>(new PredictionsFile(f, all_probabilities));
-    const fb::Metadata* md = model.fb().metadata();
-    if (md && md->class_names() && md->class_names()->size() == classes) p->names_ = md->class_names();
+    if (names.size() == classes) p->names_ = std::move(names);
     std::fprintf(f, "subnet,image,label,predicted,class,probability");
     for (uint32_t c = 0; all_probabilities && c < classes; ++c) std::fprintf(f, ",p%u", c);
     std::fprintf(f, "\n");
@@ -75,8 +75,8 @@ class PredictionsFile {
   PredictionsFile(FILE* f, bool all) : f_(f), all_(all) {}
   // A class name as one CSV field: quoted when it holds a comma or a quote.
   std::string csv_field(uint32_t c) const {
-    if (!names_ || c >= names_->size()) return "";
-    const std::string name = names_->Get(c)->str();
+    if (c >= names_.size()) return "";
+    const std::string& name = names_[c];
     if (name.find_first_of(",\"\n") == std::string::npos) return name;
     std::string quoted = "\"";
     for (char ch : name) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
@@ -84,7 +84,7 @@ class PredictionsFile {
   }
   FILE* f_;
   bool all_;
-  const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* names_ = nullptr;
+  std::vector<std::string> names_;
 };
 
 int run_run(const Args& args) {
@@ -96,28 +96,19 @@ int run_run(const Args& args) {
   if (!warmup.is_ok() || warmup.value() < 0) return fail("run", "--warmup takes a whole number of images");
   auto subnets = pick_subnets(model.value(), args.get("--subnet", "all"));
   if (!subnets.is_ok()) return fail("run", subnets.status());
-  const std::string dir = kFashionMnistDir;
   const uint32_t n_limit = limit.value();
-  auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), n_limit);
-  if (!images.is_ok()) return fail("run", images.status());
-  if (images->count == 0) return fail("run", "the image file holds no images");
-  // Labels: given, or Fashion-MNIST's with its images; --images alone runs unlabelled.
-  const bool labelled = args.has("--labels") || !args.has("--images");
-  std::vector<uint8_t> labels;
+  auto set = images_option(args, n_limit, &model.value());
+  if (!set.is_ok()) return fail("run", set.status());
+  const Images* images = &set->images;
+  const bool labelled = set->labelled;
+  const std::vector<uint8_t>& labels = set->labels;
   if (labelled) {
-    auto read = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), n_limit);
-    if (!read.is_ok()) return fail("run", read.status());
-    labels = std::move(read.value());
-    if (labels.size() != images->count) {
-      return fail("run", "there are " + std::to_string(images->count) + " images but " +
-                             std::to_string(labels.size()) + " labels; pass matching files");
-    }
     const Status classes_fit = labels_fit(labels, model->shape(model->fb().output()).c, args);
     if (!classes_fit.is_ok()) return fail("run", classes_fit);
   }
   const Fit fit = args.has("--resize") ? Fit::kResize : Fit::kExact;
   std::vector<float> input;
-  Status fits = image_to_input(images.value(), 0, model.value(), fit, &input);
+  Status fits = image_to_input(*images, 0, model.value(), fit, &input);
   if (!fits.is_ok()) return fail("run", fits);
 
   auto kernels = backend_option(args);
@@ -129,7 +120,9 @@ int run_run(const Args& args) {
   Engine& e = *engine.value();
   std::unique_ptr<PredictionsFile> predictions;
   if (args.has("--predictions")) {
-    auto opened = PredictionsFile::open(args.get("--predictions"), model.value(), args.has("--all-probabilities"),
+    auto names = class_names_option(args, model.value());
+    if (!names.is_ok()) return fail("run", names.status());
+    auto opened = PredictionsFile::open(args.get("--predictions"), std::move(names.value()), args.has("--all-probabilities"),
                                         e.packed_size(0, model->fb().output()));
     if (!opened.is_ok()) return fail("run", opened.status());
     predictions = std::move(opened.value());
@@ -150,7 +143,7 @@ int run_run(const Args& args) {
     for (uint32_t i = 0; i < images->count + static_cast<uint32_t>(warmup.value()); ++i) {
       const bool warm = i < warmup.value();
       const uint32_t index = warm ? i % images->count : i - static_cast<uint32_t>(warmup.value());
-      Status st = image_to_input(images.value(), index, model.value(), fit, &input);
+      Status st = image_to_input(*images, index, model.value(), fit, &input);
       const auto t0 = Clock::now();
       if (st.is_ok()) st = e.run(s, input.data(), input.size(), output.data(), output.size());
       const auto t1 = Clock::now();
@@ -204,18 +197,21 @@ int run_run(const Args& args) {
 const Command kRun = {
     "run",
     "run subnets on images (Fashion-MNIST by default): accuracy, latency, predictions",
-    "shoal run MODEL [--subnet S[,S...]|all] [--images IDX.gz [--labels IDX.gz]] [--limit N] [--predictions FILE] [--json]",
+    "shoal run MODEL [--subnet S[,S...]|all] [--images FILE|DIR [--labels IDX.gz]] [--limit N] [--predictions FILE] [--json]",
     "Runs every image through each chosen subnet, one image at a time as a device would,\n"
     "and reports top-1 accuracy, latency percentiles (engine time only) and throughput.\n"
-    "Images and labels are IDX files, gzipped or not; the default is the Fashion-MNIST\n"
-    "test set from Debian's dataset-fashion-mnist. --images without --labels runs\n"
+    "Images are IDX files (gzipped or not), .npy arrays or folders of PNG and JPEG files\n"
+    "(resized to the model's input; a folder of class folders is labelled by them, named\n"
+    "as the model's classes); labels are IDX files. The default is the Fashion-MNIST\n"
+    "test set from Debian's dataset-fashion-mnist. --images without labels runs\n"
     "unlabelled images: everything but accuracy. --predictions writes a CSV row per subnet\n"
     "and image: subnet, image index, label (empty when unlabelled), predicted class index\n"
     "and name, its probability, and with --all-probabilities every class's (p0, p1, ...).",
     {{"--subnet", "S", "subnet names or widths, comma-separated, or 'all' (default)"},
-     {"--images", "FILE", "IDX images (default: Fashion-MNIST t10k images)"},
+     {"--images", "FILE|DIR", "IDX (grey or colour), .npy (uint8 N,H,W[,C]) or a folder of PNG/JPEG files (class folders label them); default Fashion-MNIST t10k"},
      {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k labels with its images; none otherwise)"},
      {"--predictions", "FILE", "write each image's prediction as CSV"},
+     {"--classes", "FILE", "class names, one per line, for --predictions (default: the model's)"},
      {"--all-probabilities", nullptr, "with --predictions: every class's probability too"},
      {"--limit", "N", "use only the first N images"},
      {"--warmup", "N", "untimed runs before measuring each subnet (default 3)"},

@@ -83,7 +83,7 @@ int run_split(const Args& args) {
     if (!e.is_ok()) return fail("split", e.status());
     encodings.push_back(e.value());
   }
-  auto test_set = labelled_images_option(args, limit.value());
+  auto test_set = labelled_images_option(args, limit.value(), &model.value());
   if (!test_set.is_ok()) return fail("split", test_set.status());
   const Images* images = &test_set->images;
   const std::vector<uint8_t>* labels = &test_set->labels;

@@ -1,5 +1,7 @@
 #include "command.h"
 
+#include "image_files.h"
+
 #include "shoal/net/key_file.h"
 
 #include <pthread.h>
@@ -25,16 +27,67 @@ Result<std::string> key_option(const Args& args) {
   return net::load_key_file(args.get("--key-file"));
 }
 
-Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit) {
+Result<LabelledImages> images_option(const Args& args, uint32_t limit, const Model* model) {
   const std::string dir = kFashionMnistDir;
-  auto images = read_idx_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), limit);
-  if (!images.is_ok()) return images.status();
-  auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), limit);
-  if (!labels.is_ok()) return labels.status();
-  if (labels->size() != images->count) {
-    return Status(StatusCode::kInvalidArgument, "the image and label files hold different counts");
+  TensorShape in;
+  std::vector<std::string> class_names;
+  if (model) {
+    in = model->shape(model->fb().input());
+    const fb::Metadata* md = model->fb().metadata();
+    if (md && md->class_names()) {
+      for (const auto* n : *md->class_names()) class_names.push_back(n->str());
+    }
   }
-  return LabelledImages{std::move(images.value()), std::move(labels.value())};
+  auto read = read_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), limit, in.h, in.w, in.c, class_names);
+  if (!read.is_ok()) return read.status();
+  LabelledImages out;
+  out.images = std::move(read->images);
+  out.files = std::move(read->files);
+  if (out.images.count == 0) return Status(StatusCode::kInvalidArgument, "the image file holds no images");
+  if (read->labelled) {
+    if (args.has("--labels")) return Status(StatusCode::kInvalidArgument, "--labels with a folder of class folders: give one or the other");
+    out.labels = std::move(read->labels);
+    out.labelled = true;
+  } else if (args.has("--labels") || !args.has("--images")) {
+    auto labels = read_idx_labels(args.get("--labels", dir + "/t10k-labels-idx1-ubyte.gz"), limit);
+    if (!labels.is_ok()) return labels.status();
+    out.labels = std::move(labels.value());
+    out.labelled = true;
+  }
+  if (out.labelled && out.labels.size() != out.images.count) {
+    return Status(StatusCode::kInvalidArgument, "there are " + std::to_string(out.images.count) + " images but " +
+                                                    std::to_string(out.labels.size()) + " labels; pass matching files");
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> class_names_option(const Args& args, const Model& model) {
+  std::vector<std::string> names;
+  if (args.has("--classes")) {
+    std::FILE* f = std::fopen(args.get("--classes").c_str(), "r");
+    if (!f) return Status(StatusCode::kNotFound, "cannot open the class names file " + args.get("--classes"));
+    char line[1024];
+    while (std::fgets(line, sizeof line, f)) {
+      std::string name(line);
+      while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+      if (!name.empty()) names.push_back(name);
+    }
+    std::fclose(f);
+    return names;
+  }
+  const fb::Metadata* md = model.fb().metadata();
+  if (md && md->class_names()) {
+    for (const auto* n : *md->class_names()) names.push_back(n->str());
+  }
+  return names;
+}
+
+Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit, const Model* model) {
+  auto set = images_option(args, limit, model);
+  if (set.is_ok() && !set->labelled) {
+    return Status(StatusCode::kInvalidArgument, "these images have no labels: give --labels FILE (IDX), or a folder of class folders");
+  }
+  return set;
 }
 
 Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes, const Args& args) {

@@ -9,6 +9,7 @@
 
 #include "command_line.h"
 #include "shoal/dataset.h"
+#include "shoal/model.h"
 #include "shoal/backend.h"
 #include "shoal/status.h"
 
@@ -19,13 +20,21 @@ namespace shoal::cli {
 Result<const Backend*> backend_option(const Args& args);
 // --key-file's pre-shared key, or "" without the option.
 Result<std::string> key_option(const Args& args);
-// --images and --labels (default: the Fashion-MNIST test set), the first `limit` of each,
-// the same count in both.
+// --images: IDX (3-d grey or 4-d colour, gzipped or not), a .npy of uint8 images, or a folder
+// of PNG or JPEG files (class folders, class_name/file.jpg, label them); --labels: IDX. With
+// neither, the Fashion-MNIST test set. The first `limit` images (0: all). `model` (may be
+// null) sizes a folder's images to its input and names its class folders.
 struct LabelledImages {
   Images images;
-  std::vector<uint8_t> labels;
+  std::vector<uint8_t> labels;  // empty when unlabelled
+  bool labelled = false;
+  std::vector<std::string> files;  // a folder's files
 };
-Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit);
+Result<LabelledImages> images_option(const Args& args, uint32_t limit, const Model* model);
+// --classes FILE (one name per line) or the model's class names (may be none).
+Result<std::vector<std::string>> class_names_option(const Args& args, const Model& model);
+// The same where labels are needed: an error says how to give them.
+Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit, const Model* model = nullptr);
 // kInvalidArgument, naming the first, when a label is not one of `classes` (a label file of
 // another dataset would score 0 % without a word), or when the labels are the default
 // (Fashion-MNIST's, no --labels) and the model does not have its 10 classes.

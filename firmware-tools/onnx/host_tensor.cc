@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "proto_tensor.h"
+#include "shoal/npy.h"
 
 namespace shoal::onnx_import {
 namespace {
@@ -42,60 +43,25 @@ Result<std::string> read_all(const std::string& path) {
   return s.str();
 }
 
-// NumPy's format: magic, version, header length, a Python dict with descr, fortran_order, shape.
-Result<HostTensor> read_npy(const std::string& path, const std::string& bytes) {
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) return bad(path, "not a .npy file");
-  const unsigned major = static_cast<uint8_t>(bytes[6]);
-  size_t header_len, at;
-  if (major == 1) {
-    header_len = static_cast<uint8_t>(bytes[8]) | (static_cast<uint8_t>(bytes[9]) << 8);
-    at = 10;
-  } else {
-    if (bytes.size() < 12) return bad(path, "truncated .npy header");
-    header_len = 0;
-    for (int i = 3; i >= 0; --i) header_len = header_len << 8 | static_cast<uint8_t>(bytes[8 + i]);
-    at = 12;
-  }
-  if (at + header_len > bytes.size()) return bad(path, "truncated .npy header");
-  const std::string header = bytes.substr(at, header_len);
-  at += header_len;
-  auto field = [&](const std::string& key) -> std::string {
-    const size_t k = header.find("'" + key + "'");
-    if (k == std::string::npos) return "";
-    size_t v = header.find(':', k);
-    return v == std::string::npos ? "" : header.substr(v + 1);
-  };
-  const std::string descr = field("descr"), order = field("fortran_order"), shape = field("shape");
-  if (order.find("True") < order.find(',')) return bad(path, "Fortran-order arrays are not read; save with C order");
-  const size_t q0 = descr.find('\''), q1 = descr.find('\'', q0 + 1);
-  if (q0 == std::string::npos || q1 == std::string::npos) return bad(path, "no dtype in the .npy header");
-  const std::string dtype = descr.substr(q0 + 1, q1 - q0 - 1);
+// A .npy array as a HostTensor (its values converted to float or int64).
+Result<HostTensor> from_npy(const NpyArray& a) {
   HostTensor t;
-  const size_t p0 = shape.find('('), p1 = shape.find(')');
-  if (p0 == std::string::npos || p1 == std::string::npos) return bad(path, "no shape in the .npy header");
-  std::stringstream dims(shape.substr(p0 + 1, p1 - p0 - 1));
-  for (std::string d; std::getline(dims, d, ',');) {
-    if (d.find_first_not_of(" ") == std::string::npos) continue;
-    t.dims.push_back(std::stoll(d));
-  }
-  const uint64_t n = t.elements();
-  const std::string data = bytes.substr(at);
-  auto need = [&](size_t size) { return data.size() == n * size; };
-  if (dtype == "<f4" && need(4)) {
-    t.values = raw_as<float>(data);
-  } else if (dtype == "<f8" && need(8)) {
-    for (double v : raw_as<double>(data)) t.values.push_back(static_cast<float>(v));
-  } else if (dtype == "<i8" && need(8)) {
-    t.ints = raw_as<int64_t>(data), t.integer = true;
-  } else if (dtype == "<i4" && need(4)) {
-    for (int32_t v : raw_as<int32_t>(data)) t.ints.push_back(v);
-    t.integer = true;
-  } else if (dtype == "|u1" && need(1)) {
-    for (uint8_t v : raw_as<uint8_t>(data)) t.ints.push_back(v);
-    t.integer = true;
+  t.dims = a.shape;
+  const std::string& d = a.dtype;
+  if (d == "<f4") {
+    t.values = raw_as<float>(std::string(a.data.begin(), a.data.end()));
+  } else if (d == "<f8") {
+    for (double v : raw_as<double>(std::string(a.data.begin(), a.data.end()))) t.values.push_back(static_cast<float>(v));
   } else {
-    return bad(path, "dtype " + dtype + " with " + std::to_string(data.size()) + " bytes for " + std::to_string(n) +
-                         " elements: expected float32, float64, int32, int64 or uint8 of that many");
+    t.integer = true;
+    const std::string raw(a.data.begin(), a.data.end());
+    if (d == "<i8") {
+      t.ints = raw_as<int64_t>(raw);
+    } else if (d == "<i4") {
+      for (int32_t v : raw_as<int32_t>(raw)) t.ints.push_back(v);
+    } else {
+      for (uint8_t v : a.data) t.ints.push_back(v);
+    }
   }
   return t;
 }
@@ -184,30 +150,16 @@ Result<HostTensor> from_proto(const onnx::TensorProto& p, const std::string& wha
 Result<HostTensor> read_tensor_file(const std::string& path) {
   Result<std::string> bytes = read_all(path);
   if (!bytes.is_ok()) return bytes.status();
-  if (bytes.value().compare(0, 6, "\x93NUMPY") == 0) return read_npy(path, bytes.value());
+  if (bytes.value().compare(0, 6, "\x93NUMPY") == 0) {
+    Result<NpyArray> a = parse_npy(path, bytes.value());
+    if (!a.is_ok()) return a.status();
+    return from_npy(a.value());
+  }
   onnx::TensorProto proto;
   if (!proto.ParseFromString(bytes.value())) {
     return bad(path, "neither a .npy file nor a serialised onnx.TensorProto");
   }
   return from_proto(proto, path);
-}
-
-Status write_npy(const std::string& path, const HostTensor& t) {
-  std::string shape = "(";
-  for (int64_t d : t.dims) shape += std::to_string(d) + ",";
-  shape += ")";
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
-  while ((10 + header.size() + 1) % 64) header += ' ';
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  const uint16_t len = static_cast<uint16_t>(header.size());
-  out.write("\x93NUMPY\x01\x00", 8);
-  out.put(static_cast<char>(len & 255)).put(static_cast<char>(len >> 8));
-  out << header;
-  const std::vector<float> v = t.as_floats();
-  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
-  if (!out) return Status(StatusCode::kIo, "cannot write " + path);
-  return Status::ok();
 }
 
 }  // namespace shoal::onnx_import

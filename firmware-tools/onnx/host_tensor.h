@@ -31,8 +31,6 @@ struct HostTensor {
 // A .pb file holding one onnx.TensorProto, or a .npy file (little-endian float32, float64,
 // int32 or int64, C order). Errors name the file.
 Result<HostTensor> read_tensor_file(const std::string& path);
-// Writes float32 .npy (C order).
-Status write_npy(const std::string& path, const HostTensor& tensor);
 
 }  // namespace shoal::onnx_import
 
