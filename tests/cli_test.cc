@@ -215,7 +215,8 @@ TEST(Cli, RunWritesPredictionsLabelledOrNot) {
 // The demo as a new user first runs it: no trained members, four worker processes, a master.
 TEST(Cli, DemoRunsWithRandomMembersWhenNoneAreGiven) {
   SKIP_UNDER_SANITIZERS();  // five processes with deadlines: six minutes under ASan
-  const Outcome o = shoal("demo --limit 3 --policy static");
+  // (30 validation images for the random members' accuracy: the default 300 take 30 s here.)
+  const Outcome o = shoal("demo --limit 3 --policy static --accuracy-images 30");
   ASSERT_EQ(o.code, 0) << o.output;
   EXPECT_TRUE(has(o, "random-weight models")) << o.output;
   EXPECT_TRUE(has(o, "all workers stopped")) << o.output;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "shoal/builder.h"
 #include "shoal/dataset.h"
 #include "test_models.h"
 
@@ -104,6 +105,34 @@ TEST(Dataset, EveryPixelValueBecomesItsNormalisedInput) {
   for (uint32_t y = 0; y < 28; ++y) {
     for (uint32_t x = 0; x < 28; ++x) ASSERT_EQ(in[y * 28 + x], expected(small.pixels[y / 2 * 14 + x / 2])) << y << "," << x;
   }
+}
+
+// Per-channel normalisation (ImageNet's three means and stds, an imported network's): each
+// channel of every pixel with its own mean and std, a grey image repeated into each.
+TEST(Dataset, PerChannelMeansAndStdsNormaliseEachChannel) {
+  ModelBuilder b("rgb", 1);
+  const uint32_t image = b.group("image", 3, false);
+  const uint32_t x = b.input("x", image, 2, 2);
+  b.output(b.conv2d("conv", x, b.group("c", 4), make_window(1), LayerOptions{}));
+  b.subnet("w1.0", 1.0f, 0.0f, 1.0f, 0);
+  b.spec().metadata.input_means = {0.485f, 0.456f, 0.406f};
+  b.spec().metadata.input_stds = {0.229f, 0.224f, 0.225f};
+  const std::vector<uint8_t> bytes = serialize_model(b.spec());
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  Images rgb;
+  rgb.count = 1, rgb.h = 2, rgb.w = 2, rgb.c = 3;
+  for (uint32_t i = 0; i < 12; ++i) rgb.pixels.push_back(static_cast<uint8_t>(i * 20));
+  std::vector<float> in;
+  ASSERT_TRUE(image_to_input(rgb, 0, model.value(), Fit::kExact, &in).is_ok());
+  const float* m = b.spec().metadata.input_means.data();
+  const float* sd = b.spec().metadata.input_stds.data();
+  for (uint32_t i = 0; i < 12; ++i) ASSERT_EQ(in[i], (rgb.pixels[i] / 255.0f - m[i % 3]) * (1.0f / sd[i % 3])) << i;
+  Images grey;
+  grey.count = 1, grey.h = 1, grey.w = 1;
+  grey.pixels = {128};
+  ASSERT_TRUE(image_to_input(grey, 0, model.value(), Fit::kResize, &in).is_ok());
+  for (uint32_t i = 0; i < 12; ++i) ASSERT_EQ(in[i], (128 / 255.0f - m[i % 3]) * (1.0f / sd[i % 3])) << i;
 }
 
 }  // namespace

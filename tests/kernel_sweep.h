@@ -131,6 +131,7 @@ inline bool random_pool(Sweep& s, bool global, PoolCase* c) {
   c->p.in = s.plane(ih, iw, cap);
   c->p.out = {oh, ow, cap, c->p.in.lo, c->p.in.hi, {}};
   c->p.win = k;
+  c->p.exclude_padding = s.pick(0, 1);
   c->x = activation(s, c->p.in);
   return true;
 }

@@ -122,6 +122,17 @@ TEST(ModelLoader, RejectsEachKindOfMalformedFile) {
   s = good;
   s.subnets.clear();
   expect_error(s, StatusCode::kCorrupt, "no subnets");
+  s = good;
+  s.nodes[0].exclude_padding = true;  // a convolution
+  expect_error(s, StatusCode::kCorrupt, "exclude_padding is for AvgPool only");
+  s = good;  // per-channel normalisation: one value per input channel, stds above 0
+  s.metadata.input_means = {0.1f, 0.2f};
+  s.metadata.input_stds = {0.3f, 0.3f};
+  expect_error(s, StatusCode::kCorrupt, "2 input means or stds for 1 input channels");
+  s = good;
+  s.metadata.input_means = {0.1f};
+  s.metadata.input_stds = {0.0f};
+  expect_error(s, StatusCode::kCorrupt, "input std of 0");
 }
 
 // A concatenation whose inputs do not add up, or whose output range is not its inputs'.

@@ -80,7 +80,9 @@ int run_demo(const Args& args) {
   net::Master& master = *cluster.value()->master;
   // Latency on a few images; accuracy from the profile file, else measured (random members
   // are at chance level anyway, so a few hundred images do).
-  Status st = calibrate_on_validation(master, 20, args.has("--profile") ? 0 : 300, false);
+  auto accuracy_images = args.count("--accuracy-images", 300);
+  if (!accuracy_images.is_ok()) return fail("demo", accuracy_images.status());
+  Status st = calibrate_on_validation(master, 20, args.has("--profile") ? 0 : accuracy_images.value(), false);
   if (!st.is_ok()) return fail("demo", st);
   if (args.has("--profile")) {
     st = use_profile_file(master, args.get("--profile"), false);
@@ -138,6 +140,7 @@ const Command kDemo = {
      {"--rate", "R", "open loop: Poisson arrivals at R inputs per second (default: one input at a time)"},
      {"--concurrency", "N", "closed loop: N inputs in flight"},
      {"--no-sweep", nullptr, "skip the cascade's alpha sweep"},
+     {"--accuracy-images", "N", "validation images the accuracy of random members is measured on (default 300)"},
      {"--arch", "NAME", "member architecture when no --members are given (default resnet8)"},
      {"--members", "FILES", "4 trained .shoal files, one per worker (default: random-weight synth members)"},
      {"--profile", "FILE", "accuracy profile of those members from 'shoal profile accuracy'"},

@@ -137,7 +137,7 @@ void print_text(const Model& model) {
     std::string kernel;
     if (const fb::Window* w = n->window()) {
       kernel = std::to_string(w->kernel_h()) + "x" + std::to_string(w->kernel_w()) + " s" + std::to_string(w->stride_h()) +
-               (n->depthwise() ? " depthwise" : "");
+               (n->depthwise() ? " depthwise" : "") + (n->exclude_padding() ? " excl. padding" : "");
     }
     if (n->activation() != fb::Activation::None) kernel += std::string(kernel.empty() ? "" : " ") + "+" + fb::EnumNameActivation(n->activation());
     std::printf("  %-22s %-14s %-14s %s\n", str(n->name()).c_str(), fb::EnumNameOpType(n->op()),

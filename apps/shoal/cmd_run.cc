@@ -100,8 +100,15 @@ int run_run(const Args& args) {
   auto set = images_option(args, n_limit, &model.value());
   if (!set.is_ok()) return fail("run", set.status());
   const Images* images = &set->images;
-  const bool labelled = set->labelled;
+  bool labelled = set->labelled;
   const std::vector<uint8_t>& labels = set->labels;
+  const uint32_t classes = model->shape(model->fb().output()).c;
+  if (labelled && !args.has("--images") && !args.has("--labels") && classes != kFashionMnistClasses) {
+    // Timing a model of other classes on Fashion-MNIST's images is fine; scoring it is not.
+    std::fprintf(stderr, "note: the model has %u classes, Fashion-MNIST's labels 10: no accuracy (give --images and --labels "
+                         "of its own data for one)\n", classes);
+    labelled = false;
+  }
   if (labelled) {
     const Status classes_fit = labels_fit(labels, model->shape(model->fb().output()).c, args);
     if (!classes_fit.is_ok()) return fail("run", classes_fit);

@@ -91,7 +91,7 @@ Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit, 
 }
 
 Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes, const Args& args) {
-  if (!args.has("--labels") && classes != kFashionMnistClasses) {
+  if (!args.has("--labels") && !args.has("--images") && classes != kFashionMnistClasses) {
     return Status(StatusCode::kInvalidArgument,
                   "the model has " + std::to_string(classes) + " classes but the default labels (Fashion-MNIST's) have " +
                       std::to_string(kFashionMnistClasses) + ": give its own data (--images with --labels), or --images "

@@ -36,8 +36,9 @@ Result<std::vector<std::string>> class_names_option(const Args& args, const Mode
 // The same where labels are needed: an error says how to give them.
 Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit, const Model* model = nullptr);
 // kInvalidArgument, naming the first, when a label is not one of `classes` (a label file of
-// another dataset would score 0 % without a word), or when the labels are the default
-// (Fashion-MNIST's, no --labels) and the model does not have its 10 classes.
+// another dataset would score 0 % without a word), or when the images and labels are the
+// default (Fashion-MNIST's: neither --images nor --labels) and the model does not have its 10
+// classes.
 inline constexpr uint32_t kFashionMnistClasses = 10;
 Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes, const Args& args);
 

@@ -194,7 +194,7 @@ Layer Engine::layer(uint32_t n, uint32_t sub, uint8_t* base) const {
   } else {
     l.conv = {pi, po, window(node->window()), node->depthwise() ? 1u : is.c, node->depthwise() ? 1u : 0u, act};
   }
-  l.pool = {pi, po, window(node->window())};
+  l.pool = {pi, po, window(node->window()), node->exclude_padding()};
   l.pool.in.lo = ro->lo(), l.pool.in.hi = ro->hi();  // pooling keeps its channels
   l.elt = {os.h, os.w, is.c, is.c, os.c, ro->lo(), ro->hi(), act, ti, tb, to};
   l.concat = {os.h * os.w, os.c, ro->lo(), ro->hi(), s.runs, to};

@@ -261,6 +261,9 @@ class Checker {
     const fb::Tensor* ti = tensor(in);
     const fb::Tensor* to = tensor(out);
     const bool same_group = ti->group() == to->group();
+    if (node->exclude_padding() && node->op() != fb::OpType::AvgPool) {
+      return corrupt(label + ": exclude_padding is for AvgPool only");
+    }
     const bool same_shape = same_group && ti->height() == to->height() && ti->width() == to->width();
     const bool weighted = node->op() == fb::OpType::Conv2d || node->op() == fb::OpType::Linear;
     if (!weighted && (node->weights() != -1 || node->scale() != -1 || node->shift() != -1 ||

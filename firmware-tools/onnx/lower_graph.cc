@@ -617,8 +617,11 @@ void Lowering::lower_pool(bool max) {
   uint32_t p[4];
   if (!pads_from(x, kh, kw, strides, dil, p)) return;
   const bool declared_pads = p[0] - x.pad[0] || p[1] - x.pad[1] || p[2] - x.pad[2] || p[3] - x.pad[3];
-  if (!max && declared_pads && out_.opset >= 7 && !attr_int("count_include_pad", 0)) {
-    return refuse("count_include_pad=0 with padding: shoal's average pooling divides by the whole window");
+  // ONNX's default (count_include_pad=0) leaves padding out of the divisor; opsets before 7
+  // have no attribute and do the same.
+  const bool exclude = !max && (out_.opset < 7 || !attr_int("count_include_pad", 0));
+  if (exclude && x.padded && declared_pads) {
+    return refuse("count_include_pad=0 with padding after a Pad (the Pad's zeros count, the padding's do not)");
   }
   const uint32_t size[2] = {x.h, x.w}, k[2] = {kh, kw};
   uint32_t out[2];
@@ -631,7 +634,10 @@ void Lowering::lower_pool(bool max) {
       if ((n - 1) * s >= int64_t{size[a]} + p[a]) --n;  // the last window must start inside
       const int64_t need = (n - 1) * s + k[a] - size[a] - p[a];
       if (need > p[a + 2]) {
-        if (!max) return refuse("ceil_mode adds a partial window (shoal's average pooling divides by the whole window)");
+        if (!max && !exclude) {
+          return refuse("ceil_mode adds a partial window with count_include_pad=1 (PyTorch divides it by its taps "
+                        "inside the padded input, which shoal's average pooling does not)");
+        }
         p[a + 2] = static_cast<uint32_t>(need);
       }
     }
@@ -641,6 +647,8 @@ void Lowering::lower_pool(bool max) {
   if (kh == 1 && kw == 1 && out[0] == x.h && out[1] == x.w) return alias(x, x);  // a 1x1 window, stride 1: nothing
   LoweredNode n;
   n.node.op = max ? fb::OpType::MaxPool : fb::OpType::AvgPool;
+  // Padding out of the divisor where there is any (a Pad's zeros count, as ONNX's do).
+  n.node.exclude_padding = exclude && !x.padded && (p[0] || p[1] || p[2] || p[3]);
   n.node.window = fb::Window(kh, kw, static_cast<uint32_t>(strides[0]), static_cast<uint32_t>(strides[1]), p[0], p[1],
                              p[2], p[3], 1, 1);
   n.node.inputs = {x.tensor};

@@ -1,7 +1,8 @@
 // SIMD pooling, written once over a vector type `V` (see conv2d_oc_blocks.h) like the
 // convolution: channels are lanes, each output pixel visits its window once per block of
 // channels. Max pooling never lets padding win; average pooling counts padding in the
-// divisor (PyTorch's count_include_pad = True), as the reference twins do.
+// divisor (PyTorch's count_include_pad = True) unless exclude_padding, as the reference
+// twins do.
 #ifndef SHOAL_KERNELS_COMMON_POOL2D_OC_BLOCKS_H_
 #define SHOAL_KERNELS_COMMON_POOL2D_OC_BLOCKS_H_
 
@@ -18,10 +19,17 @@ void pool2d(const shoal_pool_params* p, const float* x, float* y) {
   using Reg = typename V::Reg;
   constexpr uint32_t kLanes = V::kLanes;
   const shoal_window& k = p->win;
-  const Reg scale = V::set1(1.0f / static_cast<float>(k.kernel_h * k.kernel_w));
+  const Reg whole = V::set1(1.0f / static_cast<float>(k.kernel_h * k.kernel_w));
   for (uint32_t oy = 0; oy < p->out.h; ++oy) {
     for (uint32_t ox = 0; ox < p->out.w; ++ox) {
       float* yp = y + (size_t{oy} * p->out.w + ox) * p->out.stride;
+      Reg scale = whole;
+      if (!kMax && p->exclude_padding) {  // the taps inside the input (pooling has dilation 1)
+        const int64_t y0 = int64_t{oy} * k.stride_h - k.pad_top, x0 = int64_t{ox} * k.stride_w - k.pad_left;
+        const int64_t rows = (y0 + k.kernel_h < p->in.h ? y0 + k.kernel_h : int64_t{p->in.h}) - (y0 > 0 ? y0 : 0);
+        const int64_t cols = (x0 + k.kernel_w < p->in.w ? x0 + k.kernel_w : int64_t{p->in.w}) - (x0 > 0 ? x0 : 0);
+        scale = V::set1(1.0f / static_cast<float>(rows > 0 && cols > 0 ? rows * cols : 1));
+      }
       for (uint32_t c0 = p->out.lo / kLanes * kLanes; c0 < p->out.hi; c0 += kLanes) {
         const uint32_t lo = p->out.lo > c0 ? p->out.lo - c0 : 0;
         const uint32_t hi = p->out.hi - c0 < kLanes ? p->out.hi - c0 : kLanes;

@@ -81,16 +81,20 @@ SHOAL_HD void conv2d_thread(const shoal_conv2d_params& p, const float* x, const 
   y[e.pixel * p.out.stride + e.c] = activate(acc * s + b, p.activation);
 }
 
-// Max or average pooling; the average divides by every tap, padding included.
+// Max or average pooling; the average divides by every tap, padding included, or by the taps
+// inside the input (exclude_padding).
 SHOAL_HD void pool_thread(bool max, const shoal_pool_params& p, const float* x, float* y, size_t index) {
   const Element e = element_at(index, p.out.lo, p.out.hi);
   float acc = max ? -3.402823466e+38f : 0.0f;
+  uint32_t inside = 0;
   auto visit = [&](size_t pixel, uint32_t) {
     const float v = x[pixel * p.in.stride + e.c];
     acc = max ? (v > acc ? v : acc) : acc + v;
+    ++inside;
   };
   for_each_tap(p.in, p.win, static_cast<uint32_t>(e.pixel / p.out.w), static_cast<uint32_t>(e.pixel % p.out.w), visit);
-  y[e.pixel * p.out.stride + e.c] = max ? acc : acc / static_cast<float>(p.win.kernel_h * p.win.kernel_w);
+  const uint32_t divisor = p.exclude_padding ? (inside ? inside : 1) : p.win.kernel_h * p.win.kernel_w;
+  y[e.pixel * p.out.stride + e.c] = max ? acc : acc / static_cast<float>(divisor);
 }
 
 // One thread per active channel (the output is 1 x 1).

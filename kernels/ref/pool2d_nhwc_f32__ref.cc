@@ -4,10 +4,11 @@
 
 namespace {
 
-// Visits the input pixels under output pixel (oy, ox); returns how many taps the window
-// has including padding, which average pooling divides by.
+// Visits the input pixels under output pixel (oy, ox); returns what average pooling divides
+// by: the window's taps including padding, or those inside the input (exclude_padding).
 template <typename Visit>
 uint32_t for_each_tap(const shoal_pool_params* p, uint32_t oy, uint32_t ox, Visit visit) {
+  uint32_t inside = 0;
   const shoal_window& k = p->win;
   for (uint32_t ky = 0; ky < k.kernel_h; ++ky) {
     const int64_t iy = static_cast<int64_t>(oy) * k.stride_h - k.pad_top +
@@ -18,8 +19,10 @@ uint32_t for_each_tap(const shoal_pool_params* p, uint32_t oy, uint32_t ox, Visi
                          static_cast<int64_t>(kx) * k.dilation_w;
       if (ix < 0 || ix >= p->in.w) continue;
       visit(static_cast<size_t>(iy) * p->in.w + static_cast<size_t>(ix));
+      ++inside;
     }
   }
+  if (p->exclude_padding) return inside ? inside : 1;
   return k.kernel_h * k.kernel_w;
 }
 

@@ -20,7 +20,7 @@ std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
   for (const NodeSpec& n : spec.nodes) {
     nodes.push_back(fb::CreateNodeDirect(fbb, n.name.c_str(), n.op, &n.inputs, &n.outputs,
                                          n.window ? &*n.window : nullptr, n.depthwise, n.activation,
-                                         n.weights, n.scale, n.shift, n.packed_weights));
+                                         n.weights, n.scale, n.shift, n.packed_weights, n.exclude_padding));
   }
   std::vector<flatbuffers::Offset<fb::Subnet>> subnets;
   for (const SubnetSpec& s : spec.subnets) {
@@ -68,6 +68,7 @@ ModelSpec model_spec(const Model& model) {
     node.activation = n->activation();
     node.weights = n->weights(), node.scale = n->scale(), node.shift = n->shift();
     node.packed_weights = n->packed_weights();
+    node.exclude_padding = n->exclude_padding();
     spec.nodes.push_back(std::move(node));
   }
   spec.input = m.input(), spec.output = m.output();

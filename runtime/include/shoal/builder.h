@@ -35,6 +35,7 @@ struct NodeSpec {
   fb::Activation activation = fb::Activation::None;
   int32_t weights = -1, scale = -1, shift = -1;  // indices into ModelSpec::buffers
   int32_t packed_weights = -1;                    // weights packed for ModelSpec::weight_block
+  bool exclude_padding = false;                   // AvgPool: divide by the taps inside the input
 };
 
 struct SubnetSpec {

@@ -233,12 +233,13 @@ class XnnpackBackend final : public Backend {
                     xnn_setup_max_pooling2d_nhwc_f32(op, 1, p.in.h, p.in.w, x + p.out.lo, y + p.out.lo, threads),
                     "set up a max pooling");
     }
-    // XNNPACK leaves padding out of the divisor; shoal counts it (PyTorch's default), so
-    // padded average pooling stays on shoal's kernel.
-    if (w.pad_top || w.pad_left || pb || pr || w.dilation_h != 1 || w.dilation_w != 1) {
+    // XNNPACK leaves padding out of the divisor: padded average pooling that counts it
+    // (PyTorch's default) stays on shoal's kernel.
+    const bool padded = w.pad_top || w.pad_left || pb || pr;
+    if ((padded && !p.exclude_padding) || w.dilation_h != 1 || w.dilation_w != 1) {
       return std::unique_ptr<Operator>();
     }
-    if (xnn_create_average_pooling2d_nhwc_f32(0, 0, 0, 0, w.kernel_h, w.kernel_w, w.stride_h, w.stride_w, channels,
+    if (xnn_create_average_pooling2d_nhwc_f32(w.pad_top, pr, pb, w.pad_left, w.kernel_h, w.kernel_w, w.stride_h, w.stride_w, channels,
                                               p.in.stride, p.out.stride, -INFINITY, INFINITY, 0,
                                               &op) != xnn_status_success) {
       return failed("create an average pooling");

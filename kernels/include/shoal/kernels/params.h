@@ -71,6 +71,9 @@ typedef struct shoal_conv2d_params {
 typedef struct shoal_pool_params {
   shoal_plane in, out;  // equal channel ranges
   shoal_window win;
+  // Average pooling divides by the window's taps inside the input (ONNX's and TensorFlow's
+  // count_include_pad = 0) instead of the whole window (PyTorch's default).
+  uint32_t exclude_padding;
 } shoal_pool_params;
 
 // Elementwise ops: y = act(a (+ b)) over h x w pixels, channels [lo, hi).
