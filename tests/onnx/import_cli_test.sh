@@ -49,6 +49,19 @@ grep -q "cannot import 2 nodes" refused.err && grep -q "(Exp, opset 6)" refused.
 [ ! -e refused.shoal ] || fail "a refused import wrote a file"
 echo "ok: unsupported ops refused, every node named"
 
+# A truncated file and bytes that are not ONNX: an error, no crash, nothing written.
+head -c 20000 slim/w1.0.onnx > truncated.onnx
+head -c 5000 /dev/urandom > random.onnx
+for f in truncated.onnx random.onnx; do
+  set +e
+  "$shoal" import "$f" -o broken.shoal 2> broken.err
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || fail "$f: exit status $rc ($(cat broken.err))"
+  [ ! -e broken.shoal ] || fail "$f: a file was written"
+done
+echo "ok: truncated and random files refused: $(head -c 120 broken.err)"
+
 # One width and two untrained ones cut from it.
 "$shoal" import slim/w1.0.onnx -o one.shoal --widths 0.5,0.25 --mean 0.5 --std 0.25 > /dev/null || fail "--widths"
 "$shoal" inspect one.shoal | grep -q "w0.5 .*no (sliced from other widths)" || fail "inspect does not mark untrained subnets"
