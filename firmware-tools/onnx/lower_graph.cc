@@ -363,7 +363,9 @@ void Lowering::lower_node() {
   if (op == "Softmax") return lower_softmax();
   if (op == "Pad") return lower_pad();
   if (op == "Constant") return lower_constant();
-  if (op == "Shape" || op == "Gather" || op == "Unsqueeze" || op == "Cast") return lower_shape_arithmetic();
+  if (op == "Shape" || op == "Gather" || op == "Unsqueeze" || op == "Cast" || op == "Transpose") {
+    return lower_shape_arithmetic();
+  }
   if (op == "Identity" || op == "Dropout") {
     if (op == "Dropout" && output_used(1)) return refuse("its mask output is used");
     if (op == "Dropout" && constant(2) && !constant(2)->as_ints().empty() && constant(2)->as_ints()[0]) {
@@ -382,7 +384,7 @@ const char* const kAccepted =
     "Conv (2-d, group 1 or depthwise), BatchNormalization, Relu, Clip (ReLU and ReLU6 bounds), MaxPool, "
     "AveragePool, GlobalAveragePool, Add, Sum, Concat (channels), Flatten and Reshape/Squeeze to a vector, Gemm, "
     "MatMul, Softmax, Pad (zeros, into the next Conv or AveragePool), Dropout and Identity (removed), Constant, "
-    "and Shape, Gather, Unsqueeze, Cast, Concat on constants";
+    "and Shape, Gather, Unsqueeze, Cast, Transpose, Concat on constants";
 
 // Pads of a Conv or pool: the attribute (or auto_pad), plus a pending Pad of the input.
 bool Lowering::pads_from(const Value& in, uint32_t kh, uint32_t kw, const std::vector<int64_t>& strides,
@@ -971,6 +973,38 @@ void Lowering::lower_shape_arithmetic() {
         t.dims = dims;
       } else {
         t.dims = {static_cast<int64_t>(a.elements())};
+      }
+    } else if (op == "Transpose") {  // a weight stored the other way round (older exporters)
+      const size_t rank = a.dims.size();
+      std::vector<int64_t> perm = attr_ints("perm");
+      if (perm.empty()) {
+        for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
+      }
+      std::vector<bool> seen(rank, false);
+      for (int64_t p : perm) {
+        if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return refuse("a perm that is not one of the axes");
+        seen[static_cast<size_t>(p)] = true;
+      }
+      if (perm.size() != rank) return refuse("a perm that is not one of the axes");
+      t.integer = a.integer;
+      t.dims.resize(rank);
+      for (size_t i = 0; i < rank; ++i) t.dims[i] = a.dims[static_cast<size_t>(perm[i])];
+      std::vector<uint64_t> in_stride(rank, 1);
+      for (size_t i = rank; i-- > 1;) in_stride[i - 1] = in_stride[i] * static_cast<uint64_t>(a.dims[i]);
+      const uint64_t n = a.elements();
+      std::vector<uint64_t> index(rank, 0);  // the output's, in its order
+      for (uint64_t k = 0; k < n; ++k) {
+        uint64_t from = 0;
+        for (size_t i = 0; i < rank; ++i) from += index[i] * in_stride[static_cast<size_t>(perm[i])];
+        if (a.integer) {
+          t.ints.push_back(a.ints[from]);
+        } else {
+          t.values.push_back(a.values[from]);
+        }
+        for (size_t i = rank; i-- > 0;) {
+          if (++index[i] < static_cast<uint64_t>(t.dims[i])) break;
+          index[i] = 0;
+        }
       }
     } else if (op == "Gather") {
       if (attr_int("axis", 0) != 0 || a.dims.size() != 1) return refuse("gathers from a constant that is not a list");
