@@ -17,6 +17,13 @@ Status load(const ModelSpec& spec) {
   return Model::from_bytes(bytes.data(), bytes.size()).status();
 }
 
+// The version a spec is written at.
+uint32_t written_version(const ModelSpec& spec) {
+  const std::vector<uint8_t> bytes = serialize_model(spec);
+  auto m = Model::from_bytes(bytes.data(), bytes.size());
+  return m.is_ok() ? m->fb().version() : 0;
+}
+
 void expect_error(const ModelSpec& spec, StatusCode code, const std::string& fragment) {
   const Status st = load(spec);
   EXPECT_EQ(st.code(), code) << st.to_string();
@@ -59,8 +66,8 @@ TEST(ModelLoader, RejectsEachKindOfMalformedFile) {
   EXPECT_EQ(Model::from_bytes(bytes.data(), 3).status().code(), StatusCode::kCorrupt);
 
   ModelSpec s = good;
-  s.version = 2;
-  expect_error(s, StatusCode::kUnsupported, "version 2");
+  s.version = kModelVersion + 1;
+  expect_error(s, StatusCode::kUnsupported, "version " + std::to_string(kModelVersion + 1));
   s = good;
   s.nodes[2].inputs[0] = 999;
   expect_error(s, StatusCode::kCorrupt, "out of range");
@@ -122,6 +129,12 @@ TEST(ModelLoader, RejectsEachKindOfMalformedFile) {
   s = good;
   s.subnets.clear();
   expect_error(s, StatusCode::kCorrupt, "no subnets");
+  // Files are written at the oldest version that holds them: 1 unless they use what 2 adds.
+  EXPECT_EQ(written_version(good), 1u);
+  s = good;
+  s.nodes[1].op = fb::OpType::AvgPool;
+  s.nodes[1].exclude_padding = true;
+  EXPECT_EQ(written_version(s), 2u);
   s = good;
   s.nodes[0].exclude_padding = true;  // a convolution
   expect_error(s, StatusCode::kCorrupt, "exclude_padding is for AvgPool only");

@@ -140,7 +140,9 @@ TEST(OnnxConformance, EveryCaseImportsAndMatchesOrIsRefusedAsListed) {
     } else {
       EXPECT_TRUE(refused) << name << " was listed as refused (" << it->second.reason << ") but "
                            << (why.empty() ? "now imports and matches: list it as pass" : why);
-      if (refused) EXPECT_EQ(reason, it->second.reason) << name << " is refused for another reason than listed:\n  " << why;
+      if (refused) {
+        EXPECT_EQ(reason, it->second.reason) << name << " is refused for another reason than listed:\n  " << why;
+      }
       refused_count += refused;
     }
   }

@@ -53,11 +53,11 @@ Result<Model> Model::adopt(std::unique_ptr<uint8_t, FreeDeleter> owned, const ui
                   "re-create or re-download it");
   }
   m.fb_ = fb::GetModel(m.data_);
-  if (m.fb_->version() != kModelVersion) {
+  if (m.fb_->version() < 1 || m.fb_->version() > kModelVersion) {
     return Status(StatusCode::kUnsupported,
                   "model format version " + std::to_string(m.fb_->version()) +
-                      ", this build reads version " + std::to_string(kModelVersion) +
-                      "; use a matching shoal release");
+                      ", this build reads versions 1 to " + std::to_string(kModelVersion) +
+                      "; use a newer shoal release");
   }
   SHOAL_RETURN_IF_ERROR(check_model(*m.fb_, m.data_));
   return m;

@@ -1,5 +1,6 @@
 #include "shoal/builder.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/pack_conv2d.h"
@@ -42,7 +43,11 @@ std::vector<uint8_t> serialize_model(const ModelSpec& spec) {
       fbb, md.architecture.c_str(), md.dataset.c_str(), &class_names, md.recipe.c_str(), md.seed,
       md.epochs, md.description.c_str(), md.input_mean, md.input_std,
       md.input_means.empty() ? nullptr : &md.input_means, md.input_stds.empty() ? nullptr : &md.input_stds);
-  auto model = fb::CreateModelDirect(fbb, spec.version, spec.name.c_str(), &groups, &tensors, &nodes,
+  // The oldest version that holds what the model uses (schema/model.fbs).
+  bool needs_2 = !md.input_means.empty() || !md.input_stds.empty();
+  for (const NodeSpec& n : spec.nodes) needs_2 = needs_2 || n.exclude_padding;
+  const uint32_t version = std::max(spec.version, needs_2 ? 2u : 1u);
+  auto model = fb::CreateModelDirect(fbb, version, spec.name.c_str(), &groups, &tensors, &nodes,
                                      spec.input, spec.output, &subnets, spec.affine_sets, &buffers,
                                      metadata, spec.weight_block);
   fb::FinishModelBuffer(fbb, model);

@@ -18,7 +18,9 @@
 
 namespace shoal {
 
-inline constexpr uint32_t kModelVersion = 1;
+// The newest model format version this build reads (schema/model.fbs says what each adds);
+// it reads every version back to 1. A file is written at the oldest version that holds it.
+inline constexpr uint32_t kModelVersion = 2;
 inline constexpr size_t kMaxModelBytes = size_t{1} << 30;  // below FlatBuffers' 2 GiB limit
 inline constexpr size_t kWeightAlignment = 64;
 

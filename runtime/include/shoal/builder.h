@@ -58,7 +58,9 @@ struct MetadataSpec {
 };
 
 struct ModelSpec {
-  uint32_t version = kModelVersion;
+  // 0: the oldest version that holds the model (what serialize_model writes); never below
+  // what the model uses.
+  uint32_t version = 0;
   std::string name;
   std::vector<GroupSpec> groups;
   std::vector<TensorSpec> tensors;
