@@ -6,14 +6,19 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include "check_import.h"
 #include "onnx_import.h"
 #include "shoal/backend.h"
+#include "shoal/engine.h"
 
 namespace shoal::onnx_import {
 namespace {
@@ -166,6 +171,65 @@ TEST(OnnxConformance, ARefusalNamesTheNodeItsOpAttributesAndOpset) {
                            "dilated pooling", "nothing was written"}) {
     EXPECT_NE(m.find(part), std::string::npos) << part << " missing from: " << m;
   }
+}
+
+// Random truncations and bit flips of real ONNX files never crash the importer: each is refused
+// with a message, or imports as a model that loads and runs. (ASan runs this too.)
+TEST(OnnxImport, MutatedModelsAreRefusedOrRunNeverCrash) {
+  const char* const seeds[] = {"pytorch-converted/test_Conv2d", "pytorch-converted/test_BatchNorm2d_eval",
+                               "pytorch-converted/test_MaxPool2d", "pytorch-converted/test_Linear",
+                               "pytorch-converted/test_AvgPool2d", "node/test_conv_with_strides_padding",
+                               "node/test_gemm_default_vector_bias", "node/test_softmax_example"};
+  const fs::path dir = fs::temp_directory_path() / ("shoal_onnx_fuzz_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string file = (dir / "m.onnx").string();
+  // SHOAL_ONNX_FUZZ_ROUNDS and _SEED run it longer or elsewhere (300 per model, seed 7, in the suite).
+  const char* rounds_env = std::getenv("SHOAL_ONNX_FUZZ_ROUNDS");
+  const char* seed_env = std::getenv("SHOAL_ONNX_FUZZ_SEED");
+  const int rounds = rounds_env ? std::atoi(rounds_env) : 300;
+  std::mt19937 rng(seed_env ? static_cast<uint32_t>(std::atoi(seed_env)) : 7u);
+  int imported = 0, refused = 0;
+  for (const char* seed : seeds) {
+    const std::string path = std::string(kData) + "/" + seed + "/model.onnx";
+    std::ifstream in(path, std::ios::binary);
+    const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(good.empty()) << path;
+    ImportOptions options;
+    ASSERT_TRUE(read_test_sets(path, &options.constants).is_ok());
+    for (int round = 0; round < rounds; ++round) {
+      std::string bytes = good;
+      if (round % 5 == 0) {
+        bytes.resize(std::uniform_int_distribution<size_t>(0, good.size() - 1)(rng));
+      } else {
+        for (int f = std::uniform_int_distribution<int>(1, 3)(rng); f > 0; --f) {
+          const size_t at = std::uniform_int_distribution<size_t>(0, bytes.size() - 1)(rng);
+          bytes[at] = static_cast<char>(bytes[at] ^ (1 << std::uniform_int_distribution<int>(0, 7)(rng)));
+        }
+      }
+      std::ofstream(file, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      Result<ModelSpec> spec = import_onnx({file}, options);
+      if (!spec.is_ok()) {
+        ++refused;
+        EXPECT_FALSE(spec.status().message().empty());
+        continue;
+      }
+      ++imported;
+      const std::vector<uint8_t> model_bytes = serialize_model(spec.value());
+      Result<Model> m = Model::from_bytes(model_bytes.data(), model_bytes.size());
+      ASSERT_TRUE(m.is_ok()) << seed << " round " << round << ": the importer made a model that does not load: "
+                             << m.status().message();
+      const size_t elements = m->packed_size(uint32_t{0}, m->fb().input());
+      if (elements > (1u << 22)) continue;  // a mutated input size: loads, too big to run here
+      Result<std::unique_ptr<Engine>> engine = Engine::create(m.value(), ref_backend());
+      if (!engine.is_ok()) continue;  // too large an arena is an error, not a crash
+      std::vector<float> x(elements, 0.25f), y(m->packed_size(uint32_t{0}, m->fb().output()));
+      EXPECT_TRUE(engine.value()->run(0, x.data(), x.size(), y.data(), y.size()).is_ok());
+    }
+  }
+  fs::remove_all(dir);
+  std::printf("%d mutated models imported and ran, %d refused\n", imported, refused);
+  EXPECT_GT(imported, 0);
+  EXPECT_GT(refused, 0);
 }
 
 }  // namespace

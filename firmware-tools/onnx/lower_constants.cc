@@ -130,6 +130,15 @@ void Lowering::lower_shape_arithmetic() {
         return refuse("computes on tensors (shoal folds " + op + " only where every input is a constant)");
       }
     }
+    const size_t needs = op == "Gather" ? 2 : 1;
+    for (size_t i = 0; i < needs; ++i) {
+      if (!constant(static_cast<int>(i))) return refuse("is missing input " + std::to_string(i));
+    }
+    if (op == "Concat") {
+      for (int i = 0; i < node_->input_size(); ++i) {
+        if (!constant(i)) return refuse("has an empty input");
+      }
+    }
     const HostTensor& a = *constant(0);
     if (op == "Cast") {
       t = a;

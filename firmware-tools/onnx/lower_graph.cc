@@ -133,6 +133,10 @@ Result<Lowered> Lowering::run() {
       refuse("an op of domain '" + n.domain() + "', not the standard ONNX ops");
       continue;
     }
+    if (n.output_size() == 0 || n.output(0).empty()) {  // (every op shoal reads makes its first output)
+      refuse("a node without an output");
+      continue;
+    }
     lower_node();
   }
   if (graph_.output_size() != 1) {

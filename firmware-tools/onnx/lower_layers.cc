@@ -273,6 +273,7 @@ void Lowering::lower_add() {
   if (!a || !b) {
     // A bias: a constant per channel, or one for all.
     const Value x = a ? *a : *b;
+    if (!constant(a ? 1 : 0)) return refuse("adds nothing to a tensor (an empty input)");
     const HostTensor& c = *constant(a ? 1 : 0);
     const uint64_t n = c.elements();
     size_t big = 0;

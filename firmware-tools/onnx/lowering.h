@@ -88,7 +88,8 @@ class Lowering {
     return v;
   }
   std::string describe() const {
-    std::string s = "node '" + (node_->name().empty() ? node_->output(0) : node_->name()) + "' (" + node_->op_type() +
+    const std::string name = !node_->name().empty() ? node_->name() : node_->output_size() ? node_->output(0) : "?";
+    std::string s = "node '" + name + "' (" + node_->op_type() +
                     ", opset " + std::to_string(out_.opset);
     for (const auto& a : node_->attribute()) s += (&a == &node_->attribute(0) ? "; " : ", ") + attribute_text(a);
     return s + ")";
