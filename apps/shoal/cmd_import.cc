@@ -1,6 +1,7 @@
 // shoal import: ONNX models into shoal models (the importer is firmware-tools/onnx).
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "command.h"
@@ -125,6 +126,17 @@ int run_import(const Args& args) {
   Result<double> tolerance = args.number("--tolerance", 1e-4);
   if (!tolerance.is_ok()) return fail("import", tolerance.status());
 
+  // Progress where it takes a while (VGG16's 528 MB file takes seconds to parse and write).
+  uint64_t total_bytes = 0;
+  for (const std::string& f : files) {
+    std::error_code ec;
+    const uintmax_t size = std::filesystem::file_size(f, ec);
+    total_bytes += ec ? 0 : size;
+  }
+  if (total_bytes > (uint64_t{64} << 20) && !args.has("--json")) {
+    std::fprintf(stderr, "importing %zu file%s, %.0f MiB...\n", files.size(), files.size() == 1 ? "" : "s",
+                 static_cast<double>(total_bytes) / 1048576.0);
+  }
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> subnet_of_file;
   Result<ModelSpec> spec = onnx_import::import_onnx(files, options.value(), &subnet_of_file);
