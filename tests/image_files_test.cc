@@ -93,6 +93,35 @@ TEST_F(ImageFiles, ImagesOfAnySizeAreResizedToTheModelsInput) {
   }
 }
 
+// A centre crop keeps the middle of a wide image: left half 0, right half 200.
+TEST_F(ImageFiles, CenterCropTakesTheMiddleOfTheResizedImage) {
+  if (!decodes_png_and_jpeg()) GTEST_SKIP() << "built without libpng and libjpeg-turbo";
+  std::vector<uint8_t> halves(8 * 16);
+  for (uint32_t y = 0; y < 8; ++y) {
+    for (uint32_t x = 0; x < 16; ++x) halves[y * 16 + x] = x < 8 ? 0 : 200;
+  }
+  write_png(dir_ / "wide.png", halves, 8, 16, 1);
+  // Fraction 1: the shorter side stays 8, columns 4 to 11 are kept, exactly.
+  Result<ImageSet> exact = read_images(dir_.string(), 0, 8, 8, 1, {}, 1.0f);
+  ASSERT_TRUE(exact.is_ok()) << exact.status().message();
+  for (uint32_t y = 0; y < 8; ++y) {
+    for (uint32_t x = 0; x < 8; ++x) EXPECT_EQ(exact->images.image(0)[y * 8 + x], x < 4 ? 0 : 200) << y << "," << x;
+  }
+  // Fraction 0.5: scaled to 16 x 32, the central 8 x 8: the edges are far from the boundary.
+  Result<ImageSet> zoomed = read_images(dir_.string(), 0, 8, 8, 1, {}, 0.5f);
+  ASSERT_TRUE(zoomed.is_ok());
+  EXPECT_EQ(zoomed->images.image(0)[0], 0);
+  EXPECT_EQ(zoomed->images.image(0)[7], 200);
+  EXPECT_EQ(zoomed->images.image(0)[4], 150);  // between columns 7 (0) and 8 (200), three quarters in
+  // Without a crop the whole width is squeezed in.
+  Result<ImageSet> whole = read_images(dir_.string(), 0, 8, 8, 1, {});
+  ASSERT_TRUE(whole.is_ok());
+  EXPECT_EQ(whole->images.image(0)[0], 0);
+  EXPECT_EQ(whole->images.image(0)[3], 0);
+  EXPECT_EQ(whole->images.image(0)[4], 200);
+  EXPECT_FALSE(read_images(dir_.string(), 0, 8, 8, 1, {}, 1.5f).is_ok());
+}
+
 TEST_F(ImageFiles, ClassFoldersLabelByNameOrNumber) {
   if (!decodes_png_and_jpeg()) GTEST_SKIP() << "built without libpng and libjpeg-turbo";
   fs::create_directories(dir_ / "cat");

@@ -219,6 +219,7 @@ const Command kRun = {
      {"--labels", "FILE", "IDX labels (default: Fashion-MNIST t10k labels with its images; none otherwise)"},
      {"--predictions", "FILE", "write each image's prediction as CSV"},
      {"--classes", "FILE", "class names, one per line, for --predictions (default: the model's)"},
+     {"--center-crop", "F", "a folder's images: shorter side to the input's / F, then the centre (0.875: torchvision's 256 -> 224)"},
      {"--all-probabilities", nullptr, "with --predictions: every class's probability too"},
      {"--limit", "N", "use only the first N images"},
      {"--warmup", "N", "untimed runs before measuring each subnet (default 3)"},

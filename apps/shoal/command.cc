@@ -38,7 +38,10 @@ Result<LabelledImages> images_option(const Args& args, uint32_t limit, const Mod
       for (const auto* n : *md->class_names()) class_names.push_back(n->str());
     }
   }
-  auto read = read_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), limit, in.h, in.w, in.c, class_names);
+  auto crop = args.number("--center-crop", 0.0);
+  if (!crop.is_ok()) return crop.status();
+  auto read = read_images(args.get("--images", dir + "/t10k-images-idx3-ubyte.gz"), limit, in.h, in.w, in.c, class_names,
+                          static_cast<float>(crop.value()));
   if (!read.is_ok()) return read.status();
   LabelledImages out;
   out.images = std::move(read->images);

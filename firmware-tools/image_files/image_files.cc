@@ -91,14 +91,16 @@ Result<Decoded> decode(const fs::path& file, uint32_t) {
 }
 #endif
 
-// Bilinear, pixel centres aligned (as PIL and OpenCV resize).
-void resize_into(const Decoded& d, uint32_t c, uint32_t h, uint32_t w, uint8_t* out) {
+// Bilinear, pixel centres aligned (as PIL and OpenCV resize): the image scaled to rh x rw,
+// and of that the h x w from (top, left).
+void resize_into(const Decoded& d, uint32_t c, uint32_t h, uint32_t w, double rh, double rw, double top, double left,
+                 uint8_t* out) {
   for (uint32_t y = 0; y < h; ++y) {
-    const double sy = std::clamp((y + 0.5) * d.h / h - 0.5, 0.0, d.h - 1.0);
+    const double sy = std::clamp((y + top + 0.5) * d.h / rh - 0.5, 0.0, d.h - 1.0);
     const uint32_t y0 = static_cast<uint32_t>(sy), y1 = std::min(y0 + 1, d.h - 1);
     const double fy = sy - y0;
     for (uint32_t x = 0; x < w; ++x) {
-      const double sx = std::clamp((x + 0.5) * d.w / w - 0.5, 0.0, d.w - 1.0);
+      const double sx = std::clamp((x + left + 0.5) * d.w / rw - 0.5, 0.0, d.w - 1.0);
       const uint32_t x0 = static_cast<uint32_t>(sx), x1 = std::min(x0 + 1, d.w - 1);
       const double fx = sx - x0;
       for (uint32_t k = 0; k < c; ++k) {
@@ -111,7 +113,7 @@ void resize_into(const Decoded& d, uint32_t c, uint32_t h, uint32_t w, uint8_t* 
 }
 
 Result<ImageSet> read_folder(const fs::path& dir, uint32_t limit, uint32_t h, uint32_t w, uint32_t c,
-                             const std::vector<std::string>& class_names) {
+                             const std::vector<std::string>& class_names, float crop) {
   ImageSet set;
   std::vector<std::pair<fs::path, int>> files;  // file, class (-1: none)
   std::vector<fs::path> class_dirs;
@@ -161,7 +163,14 @@ Result<ImageSet> read_folder(const fs::path& dir, uint32_t limit, uint32_t h, ui
     }
     const size_t per = size_t{set.images.h} * set.images.w * c;
     set.images.pixels.resize(set.images.pixels.size() + per);
-    resize_into(d.value(), c, set.images.h, set.images.w, set.images.pixels.data() + set.images.pixels.size() - per);
+    const uint32_t oh = set.images.h, ow = set.images.w;
+    double rh = oh, rw = ow;  // the size the whole image is scaled to
+    if (crop > 0.0f) {  // the shorter side to min(oh, ow) / crop, the rest in proportion
+      const double scale = std::min(oh, ow) / crop / std::min(d.value().h, d.value().w);
+      rh = std::max<double>(oh, d.value().h * scale), rw = std::max<double>(ow, d.value().w * scale);
+    }
+    resize_into(d.value(), c, oh, ow, rh, rw, (rh - oh) / 2, (rw - ow) / 2,
+                set.images.pixels.data() + set.images.pixels.size() - per);
     set.images.count += 1;
     set.files.push_back(file.string());
     if (cls >= 0) set.labels.push_back(static_cast<uint8_t>(cls));
@@ -191,9 +200,12 @@ Result<ImageSet> read_npy_images(const std::string& path, uint32_t limit) {
 bool decodes_png_and_jpeg() { return SHOAL_WITH_PNG_JPEG; }
 
 Result<ImageSet> read_images(const std::string& path, uint32_t limit, uint32_t h, uint32_t w, uint32_t channels,
-                             const std::vector<std::string>& class_names) {
+                             const std::vector<std::string>& class_names, float center_crop) {
+  if (!(center_crop >= 0.0f && center_crop <= 1.0f)) {
+    return Status(StatusCode::kInvalidArgument, "a centre crop is a fraction in (0, 1], as 0.875");
+  }
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return read_folder(path, limit, h, w, channels == 1 ? 1 : 3, class_names);
+  if (fs::is_directory(path, ec)) return read_folder(path, limit, h, w, channels == 1 ? 1 : 3, class_names, center_crop);
   if (has_extension(path, {".npy"})) return read_npy_images(path, limit);
   if (has_extension(path, {".png", ".jpg", ".jpeg"})) {
     return Status(StatusCode::kInvalidArgument, "'" + path + "' is one image; give the folder it is in");

@@ -26,8 +26,11 @@ struct ImageSet {
 // `channels` (1: grey, 3: RGB) and resized to `h` x `w` (bilinear; 0: the first image's size),
 // so images of any size fit the model. Class folders map to labels by name in `class_names`
 // (the model's), or by number ("0", "7"), or else in sorted order. Errors name the file.
+// `center_crop` F in (0, 1] resizes a folder's image so its shorter side is min(h, w) / F and
+// takes the central h x w (torchvision's evaluation transform: 0.875 is Resize(256) then
+// CenterCrop(224)); 0 resizes the whole image to h x w.
 Result<ImageSet> read_images(const std::string& path, uint32_t limit, uint32_t h, uint32_t w, uint32_t channels,
-                             const std::vector<std::string>& class_names);
+                             const std::vector<std::string>& class_names, float center_crop = 0.0f);
 
 // Whether this build decodes PNG and JPEG.
 bool decodes_png_and_jpeg();
