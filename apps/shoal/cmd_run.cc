@@ -103,7 +103,7 @@ int run_run(const Args& args) {
   bool labelled = set->labelled;
   const std::vector<uint8_t>& labels = set->labels;
   const uint32_t classes = model->shape(model->fb().output()).c;
-  if (labelled && !args.has("--images") && !args.has("--labels") && classes != kFashionMnistClasses) {
+  if (labelled && uses_default_test_set(args) && classes != kFashionMnistClasses) {
     // Timing a model of other classes on Fashion-MNIST's images is fine; scoring it is not.
     std::fprintf(stderr, "note: the model has %u classes, Fashion-MNIST's labels 10: no accuracy (give --images and --labels "
                          "of its own data for one)\n", classes);

@@ -45,7 +45,6 @@ Result<LabelledImages> images_option(const Args& args, uint32_t limit, const Mod
   if (!read.is_ok()) return read.status();
   LabelledImages out;
   out.images = std::move(read->images);
-  out.files = std::move(read->files);
   if (out.images.count == 0) return Status(StatusCode::kInvalidArgument, "the image file holds no images");
   if (read->labelled) {
     if (args.has("--labels")) return Status(StatusCode::kInvalidArgument, "--labels with a folder of class folders: give one or the other");
@@ -94,7 +93,7 @@ Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit, 
 }
 
 Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes, const Args& args) {
-  if (!args.has("--labels") && !args.has("--images") && classes != kFashionMnistClasses) {
+  if (uses_default_test_set(args) && classes != kFashionMnistClasses) {
     return Status(StatusCode::kInvalidArgument,
                   "the model has " + std::to_string(classes) + " classes but the default labels (Fashion-MNIST's) have " +
                       std::to_string(kFashionMnistClasses) + ": give its own data (--images with --labels), or --images "

@@ -28,7 +28,6 @@ struct LabelledImages {
   Images images;
   std::vector<uint8_t> labels;  // empty when unlabelled
   bool labelled = false;
-  std::vector<std::string> files;  // a folder's files
 };
 Result<LabelledImages> images_option(const Args& args, uint32_t limit, const Model* model);
 // --classes FILE (one name per line) or the model's class names (may be none).
@@ -40,6 +39,8 @@ Result<LabelledImages> labelled_images_option(const Args& args, uint32_t limit, 
 // default (Fashion-MNIST's: neither --images nor --labels) and the model does not have its 10
 // classes.
 inline constexpr uint32_t kFashionMnistClasses = 10;
+// Neither --images nor --labels: the Fashion-MNIST test set and its labels.
+inline bool uses_default_test_set(const Args& args) { return !args.has("--images") && !args.has("--labels"); }
 Status labels_fit(const std::vector<uint8_t>& labels, uint32_t classes, const Args& args);
 
 // The most probable class (the first of a tie).

@@ -1,7 +1,6 @@
 #include "shoal/pack_image.h"
 
 #include <string>
-#include <vector>
 
 namespace shoal {
 
@@ -24,28 +23,30 @@ Status pack_image(const Model& model, const uint8_t* pixels, uint32_t h, uint32_
                                                     " floats; the model's input has " + std::to_string(s.elements()));
   }
   const fb::Metadata* md = model.fb().metadata();
-  // Every channel's value of every pixel byte, computed once: 256 divisions per channel instead
-  // of one per pixel (a worker converts every request's image). Per-channel normalisation
-  // (checked at load: one mean and std per input channel) or one for all.
+  // Per-channel normalisation (checked at load: one mean and std per input channel) or one
+  // for all.
   const bool per_channel = md && md->input_means() && md->input_stds();
-  const uint32_t tables = per_channel ? s.c : 1;
-  float stack_values[3][256];
-  std::vector<float> heap_values;
-  float* values = &stack_values[0][0];
-  if (tables > 3) {
-    heap_values.resize(size_t{tables} * 256);
-    values = heap_values.data();
-  }
+  auto normalise = [&](uint32_t channel, uint8_t v) {
+    const float mean = per_channel ? md->input_means()->Get(channel) : md ? md->input_mean() : 0.0f;
+    const float sd = per_channel ? md->input_stds()->Get(channel) : md ? md->input_std() : 1.0f;
+    return (v / 255.0f - mean) * (1.0f / (sd > 0.0f ? sd : 1.0f));
+  };
+  // Each value of a pixel byte computed once, for one channel or each of the first three: 256
+  // divisions per table instead of one per pixel (a worker converts every request's image).
+  // Channels past three (rare) compute theirs per pixel; nothing here allocates.
+  constexpr uint32_t kTables = 3;
+  float values[kTables][256];
+  const uint32_t tables = per_channel ? (s.c < kTables ? s.c : kTables) : 1;
   for (uint32_t k = 0; k < tables; ++k) {
-    const float mean = per_channel ? md->input_means()->Get(k) : md ? md->input_mean() : 0.0f;
-    const float sd = per_channel ? md->input_stds()->Get(k) : md ? md->input_std() : 1.0f;
-    const float inv_std = 1.0f / (sd > 0.0f ? sd : 1.0f);
-    for (int v = 0; v < 256; ++v) values[k * 256 + v] = (static_cast<uint8_t>(v) / 255.0f - mean) * inv_std;
+    for (int v = 0; v < 256; ++v) values[k][v] = normalise(k, static_cast<uint8_t>(v));
   }
-  auto value = [&](uint32_t channel, uint8_t v) { return values[(per_channel ? channel : 0) * 256 + v]; };
+  auto value = [&](uint32_t channel, uint8_t v) {
+    if (!per_channel) return values[0][v];
+    return channel < kTables ? values[channel][v] : normalise(channel, v);
+  };
   if (h == s.h && w == s.w && c == s.c) {  // the usual case: as it is
     if (!per_channel) {
-      for (size_t i = 0, n = s.elements(); i < n; ++i) out[i] = values[pixels[i]];
+      for (size_t i = 0, n = s.elements(); i < n; ++i) out[i] = values[0][pixels[i]];
       return Status::ok();
     }
     for (size_t i = 0, n = s.elements(); i < n; ++i) out[i] = value(static_cast<uint32_t>(i % s.c), pixels[i]);

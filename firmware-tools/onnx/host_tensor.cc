@@ -28,11 +28,16 @@ float half_to_float(uint16_t h) {
   return sign ? -v : v;
 }
 
+// Little-endian bytes as values (the hosts shoal runs on are little-endian).
+template <typename T>
+std::vector<T> raw_as(const void* data, size_t bytes) {
+  std::vector<T> out(bytes / sizeof(T));
+  if (!out.empty()) std::memcpy(out.data(), data, out.size() * sizeof(T));
+  return out;
+}
 template <typename T>
 std::vector<T> raw_as(const std::string& raw) {
-  std::vector<T> out(raw.size() / sizeof(T));
-  if (!out.empty()) std::memcpy(out.data(), raw.data(), out.size() * sizeof(T));
-  return out;
+  return raw_as<T>(raw.data(), raw.size());
 }
 
 Result<std::string> read_all(const std::string& path) {
@@ -48,17 +53,18 @@ Result<HostTensor> from_npy(const NpyArray& a) {
   HostTensor t;
   t.dims = a.shape;
   const std::string& d = a.dtype;
+  const uint8_t* raw = a.data.data();
+  const size_t bytes = a.data.size();
   if (d == "<f4") {
-    t.values = raw_as<float>(std::string(a.data.begin(), a.data.end()));
+    t.values = raw_as<float>(raw, bytes);
   } else if (d == "<f8") {
-    for (double v : raw_as<double>(std::string(a.data.begin(), a.data.end()))) t.values.push_back(static_cast<float>(v));
+    for (double v : raw_as<double>(raw, bytes)) t.values.push_back(static_cast<float>(v));
   } else {
     t.integer = true;
-    const std::string raw(a.data.begin(), a.data.end());
     if (d == "<i8") {
-      t.ints = raw_as<int64_t>(raw);
+      t.ints = raw_as<int64_t>(raw, bytes);
     } else if (d == "<i4") {
-      for (int32_t v : raw_as<int32_t>(raw)) t.ints.push_back(v);
+      for (int32_t v : raw_as<int32_t>(raw, bytes)) t.ints.push_back(v);
     } else {
       for (uint8_t v : a.data) t.ints.push_back(v);
     }

@@ -16,7 +16,7 @@ void Lowering::lower_flatten(int64_t axis) {
   if (axis < 0) axis += x->rank;
   if (axis != 1) return refuse("flattens at axis " + std::to_string(axis) + " (shoal keeps the batch apart: axis 1)");
   Value y = *x;
-  y.vector = true, y.rank = 2;
+  y.rank = 2;
   alias(*x, std::move(y));
 }
 
@@ -31,7 +31,7 @@ void Lowering::lower_reshape() {
     std::set<int64_t> drop;
     for (int64_t a : axes) drop.insert(a < 0 ? a + x->rank : a);
     const std::set<int64_t> spatial = x->rank == 3 ? std::set<int64_t>{2} : std::set<int64_t>{2, 3};
-    if (x->vector || drop != spatial || x->h != 1 || x->w != 1) {
+    if (x->vector() || drop != spatial || x->h != 1 || x->w != 1) {
       return refuse("squeezes other axes than a 1x1 map's height and width");
     }
     shape = {-1, x->c};
@@ -45,7 +45,7 @@ void Lowering::lower_reshape() {
     const bool batch = first == 1 || first == -1 || first == 0;
     if (batch && (second == static_cast<int64_t>(n) || (second == -1 && first != -1))) {
       Value y = *x;
-      y.vector = true, y.rank = 2;
+      y.rank = 2;
       return alias(*x, std::move(y));
     }
   }
@@ -76,7 +76,7 @@ void Lowering::lower_pad() {
   }
   if (fill != 0.0f) return refuse("pads with " + std::to_string(fill) + " (shoal pads with zeros)");
   if (x.rank == 3 && pads.size() == 6) pads = {pads[0], pads[1], 0, pads[2], pads[3], pads[4], 0, pads[5]};
-  if (x.vector || pads.size() != 8) return refuse("pads a tensor that is not a feature map (N, C, H, W) or sequence");
+  if (x.vector() || pads.size() != 8) return refuse("pads a tensor that is not a feature map (N, C, H, W) or sequence");
   if (pads[0] || pads[1] || pads[4] || pads[5]) return refuse("pads the batch or channel axis");
   Value y = x;
   const int64_t add[4] = {pads[2], pads[3], pads[6], pads[7]};  // top, left, bottom, right

@@ -79,7 +79,7 @@ Status Lowering::take_input() {
     v.c = static_cast<uint32_t>(dims[1]), v.h = 1, v.rank = 3;
     v.w = options_.width ? options_.width : static_cast<uint32_t>(dims[2]);
   } else if (dims.size() == 2 && dims[1] > 0) {
-    v.c = static_cast<uint32_t>(dims[1]), v.h = v.w = 1, v.vector = true, v.rank = 2;
+    v.c = static_cast<uint32_t>(dims[1]), v.h = v.w = 1, v.rank = 2;
   } else {
     return Status(StatusCode::kUnsupported,
                   out_.file + ": input '" + in.name() + "' has rank " + std::to_string(dims.size()) +
@@ -154,7 +154,7 @@ Result<Lowered> Lowering::run() {
       } else if (!v.identity_perm()) {
         refusals_.push_back("the output's channels come from a Concat, which shoal stores in its own order; "
                             "add a layer after it");
-      } else if (v.vector && v.h * v.w > 1 && v.c > 1) {
+      } else if (v.vector() && v.h * v.w > 1 && v.c > 1) {
         refusals_.push_back("the output is a flattened feature map (C x H x W), which shoal stores as H x W x C");
       } else {
         out_.output = v.tensor;

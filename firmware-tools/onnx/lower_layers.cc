@@ -16,7 +16,7 @@ void Lowering::lower_conv() {
   if (!xp) return refuse("its input is a constant");
   if (!w) return refuse("its weights are computed, not a constant");
   const Value x = *xp;
-  if (x.vector) return refuse("its input is a vector");
+  if (x.vector()) return refuse("its input is a vector");
   if (w->dims.size() != static_cast<size_t>(x.rank)) {
     return refuse(std::to_string(w->dims.size() - 2) + "-d convolution (shoal's is 2-d, or 1-d on a sequence)");
   }
@@ -134,7 +134,7 @@ void Lowering::lower_batchnorm() {
   for (int i = 1; i < node_->output_size(); ++i) {
     if (output_used(i)) return refuse("its running statistics outputs are used (a training graph)");
   }
-  if (x->vector && x->h * x->w > 1) return refuse("batch-norm over a flattened feature map");
+  if (x->vector() && x->h * x->w > 1) return refuse("batch-norm over a flattened feature map");
   const float eps = attr_float("epsilon", 1e-5f);
   const std::vector<float> g = constant(1)->as_floats(), beta = constant(2)->as_floats(), mean = constant(3)->as_floats(),
                            var = constant(4)->as_floats();
@@ -190,7 +190,7 @@ void Lowering::lower_pool(bool max) {
   const Value* xp = value(0);
   if (!xp) return refuse("its input is a constant");
   const Value x = *xp;
-  if (x.vector) return refuse("its input is a vector");
+  if (x.vector()) return refuse("its input is a vector");
   if (max && node_->output_size() > 1 && output_used(1)) return refuse("its Indices output is used");
   if (max && x.padded) return refuse("its input comes from a Pad (zeros are not max pooling's padding)");
   const size_t dims = attr_ints("kernel_shape").size();
@@ -253,7 +253,7 @@ void Lowering::lower_global_pool() {
   const Value* xp = value(0);
   if (!xp) return refuse("its input is a constant");
   const Value x = *xp;
-  if (x.vector || x.padded) return refuse("its input is a vector or a Pad");
+  if (x.vector() || x.padded) return refuse("its input is a vector or a Pad");
   if (x.h == 1 && x.w == 1) return alias(x, x);
   LoweredNode n;
   n.node.op = fb::OpType::GlobalAvgPool;
@@ -324,11 +324,11 @@ void Lowering::lower_concat() {
     if (v.h != in[0].h || v.w != in[0].w || v.rank != in[0].rank || v.padded) {
       return refuse("inputs of different heights and widths");
     }
-    if (v.vector && v.h * v.w > 1) return refuse("concatenates flattened feature maps");
+    if (v.vector() && v.h * v.w > 1) return refuse("concatenates flattened feature maps");
     caps.push_back(v.c);
   }
   Value y;
-  y.h = in[0].h, y.w = in[0].w, y.vector = in[0].vector, y.rank = in[0].rank;
+  y.h = in[0].h, y.w = in[0].w, y.rank = in[0].rank;
   uint32_t total = 0;
   std::vector<uint32_t> offset;
   for (uint32_t c : caps) offset.push_back(total), total += c;
@@ -354,7 +354,7 @@ void Lowering::lower_gemm(bool matmul) {
   if (!xp) return refuse("its first input is a constant");
   if (!b) return refuse("its weights are computed, not a constant");
   const Value x = *xp;
-  if (!x.vector) return refuse("multiplies a feature map (shoal's fully connected layer takes a vector: Flatten first)");
+  if (!x.vector()) return refuse("multiplies a feature map (shoal's fully connected layer takes a vector: Flatten first)");
   if (b->dims.size() != 2) return refuse("weights of rank " + std::to_string(b->dims.size()) + " (shoal's are a matrix)");
   if (!matmul && attr_int("transA", 0)) return refuse("transA=1 (the input transposed)");
   const bool trans_b = !matmul && attr_int("transB", 0);
@@ -388,7 +388,7 @@ void Lowering::lower_gemm(bool matmul) {
     for (uint32_t o = 0; o < O; ++o) node.shift[o] = beta * cv[cv.size() == 1 ? 0 : o];
   }
   Value y;
-  y.c = O, y.h = y.w = 1, y.vector = true, y.rank = 2;
+  y.c = O, y.h = y.w = 1, y.rank = 2;
   y.tensor = new_tensor(node_->output(0), new_class(O), 1, 1);
   node.node.outputs = {y.tensor};
   const uint32_t index = add_node(std::move(node));
@@ -405,7 +405,7 @@ void Lowering::lower_softmax() {
   if (axis < 0) axis += rank;
   const bool spatial = x.h * x.w > 1;
   // Before opset 13 the input is seen as [N, rest] from the axis on.
-  const bool over_channels = axis == 1 && (!spatial || (out_.opset >= 13 && !x.vector));
+  const bool over_channels = axis == 1 && (!spatial || (out_.opset >= 13 && !x.vector()));
   if (!over_channels) return refuse("a softmax over axis " + std::to_string(axis) + " of a rank-" + std::to_string(rank) + " tensor (shoal's is over channels)");
   if (x.padded) return refuse("its input comes from a Pad");
   LoweredNode n;

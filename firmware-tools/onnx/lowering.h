@@ -16,12 +16,13 @@ namespace shoal::onnx_import {
 struct Value {
   uint32_t tensor = 0;
   uint32_t c = 0, h = 0, w = 0;  // ONNX's channels and size
-  bool vector = false;           // rank 2 ([N, C*H*W]): after Flatten, or a vector input
   int rank = 4;                  // ONNX's: 4 (N, C, H, W), 3 (N, C, L: height 1) or 2 (vector)
   std::vector<uint32_t> perm;    // stored channel k holds ONNX channel perm[k]
   std::vector<Origin> origin;    // per stored channel
   uint32_t pad[4] = {0, 0, 0, 0};  // a pending Pad (top, left, bottom, right), folded into the next layer
   bool padded = false;
+  // [N, C*H*W]: after Flatten, or a vector input.
+  bool vector() const { return rank == 2; }
   bool identity_perm() const {
     for (uint32_t k = 0; k < perm.size(); ++k) {
       if (perm[k] != k) return false;
